@@ -1,0 +1,145 @@
+"""The stream collector at Binance's real cadence: 200 symbols, a push per symbol every 2 s.
+
+Three processes, as in production: the simulator (``crypto simulator --extra-symbols 200``,
+wall clock), the collector (``crypto stream`` with the default settings) and a throwaway
+PostgreSQL/TimescaleDB with ``track_commit_timestamp`` on. Figures:
+
+* event-to-row latency: commit time of the transaction that wrote a row minus the event time
+  the exchange stamped on the push (``E``; the simulator pushes when its clock reaches it).
+  For ``price_samples`` (one row per push) and for the final push of each ``candles_1m`` minute
+  (``E`` = the minute's end). Read from PostgreSQL afterwards, so no observer polls the tables;
+* collector CPU as a share of one core (``/proc/<pid>/stat``) and its resident memory, sampled
+  every 30 s to show the trend;
+* rows written per second: inserts + updates of ``candles_1m`` and ``price_samples`` (their
+  TimescaleDB chunks included) from ``pg_stat_user_tables``; the collector's staging tables
+  (temporary) and its heartbeat row are left out.
+
+The first ``--warmup`` seconds (connect, caches) are left out of every figure.
+
+    uv run python -m bench.bench_stream                    # 10 minutes, 200 symbols
+    uv run python -m bench.bench_stream --minutes 3 --symbols 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg2
+import yaml
+
+from bench.harness import fresh_database, report, simulator_process, throwaway_postgres
+
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def rows_written(url: str) -> int:
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT pg_stat_clear_snapshot()")
+        cur.execute("SELECT sum(n_tup_ins + n_tup_upd) FROM pg_stat_user_tables WHERE schemaname NOT LIKE 'pg_temp%%'"
+                    " AND relname NOT IN ('stream_heartbeats', 'schema_migrations')")
+        value = cur.fetchone()[0]
+    conn.close()
+    return int(value or 0)
+
+
+def latencies(url: str, since_s: float, until_s: float) -> dict[str, tuple[float, float, int]]:
+    """(p50 s, p99 s, rows) of event-to-commit latency per table, for events in [since, until)."""
+    queries = {
+        "price_samples (every push)": "SELECT extract(epoch FROM pg_xact_commit_timestamp(xmin) - sampled_at) FROM price_samples"
+                                      " WHERE sampled_at >= to_timestamp(%s) AND sampled_at < to_timestamp(%s)",
+        "candles_1m (final push)": "SELECT extract(epoch FROM pg_xact_commit_timestamp(xmin) - (open_time + interval '1 minute'))"
+                                   " FROM candles_1m WHERE is_closed AND open_time + interval '1 minute' >= to_timestamp(%s)"
+                                   " AND open_time + interval '1 minute' < to_timestamp(%s)",
+    }
+    out = {}
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        for label, sql in queries.items():
+            cur.execute(f"SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY d), percentile_cont(0.99) WITHIN GROUP (ORDER BY d),"
+                        f" count(*) FROM ({sql}) AS t(d)", (since_s, until_s))
+            p50, p99, n = cur.fetchone()
+            out[label] = (float(p50 or 0), float(p99 or 0), n)
+    conn.close()
+    return out
+
+
+def enable_commit_timestamps(server) -> None:
+    conn = psycopg2.connect(server.url())
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("ALTER SYSTEM SET track_commit_timestamp = on")
+    conn.close()
+    server.stop()
+    server.start()
+
+
+def run(minutes: float, symbols: int, warmup_s: float) -> None:
+    names = [f"SYM{i:04d}USDT" for i in range(1, symbols + 1)]
+    with throwaway_postgres() as server, tempfile.TemporaryDirectory(prefix="crypto-bench-stream-") as tmp:
+        enable_commit_timestamps(server)
+        url = fresh_database(server, "stream_bench")
+        config = Path(tmp) / "crypto.yaml"
+        config.write_text(yaml.safe_dump({"symbols": names}))
+        with simulator_process("--extra-symbols", str(symbols), "--no-limits") as api_url:
+            env = {**os.environ, "CRYPTO_CONFIG": str(config), "DATABASE_URL": url, "BINANCE_API_URL": api_url,
+                   "BINANCE_WS_URL": "ws" + api_url[len("http"):], "DAGSTER_HOME": tmp}
+            log = open(Path(tmp) / "stream.log", "wb")
+            collector = subprocess.Popen([sys.executable, "-m", "crypto_assets.cli", "stream"], env=env, stdout=log, stderr=subprocess.STDOUT)
+            try:
+                time.sleep(warmup_s)  # a benchmark's warm-up: nothing waits on it
+                if collector.poll() is not None:
+                    raise RuntimeError(f"the collector exited: {(Path(tmp) / 'stream.log').read_text()[-2000:]}")
+                began_wall, began_cpu, began_rows = time.time(), process_cpu_s(collector.pid), rows_written(url)
+                memory = [(0.0, rss_mb(collector.pid))]
+                end = began_wall + minutes * 60
+                while (left := end - time.time()) > 0:
+                    time.sleep(min(30.0, left))
+                    memory.append((time.time() - began_wall, rss_mb(collector.pid)))
+                wall = time.time() - began_wall
+                cpu, rows = process_cpu_s(collector.pid) - began_cpu, rows_written(url) - began_rows
+            finally:
+                collector.terminate()
+                collector.wait(30)
+                log.close()
+        figures = latencies(url, began_wall, began_wall + wall - 5)
+    load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    rows_out = [("symbols / connections", f"{symbols} / {-(-symbols // 1024)}"), ("measured", f"{wall / 60:.1f} min after {warmup_s:.0f} s warm-up")]
+    for label, (p50, p99, n) in figures.items():
+        rows_out.append((f"latency {label}", f"p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms ({n} rows)"))
+    rows_out += [
+        ("collector CPU", f"{cpu / wall * 100:.1f} % of one core ({cpu:.1f} s in {wall:.0f} s)"),
+        ("rows written", f"{rows / wall:.0f} rows/s (inserts + updates, candles_1m + price_samples)"),
+        ("collector RSS", ", ".join(f"{t / 60:.1f} min {mb:.1f} MB" for t, mb in memory[:-1:4] + memory[-1:])),
+        ("load average", load),
+    ]
+    report("Stream collector at real cadence", rows_out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=10.0, help="measured duration (default %(default)s)")
+    parser.add_argument("--symbols", type=int, default=200, help="synthetic symbols streamed (default %(default)s)")
+    parser.add_argument("--warmup", type=float, default=30.0, help="seconds left out at the start (default %(default)s)")
+    args = parser.parse_args()
+    run(args.minutes, args.symbols, args.warmup)
+
+
+if __name__ == "__main__":
+    main()

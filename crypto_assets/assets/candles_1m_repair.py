@@ -1,0 +1,112 @@
+"""Make windows of ``candles_1m`` equal to REST's closed 1m klines, keeping the stream's equal rows.
+
+REST's candles are first COPYed into a temporary table (``ingest_klines`` into ``STAGING``),
+then, in the caller's transaction:
+
+1. ``compare``: the stream's closed rows in the windows against REST's (before anything is
+   changed: this is the check that the stream and REST agree);
+2. ``merge``: rows REST does not have are deleted (never closed, or inside an exchange outage:
+   the exchange has no candle there), and every REST candle that is missing, not closed or
+   different is written with ``source = 'rest'`` (``INSERT .. ON CONFLICT DO UPDATE``, so the
+   collector writing the same minute at the same moment waits instead of failing the run).
+   The stream's rows equal to REST's stay as they are (``source = 'stream'``);
+3. ``missing_after``: REST candles still absent from the table (zero unless something is wrong).
+
+Windows live in a temporary table too, so each step is one set-based statement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from psycopg2.extras import execute_values
+
+from crypto_assets.warehouse.candles import CANDLE_COLUMNS, ms_to_pg
+
+STAGING = "candles_1m_rest"
+_WINDOWS = "candles_1m_windows"
+_COLUMNS = (*CANDLE_COLUMNS, "is_closed", "source")
+_VALUES = CANDLE_COLUMNS[2:]  # what must agree: close_time .. taker_buy_quote_volume
+_IN_WINDOW = f"JOIN {_WINDOWS} w ON t.symbol = w.symbol AND t.open_time >= w.lo AND t.open_time < w.hi"
+_SAMPLE = 20
+
+Window = tuple[str, int, int]  # symbol, start ms, end ms (exclusive)
+
+
+def _tuple(alias: str) -> str:
+    return "(" + ", ".join(f"{alias}.{column}" for column in _VALUES) + ")"
+
+
+def create_staging(cur) -> None:
+    """The temporary tables for one transaction (dropped at commit)."""
+    cur.execute(
+        f"CREATE TEMP TABLE {STAGING} (LIKE candles_1m INCLUDING DEFAULTS) ON COMMIT DROP;"
+        f" CREATE TEMP TABLE {_WINDOWS} (symbol text, lo timestamptz, hi timestamptz) ON COMMIT DROP"
+    )
+
+
+def set_windows(cur, windows: Sequence[Window]) -> None:
+    execute_values(cur, f"INSERT INTO {_WINDOWS} VALUES %s", [(s, ms_to_pg(lo), ms_to_pg(hi)) for s, lo, hi in windows])
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The stream's closed rows in the windows, against REST's candles for the same minutes."""
+
+    compared: int
+    mismatch_count: int
+    examples: list[dict]  # the first few: symbol, open_time, stream and REST values (None: REST has none)
+
+
+def compare(cur) -> Comparison:
+    """How many closed stream rows there are, and which differ from REST (or REST lacks)."""
+    cur.execute(f"SELECT count(*) FROM candles_1m t {_IN_WINDOW} WHERE t.source = 'stream' AND t.is_closed")
+    compared = cur.fetchone()[0]
+    cur.execute(
+        f"SELECT t.symbol, t.open_time, {_tuple('t')}::text,"
+        f" CASE WHEN r.symbol IS NULL THEN NULL ELSE {_tuple('r')}::text END, count(*) OVER ()"
+        f" FROM candles_1m t {_IN_WINDOW} LEFT JOIN {STAGING} r ON r.symbol = t.symbol AND r.open_time = t.open_time"
+        f" WHERE t.source = 'stream' AND t.is_closed AND (r.symbol IS NULL OR {_tuple('t')} IS DISTINCT FROM {_tuple('r')})"
+        f" ORDER BY t.symbol, t.open_time LIMIT {_SAMPLE}"
+    )
+    rows = cur.fetchall()
+    examples = [{"symbol": s, "open_time": t.isoformat(), "stream": mine, "rest": theirs} for s, t, mine, theirs, _ in rows]
+    return Comparison(compared, rows[0][4] if rows else 0, examples)
+
+
+@dataclass(frozen=True)
+class MergeCounts:
+    """What the merge changed: REST candles added where none was, rows replaced, rows removed."""
+
+    filled: int
+    replaced: int
+    removed: int
+
+
+def merge(cur) -> MergeCounts:
+    """Make the windows equal REST's candles (see the module docstring)."""
+    cur.execute(
+        f"DELETE FROM candles_1m t USING {_WINDOWS} w WHERE t.symbol = w.symbol AND t.open_time >= w.lo AND t.open_time < w.hi"
+        f" AND NOT EXISTS (SELECT 1 FROM {STAGING} r WHERE r.symbol = t.symbol AND r.open_time = t.open_time)"
+    )
+    removed = cur.rowcount
+    updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in _COLUMNS[2:])
+    cur.execute(
+        f"INSERT INTO candles_1m AS t ({', '.join(_COLUMNS)}) SELECT {', '.join(_COLUMNS)} FROM {STAGING}"
+        f" ON CONFLICT (symbol, open_time) DO UPDATE SET {updates}"
+        f" WHERE NOT t.is_closed OR {_tuple('t')} IS DISTINCT FROM {_tuple('EXCLUDED')}"
+        " RETURNING xmax = 0"
+    )
+    inserted = [row[0] for row in cur.fetchall()]
+    filled = sum(inserted)
+    return MergeCounts(filled=filled, replaced=len(inserted) - filled, removed=removed)
+
+
+def missing_after(cur) -> list[str]:
+    """REST candles not present and closed in the table after the merge ('SYMBOL 2025-01-01T00:00')."""
+    cur.execute(
+        f"SELECT r.symbol, r.open_time FROM {STAGING} r WHERE NOT EXISTS (SELECT 1 FROM candles_1m t"
+        " WHERE t.symbol = r.symbol AND t.open_time = r.open_time AND t.is_closed) ORDER BY 1, 2"
+    )
+    return [f"{symbol} {open_time:%Y-%m-%dT%H:%M}" for symbol, open_time in cur.fetchall()]

@@ -1,0 +1,95 @@
+"""Assets ``candles_1h`` and ``candles_1d``: candles rolled up from the 1-minute candles.
+
+SQL in the database, not polars: on a year of 1m candles for 10 symbols SQL built candles_1h
+in 7.2 s against polars' 19.4 s, and candles_1d in 0.2 s against 0.4 s (BENCHMARKS.md,
+``bench/bench_aggregates.py``): it never moves the rows out of PostgreSQL.
+"""
+
+from dataclasses import dataclass
+from typing import Callable
+
+import dagster as dg
+
+from crypto_assets.assets.aggregate_checks import (
+    check_days_match_hours,
+    check_hours_match_source,
+    check_incomplete,
+    rollup_check_specs,
+)
+from crypto_assets.assets.aggregate_deps import BACKFILL_POLICY, follow_upstream
+from crypto_assets.assets.aggregate_run import partition_windows, window_metadata
+from crypto_assets.assets.candle_checks import check_no_duplicates, check_ohlc_invariants
+from crypto_assets.resources import WarehouseResource
+from crypto_assets.warehouse.rollups import write_candles_1d, write_candles_1h
+
+HOURS_DESCRIPTION = """Hourly candles rolled up from closed 1m candles, or from 15m candles where 1m is absent.
+
+Open of the first candle, max high, min low, close of the last, exact ``numeric`` sums of
+volume, quote volume, trades and taker volumes, ``vwap = quote_volume / volume``,
+``source_candles`` (how many finer candles) and ``source_interval`` ('1m' or '15m'). An hour
+uses 1m candles unless they are absent, or incomplete while its four 15m candles are all there.
+``is_complete`` is false when a finer candle is missing (60 of 1m, 4 of 15m): a bucket is never
+presented as complete when it is not, and nothing is invented. Computed in SQL (1.6-2.7x faster than
+polars on a year of data; see BENCHMARKS.md). Each run replaces its days in one transaction."""
+
+DAYS_DESCRIPTION = """Daily candles (UTC days) rolled up from the day's ``candles_1h`` rows, so from 1m candles.
+
+The same columns as ``candles_1h``; exact sums of the hours (hence of the 1m candles),
+``source_candles`` counts the finer candles under the day, ``source_interval`` is '1m', '15m'
+or 'mixed'. ``is_complete`` only when all 24 hours exist and are complete. Built from the hours
+rather than the minutes: 24 rows a day instead of 1,440, the same result. Computed in SQL
+(2x faster than polars on a year of data; see BENCHMARKS.md). Each run replaces its days in one transaction."""
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """How one candle rollup is built, checked and described."""
+
+    name: str
+    upstream: tuple[str, ...]
+    write: Callable
+    matches_source: Callable
+    bucket: str  # 'hours' or 'days', for the metadata
+    description: str
+
+
+ROLLUPS = (
+    Rollup("candles_1h", ("candles_1m", "candles_15m"), write_candles_1h, check_hours_match_source, "hours", HOURS_DESCRIPTION),
+    Rollup("candles_1d", ("candles_1h",), write_candles_1d, check_days_match_hours, "days", DAYS_DESCRIPTION),
+)
+
+
+def build_rollup(rollup: Rollup, partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    """One candle rollup asset over the given day x symbol partitions."""
+
+    @dg.asset(
+        name=rollup.name,
+        description=rollup.description,
+        partitions_def=partitions_def,
+        deps=[dg.AssetDep(name) for name in rollup.upstream],
+        automation_condition=follow_upstream(),
+        backfill_policy=BACKFILL_POLICY,
+        check_specs=rollup_check_specs(rollup.name),
+        group_name="aggregates",
+        kinds={"postgres"},
+    )
+    def build(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+        windows = partition_windows(context.partition_keys)
+        with warehouse.transaction() as conn, conn.cursor() as cur:
+            written = [rollup.write(cur, w.symbol, w.lo, w.hi) for w in windows]
+            checks = [
+                check_no_duplicates(cur, rollup.name, [w.ms for w in windows]),
+                check_ohlc_invariants(cur, rollup.name, [w.ms for w in windows]),
+                rollup.matches_source(cur, windows),
+                check_incomplete(cur, rollup.name, windows),
+            ]
+        rows, complete, from_15m = (sum(getattr(x, f) for x in written) for f in ("rows", "complete", "from_15m"))
+        metadata = window_metadata(
+            windows,
+            rows,
+            **{f"complete_{rollup.bucket}": complete, f"incomplete_{rollup.bucket}": rows - complete},
+            **({"hours_from_1m": rows - from_15m, "hours_from_15m": from_15m} if rollup.bucket == "hours" else {}),
+        )
+        return dg.MaterializeResult(metadata=metadata, check_results=checks)
+
+    return build

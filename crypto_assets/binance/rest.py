@@ -1,0 +1,263 @@
+"""Binance REST client for market data: klines, exchangeInfo, server time.
+
+Built on httpx. Every request goes through the ``WeightLimiter`` and the retry policy:
+429/418 honour ``Retry-After``; 5xx, timeouts, dropped connections and truncated bodies are
+retried with exponential backoff and jitter; Binance error bodies become ``BinanceAPIError``
+carrying ``code`` and ``msg``. Klines are fetched in fixed 1000-candle windows so several pages
+can be in flight at once, oldest first, never past the range end or the present; the candle
+still forming is never returned as history.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import httpx
+
+from crypto_assets.binance.errors import (
+    BinanceAPIError,
+    BinanceUnavailableError,
+    GeoBlockedError,
+    IPBannedError,
+    SymbolNotTradingError,
+    UnknownSymbolError,
+)
+from crypto_assets.binance.limiter import WeightLimiter
+from crypto_assets.binance.wire import KLINES_MAX_LIMIT, Kline, interval_ms, parse_kline_row
+
+KLINES_WEIGHT = 2
+EXCHANGE_INFO_WEIGHT = 20
+TIME_WEIGHT = 1
+_RETRYABLE_STATUS = {500, 502, 503, 504}
+# Longest Retry-After (seconds) worth sleeping through; a longer 418 ban fails the run instead.
+MAX_BAN_WAIT_S = 120.0
+
+
+@dataclass(frozen=True)
+class SymbolInfo:
+    """What exchangeInfo says about one symbol."""
+
+    symbol: str
+    status: str
+    base_asset: str
+    quote_asset: str
+
+
+class BinanceRestClient:
+    """Thread-safe client for Binance's public market-data endpoints."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        limiter: WeightLimiter | None = None,
+        concurrency: int = 4,
+        timeout_s: float = 10.0,
+        max_retries: int = 5,
+        backoff_s: float = 0.5,
+        transport: httpx.BaseTransport | None = None,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.limiter = limiter or WeightLimiter()
+        self.concurrency = concurrency
+        self.max_retries = max_retries
+        self.backoff_s = backoff_s
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            timeout=timeout_s,
+            limits=httpx.Limits(max_connections=concurrency + 2, max_keepalive_connections=concurrency + 2),
+            transport=transport,
+        )
+        self._clock_lock = threading.Lock()
+        self._clock_synced = False
+        self._limits_configured = False
+        self.stats = {"requests": 0, "retries": 0, "throttled": 0}
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> "BinanceRestClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def get(self, path: str, params: dict | None = None, *, weight: int = 1):
+        """GET ``path`` and decode the JSON body, with rate limiting and retries."""
+        url = f"{self.base_url}{path}"
+        last_problem = "no attempt made"
+        for attempt in range(1, self.max_retries + 2):
+            self.limiter.acquire(weight)
+            sent_at = time.time()
+            try:
+                response = self._http.get(path, params=params)
+                body = response.content
+            except (httpx.TimeoutException, httpx.TransportError) as err:
+                last_problem = f"{type(err).__name__}: {err or 'connection failed'}"
+                self._backoff(attempt)
+                continue
+            self.stats["requests"] += 1
+            used = response.headers.get("x-mbx-used-weight-1m")
+            self.limiter.observe(int(used) if used and used.isdigit() else None, sent_at)
+            status = response.status_code
+            if status in (429, 418):
+                retry_after = _retry_after(response)
+                self.stats["throttled"] += 1
+                if status == 418 and retry_after > MAX_BAN_WAIT_S:
+                    code, msg = _error_fields(body)
+                    raise IPBannedError(code, msg, status=418, url=url, retry_after=retry_after)
+                self.limiter.block_for(retry_after)
+                last_problem = f"HTTP {status} (Retry-After {retry_after:g} s)"
+                continue
+            if status in _RETRYABLE_STATUS:
+                last_problem = f"HTTP {status}"
+                self._backoff(attempt)
+                continue
+            if status >= 400:
+                code, msg = _error_fields(body)
+                if status in (451, 403) and "restricted location" in msg.lower():
+                    raise GeoBlockedError(code, msg, status=status, url=url)
+                raise BinanceAPIError(code, msg, status=status, url=url)
+            try:
+                return json.loads(body)
+            except ValueError:
+                last_problem = f"truncated or malformed JSON body ({len(body)} bytes)"
+                self._backoff(attempt)
+        raise BinanceUnavailableError(url, self.max_retries + 1, last_problem)
+
+    def _backoff(self, attempt: int) -> None:
+        if attempt > self.max_retries:
+            return  # that was the last attempt: fail now, not after one more wait
+        self.stats["retries"] += 1
+        delay = min(30.0, self.backoff_s * 2 ** (attempt - 1))
+        time.sleep(delay * random.uniform(0.5, 1.0))
+
+    # -- reference data ---------------------------------------------------------------------
+
+    def server_time_ms(self) -> int:
+        """The exchange's clock, in epoch ms (measured once, then tracked locally)."""
+        with self._clock_lock:
+            if not self._clock_synced:
+                before = time.time()
+                server = self.get("/api/v3/time", weight=TIME_WEIGHT)["serverTime"]
+                after = time.time()
+                self.limiter.offset_s = server / 1000 - (before + after) / 2
+                self._clock_synced = True
+        return int((time.time() + self.limiter.offset_s) * 1000)
+
+    def exchange_info(self, symbols: list[str] | None = None) -> dict:
+        """exchangeInfo body (all symbols, or the given ones); configures the limiter."""
+        params = {"symbols": json.dumps(list(symbols), separators=(",", ":"))} if symbols else None
+        info = self.get("/api/v3/exchangeInfo", params, weight=EXCHANGE_INFO_WEIGHT)
+        self.limiter.configure_from_exchange_info(info)
+        self._limits_configured = True
+        return info
+
+    def validate_symbols(self, symbols: list[str]) -> dict[str, SymbolInfo]:
+        """Check that every symbol exists and is TRADING, before any work is done."""
+        try:
+            info = self.exchange_info(symbols)
+        except BinanceAPIError as err:
+            if err.code != -1121:
+                raise
+            info = self.exchange_info()  # find out which of them is unknown
+        listed = {
+            entry["symbol"]: SymbolInfo(entry["symbol"], entry["status"], entry.get("baseAsset", ""), entry.get("quoteAsset", ""))
+            for entry in info.get("symbols", [])
+        }
+        unknown = [s for s in symbols if s not in listed]
+        if unknown:
+            raise UnknownSymbolError(unknown, self.base_url)
+        not_trading = {s: listed[s].status for s in symbols if listed[s].status != "TRADING"}
+        if not_trading:
+            raise SymbolNotTradingError(not_trading)
+        return {s: listed[s] for s in symbols}
+
+    # -- klines -----------------------------------------------------------------------------
+
+    def first_open_time_ms(self, symbol: str, interval: str) -> int | None:
+        """Open time of the symbol's very first candle (when it started trading), or None."""
+        rows = self.get(
+            "/api/v3/klines",
+            {"symbol": symbol, "interval": interval, "startTime": 0, "limit": 1},
+            weight=KLINES_WEIGHT,
+        )
+        return int(rows[0][0]) if rows else None
+
+    def _klines_window(self, symbol: str, interval: str, start_ms: int, end_ms: int) -> list[Kline]:
+        """All candles opening in [start_ms, end_ms]; one request unless the window is irregular."""
+        out: list[Kline] = []
+        cursor = start_ms
+        while cursor <= end_ms:
+            rows = self.get(
+                "/api/v3/klines",
+                {"symbol": symbol, "interval": interval, "startTime": cursor, "endTime": end_ms, "limit": KLINES_MAX_LIMIT},
+                weight=KLINES_WEIGHT,
+            )
+            out.extend(parse_kline_row(row) for row in rows)
+            if len(rows) < KLINES_MAX_LIMIT or int(rows[-1][6]) >= end_ms:
+                break  # the next candle would open after the window
+            cursor = int(rows[-1][6]) + 1  # irregular candles filled the page: continue after them
+        return out
+
+    def iter_klines(
+        self,
+        symbol: str,
+        interval: str,
+        start_ms: int,
+        end_ms: int,
+        on_page: Callable[[int], None] | None = None,
+    ) -> Iterator[list[Kline]]:
+        """Closed candles opening in [start_ms, end_ms), page by page, oldest first.
+
+        The range is cut into windows of 1000 candles fetched ``concurrency`` at a time; pages
+        are yielded in order. Windows after the exchange's present are never requested and the
+        candle still forming (close time not yet passed) is dropped.
+        """
+        step = interval_ms(interval)
+        if not self._limits_configured:
+            self.exchange_info([symbol])
+        now_ms = self.server_time_ms()
+        end_ms = min(end_ms, now_ms + 1)
+        windows = [(s, min(s + step * KLINES_MAX_LIMIT, end_ms) - 1) for s in range(start_ms, end_ms, step * KLINES_MAX_LIMIT)]
+        if not windows:
+            return
+        pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="klines")
+        try:
+            pending = [pool.submit(self._klines_window, symbol, interval, s, e) for s, e in windows[: self.concurrency * 2]]
+            queued = iter(windows[self.concurrency * 2 :])
+            while pending:
+                page = pending.pop(0).result()
+                nxt = next(queued, None)
+                if nxt is not None:
+                    pending.append(pool.submit(self._klines_window, symbol, interval, *nxt))
+                page = [k for k in page if k.close_time < now_ms]
+                if on_page is not None:
+                    on_page(len(page))
+                if page:
+                    yield page
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)  # an error or early stop fetches no more
+
+
+def _retry_after(response: httpx.Response) -> float:
+    try:
+        return max(0.0, float(response.headers.get("retry-after", "1")))
+    except ValueError:
+        return 1.0
+
+
+def _error_fields(body: bytes) -> tuple[int, str]:
+    try:
+        data = json.loads(body)
+        return int(data.get("code", 0)), str(data.get("msg", ""))
+    except (ValueError, AttributeError):
+        return 0, body[:200].decode("utf-8", "replace")

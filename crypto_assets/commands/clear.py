@@ -1,0 +1,84 @@
+"""``crypto clear --raw | --downsampled | --all [--symbol S] [--before YYYY-MM-DD] [--yes]``.
+
+Shows how many rows each table would lose and asks before deleting (unless ``--yes``). The
+rows go in one transaction, together with the Dagster instance's record of the matching
+partitions (``DAGSTER_HOME``), so the instance no longer reports them as materialized and the
+catch-up sensors and automation conditions refill them if they are still wanted. ``--raw`` is
+candles_15m, candles_1m and price_samples; ``--downsampled`` is price_downsampled, candles_1h,
+candles_1d and market_metrics_daily. ``--before`` clears whole UTC days before that day.
+"""
+
+from __future__ import annotations
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("clear", help="delete rows (and their partition status) from the asset tables")
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--raw", action="store_true", help="candles_15m, candles_1m, price_samples")
+    which.add_argument("--downsampled", action="store_true", help="price_downsampled, candles_1h, candles_1d, market_metrics_daily")
+    which.add_argument("--all", action="store_true", help="every asset table")
+    parser.add_argument("--symbol", help="only this symbol, e.g. BTCUSDT")
+    parser.add_argument("--before", help="only UTC days before this one, YYYY-MM-DD")
+    parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    parser.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    from crypto_assets.commands.backfill import parse_day
+    from crypto_assets.environment import prepare_environment
+    from crypto_assets.settings import parse_symbols
+    from crypto_assets.warehouse.inventory import DOWNSAMPLED_TABLES, RAW_TABLES
+
+    symbol = parse_symbols([args.symbol], key="--symbol")[0] if args.symbol is not None else None
+    before = parse_day(args.before, "--before") if args.before is not None else None
+    tables = RAW_TABLES if args.raw else DOWNSAMPLED_TABLES if args.downsampled else RAW_TABLES + DOWNSAMPLED_TABLES
+    env = prepare_environment()
+    return clear(env.database_url, tables, symbol, before, assume_yes=args.yes)
+
+
+def clear(database_url: str, tables, symbol, before, *, assume_yes: bool) -> int:
+    import dagster as dg
+
+    from crypto_assets.assets.partitions import split_key
+    from crypto_assets.automation.partition_wipe import forget_partitions
+    from crypto_assets.warehouse.db import connect
+    from crypto_assets.warehouse.inventory import count_rows, delete_rows
+
+    scope = f"{symbol or 'every symbol'}, {'days before ' + before.isoformat() if before else 'all days'}"
+    conn = connect(database_url)
+    try:
+        with dg.DagsterInstance.get() as instance:
+            with conn.cursor() as cur:
+                counts = {table: count_rows(cur, table, symbol, before) for table in tables}
+            partitions = {
+                table: sorted(
+                    key for key in instance.get_materialized_partitions(dg.AssetKey(table))
+                    if (symbol is None or split_key(key)[1] == symbol) and (before is None or split_key(key)[0] < before)
+                )
+                for table in tables
+            }
+            print(f"crypto clear ({scope}) will delete:")
+            for table in tables:
+                print(f"  {table}: {counts[table]:,} rows, {len(partitions[table]):,} materialized partitions")
+            if not assume_yes and not _confirmed():
+                print("nothing deleted")
+                return 1
+            with conn, conn.cursor() as cur:  # every table's rows, or none
+                deleted = {table: delete_rows(cur, table, symbol, before) for table in tables}
+            # Only once the rows are gone for good does the instance forget their partitions.
+            for table in tables:
+                forget_partitions(instance, dg.AssetKey(table), partitions[table])
+                print(f"  {table}: deleted {deleted[table]:,} rows; {len(partitions[table]):,} partitions now missing")
+    finally:
+        conn.close()
+    return 0
+
+
+def _confirmed() -> bool:
+    """Ask on stdin; no answer (end of input) means no."""
+    try:
+        answer = input("delete these rows? [y/N] ")
+    except EOFError:
+        print("\nno answer on stdin (add --yes to delete without asking)")
+        return False
+    return answer.strip().lower() in {"y", "yes"}

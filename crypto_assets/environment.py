@@ -1,0 +1,91 @@
+"""Prepare the environment every entry point needs: a database and a Dagster instance.
+
+With ``DATABASE_URL`` unset, a local PostgreSQL is started (or reused) under ``./.data``; the
+schema is migrated; with ``DAGSTER_HOME`` unset, ``./.data/dagster_home`` gets the project's
+``dagster.yaml`` (run and event storage in PostgreSQL through dagster-postgres).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from crypto_assets.warehouse.db import connect
+from crypto_assets.warehouse.roles import PASSWORD_ENV, ensure_readonly_role, role_url
+from crypto_assets.warehouse.schema import migrate
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DAGSTER_YAML = PROJECT_ROOT / "dagster.yaml"
+
+
+@dataclass(frozen=True)
+class Environment:
+    database_url: str
+    dagster_home: Path
+    timescaledb: bool
+    local_server: bool
+    dashboard_url: str | None  # the dashboard's read-only login, when the server allows one
+
+
+def data_dir() -> Path:
+    """Where local state lives (``CRYPTO_DATA_DIR``, default ``./.data``)."""
+    return Path(os.environ.get("CRYPTO_DATA_DIR", ".data")).resolve()
+
+
+def dagster_storage_url(url: str) -> str:
+    """The URL dagster-postgres should use for the instance's storage.
+
+    * ``postgresql+psycopg2://``: SQLAlchemy 2.1 (under dagster-postgres) defaults plain
+      ``postgresql://`` to psycopg 3, which is not installed; psycopg2 is.
+    * ``synchronous_commit=off`` for these connections only: a run writes one event per partition
+      and per check (hundreds in a backfill), each its own commit; not waiting for the disk flush
+      of each makes a backfill several times faster, and a crash can at worst lose the last
+      fraction of a second of run events, never warehouse data (its connections are unaffected).
+    """
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            url = "postgresql+psycopg2://" + url[len(scheme):]
+    if "synchronous_commit" not in url:
+        url += ("&" if "?" in url else "?") + "options=-csynchronous_commit%3Doff"
+    return url
+
+
+def _dagster_postgres_url(database_url: str, local: bool) -> str:
+    if os.environ.get("DAGSTER_POSTGRES_URL"):
+        url = os.environ["DAGSTER_POSTGRES_URL"]
+    elif not local:
+        url = database_url
+    else:
+        from crypto_assets.warehouse.server import local_server
+
+        url = local_server().create_database("dagster")
+    return dagster_storage_url(url)
+
+
+def prepare_environment() -> Environment:
+    """Make ``DATABASE_URL``, ``DAGSTER_HOME`` and ``DAGSTER_POSTGRES_URL`` usable; migrate the schema
+    and ensure the dashboard's read-only role."""
+    local = not os.environ.get("DATABASE_URL", "").strip()
+    if local:
+        from crypto_assets.warehouse.server import ensure_database_url
+
+        os.environ["DATABASE_URL"] = ensure_database_url()
+    database_url = os.environ["DATABASE_URL"]
+    conn = connect(database_url)
+    try:
+        state = migrate(conn)
+        readonly = ensure_readonly_role(conn)
+    finally:
+        conn.close()
+    # The dashboard logs in as its read-only role where it exists and can authenticate: on the
+    # local trust-auth server always, elsewhere when its password is configured.
+    dashboard_url = role_url(database_url) if readonly and (local or os.environ.get(PASSWORD_ENV)) else None
+    os.environ["DAGSTER_POSTGRES_URL"] = _dagster_postgres_url(database_url, local)
+    if not os.environ.get("DAGSTER_HOME"):
+        home = data_dir() / "dagster_home"
+        home.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(DAGSTER_YAML, home / "dagster.yaml")
+        os.environ["DAGSTER_HOME"] = str(home)
+    return Environment(database_url, Path(os.environ["DAGSTER_HOME"]), state.timescaledb, local, dashboard_url)

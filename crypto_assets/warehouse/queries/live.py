@@ -1,0 +1,109 @@
+"""The Live page: last price and its 24-hour change, the forming 1m candle, the last hour of 1m
+candles and the stream collector's heartbeats (lag and reconnects).
+
+All lookups walk the ``(symbol, time)`` keys backwards from the newest row, so the page costs
+the same on a day or a year of data. "Now" is the database's clock, the one the collector's
+heartbeats are written with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import polars as pl
+
+from crypto_assets.warehouse.queries.catalog import series_bounds
+from crypto_assets.warehouse.queries.frames import TIME, fetch_frame
+
+CHANGE_OVER = timedelta(hours=24)
+HOUR = timedelta(hours=1)
+
+_CANDLES = {
+    "time": TIME, "open": pl.Float64, "high": pl.Float64, "low": pl.Float64, "close": pl.Float64,
+    "volume": pl.Float64, "is_closed": pl.Boolean, "source": pl.String,
+}
+_HEARTBEATS = {
+    "connection_id": pl.String, "streams": pl.Int64, "connected_at": TIME, "last_message_at": TIME,
+    "lag_s": pl.Float64, "reconnect_count": pl.Int64, "malformed_count": pl.Int64, "updated_at": TIME,
+}
+
+
+@dataclass(frozen=True)
+class LiveView:
+    """``last_hour``: the symbol's 1m candles of the hour up to its newest one (time, OHLC,
+    volume, is_closed, source); ``connections``: one row per collector connection."""
+
+    symbol: str
+    now: datetime
+    last_price: float | None
+    last_price_at: datetime | None
+    reference_price: float | None
+    last_hour: pl.DataFrame
+    connections: pl.DataFrame
+
+    @property
+    def change_pct(self) -> float | None:
+        """Change of the last price over ``CHANGE_OVER``, in percent."""
+        if self.last_price is None or not self.reference_price:
+            return None
+        return (self.last_price / self.reference_price - 1) * 100
+
+    @property
+    def forming(self) -> dict | None:
+        """The newest 1m candle when it is still open (its minute is forming), else None."""
+        if self.last_hour.is_empty() or self.last_hour["is_closed"][-1]:
+            return None
+        return self.last_hour.row(-1, named=True)
+
+
+def _latest_sample(cur, symbol: str) -> tuple[datetime | None, float | None]:
+    cur.execute(
+        "SELECT sampled_at, price::float8 FROM price_samples WHERE symbol = %s ORDER BY sampled_at DESC LIMIT 1",
+        (symbol,),
+    )
+    row = cur.fetchone()
+    return (row[0], row[1]) if row else (None, None)
+
+
+def _reference_price(cur, symbol: str, at: datetime) -> float | None:
+    """The close of the 1m candle open ``CHANGE_OVER`` before ``at`` (within an hour of it)."""
+    cur.execute(
+        "SELECT close::float8 FROM candles_1m WHERE symbol = %(symbol)s AND open_time <= %(target)s"
+        " AND open_time > %(target)s - %(slack)s ORDER BY open_time DESC LIMIT 1",
+        {"symbol": symbol, "target": at - CHANGE_OVER, "slack": HOUR},
+    )
+    row = cur.fetchone()
+    return row[0] if row else None
+
+
+def live_view(conn, symbol: str) -> LiveView:
+    """Everything the Live page shows for ``symbol``."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT now()")
+        now = cur.fetchone()[0]
+        _, newest = series_bounds(cur, "candles_1m", "open_time", {"symbol": symbol})
+        last_hour = fetch_frame(  # the bound is a value, not a subquery: the planner then uses the index range
+            cur,
+            "SELECT open_time, open::float8, high::float8, low::float8, close::float8, volume::float8,"
+            " is_closed, source FROM candles_1m WHERE symbol = %(symbol)s AND open_time > %(since)s"
+            " ORDER BY open_time",
+            {"symbol": symbol, "since": (newest or now) - HOUR},
+            _CANDLES,
+        )
+        sample_at, sample_price = _latest_sample(cur, symbol)
+        if sample_at is None or (not last_hour.is_empty() and sample_at < last_hour["time"][-1]):
+            last_at = None if last_hour.is_empty() else last_hour["time"][-1]
+            last_price = None if last_hour.is_empty() else last_hour["close"][-1]
+        else:
+            last_at, last_price = sample_at, sample_price
+        reference = None if last_at is None else _reference_price(cur, symbol, last_at)
+        connections = fetch_frame(
+            cur,
+            "SELECT connection_id, streams, connected_at, last_message_at,"
+            " extract(epoch FROM now() - last_message_at)::float8, reconnect_count, malformed_count, updated_at"
+            " FROM stream_heartbeats ORDER BY connection_id",
+            None,
+            _HEARTBEATS,
+        )
+    return LiveView(symbol, now, last_price, last_at, reference, last_hour, connections)

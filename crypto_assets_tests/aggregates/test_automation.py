@@ -1,0 +1,89 @@
+"""Automation conditions of the aggregates, evaluated against a real Dagster instance."""
+
+from datetime import datetime, timezone
+
+import dagster as dg
+import pytest
+
+from crypto_assets.automation.partition_wipe import forget_partitions
+from crypto_assets.definitions import build_definitions
+from crypto_assets_tests.aggregates.loading import SETTINGS
+
+NOW = datetime(2024, 9, 6, 12, 7, tzinfo=timezone.utc)  # partitions 2024-09-01 .. 2024-09-06
+DAYS = ["2024-09-01", "2024-09-02", "2024-09-03", "2024-09-04", "2024-09-05"]
+ROLLUPS = ["candles_1h", "candles_1d", "market_metrics_daily"]
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test() as inst:
+        yield inst
+
+
+def report(instance, asset: str, keys) -> None:
+    for key in keys:
+        instance.report_runless_asset_event(dg.AssetMaterialization(asset, partition=key))
+
+
+def requested(result) -> dict[str, set[str]]:
+    """Partitions requested per asset (checks are left out)."""
+    return {
+        r.key.to_user_string(): {str(k) for k in r.true_subset.expensively_compute_partition_keys()}
+        for r in result.results
+        if isinstance(r.key, dg.AssetKey) and r.true_subset.size
+    }
+
+
+def requested_checks(result) -> set[str]:
+    return {r.key.to_user_string() for r in result.results if isinstance(r.key, dg.AssetCheckKey) and r.true_subset.size}
+
+
+def every(days=DAYS, symbols=SETTINGS.symbols) -> list[str]:
+    return [f"{day}|{symbol}" for day in days for symbol in symbols]
+
+
+def everything_built(instance):
+    """Every day with 1m candles is built through the rollups; then a first evaluation."""
+    defs = build_definitions(SETTINGS)
+    report(instance, "candles_1m", every())
+    for asset in ROLLUPS:
+        report(instance, asset, every())
+    return defs, dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=NOW)
+
+
+def test_an_updated_upstream_partition_reruns_exactly_its_dependents(instance):
+    defs, first = everything_built(instance)
+    assert requested(first) == {}  # everything with upstream data is built; 2024-09-06 has none
+    assert requested_checks(first) == set()
+
+    report(instance, "candles_1m", ["2024-09-03|BTCUSDT"])  # e.g. REST repaired a stream gap
+    second = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=NOW, cursor=first.cursor)
+    assert requested(second) == {asset: {"2024-09-03|BTCUSDT"} for asset in ROLLUPS}  # one run, in order
+
+    for asset in ROLLUPS:  # that run materializes them
+        report(instance, asset, ["2024-09-03|BTCUSDT"])
+    third = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=NOW, cursor=second.cursor)
+    # the next day's return starts from this day's close, so its metrics follow
+    assert requested(third) == {"market_metrics_daily": {"2024-09-04|BTCUSDT"}}
+    fourth = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=NOW, cursor=third.cursor)
+    assert requested(fourth) == {}
+
+
+def test_cleared_partitions_are_refilled_when_upstream_data_exists(instance):
+    defs, first = everything_built(instance)
+    forget_partitions(instance, dg.AssetKey("candles_1h"), ["2024-09-02|ETHUSDT"])
+    assert "2024-09-02|ETHUSDT" not in instance.get_materialized_partitions(dg.AssetKey("candles_1h"))
+    second = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=NOW, cursor=first.cursor)
+    assert requested(second) == {"candles_1h": {"2024-09-02|ETHUSDT"}}
+
+
+def test_todays_downsampled_prices_refresh_every_15_minutes(instance):
+    defs = build_definitions(SETTINGS)
+    selection = dg.AssetSelection.assets("price_downsampled")
+    first = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=selection, evaluation_time=NOW)
+    later = NOW.replace(minute=16)
+    second = dg.evaluate_automation_conditions(
+        defs=defs, instance=instance, asset_selection=selection, evaluation_time=later, cursor=first.cursor
+    )
+    assert requested(first) == {}
+    assert requested(second) == {"price_downsampled": {"2024-09-06|BTCUSDT", "2024-09-06|ETHUSDT"}}

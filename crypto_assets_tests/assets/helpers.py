@@ -1,0 +1,50 @@
+"""Shared helpers for asset tests: settings, resources and one-call materialization."""
+
+from datetime import date
+
+import dagster as dg
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+from crypto_assets.assets.candles_15m import build_candles_15m
+from crypto_assets.assets.candles_1m import build_candles_1m
+from crypto_assets.assets.partitions import day_symbol_partitions
+from crypto_assets.resources import BinanceResource, WarehouseResource
+from crypto_assets.settings import Settings
+
+
+def test_settings(symbols=("BTCUSDT", "ETHUSDT"), history_start=date(2024, 1, 1)) -> Settings:
+    return Settings(symbols=tuple(symbols), history_start=history_start)
+
+
+ASSET_BUILDERS = {"candles_15m": build_candles_15m, "candles_1m": build_candles_1m}
+
+
+def resources(binance_url: str, database_url: str) -> dict:
+    return {
+        "binance": BinanceResource(base_url=binance_url, concurrency=4),
+        "warehouse": WarehouseResource(database_url=database_url),
+    }
+
+
+def materialize_range(asset_name, settings, binance_url, database_url, first, last, instance=None):
+    """Materialize days first..last (strings 'YYYY-MM-DD|SYMBOL') in one run."""
+    asset = ASSET_BUILDERS[asset_name](day_symbol_partitions(settings))
+    return dg.materialize(
+        [asset],
+        resources=resources(binance_url, database_url),
+        instance=instance or dg.DagsterInstance.ephemeral(),
+        tags={ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last},
+        raise_on_error=False,
+    )
+
+
+def check_results(result) -> dict[str, dg.AssetCheckEvaluation]:
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def materialization_metadata(result) -> dict:
+    events = result.get_asset_materialization_events()
+    return {k: v.value for k, v in events[0].materialization.metadata.items()}
+
+
+test_settings.__test__ = False  # a factory, not a test

@@ -1,0 +1,140 @@
+"""The candles_15m asset against real PostgreSQL and the simulator over HTTP."""
+
+import json
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import psycopg2
+
+from crypto_assets.assets.candle_checks import GAPS, NO_DUPLICATES, OHLC_INVARIANTS, check_ohlc_invariants
+from crypto_assets.binance.simulator import SimulatorServer
+from crypto_assets_tests.assets.helpers import (
+    check_results,
+    materialization_metadata,
+    materialize_range,
+    test_settings,
+)
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+DAY_MS = 86_400_000
+
+
+def count(db_url, where="true"):
+    with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
+        cur.execute(f"SELECT count(*) FROM candles_15m WHERE {where}")
+        return cur.fetchone()[0]
+
+
+def table_digest(db_url):
+    with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT md5(string_agg(c::text, ',' ORDER BY symbol, open_time)) FROM candles_15m c")
+        return cur.fetchone()[0]
+
+
+def test_one_run_fills_days_for_both_symbols(simulator, db_url):
+    result = materialize_range("candles_15m", test_settings(), simulator.url, db_url, "2024-02-01|BTCUSDT", "2024-02-10|ETHUSDT")
+    assert result.success
+    assert count(db_url) == 10 * 96 * 2
+    meta = materialization_metadata(result)
+    assert meta["rows"] == 1920
+    assert meta["first_open_time"] == "2024-02-01T00:00:00+00:00"
+    assert meta["last_open_time"] == "2024-02-10T23:45:00+00:00"
+    assert meta["missing_candles"] == 0
+    checks = check_results(result)
+    assert checks[NO_DUPLICATES].passed and checks[OHLC_INVARIANTS].passed and checks[GAPS].passed
+    assert len(result.get_asset_materialization_events()) == 20  # one per partition
+
+
+def test_rematerializing_never_duplicates(simulator, db_url):
+    args = ("candles_15m", test_settings(), simulator.url, db_url, "2024-02-01|BTCUSDT", "2024-02-03|BTCUSDT")
+    assert materialize_range(*args).success
+    first = table_digest(db_url)
+    assert materialize_range(*args).success
+    assert count(db_url) == 3 * 96
+    assert table_digest(db_url) == first
+
+
+def test_real_recording_is_stored_digit_for_digit(db_url):
+    recorded = json.loads((FIXTURES / "BTCUSDT_15m_klines_2024-08-22_09-01.json").read_text())
+    day = [row for row in recorded if 1724457600000 <= row[0] < 1724457600000 + DAY_MS]  # 2024-08-24
+    assert len(day) == 96
+    with SimulatorServer(recordings=True) as sim:
+        result = materialize_range("candles_15m", test_settings(), sim.url, db_url, "2024-08-24|BTCUSDT", "2024-08-24|BTCUSDT")
+    assert result.success
+    with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT (extract(epoch FROM open_time) * 1000)::bigint, open::text, high::text, low::text, close::text,"
+            " volume::text, (extract(epoch FROM close_time) * 1000)::bigint, quote_volume::text, trade_count,"
+            " taker_buy_base_volume::text, taker_buy_quote_volume::text FROM candles_15m ORDER BY open_time"
+        )
+        stored = [list(row) for row in cur.fetchall()]
+    assert stored == [row[:11] for row in day]
+
+
+def test_outage_is_reported_as_a_gap_and_not_filled(simulator, db_url):
+    start = 1706918400000 + 6 * 3_600_000  # 2024-02-03 06:00 UTC
+    simulator.faults.update(outages=[[start, start + 2 * 3_600_000]])  # two hours, 8 candles
+    result = materialize_range("candles_15m", test_settings(), simulator.url, db_url, "2024-02-03|BTCUSDT", "2024-02-03|BTCUSDT")
+    assert result.success
+    assert count(db_url) == 96 - 8
+    gaps = check_results(result)[GAPS]
+    assert not gaps.passed and gaps.severity.value == "WARN"
+    assert gaps.metadata["missing_candles"].value == 8
+    assert gaps.metadata["gaps"].value == ["BTCUSDT 2024-02-03 06:00 .. 2024-02-03 07:45 (8 candles missing)"]
+
+
+def test_days_before_the_listing_store_what_exists_and_say_so(simulator, db_url):
+    settings = test_settings(history_start=date(2017, 8, 1))
+    result = materialize_range("candles_15m", settings, simulator.url, db_url, "2017-08-16|BTCUSDT", "2017-08-17|BTCUSDT")
+    assert result.success
+    assert count(db_url) == 20 * 4  # BTCUSDT's first candle opened 2017-08-17 04:00 UTC
+    meta = materialization_metadata(result)
+    assert meta["missing_candles"] == 0
+    assert "no candles before 2017-08-17 04:00" in json.dumps(meta["not_listed_yet"])
+
+
+def test_unknown_symbol_fails_before_writing(simulator, db_url):
+    result = materialize_range("candles_15m", test_settings(symbols=("BTCUSDT", "NOPEUSDT")), simulator.url, db_url, "2024-02-01|BTCUSDT", "2024-02-01|NOPEUSDT")
+    assert not result.success
+    assert "NOPEUSDT" in result.failure_data_for_node("candles_15m").error.to_string()
+    assert count(db_url) == 0
+
+
+def test_unreachable_database_fails_naming_it(simulator, db_url):
+    result = materialize_range("candles_15m", test_settings(), simulator.url, "postgresql://postgres@127.0.0.1:9/crypto", "2024-02-01|BTCUSDT", "2024-02-01|BTCUSDT")
+    assert not result.success
+    assert "127.0.0.1:9/crypto" in result.failure_data_for_node("candles_15m").error.to_string()
+
+
+def test_ohlc_check_lists_offending_rows(pg_conn):
+    with pg_conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO candles_15m VALUES ('BTCUSDT', '2024-02-01 00:00+00', '2024-02-01 00:14:59.999+00',"
+            " '100', '101', '100.5', '100.7', '1', '100', 3, '0.5', '50')"  # low above open
+        )
+        result = check_ohlc_invariants(cur, "candles_15m", [("BTCUSDT", 1706745600000, 1706745600000 + DAY_MS)])
+    assert not result.passed
+    assert result.metadata["violations"].value == 1
+    assert result.metadata["examples"].value[0]["low"] == "100.5"
+
+
+
+def test_overlapping_runs_at_once_take_turns_and_never_duplicate(simulator, db_url, tmp_path):
+    """Two processes replacing the same days at the same time (a UI backfill next to a sensor
+    run) both succeed: slow answers keep both transactions open together."""
+    simulator.faults.update(latency_ms=300)
+    config = tmp_path / "crypto.yaml"
+    config.write_text("symbols: [BTCUSDT, ETHUSDT]\nhistory_start: 2024-01-01\n")
+    processes = []
+    for index in range(2):
+        home = tmp_path / f"home{index}"
+        home.mkdir()
+        env = {**os.environ, "DATABASE_URL": db_url, "DAGSTER_HOME": str(home), "CRYPTO_CONFIG": str(config), "BINANCE_API_URL": simulator.url}
+        argv = [sys.executable, "-m", "crypto_assets.cli", "backfill", "candles_15m", "--start", "2024-03-01", "--end", "2024-03-20"]
+        processes.append(subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    outputs = [p.communicate(timeout=240)[0] for p in processes]
+    assert [p.returncode for p in processes] == [0, 0], outputs
+    assert count(db_url) == 20 * 96 * 2

@@ -1,0 +1,28 @@
+"""The fast-forward simulator every stream test uses (import the fixtures where needed).
+
+``stream_simulator_server`` (session) runs market time 60x faster than the wall clock (a minute
+a second) from 2025-03-10 00:00:40 UTC, pings every 0.5 s; ``stream_simulator`` is the same
+server with every stream connection dropped and everything reset (the clock restarts there).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from crypto_assets.binance.simulator import SimClock, SimulatorServer
+from crypto_assets.binance.simulator.stream_limits import StreamRules
+from crypto_assets_tests.stream.helpers import SPEED, START_MS
+
+
+@pytest.fixture(scope="session")
+def stream_simulator_server():
+    rules = StreamRules(ping_interval_s=0.5, pong_timeout_s=5.0)
+    with SimulatorServer(clock=SimClock(start_ms=START_MS, speed=SPEED), stream_rules=rules) as server:
+        yield server
+
+
+@pytest.fixture
+def stream_simulator(stream_simulator_server):
+    stream_simulator_server.streams.drop_all()
+    stream_simulator_server.reset()
+    return stream_simulator_server

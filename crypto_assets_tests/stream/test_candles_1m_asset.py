@@ -1,0 +1,88 @@
+"""The candles_1m asset: a day made equal to REST, the stream's equal rows kept, re-runs change nothing.
+
+The simulator's clock is frozen; expected candles are its REST klines over HTTP.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+from crypto_assets.assets.candle_checks import GAPS
+from crypto_assets.assets.candles_1m_checks import COMPLETE, MATCHES_REST
+from crypto_assets.settings import Settings
+from crypto_assets_tests.assets.helpers import check_results, materialization_metadata, materialize_range
+from crypto_assets_tests.stream.helpers import MINUTE, insert_candles, query, rest_candles, table_candles
+
+DAY_MS = 86_400_000
+DAY_START = int(datetime(2025, 3, 10, tzinfo=timezone.utc).timestamp() * 1000)
+SETTINGS = Settings(symbols=("BTCUSDT", "ETHUSDT"), history_start=date(2025, 3, 1))
+PARTITION = "2025-03-10|BTCUSDT"
+
+
+def run(simulator, db_url):
+    result = materialize_range("candles_1m", SETTINGS, simulator.url, db_url, PARTITION, PARTITION)
+    assert result.success
+    return materialization_metadata(result), check_results(result)
+
+
+def sources(db_url):
+    return dict(query(db_url, "SELECT source, count(*) FROM candles_1m GROUP BY 1"))
+
+
+def test_a_finished_day_becomes_rest_and_the_stream_rows_equal_to_it_stay(simulator, db_url):
+    simulator.clock.freeze(DAY_START + DAY_MS + 30 * MINUTE)
+    rest = rest_candles(simulator.url, "BTCUSDT", DAY_START, DAY_START + DAY_MS)
+    assert len(rest) == 1440
+    wrong = list(rest[5])
+    wrong[4] = "1.00000000"  # a close the exchange never had
+    insert_candles(db_url, "BTCUSDT", rest[:5])  # streamed right
+    insert_candles(db_url, "BTCUSDT", [wrong])  # streamed wrong
+    insert_candles(db_url, "BTCUSDT", [rest[6]], is_closed=False)  # never closed (the collector died)
+
+    meta, checks = run(simulator, db_url)
+
+    assert [row[:11] for row in table_candles(db_url, "BTCUSDT", DAY_START, DAY_START + DAY_MS)] == rest
+    assert (meta["rows"], meta["filled_from_rest"], meta["replaced_by_rest"], meta["removed_not_in_rest"]) == (1440, 1433, 2, 0)
+    assert sources(db_url) == {"stream": 5, "rest": 1435}
+    assert checks[COMPLETE].passed
+    matches = checks[MATCHES_REST]
+    assert not matches.passed
+    assert (matches.metadata["stream_closed_candles"].value, matches.metadata["differing"].value) == (6, 1)
+    assert matches.metadata["examples"].value[0]["open_time"] == "2025-03-10T00:05:00+00:00"
+
+    meta, checks = run(simulator, db_url)  # again: nothing to change, and now the stream agrees
+    assert (meta["filled_from_rest"], meta["replaced_by_rest"], meta["removed_not_in_rest"]) == (0, 0, 0)
+    assert checks[MATCHES_REST].passed and sources(db_url) == {"stream": 5, "rest": 1435}
+
+
+def test_an_exchange_outage_is_reported_and_a_stream_row_inside_it_removed(simulator, db_url):
+    simulator.clock.freeze(DAY_START + DAY_MS + 30 * MINUTE)
+    outage = (DAY_START + 100 * MINUTE, DAY_START + 110 * MINUTE)
+    stray = rest_candles(simulator.url, "BTCUSDT", outage[0] + 5 * MINUTE, outage[0] + 6 * MINUTE)
+    simulator.faults.update(outages=[list(outage)])
+    insert_candles(db_url, "BTCUSDT", stray, is_closed=False)
+
+    meta, checks = run(simulator, db_url)
+
+    assert (meta["rows"], meta["removed_not_in_rest"]) == (1430, 1)
+    assert checks[COMPLETE].passed
+    assert not checks[GAPS].passed and checks[GAPS].metadata["missing_candles"].value == 10
+    assert query(db_url, "SELECT count(*) FROM candles_1m WHERE open_time >= to_timestamp(%s / 1000.0)"
+                 " AND open_time < to_timestamp(%s / 1000.0)", outage) == [(0,)]
+
+
+def test_today_covers_the_closed_minutes_and_leaves_the_forming_one_to_the_stream(simulator, db_url):
+    now = DAY_START + 10 * MINUTE + 30_000
+    simulator.clock.freeze(now)
+    forming = rest_candles(simulator.url, "BTCUSDT", DAY_START + 9 * MINUTE, DAY_START + 10 * MINUTE)
+    forming = [(DAY_START + 10 * MINUTE, *forming[0][1:6], DAY_START + 11 * MINUTE - 1, *forming[0][7:])]
+    insert_candles(db_url, "BTCUSDT", forming, is_closed=False)
+
+    meta, checks = run(simulator, db_url)
+
+    assert meta["rows"] == 10
+    assert now <= meta["rest_now_ms"] < now + 10_000  # the client tracks the exchange's clock from one reading
+    assert [row[:11] for row in table_candles(db_url, "BTCUSDT", DAY_START, DAY_START + 10 * MINUTE)] == \
+        rest_candles(simulator.url, "BTCUSDT", DAY_START, DAY_START + 10 * MINUTE)
+    assert table_candles(db_url, "BTCUSDT", DAY_START + 10 * MINUTE, DAY_START + DAY_MS) == [(*forming[0], False, "stream")]
+    assert checks[COMPLETE].passed and checks[MATCHES_REST].passed

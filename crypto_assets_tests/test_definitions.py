@@ -1,0 +1,23 @@
+"""The one Definitions object loads, with every asset, check, schedule and sensor the docs name."""
+
+import dagster as dg
+
+from crypto_assets.definitions import build_definitions
+from crypto_assets.settings import Settings
+
+
+def test_definitions_load_with_the_documented_names():
+    defs = build_definitions(Settings(symbols=("BTCUSDT", "SOLUSDT")))
+    dg.Definitions.validate_loadable(defs)
+    repo = defs.get_repository_def()
+    assets = {key.to_user_string() for key in repo.asset_graph.get_all_asset_keys()}
+    assert {"candles_15m", "candles_1m", "candles_1h", "candles_1d", "price_downsampled", "market_metrics_daily"} <= assets
+    assert {"candles_15m_daily", "candles_1m_daily"} <= {s.name for s in repo.schedule_defs}
+    assert "candles_15m_catch_up" in {s.name for s in repo.sensor_defs}
+
+
+def test_symbols_come_from_the_config_without_code_changes():
+    defs = build_definitions(Settings(symbols=("BTCUSDT", "SOLUSDT", "ADAUSDT")))
+    partitions = defs.resolve_assets_def("candles_15m").partitions_def
+    symbols = {key.keys_by_dimension["symbol"] for key in partitions.get_partition_keys()[:10]}
+    assert symbols == {"BTCUSDT", "SOLUSDT", "ADAUSDT"}

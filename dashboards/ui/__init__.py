@@ -1,0 +1,1 @@
+"""Building blocks of the dashboard pages: data access, URL state, charts and notices."""

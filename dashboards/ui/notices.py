@@ -1,0 +1,40 @@
+"""Messages in place of data: the database unreachable, a table still empty, nothing in range.
+
+Every page goes through ``load`` for its data, so a failure ends the page with one clear
+message instead of a traceback.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, TypeVar
+
+import streamlit as st
+
+from ui.data import DataUnavailable
+
+T = TypeVar("T")
+
+
+def load(read: Callable[..., T], *args) -> T:
+    """``read(*args)``, or the reason it failed shown on the page (which then stops)."""
+    try:
+        return read(*args)
+    except DataUnavailable as err:
+        st.error(str(err), icon=":material/cloud_off:")
+    except ValueError as err:  # a selection the queries refuse, named in the message
+        st.warning(f"This selection cannot be shown: {err}.", icon=":material/block:")
+    st.stop()
+
+
+def empty(what: str, commands: list[str]) -> None:
+    """A friendly empty state: what is missing and the commands that fill it."""
+    with st.container(border=True):
+        st.markdown(f":material/inbox: **{what}**")
+        st.caption("Fill it with:")
+        st.code("\n".join(commands), language="bash")
+
+
+def backfill(asset: str, symbol: str | None = None, start: str = "2024-01-01", end: str = "2024-01-31") -> str:
+    """The ``crypto backfill`` command that fills ``asset`` (for ``symbol``)."""
+    symbols = f" --symbols {symbol}" if symbol else ""
+    return f"crypto backfill {asset} --start {start} --end {end}{symbols}"

@@ -1,0 +1,51 @@
+"""Downsampled: the raw price samples against their windowed average and median."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from crypto_assets.warehouse.queries.buckets import describe
+from crypto_assets.warehouse.queries.samples import SPANS
+from ui import charts, data, formats, notices
+from ui.state import UrlState
+
+st.title("Downsampled prices")
+st.caption("Raw stream samples against the average and median of each window (price_downsampled). All times UTC.")
+url = data.database_url()
+symbols = notices.load(data.known_symbols, url)
+if not symbols:
+    notices.empty("No price samples yet.", ["crypto stream", "crypto backfill price_downsampled --start 2024-01-01 --end 2024-01-31"])
+    st.stop()
+
+page = UrlState("downsampled")
+top = st.columns([2, 2, 3])
+with top[0]:
+    symbol = page.select("symbol", "Symbol", symbols, symbols[0])
+widths = notices.load(data.window_widths, url, symbol)
+with top[1]:
+    width = page.select("window", "Window width", widths, widths[0], fmt=describe) if widths else None
+with top[2]:
+    span = page.select("span", "Span (ending at the newest sample)", SPANS, SPANS[1],
+                       fmt=describe, radio=True)
+page.publish()
+page.report()
+
+view = notices.load(data.downsampled, url, symbol, width, span)
+if view.end is None:
+    notices.empty(f"No price samples or windows for {symbol} yet.",
+                  ["crypto stream", notices.backfill("price_downsampled", symbol)])
+    st.stop()
+if not widths:
+    st.info(f"{symbol} has raw samples but no windows yet.", icon=":material/info:")
+    st.code(notices.backfill("price_downsampled", symbol), language="bash")
+st.plotly_chart(charts.samples_figure(view), key="samples")
+raw = (f"{view.raw.height} raw samples" if view.raw_bucket is None
+       else f"raw samples as {view.raw.height} min–max bands of {describe(view.raw_bucket)}")
+st.caption(f"{view.start:%Y-%m-%d %H:%M:%S} – {view.end:%Y-%m-%d %H:%M:%S} UTC: {raw}, {view.windows.height} windows.")
+if not view.windows.is_empty():
+    gap = (view.windows["avg"] - view.windows["median"]).abs()
+    quote = charts.split_symbol(symbol)[1]
+    cols = st.columns(3)
+    cols[0].metric("Samples in windows", f"{int(view.windows['samples'].sum()):,}")
+    cols[1].metric(f"Mean |average − median| ({quote})", formats.price(gap.mean()))
+    cols[2].metric(f"Largest |average − median| ({quote})", formats.price(gap.max()))
