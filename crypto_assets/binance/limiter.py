@@ -1,13 +1,18 @@
 """Request-weight limiter that keeps an IP below Binance's ``REQUEST_WEIGHT`` limit.
 
-Binance counts weight per IP in fixed, clock-aligned windows (6000 per minute today) and reports
-the IP's running total in ``X-MBX-USED-WEIGHT-1M`` on every response. The limiter:
+Binance counts weight per IP in fixed windows aligned to the exchange's clock (6000 per minute
+today) and reports the IP's running total in ``X-MBX-USED-WEIGHT-1M`` on every response. The
+limiter keeps its own count per exchange window:
 
-* reserves weight before each request and waits for the next window when the budget
-  (``share`` x limit) is spent, so a 429 never happens in normal use;
-* raises its estimate to whatever the header reports, which includes the weight spent by other
-  processes on the same IP: several backfills at once share one budget;
-* after a 429/418, holds every request until the ``Retry-After`` time has passed.
+* it reserves weight before each request and, when the budget (``share`` x limit) of the
+  window is spent, waits for the next window, so a 429 never happens in normal use;
+* its windows are the exchange's (local clock plus the offset measured from ``/api/v3/time``).
+  The offset is only known to within ``clock_error_s``, so a request sent that close to a
+  boundary is counted in both windows it may land in, and must fit both budgets;
+* the header includes the weight spent by other processes on the same IP, so the count is
+  raised to it (plus this process's requests still in flight): several backfills at once
+  share one budget. An answer that may belong to either of two windows is not used;
+* after a 429/418, it holds every request until the ``Retry-After`` time has passed.
 
 The limit and window come from ``exchangeInfo``'s ``rateLimits`` (``configure_from_exchange_info``).
 """
@@ -20,13 +25,12 @@ import time
 from typing import Callable
 
 _INTERVAL_SECONDS = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400}
-# A window is taken to have started this long after its boundary, to absorb clock skew between
-# this machine and the exchange (requests sent at the very edge would count in the old window).
-_BOUNDARY_MARGIN_S = 0.25
+# How far the local idea of the exchange's clock may be off before it is measured.
+UNSYNCED_CLOCK_ERROR_S = 0.25
 
 
 class WeightLimiter:
-    """Thread-safe budget of request weight per clock-aligned window."""
+    """Thread-safe budget of request weight per exchange window."""
 
     def __init__(
         self,
@@ -36,14 +40,15 @@ class WeightLimiter:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ):
-        self._lock = threading.Condition()
+        self._lock = threading.Lock()
         self._clock = clock
         self._sleep = sleep
         self.offset_s = 0.0  # exchange clock minus local clock
+        self.clock_error_s = UNSYNCED_CLOCK_ERROR_S
         self.share = share
         self.configure(limit, window_seconds)
-        self._window = -1
-        self._used = 0
+        self._used: dict[int, int] = {}  # exchange window index -> weight believed spent in it
+        self._in_flight = 0  # weight of this process's requests sent but not yet answered
         self._blocked_until = 0.0
         self.waited_s = 0.0
 
@@ -62,52 +67,71 @@ class WeightLimiter:
                 self.configure(int(rule["limit"]), seconds)
                 return
 
-    def _now(self) -> float:
+    def sync_clock(self, offset_s: float, error_s: float) -> None:
+        """Adopt a measured exchange-clock offset, known to within ``error_s`` seconds."""
+        with self._lock:
+            self.offset_s = offset_s
+            self.clock_error_s = error_s
+
+    def now(self) -> float:
+        """The exchange's clock, in epoch seconds, as this machine estimates it."""
         return self._clock() + self.offset_s
 
-    def _window_of(self, now: float) -> int:
-        return math.floor((now - _BOUNDARY_MARGIN_S) / self.window_seconds)
+    def _windows(self, earliest: float, latest: float) -> range:
+        """Windows that an instant between ``earliest`` and ``latest`` may fall in, clock error included."""
+        first = math.floor((earliest - self.clock_error_s) / self.window_seconds)
+        last = math.floor((latest + self.clock_error_s) / self.window_seconds)
+        return range(first, last + 1)
 
-    def acquire(self, weight: int) -> None:
-        """Block until ``weight`` fits in the current window's budget, then reserve it."""
+    def acquire(self, weight: int) -> float:
+        """Block until ``weight`` fits the budget of every window it may count in, then reserve it.
+
+        Returns the send time (exchange clock) to hand back to ``settle`` with the answer.
+        """
         while True:
             with self._lock:
-                now = self._now()
+                now = self.now()
                 if now >= self._blocked_until:
-                    window = self._window_of(now)
-                    if window != self._window:
-                        self._window, self._used = window, 0
-                    if self._used + weight <= self.budget or self._used == 0:
-                        self._used += weight
-                        return
-                    wake = (window + 1) * self.window_seconds + _BOUNDARY_MARGIN_S
+                    windows = self._windows(now, now)
+                    for stale in [w for w in self._used if w < windows.start]:
+                        del self._used[stale]
+                    full = [w for w in windows if 0 < self._used.get(w, 0) and self._used[w] + weight > self.budget]
+                    if not full:
+                        for w in windows:
+                            self._used[w] = self._used.get(w, 0) + weight
+                        self._in_flight += weight
+                        return now
+                    wake = (full[-1] + 1) * self.window_seconds + self.clock_error_s
                 else:
                     wake = self._blocked_until
                 delay = max(0.001, wake - now)
             self.waited_s += delay
             self._sleep(delay)
 
-    def observe(self, used_weight: int | None, sent_at: float | None = None) -> None:
-        """Take in the IP's used weight from ``X-MBX-USED-WEIGHT-1M``.
+    def settle(self, weight: int, sent_at: float, used_weight: int | None) -> None:
+        """Take in the answer to a request of ``weight`` reserved at ``sent_at`` (None: no answer).
 
-        The header counts every process on the IP, so the estimate only ever goes up within a
-        window. ``sent_at`` (local clock) ignores answers to requests of an earlier window.
+        ``used_weight`` is the IP's weight from ``X-MBX-USED-WEIGHT-1M``: every process counts,
+        so the estimate is raised to it plus this process's requests still in flight. It is only
+        used when the request certainly landed in one window.
         """
-        if used_weight is None:
-            return
         with self._lock:
-            if sent_at is not None and self._window_of(sent_at + self.offset_s) != self._window:
+            self._in_flight = max(0, self._in_flight - weight)
+            if used_weight is None:
                 return
-            if used_weight > self._used:
-                self._used = used_weight
+            windows = self._windows(sent_at, self.now())
+            if len(windows) == 1:
+                window = windows.start
+                self._used[window] = max(self._used.get(window, 0), used_weight + self._in_flight)
 
     def block_for(self, seconds: float) -> None:
         """Hold every request for ``seconds`` (after a 429 or 418 with ``Retry-After``)."""
         with self._lock:
-            self._blocked_until = max(self._blocked_until, self._now() + seconds)
+            self._blocked_until = max(self._blocked_until, self.now() + seconds)
 
     @property
     def used(self) -> int:
         """Weight this limiter believes is used in the current window."""
         with self._lock:
-            return self._used
+            now = self.now()
+            return self._used.get(math.floor(now / self.window_seconds), 0)

@@ -95,18 +95,18 @@ class BinanceRestClient:
         url = f"{self.base_url}{path}"
         last_problem = "no attempt made"
         for attempt in range(1, self.max_retries + 2):
-            self.limiter.acquire(weight)
-            sent_at = time.time()
+            sent_at = self.limiter.acquire(weight)
             try:
                 response = self._http.get(path, params=params)
                 body = response.content
             except (httpx.TimeoutException, httpx.TransportError) as err:
+                self.limiter.settle(weight, sent_at, None)
                 last_problem = f"{type(err).__name__}: {err or 'connection failed'}"
                 self._backoff(attempt)
                 continue
             self.stats["requests"] += 1
             used = response.headers.get("x-mbx-used-weight-1m")
-            self.limiter.observe(int(used) if used and used.isdigit() else None, sent_at)
+            self.limiter.settle(weight, sent_at, int(used) if used and used.isdigit() else None)
             status = response.status_code
             if status in (429, 418):
                 retry_after = _retry_after(response)
@@ -149,9 +149,10 @@ class BinanceRestClient:
                 before = time.time()
                 server = self.get("/api/v3/time", weight=TIME_WEIGHT)["serverTime"]
                 after = time.time()
-                self.limiter.offset_s = server / 1000 - (before + after) / 2
+                # serverTime is stamped somewhere in the round trip, and truncated to the ms.
+                self.limiter.sync_clock(server / 1000 - (before + after) / 2, (after - before) / 2 + 0.001)
                 self._clock_synced = True
-        return int((time.time() + self.limiter.offset_s) * 1000)
+        return int(self.limiter.now() * 1000)
 
     def exchange_info(self, symbols: list[str] | None = None) -> dict:
         """exchangeInfo body (all symbols, or the given ones); configures the limiter."""

@@ -129,7 +129,7 @@ def test_weight_limit_is_never_reached_by_two_clients_at_once():
         results: dict[str, int] = {}
 
         def backfill(symbol):
-            with BinanceRestClient(sim.url, limiter=WeightLimiter(share=0.9), concurrency=2, backoff_s=0.01) as client:
+            with BinanceRestClient(sim.url, limiter=WeightLimiter(share=0.9), concurrency=4, backoff_s=0.01) as client:
                 results[symbol] = len(fetch(client, T0, T0 + 60_000 * MINUTE, symbol=symbol))
 
         threads = [threading.Thread(target=backfill, args=(s,)) for s in ("BTCUSDT", "ETHUSDT")]
