@@ -21,6 +21,7 @@ class Service:
     description: str
     env: dict[str, str] = field(default_factory=dict)
     exports: dict[str, str] = field(default_factory=dict)
+    cwd: str | None = None  # working directory (None: crypto up's own)
 
 
 def _crypto(*args: str) -> list[str]:
@@ -42,8 +43,14 @@ def dashboard_service(*, dagster_port: int, database_url: str | None = None) -> 
     )
 
 
-def platform_services(*, demo: bool, dagster_port: int, dashboard_database_url: str | None = None) -> list[Service]:
-    """Services in start order; with ``demo`` the simulator stands in for Binance."""
+def platform_services(
+    *, demo: bool, dagster_port: int, dashboard_database_url: str | None = None, dagster_home: str | None = None
+) -> list[Service]:
+    """Services in start order; with ``demo`` the simulator stands in for Binance.
+
+    Dagster runs inside ``dagster_home``: started next to the project's own ``dagster.yaml`` (the
+    template copied into ``DAGSTER_HOME``), ``dagster dev`` would warn that it ignores that file.
+    """
     services: list[Service] = []
     if demo:
         services.append(
@@ -62,6 +69,7 @@ def platform_services(*, demo: bool, dagster_port: int, dashboard_database_url: 
             name="dagster",
             argv=[sys.executable, "-m", "dagster", "dev", "-m", "crypto_assets.definitions", "-p", str(dagster_port)],
             description=f"Dagster webserver and daemon on http://localhost:{dagster_port}",
+            cwd=dagster_home,
         )
     )
     services.append(

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from crypto_assets.commands.services import Service, platform_services
 
@@ -31,7 +32,11 @@ def run(args) -> int:
     from crypto_assets.environment import prepare_environment
 
     env = prepare_environment()
-    services = platform_services(demo=args.demo, dagster_port=args.dagster_port, dashboard_database_url=env.dashboard_url)
+    if os.environ.get("CRYPTO_CONFIG"):  # services may run in another directory
+        os.environ["CRYPTO_CONFIG"] = str(Path(os.environ["CRYPTO_CONFIG"]).resolve())
+    services = platform_services(
+        demo=args.demo, dagster_port=args.dagster_port, dashboard_database_url=env.dashboard_url, dagster_home=str(env.dagster_home)
+    )
     for service in services:
         os.environ.update(service.exports)
     print(
@@ -62,7 +67,7 @@ def supervise(services: list[Service], *, stop_database: bool) -> int:
     status = 0
     try:
         for service in services:
-            running.append((service, subprocess.Popen(service.argv, env={**os.environ, **service.env}, start_new_session=True)))
+            running.append((service, subprocess.Popen(service.argv, env={**os.environ, **service.env}, cwd=service.cwd, start_new_session=True)))
             print(f"started {service.name}: {service.description}", flush=True)
         print("platform is up; Ctrl-C stops it", flush=True)
         while not stopping:
