@@ -13,6 +13,7 @@ count of 429 and 418 answers.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import threading
 import time
@@ -34,25 +35,24 @@ SYMBOLS = ("BTCUSDT", "ETHUSDT")  # one per client
 def fetch_at_once(url: str, clients: int, candles: int) -> list[tuple[float, int]]:
     """``clients`` REST clients, each with its own limiter (like separate processes on one IP),
     fetch ``candles`` 1m candles each, side by side; returns (wall time, candles) per page received."""
-    ready = []
-    for _ in range(clients):
-        client = BinanceRestClient(url, limiter=WeightLimiter(), concurrency=4)
-        client.exchange_info(list(SYMBOLS))
-        client.server_time_ms()
-        ready.append(client)
     pages: list[tuple[float, int]] = []
+    with contextlib.ExitStack() as open_clients:
+        ready = []
+        for _ in range(clients):
+            client = open_clients.enter_context(BinanceRestClient(url, limiter=WeightLimiter(), concurrency=4))
+            client.exchange_info(list(SYMBOLS))
+            client.server_time_ms()
+            ready.append(client)
 
-    def fetch(index: int) -> None:
-        for page in ready[index].iter_klines(SYMBOLS[index], "1m", START_MS, START_MS + candles * MINUTE_MS):
-            pages.append((time.time(), len(page)))
+        def fetch(index: int) -> None:
+            for page in ready[index].iter_klines(SYMBOLS[index], "1m", START_MS, START_MS + candles * MINUTE_MS):
+                pages.append((time.time(), len(page)))
 
-    threads = [threading.Thread(target=fetch, args=(index,)) for index in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for client in ready:
-        client.close()
+        threads = [threading.Thread(target=fetch, args=(index,)) for index in range(clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
     return pages
 
 

@@ -77,11 +77,13 @@ class WeightLimiter:
         """The exchange's clock, in epoch seconds, as this machine estimates it."""
         return self._clock() + self.offset_s
 
+    def _window_of(self, instant: float) -> int:
+        """Index of the exchange window holding ``instant`` (exchange clock)."""
+        return math.floor(instant / self.window_seconds)
+
     def _windows(self, earliest: float, latest: float) -> range:
         """Windows that an instant between ``earliest`` and ``latest`` may fall in, clock error included."""
-        first = math.floor((earliest - self.clock_error_s) / self.window_seconds)
-        last = math.floor((latest + self.clock_error_s) / self.window_seconds)
-        return range(first, last + 1)
+        return range(self._window_of(earliest - self.clock_error_s), self._window_of(latest + self.clock_error_s) + 1)
 
     def acquire(self, weight: int) -> float:
         """Block until ``weight`` fits the budget of every window it may count in, then reserve it.
@@ -133,5 +135,4 @@ class WeightLimiter:
     def used(self) -> int:
         """Weight this limiter believes is used in the current window."""
         with self._lock:
-            now = self.now()
-            return self._used.get(math.floor(now / self.window_seconds), 0)
+            return self._used.get(self._window_of(self.now()), 0)
