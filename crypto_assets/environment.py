@@ -15,6 +15,7 @@ from pathlib import Path
 from crypto_assets.warehouse.db import connect
 from crypto_assets.warehouse.roles import PASSWORD_ENV, ensure_readonly_role, role_url
 from crypto_assets.warehouse.schema import migrate
+from crypto_assets.warehouse.server import ensure_database_url, local_state_dir
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DAGSTER_YAML = PROJECT_ROOT / "dagster.yaml"
@@ -27,11 +28,6 @@ class Environment:
     timescaledb: bool
     local_server: bool
     dashboard_url: str | None  # the dashboard's read-only login, when the server allows one
-
-
-def data_dir() -> Path:
-    """Where local state lives (``CRYPTO_DATA_DIR``, default ``./.data``)."""
-    return Path(os.environ.get("CRYPTO_DATA_DIR", ".data")).resolve()
 
 
 def dagster_storage_url(url: str) -> str:
@@ -69,8 +65,6 @@ def prepare_environment() -> Environment:
     and ensure the dashboard's read-only role."""
     local = not os.environ.get("DATABASE_URL", "").strip()
     if local:
-        from crypto_assets.warehouse.server import ensure_database_url
-
         os.environ["DATABASE_URL"] = ensure_database_url()
     database_url = os.environ["DATABASE_URL"]
     conn = connect(database_url)
@@ -84,7 +78,7 @@ def prepare_environment() -> Environment:
     dashboard_url = role_url(database_url) if readonly and (local or os.environ.get(PASSWORD_ENV)) else None
     os.environ["DAGSTER_POSTGRES_URL"] = _dagster_postgres_url(database_url, local)
     if not os.environ.get("DAGSTER_HOME"):
-        home = data_dir() / "dagster_home"
+        home = local_state_dir() / "dagster_home"
         home.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(DAGSTER_YAML, home / "dagster.yaml")
         os.environ["DAGSTER_HOME"] = str(home)

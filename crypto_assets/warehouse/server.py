@@ -48,6 +48,7 @@ __all__ = [
     "ensure_database_url",
     "find_binaries",
     "local_data_dir",
+    "local_state_dir",
     "local_database_url",
     "local_port",
     "local_server",
@@ -61,7 +62,7 @@ DEFAULT_LOCAL_PORT = 15432
 Not 5432/5433: those are where a developer's own PostgreSQL clusters usually live. Below the
 Linux ephemeral range (32768+), so an outgoing connection never happens to hold it."""
 
-DEFAULT_LOCAL_DATA_DIR = Path(".data/postgres")
+DEFAULT_LOCAL_STATE_DIR = ".data"
 LOCAL_DATABASE = "crypto"
 SUPERUSER = "postgres"
 _RUN_AS = "postgres"  # system user the binaries run as when we are root
@@ -729,14 +730,18 @@ class _PortTaken(Exception):
     """The postmaster could not bind its port (internal: triggers a retry on another port)."""
 
 
+def local_state_dir() -> Path:
+    """Where the platform keeps local state (cluster, Dagster home): ``$CRYPTO_DATA_DIR``, else ``./.data``."""
+    return Path(os.environ.get("CRYPTO_DATA_DIR", "").strip() or DEFAULT_LOCAL_STATE_DIR).absolute()
+
+
 def local_data_dir() -> Path:
     """Data dir of the `make up` cluster: ``$CRYPTO_LOCAL_PG_DIR``, else
     ``$CRYPTO_DATA_DIR/postgres``, else ``./.data/postgres``."""
     explicit = os.environ.get("CRYPTO_LOCAL_PG_DIR", "").strip()
     if explicit:
         return Path(explicit).absolute()
-    base = os.environ.get("CRYPTO_DATA_DIR", "").strip()
-    return (Path(base) / "postgres").absolute() if base else DEFAULT_LOCAL_DATA_DIR.absolute()
+    return local_state_dir() / "postgres"
 
 
 def local_port() -> int:

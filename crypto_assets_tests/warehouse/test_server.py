@@ -17,6 +17,7 @@ from crypto_assets.warehouse.server import (
     ensure_database_url,
     find_binaries,
     local_data_dir,
+    local_state_dir,
     local_port,
     local_server,
     stop_local_server,
@@ -201,5 +202,8 @@ def test_local_defaults(monkeypatch) -> None:
         monkeypatch.delenv(name, raising=False)
     assert local_port() == DEFAULT_LOCAL_PORT == 15432
     assert local_data_dir() == Path(".data/postgres").absolute()
+    assert local_state_dir() == Path(".data").absolute()
+    monkeypatch.setenv("CRYPTO_DATA_DIR", "  ")  # blank counts as unset, for the cluster and Dagster home alike
+    assert local_state_dir() == Path(".data").absolute()
     monkeypatch.setenv("CRYPTO_LOCAL_PG_DIR", "/somewhere/pg")
     assert local_data_dir() == Path("/somewhere/pg")
