@@ -42,6 +42,7 @@ class Settings:
     stream_buffer_rows: int = 100_000
     stream_idle_timeout_seconds: float = 30.0
     stream_streams_per_connection: int = 1024
+    automation_interval_seconds: int = 30
     database_url: str | None = None
     binance_api_url: str = DEFAULT_API_URL
     binance_ws_url: str = DEFAULT_WS_URL
@@ -65,6 +66,7 @@ _KEYS = {
     "stream_buffer_rows",
     "stream_idle_timeout_seconds",
     "stream_streams_per_connection",
+    "automation_interval_seconds",
 }
 
 
@@ -127,7 +129,7 @@ def _parse_file(raw: dict) -> dict:
         values["rate_limit_share"] = _at_most(raw, "rate_limit_share", float, 1, "a share of the exchange limit")
     if "concurrency" in raw:
         values["concurrency"] = _positive_number(raw, "concurrency", int)
-    for key in ("compress_after_days", "price_samples_retention_days", "stream_buffer_rows"):
+    for key in ("compress_after_days", "price_samples_retention_days", "stream_buffer_rows", "automation_interval_seconds"):
         if key in raw:
             values[key] = _positive_number(raw, key, int)
     if "stream_flush_interval_seconds" in raw:

@@ -7,7 +7,7 @@ from crypto_assets.assets.aggregate_checks import (
     check_downsampled_match_samples,
     table_check_specs,
 )
-from crypto_assets.assets.aggregate_deps import BACKFILL_POLICY, follow_collector
+from crypto_assets.assets.aggregate_deps import BACKFILL_POLICY, follow_upstream
 from crypto_assets.assets.aggregate_run import aggregate_partition_metadata, partition_windows
 from crypto_assets.assets.partition_results import finish
 from crypto_assets.resources import WarehouseResource
@@ -39,7 +39,7 @@ def build_price_downsampled(partitions_def: dg.PartitionsDefinition, settings: S
         name="price_downsampled",
         partitions_def=partitions_def,
         deps=[dg.AssetDep("price_samples")],
-        automation_condition=follow_collector(),
+        automation_condition=follow_upstream(),
         backfill_policy=BACKFILL_POLICY,
         check_specs=table_check_specs("price_downsampled", "Per width, the buckets' sample counts add up to the day's samples."),
         group_name="aggregates",
@@ -51,10 +51,11 @@ def build_price_downsampled(partitions_def: dg.PartitionsDefinition, settings: S
 
         Widths come from config key ``downsample_windows`` (default 1m and 5m); buckets are
         aligned to UTC midnight. The median is exact: the middle price, or the mean of the two
-        middle prices for an even count. The collector writes ``price_samples`` outside Dagster,
-        so today's partitions refresh every 15 minutes (yesterday's once after midnight), and any
-        reported upstream change re-runs its day. Computed in SQL: a median needs every price of a
-        bucket sorted, which the database does where the rows are.
+        middle prices for an even count. The collector writes ``price_samples`` outside Dagster;
+        the ``price_samples_watch`` sensor reports the days it changed (today at most every 15
+        minutes, a finished day once), and each reported change re-runs its day. Computed in
+        SQL: a median needs every price of a bucket sorted, which the database does where the
+        rows are.
         """
         windows = partition_windows(context.partition_keys)
         with warehouse.transaction() as conn, conn.cursor() as cur:
