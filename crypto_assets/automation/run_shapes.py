@@ -18,7 +18,7 @@ from typing import Iterable, Sequence
 
 import dagster as dg
 
-from crypto_assets.assets.partitions import DAY_FORMAT, partition_key
+from crypto_assets.assets.partitions import DAY_FORMAT, contiguous_days, partition_key
 
 # Dagster's run tags for a ranged run (dagster/_core/storage/tags.py; pinned by a test).
 RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -43,17 +43,6 @@ class DayRange:
 
     def keys(self) -> set[tuple[date, str]]:
         return {(self.first_day + timedelta(days=i), s) for i in range(self.days) for s in self.symbols}
-
-
-def contiguous_days(days: Iterable[date]) -> list[tuple[date, date]]:
-    """Sorted days -> inclusive runs of consecutive days."""
-    runs: list[tuple[date, date]] = []
-    for day in sorted(set(days)):
-        if runs and runs[-1][1] + timedelta(days=1) == day:
-            runs[-1] = (runs[-1][0], day)
-        else:
-            runs.append((day, day))
-    return runs
 
 
 def exact_runs(wanted: Iterable[tuple[date, str]], symbol_order: Sequence[str], max_partitions: int) -> list[DayRange]:
