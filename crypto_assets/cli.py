@@ -11,13 +11,13 @@ import argparse
 import sys
 
 from crypto_assets.binance.errors import BinanceError
-from crypto_assets.commands import audit, backfill, clear, migrate, simulator, stream, up
+from crypto_assets.commands import api, audit, backfill, clear, migrate, simulator, stream, up
 from crypto_assets.commands.errors import UsageError
 from crypto_assets.settings import ConfigError
 from crypto_assets.warehouse.db import DatabaseUnavailableError
 from crypto_assets.warehouse.server import LocalPostgresError
 
-COMMANDS = [up, backfill, migrate, simulator, stream, audit, clear]
+COMMANDS = [up, backfill, migrate, simulator, stream, audit, clear, api]
 USER_ERRORS = (UsageError, ConfigError, BinanceError, DatabaseUnavailableError, LocalPostgresError)
 
 

@@ -43,6 +43,7 @@ class Settings:
     stream_idle_timeout_seconds: float = 30.0
     stream_streams_per_connection: int = 1024
     automation_interval_seconds: int = 30
+    api_tokens: tuple[str, ...] = field(default=(), repr=False)  # secrets: never printed
     database_url: str | None = None
     binance_api_url: str = DEFAULT_API_URL
     binance_ws_url: str = DEFAULT_WS_URL
@@ -67,7 +68,11 @@ _KEYS = {
     "stream_idle_timeout_seconds",
     "stream_streams_per_connection",
     "automation_interval_seconds",
+    "api_tokens",
 }
+API_TOKENS_ENV = "CRYPTO_API_TOKENS"
+"""Comma-separated bearer tokens of the HTTP API; when set, they replace the config's ``api_tokens``."""
+_TOKEN = re.compile(r"^[\x21-\x7e]{16,}$")  # printable ASCII, no spaces
 
 
 def window_seconds(window: str) -> int:
@@ -140,7 +145,22 @@ def _parse_file(raw: dict) -> dict:
     if "stream_streams_per_connection" in raw:
         values["stream_streams_per_connection"] = _at_most(
             raw, "stream_streams_per_connection", int, 1024, "Binance's limit of streams per connection")
+    if "api_tokens" in raw:
+        values["api_tokens"] = parse_api_tokens(raw["api_tokens"], "config key 'api_tokens'")
     return values
+
+
+def parse_api_tokens(values, where: str) -> tuple[str, ...]:
+    """Bearer tokens: a list (or comma-separated text) of at least 16 printable characters each,
+    without spaces or commas; the error names ``where`` they came from and which one is bad."""
+    if isinstance(values, str):
+        values = [v.strip() for v in values.split(",") if v.strip()]
+    if not isinstance(values, (list, tuple)):
+        raise ConfigError(f"{where}: expected a list of tokens")
+    for index, token in enumerate(values):
+        if not isinstance(token, str) or not _TOKEN.match(token) or "," in token:
+            raise ConfigError(f"{where}: token {index + 1} is not at least 16 printable characters without spaces or commas")
+    return tuple(dict.fromkeys(values))
 
 
 def _positive_number(raw: dict, key: str, kind):
@@ -185,6 +205,8 @@ def load_settings(path: str | Path | None = None) -> Settings:
     database_url = os.environ.get("DATABASE_URL", "").strip() or None
     if database_url and not database_url.startswith(("postgresql://", "postgres://")):
         raise ConfigError(f"environment variable DATABASE_URL: {database_url!r} is not a postgresql:// URL")
+    if os.environ.get(API_TOKENS_ENV, "").strip():
+        values["api_tokens"] = parse_api_tokens(os.environ[API_TOKENS_ENV], f"environment variable {API_TOKENS_ENV}")
     return Settings(
         **values,
         database_url=database_url,
