@@ -43,6 +43,7 @@ class Settings:
     stream_buffer_rows: int = 100_000
     stream_idle_timeout_seconds: float = 30.0
     stream_streams_per_connection: int = 1024
+    automation_interval_seconds: int = 30
     database_url: str | None = None
     binance_api_url: str = DEFAULT_API_URL
     binance_ws_url: str = DEFAULT_WS_URL
@@ -66,6 +67,7 @@ _KEYS = {
     "stream_buffer_rows",
     "stream_idle_timeout_seconds",
     "stream_streams_per_connection",
+    "automation_interval_seconds",
 }
 
 
@@ -134,7 +136,8 @@ def _parse_file(raw: dict) -> dict:
         values["downsample_windows"] = tuple(str(w) for w in windows)
     if "rate_limit_share" in raw:
         values["rate_limit_share"] = _number(raw, "rate_limit_share", ceiling=1, why="a share of the exchange's limit")
-    for key in ("concurrency", "compress_after_days", "price_samples_retention_days", "stream_buffer_rows"):
+    for key in ("concurrency", "compress_after_days", "price_samples_retention_days", "stream_buffer_rows",
+                "automation_interval_seconds"):
         if key in raw:
             values[key] = _number(raw, key, whole=True)
     if "stream_flush_interval_seconds" in raw:

@@ -1,19 +1,15 @@
 """What the aggregate assets depend on, and when they re-run.
 
 - ``upstream_specs()``: ``price_samples``, written by the stream collector, not by a Dagster run:
-  an external asset the collector may report events for.
+  an external asset whose changes the ``price_samples_watch`` sensor reports.
 - ``follow_upstream()``: Dagster's ``eager`` condition for every day, not only the latest one,
-  so re-materialising an old upstream partition (a backfill, a REST repair of a stream gap)
-  re-materialises exactly the dependent aggregate partitions. It also fills partitions that
-  become missing (after ``crypto clear``), as long as some upstream data exists.
-- ``follow_collector()``: for ``price_downsampled``, whose upstream is refreshed outside Dagster:
-  upstream events when reported, plus today's partitions every 15 minutes and yesterday's once
-  after midnight.
+  so re-materialising an old upstream partition (a backfill, a REST repair of a stream gap, the
+  ``price_samples`` watch reporting new samples) re-materialises exactly the dependent aggregate
+  partitions. It also fills partitions that become missing (after ``crypto clear``), as long as
+  some upstream data exists. The ``automation_conditions`` sensor evaluates it.
 """
 
 from __future__ import annotations
-
-from datetime import timedelta
 
 import dagster as dg
 
@@ -57,16 +53,3 @@ def follow_upstream() -> dg.AutomationCondition:
         & ~dg.AutomationCondition.any_deps_in_progress()
         & ~dg.AutomationCondition.in_progress()
     ).with_label("eager, any day")
-
-
-def follow_collector() -> dg.AutomationCondition:
-    """Upstream events when reported; else today every 15 minutes and yesterday after midnight."""
-    today = dg.AutomationCondition.in_latest_time_window() & dg.AutomationCondition.cron_tick_passed("*/15 * * * *")
-    yesterday = dg.AutomationCondition.in_latest_time_window(timedelta(days=2)) & dg.AutomationCondition.cron_tick_passed(
-        "5 0 * * *"
-    )
-    return (
-        (dg.AutomationCondition.any_deps_updated() | today | yesterday).since_last_handled()
-        & ~dg.AutomationCondition.any_deps_in_progress()
-        & ~dg.AutomationCondition.in_progress()
-    ).with_label("collector refresh")

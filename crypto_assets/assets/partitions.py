@@ -48,19 +48,21 @@ def day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=timezone.utc)
 
 
+def contiguous_days(days: Iterable[date]) -> list[tuple[date, date]]:
+    """Days (any order, repeats allowed) -> sorted inclusive runs of consecutive days."""
+    runs: list[tuple[date, date]] = []
+    for day in sorted(set(days)):
+        if runs and runs[-1][1] + timedelta(days=1) == day:
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
+
+
 def day_ranges_by_symbol(keys: Iterable[str]) -> dict[str, list[tuple[date, date]]]:
     """Group partition keys into contiguous inclusive day ranges per symbol."""
     days: dict[str, list[date]] = defaultdict(list)
     for key in keys:
         day, symbol = split_key(key)
         days[symbol].append(day)
-    ranges: dict[str, list[tuple[date, date]]] = {}
-    for symbol, symbol_days in sorted(days.items()):
-        runs: list[tuple[date, date]] = []
-        for day in sorted(set(symbol_days)):
-            if runs and runs[-1][1] + timedelta(days=1) == day:
-                runs[-1] = (runs[-1][0], day)
-            else:
-                runs.append((day, day))
-        ranges[symbol] = runs
-    return ranges
+    return {symbol: contiguous_days(symbol_days) for symbol, symbol_days in sorted(days.items())}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from crypto_assets.commands.arguments import day_flag
 from crypto_assets.commands.errors import UsageError
@@ -60,7 +60,7 @@ def _config_hint(settings) -> str:
 def _launch(asset_name: str, settings, start: date, end: date, symbols, symbols_from: str) -> int:
     import dagster as dg
 
-    from crypto_assets.automation.catch_up import group_ranges, run_request
+    from crypto_assets.automation.run_shapes import describe, exact_runs, run_request
     from crypto_assets.binance.errors import UnknownSymbolError
     from crypto_assets.binance.limiter import WeightLimiter
     from crypto_assets.binance.rest import BinanceRestClient
@@ -86,7 +86,8 @@ def _launch(asset_name: str, settings, start: date, end: date, symbols, symbols_
             except UnknownSymbolError as err:
                 raise UsageError(f"{symbols_from}: {err}") from None
     env = prepare_environment()
-    ranges = group_ranges({s: (start, end) for s in symbols}, list(symbols), max_per_run)
+    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    ranges = exact_runs([(day, s) for day in days for s in symbols], settings.symbols, max_per_run)
     backfill_id = uuid.uuid4().hex[:8]
     total = sum(r.partitions for r in ranges)
     print(
@@ -96,11 +97,12 @@ def _launch(asset_name: str, settings, start: date, end: date, symbols, symbols_
     )
     job = defs.resolve_implicit_global_asset_job_def()
     failures = 0
+    rows_by_symbol: dict[str, int] = {}
     began = time.monotonic()
     with dg.DagsterInstance.get() as instance:
         for index, days in enumerate(ranges, 1):
             request = run_request(asset_key, days, {BACKFILL_TAG: backfill_id})
-            label = f"run {index}/{len(ranges)}: {days.first_day}..{days.last_day} {','.join(days.symbols)}"
+            label = f"run {index}/{len(ranges)}: {describe(days)}"
             print(f"{label} ({days.partitions} partitions) ...", flush=True)
             run_began = time.monotonic()
             result = job.execute_in_process(
@@ -111,25 +113,36 @@ def _launch(asset_name: str, settings, start: date, end: date, symbols, symbols_
                 raise_on_error=False,
             )
             seconds = time.monotonic() - run_began
+            rows = rows_per_symbol(result, asset_key)
+            for symbol, count in rows.items():
+                rows_by_symbol[symbol] = rows_by_symbol.get(symbol, 0) + count
+            written = ", ".join(f"{s} {n:,}" for s, n in rows.items()) or "none"
             if result.success:
-                rows = _rows_written(result, asset_key)
-                print(f"{label} done: {rows:,} rows in {seconds:.1f} s (run {result.run_id})", flush=True)
+                print(f"{label} done in {seconds:.1f} s: rows {written} (run {result.run_id})", flush=True)
             else:
                 failures += 1
-                print(f"{label} FAILED after {seconds:.1f} s (run {result.run_id}): {_failure(result)}", flush=True)
+                print(f"{label} FAILED after {seconds:.1f} s (run {result.run_id}): {_failure(result)}; rows kept: {written}", flush=True)
     elapsed = time.monotonic() - began
-    print(f"backfill {backfill_id}: {len(ranges) - failures}/{len(ranges)} runs succeeded in {elapsed:.1f} s", flush=True)
+    per_symbol = ", ".join(f"{s} {rows_by_symbol.get(s, 0):,}" for s in symbols)
+    print(
+        f"backfill {backfill_id}: {len(ranges) - failures}/{len(ranges)} runs succeeded in {elapsed:.1f} s; rows {per_symbol}",
+        flush=True,
+    )
     return 1 if failures else 0
 
 
-def _rows_written(result, asset_key) -> int:
-    """Rows the run wrote (every partition of a run carries the run's totals)."""
+def rows_per_symbol(result, asset_key) -> dict[str, int]:
+    """Rows the run's partition materializations carry, summed per symbol."""
+    from crypto_assets.assets.partitions import split_key
+
+    rows: dict[str, int] = {}
     for event in result.all_events:
         if event.is_step_materialization:
             materialization = event.step_materialization_data.materialization
-            if materialization.asset_key == asset_key and "rows" in materialization.metadata:
-                return int(materialization.metadata["rows"].value)
-    return 0
+            if materialization.asset_key == asset_key and materialization.partition and "rows" in materialization.metadata:
+                symbol = split_key(materialization.partition)[1]
+                rows[symbol] = rows.get(symbol, 0) + int(materialization.metadata["rows"].value)
+    return dict(sorted(rows.items()))
 
 
 def _failure(result) -> str:

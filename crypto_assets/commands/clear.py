@@ -43,7 +43,9 @@ def clear(database_url: str, tables, symbol, before, *, assume_yes: bool) -> int
     from crypto_assets.assets.partitions import split_key
     from crypto_assets.automation.partition_wipe import forget_partitions
     from crypto_assets.warehouse.db import connect
-    from crypto_assets.warehouse.inventory import count_rows, delete_rows
+    from crypto_assets.warehouse.catch_up_state import raise_floor
+    from crypto_assets.warehouse.inventory import count_rows, delete_rows, table_symbols
+    from crypto_assets.warehouse.locks import lock_symbols
 
     scope = f"{symbol or 'every symbol'}, {'days before ' + before.isoformat() if before else 'all days'}"
     conn = connect(database_url)
@@ -65,7 +67,12 @@ def clear(database_url: str, tables, symbol, before, *, assume_yes: bool) -> int
                 print("nothing deleted")
                 return 1
             with conn, conn.cursor() as cur:  # every table's rows, or none
+                for table in tables:  # wait for runs writing these tables (their write locks)
+                    lock_symbols(cur, table, table_symbols(cur, table) if symbol is None else [symbol])
                 deleted = {table: delete_rows(cur, table, symbol, before) for table in tables}
+                if before is not None:  # removed on purpose: the sensors must not refill them
+                    for table in tables:
+                        raise_floor(cur, table, symbol, before)
             # Only once the rows are gone for good does the instance forget their partitions.
             for table in tables:
                 forget_partitions(instance, dg.AssetKey(table), partitions[table])

@@ -77,13 +77,24 @@ def test_cleared_partitions_are_refilled_when_upstream_data_exists(instance):
     assert requested(second) == {"candles_1h": {"2024-09-02|ETHUSDT"}}
 
 
-def test_todays_downsampled_prices_refresh_every_15_minutes(instance):
+def test_reported_price_samples_rerun_exactly_their_downsampled_partitions(instance):
     defs = build_definitions(SETTINGS)
     selection = dg.AssetSelection.assets("price_downsampled")
     first = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=selection, evaluation_time=NOW)
-    later = NOW.replace(minute=16)
+    assert requested(first) == {}  # no samples reported: nothing to build from
+    report(instance, "price_samples", ["2024-09-06|BTCUSDT", "2024-09-03|ETHUSDT"])  # what the price_samples watch does
     second = dg.evaluate_automation_conditions(
-        defs=defs, instance=instance, asset_selection=selection, evaluation_time=later, cursor=first.cursor
+        defs=defs, instance=instance, asset_selection=selection, evaluation_time=NOW, cursor=first.cursor
     )
-    assert requested(first) == {}
-    assert requested(second) == {"price_downsampled": {"2024-09-06|BTCUSDT", "2024-09-06|ETHUSDT"}}
+    assert requested(second) == {"price_downsampled": {"2024-09-06|BTCUSDT", "2024-09-03|ETHUSDT"}}
+
+
+def test_the_conditions_are_evaluated_by_a_sensor_that_runs_by_default():
+    repo = build_definitions(SETTINGS).get_repository_def()
+    [sensor] = [s for s in repo.sensor_defs if isinstance(s, dg.AutomationConditionSensorDefinition)]
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    assert sensor.minimum_interval_seconds == SETTINGS.automation_interval_seconds
+    graph = repo.asset_graph
+    with_conditions = {k for k in graph.get_all_asset_keys() if graph.get(k).automation_condition is not None}
+    assert {k.to_user_string() for k in with_conditions} == {*ROLLUPS, "price_downsampled"}
+    assert with_conditions <= sensor.asset_selection.resolve(graph)

@@ -39,7 +39,7 @@ def test_backfill_runs_through_dagster_with_progress(cli_env, capsys):
     out = capsys.readouterr().out
     assert "40 partitions in 1 run(s)" in out
     assert "run 1/1: 2024-01-01..2024-01-20 BTCUSDT,ETHUSDT (40 partitions) ..." in out
-    assert "3,840 rows" in out
+    assert "rows BTCUSDT 1,920, ETHUSDT 1,920" in out
     assert rows(cli_env["db_url"]) == {"BTCUSDT": 1920, "ETHUSDT": 1920}
     with dg.DagsterInstance.from_config(str(cli_env["home"])) as instance:
         materialized = instance.get_materialized_partitions(dg.AssetKey("candles_15m"))
@@ -50,6 +50,23 @@ def test_backfill_runs_through_dagster_with_progress(cli_env, capsys):
 def test_backfill_of_some_symbols_only(cli_env, capsys):
     assert main(["backfill", "candles_15m", "--start", "2024-01-05", "--end", "2024-01-06", "--symbols", "ETHUSDT"]) == 0
     assert rows(cli_env["db_url"]) == {"ETHUSDT": 192}
+
+
+@pytest.mark.parametrize(
+    "typed, expected_runs",
+    [("LTCUSDT,BTCUSDT", 2), ("ETHUSDT", 1), ("LTCUSDT,ETHUSDT", 1)],
+    ids=["reverse order, not adjacent", "one symbol from the middle", "adjacent in config order"],
+)
+def test_any_symbol_subset_writes_exactly_those_symbols(cli_env, capsys, typed, expected_runs):
+    cli_env["config"].write_text("symbols: [BTCUSDT, ETHUSDT, LTCUSDT]\nhistory_start: 2024-01-01\n")
+    assert main(["backfill", "candles_15m", "--start", "2024-01-31", "--end", "2024-02-01", "--symbols", typed]) == 0
+    chosen = typed.split(",")
+    assert rows(cli_env["db_url"]) == {symbol: 2 * 96 for symbol in chosen}
+    out = capsys.readouterr().out
+    assert f"{2 * len(chosen)} partitions in {expected_runs} run(s)" in out
+    with dg.DagsterInstance.from_config(str(cli_env["home"])) as instance:
+        materialized = instance.get_materialized_partitions(dg.AssetKey("candles_15m"))
+    assert materialized == {f"{day}|{symbol}" for day in ("2024-01-31", "2024-02-01") for symbol in chosen}
 
 
 TOMORROW = (datetime.now(timezone.utc).date() + timedelta(days=1)).isoformat()
