@@ -12,6 +12,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from crypto_assets.settings import ConfigError, database_url_from_env, url_from_env
 from crypto_assets.warehouse.db import connect
 from crypto_assets.warehouse.roles import API_ROLE, DASHBOARD_ROLE, ensure_readonly_role, role_password, role_url
 from crypto_assets.warehouse.schema import migrate
@@ -61,9 +62,30 @@ def _dagster_postgres_url(database_url: str, local: bool) -> str:
     return dagster_storage_url(url)
 
 
+def check_environment() -> None:
+    """Refuse, naming the variable, the environment values psycopg2, Dagster or the local server
+    would fail on later with a traceback: ``DATABASE_URL``, ``DAGSTER_HOME``, ``DAGSTER_POSTGRES_URL``,
+    ``CRYPTO_DATA_DIR``."""
+    home = os.environ.get("DAGSTER_HOME", "").strip()
+    if home:
+        path = Path(home)
+        if not path.is_absolute():
+            raise ConfigError(f"environment variable DAGSTER_HOME: {home!r} is not an absolute path"
+                              f" (Dagster needs one, like {path.absolute()})")
+        if not path.is_dir():
+            raise ConfigError(f"environment variable DAGSTER_HOME: {home} is not a directory; create it"
+                              " (with a dagster.yaml: copy the project's) or unset DAGSTER_HOME to use the data directory's")
+    database_url_from_env()
+    url_from_env("DAGSTER_POSTGRES_URL", None, ("postgresql", "postgres", "postgresql+psycopg2"), needs_host=False)
+    data_dir = local_state_dir()
+    if data_dir.exists() and not data_dir.is_dir():
+        raise ConfigError(f"the data directory {data_dir} (environment variable CRYPTO_DATA_DIR) is a file, not a directory")
+
+
 def prepare_environment() -> Environment:
     """Make ``DATABASE_URL``, ``DAGSTER_HOME`` and ``DAGSTER_POSTGRES_URL`` usable; migrate the schema
     and ensure the read-only roles of the dashboard and the API."""
+    check_environment()
     local = not os.environ.get("DATABASE_URL", "").strip()
     if local:
         os.environ["DATABASE_URL"] = ensure_database_url()

@@ -186,7 +186,7 @@ class BinanceRestClient:
         listed = self.symbol_infos(symbols)
         unknown = [s for s in symbols if s not in listed]
         if unknown:
-            raise UnknownSymbolError(unknown, self.base_url)
+            raise UnknownSymbolError(unknown, self.base_url, list(listed))
         not_trading = {s: listed[s].status for s in symbols if listed[s].status != "TRADING"}
         if not_trading:
             raise SymbolNotTradingError(not_trading)

@@ -12,7 +12,9 @@ import time
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
+from crypto_assets.commands.arguments import day_flag
 from crypto_assets.commands.errors import UsageError
+from crypto_assets.inputs import closest
 
 BACKFILL_TAG = "crypto/backfill"
 
@@ -20,52 +22,46 @@ BACKFILL_TAG = "crypto/backfill"
 def register(subparsers) -> None:
     parser = subparsers.add_parser("backfill", help="materialize an asset's partitions for a range of UTC days")
     parser.add_argument("asset", help="asset to backfill, e.g. candles_15m")
-    parser.add_argument("--start", required=True, help="first UTC day, YYYY-MM-DD (inclusive)")
-    parser.add_argument("--end", required=True, help="last UTC day, YYYY-MM-DD (inclusive)")
+    parser.add_argument("--start", required=True, type=day_flag, help="first UTC day, YYYY-MM-DD (inclusive)")
+    parser.add_argument("--end", required=True, type=day_flag, help="last UTC day, YYYY-MM-DD (inclusive)")
     parser.add_argument("--symbols", help="comma-separated symbols (default: every symbol in the config)")
     parser.set_defaults(handler=run)
-
-
-def parse_day(value: str, flag: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise UsageError(f"{flag} {value!r} is not a date like 2024-01-31") from None
 
 
 def run(args) -> int:
     from crypto_assets.settings import load_settings, parse_symbols
 
     settings = load_settings()
-    start, end = parse_day(args.start, "--start"), parse_day(args.end, "--end")
+    start, end = args.start, args.end
     today = datetime.now(timezone.utc).date()
     if start > end:
-        raise UsageError(f"--start {start} is after --end {end}")
+        raise UsageError(f"flag --start {start} is after --end {end}")
     if end > today:
-        raise UsageError(f"--end {end} is in the future (today is {today} UTC)")
+        raise UsageError(f"flag --end: {end} is in the future (today is {today} UTC, the latest valid day)")
     if start < settings.history_start:
         raise UsageError(
-            f"--start {start} is before the first partition {settings.history_start} "
+            f"flag --start: {start} is before the first partition {settings.history_start} "
             f"(config key 'history_start'{_config_hint(settings)}); lower it to backfill earlier days"
         )
-    symbols = parse_symbols(args.symbols, key="--symbols") if args.symbols else settings.symbols
+    symbols = parse_symbols(args.symbols, where="flag --symbols") if args.symbols else settings.symbols
     not_configured = [s for s in symbols if s not in settings.symbols]
     if not_configured:
         raise UsageError(
-            f"--symbols: {', '.join(not_configured)} not in the config's symbols ({', '.join(settings.symbols)}); "
-            f"add them to config key 'symbols'{_config_hint(settings)} first"
+            f"flag --symbols: {', '.join(not_configured)} not in the config's symbols ({', '.join(settings.symbols)})"
+            f"{closest(not_configured[0], settings.symbols)}; add them to config key 'symbols'{_config_hint(settings)} first"
         )
-    return _launch(args.asset, settings, start, end, symbols)
+    return _launch(args.asset, settings, start, end, symbols, "flag --symbols" if args.symbols else "config key 'symbols'")
 
 
 def _config_hint(settings) -> str:
     return f" in {settings.config_path}" if settings.config_path else ", set CRYPTO_CONFIG to a config file"
 
 
-def _launch(asset_name: str, settings, start: date, end: date, symbols) -> int:
+def _launch(asset_name: str, settings, start: date, end: date, symbols, symbols_from: str) -> int:
     import dagster as dg
 
     from crypto_assets.automation.run_shapes import describe, exact_runs, run_request
+    from crypto_assets.binance.errors import UnknownSymbolError
     from crypto_assets.binance.limiter import WeightLimiter
     from crypto_assets.binance.rest import BinanceRestClient
     from crypto_assets.definitions import build_definitions
@@ -78,14 +74,17 @@ def _launch(asset_name: str, settings, start: date, end: date, symbols) -> int:
     }
     if asset_key not in backfillable:
         names = ", ".join(sorted(k.to_user_string() for k in backfillable))
-        raise UsageError(f"unknown asset {asset_name!r}; backfillable assets: {names}")
+        raise UsageError(f"unknown asset {asset_name!r}{closest(asset_name, names.split(', '))}; backfillable assets: {names}")
     assets_def = backfillable[asset_key]
     policy = assets_def.backfill_policy
     max_per_run = (policy.max_partitions_per_run if policy else None) or 1
 
     if "binance" in assets_def.required_resource_keys:  # only assets that call the exchange
         with BinanceRestClient(settings.binance_api_url, limiter=WeightLimiter(share=settings.rate_limit_share)) as client:
-            client.validate_symbols(list(symbols))
+            try:
+                client.validate_symbols(list(symbols))
+            except UnknownSymbolError as err:
+                raise UsageError(f"{symbols_from}: {err}") from None
     env = prepare_environment()
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
     ranges = exact_runs([(day, s) for day in days for s in symbols], settings.symbols, max_per_run)

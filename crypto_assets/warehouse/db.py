@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import re
 import time
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 from psycopg2 import errors as pg_errors
@@ -14,12 +14,18 @@ class DatabaseUnavailableError(RuntimeError):
 
 
 def redact(url: str) -> str:
-    """The URL with its password replaced by ***, safe for logs and errors."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urlunsplit(parts._replace(netloc=netloc))
+    """The URL with its password (``user:password@`` or a ``password=`` parameter) shown as ``***``.
+
+    Works on malformed URLs too (an unencoded ``/`` or ``@`` in the password, a wrong scheme): the
+    whole span between the user name and the last ``@`` is hidden, so nothing secret is echoed.
+    """
+    scheme, sep, rest = url.partition("://")
+    if sep and "@" in rest:
+        userinfo, _, host = rest.rpartition("@")
+        user, colon, _ = userinfo.partition(":")
+        if colon:
+            rest = f"{user}:***@{host}"
+    return re.sub(r"(?i)(\bpassword=)[^&\s]*", r"\1***", f"{scheme}{sep}{rest}")
 
 
 def connect(url: str, *, attempts: int = 3, delay_s: float = 1.0, application_name: str = "crypto-assets"):

@@ -75,17 +75,29 @@ TOMORROW = (datetime.now(timezone.utc).date() + timedelta(days=1)).isoformat()
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--start", "2024-02-01", "--end", "2024-01-01"], "--start 2024-02-01 is after --end 2024-01-01"),
-        (["--start", "2024-01-01", "--end", TOMORROW], f"--end {TOMORROW} is in the future"),
-        (["--start", "2024-13-01", "--end", "2024-01-01"], "--start '2024-13-01' is not a date"),
+        (["--start", "2024-02-01", "--end", "2024-01-01"], "flag --start 2024-02-01 is after --end 2024-01-01"),
+        (["--start", "2024-01-01", "--end", TOMORROW], f"flag --end: {TOMORROW} is in the future"),
+        (["--start", "2024-13-01", "--end", "2024-01-01"], "flag --start: 2024-13-01 is not a date: there is no month 13"),
+        (["--start", "2024-02-30", "--end", "2024-03-01"],
+         "flag --start: 2024-02-30 is not a date: February 2024 has 29 days (the nearest valid day is 2024-02-29)"),
+        (["--start", "2024-01-01T00:00", "--end", "2024-01-02"],
+         "flag --start: '2024-01-01T00:00' is a date and time; give the day alone, like 2024-01-01"),
         (["--start", "2023-06-01", "--end", "2023-06-02"], "before the first partition 2024-01-01 (config key 'history_start'"),
-        (["--start", "2024-01-01", "--end", "2024-01-02", "--symbols", "SOLUSDT"], "SOLUSDT not in the config's symbols"),
-        (["--start", "2024-01-01", "--end", "2024-01-02", "--symbols", "btc/usdt"], "'--symbols[0]': 'btc/usdt' is not a Binance symbol"),
+        (["--start", "2024-01-01", "--end", "2024-01-02", "--symbols", "SOLUSDT"],
+         "flag --symbols: SOLUSDT not in the config's symbols (BTCUSDT, ETHUSDT)"),
+        (["--start", "2024-01-01", "--end", "2024-01-02", "--symbols", "ETHUSDC"],
+         "flag --symbols: ETHUSDC not in the config's symbols (BTCUSDT, ETHUSDT) (did you mean 'ETHUSDT'?)"),
+        (["--start", "2024-01-01", "--end", "2024-01-02", "--symbols", "btc/usdt"],
+         "flag --symbols: 'btc/usdt' is not a Binance symbol (upper-case letters and digits, like BTCUSDT); did you mean BTCUSDT?"),
+        (["--start", "2024-01-01", "--end", "2024-01-02", "--sybmols", "BTCUSDT"],
+         "unrecognized arguments: --sybmols BTCUSDT (did you mean '--symbols'?)"),
     ],
 )
 def test_bad_arguments_are_named_and_nothing_runs(cli_env, capsys, argv, message):
     assert main(["backfill", "candles_15m", *argv]) == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("\n") == 1  # one line
     assert rows(cli_env["db_url"]) == {}
     assert runs(cli_env["home"]) == []
 
