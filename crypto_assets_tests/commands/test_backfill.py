@@ -104,7 +104,8 @@ def test_bad_arguments_are_named_and_nothing_runs(cli_env, capsys, argv, message
 
 def test_unknown_asset_is_named(cli_env, capsys):
     assert main(["backfill", "candles_3m", "--start", "2024-01-01", "--end", "2024-01-01"]) == 2
-    assert "unknown asset 'candles_3m'; backfillable assets: candles_15m" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "unknown asset 'candles_3m' (did you mean 'candles_1m'?); backfillable assets: candles_15m, candles_1d" in err
 
 
 def test_asset_not_run_by_dagster_is_refused(cli_env, capsys):
