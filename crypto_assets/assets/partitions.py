@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import dagster as dg
 
@@ -29,6 +29,17 @@ def day_symbol_partitions(settings: Settings) -> dg.MultiPartitionsDefinition:
             SYMBOL: dg.StaticPartitionsDefinition(list(settings.symbols)),
         }
     )
+
+
+def every_partition(history_start: date, symbols: Sequence[str], today: date) -> list[tuple[date, str, str]]:
+    """(day, symbol, key) of every partition from ``history_start`` through ``today``.
+
+    The keys are the strings Dagster names these partitions by ('2024-01-01|BTCUSDT': dimensions
+    in name order), built directly: asking the partitions definition for 110,000 keys builds as
+    many key objects and costs seconds, more than a sensor tick may take.
+    """
+    days = [history_start + timedelta(days=i) for i in range((today - history_start).days + 1)]
+    return [(day, symbol, f"{day.strftime(DAY_FORMAT)}|{symbol}") for day in days for symbol in symbols]
 
 
 def partition_key(day: date, symbol: str) -> dg.MultiPartitionKey:

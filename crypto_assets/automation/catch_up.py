@@ -21,7 +21,7 @@ from typing import Iterable, Sequence
 
 import dagster as dg
 
-from crypto_assets.assets.partitions import partition_key, split_key
+from crypto_assets.assets.partitions import every_partition, partition_key, split_key
 from crypto_assets.warehouse.catch_up_state import Retry, backoff_after, floor_for
 
 CATCH_UP_TAG = "crypto/catch-up"  # tags a sensor's runs with the sensor's name
@@ -91,6 +91,8 @@ def plan_catch_up(
     instance: dg.DagsterInstance,
     asset_key: dg.AssetKey,
     partitions_def: dg.PartitionsDefinition,
+    symbols: Sequence[str],
+    history_start: date,
     *,
     now: datetime,
     today_refresh: timedelta | None,
@@ -98,15 +100,14 @@ def plan_catch_up(
     retry_state: dict[Partition, Retry],
 ) -> CatchUpPlan:
     """Sort every partition up to today into the plan's buckets (see the module docstring)."""
-    keys = partitions_def.get_partition_keys(current_time=now)
-    status = instance.get_status_by_partition(asset_key, keys, partitions_def) or {}
     today = now.date()
+    partitions = every_partition(history_start, symbols, today)
+    status = instance.get_status_by_partition(asset_key, [key for _, _, key in partitions], partitions_def) or {}
+    first_day = {symbol: floor_for(floors, symbol) or history_start for symbol in symbols}
     plan = CatchUpPlan()
     recent: list[str] = []
-    for key in keys:
-        day, symbol = split_key(key)
-        floor = floor_for(floors, symbol)
-        if floor is not None and day < floor:
+    for day, symbol, key in partitions:
+        if day < first_day[symbol]:
             plan.cleared += 1
             continue
         state = status.get(key)

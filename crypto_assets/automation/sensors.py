@@ -22,6 +22,11 @@ from crypto_assets.settings import Settings
 from crypto_assets.warehouse.catch_up_state import floors, retries, save_retries
 
 
+# At most this many runs per tick (each up to the asset's partitions per run): scattered holes
+# can mean thousands of one-partition runs; the rest wait for the next ticks.
+MAX_RUNS_PER_TICK = 50
+
+
 def build_catch_up_sensor(
     asset_key: dg.AssetKey,
     partitions_def: dg.PartitionsDefinition,
@@ -55,7 +60,8 @@ def build_catch_up_sensor(
             return dg.SkipReason(f"a catch-up run ({in_flight[:8]}) is still in flight")
         with warehouse.transaction() as conn, conn.cursor() as cur:
             plan = plan_catch_up(
-                context.instance, asset_key, partitions_def, now=tick, today_refresh=today_refresh,
+                context.instance, asset_key, partitions_def, symbols, settings.history_start,
+                now=tick, today_refresh=today_refresh,
                 floors=floors(cur, table), retry_state=retries(cur, table),
             )
             save_retries(cur, table, plan.retries_changed, plan.retries_resolved)
@@ -66,7 +72,9 @@ def build_catch_up_sensor(
                 run_request(asset_key, r, {**tags, ATTEMPT_TAG: str(attempt)})
                 for r in exact_runs(partitions, symbols, max_partitions_per_run)
             ]
-        cursor = json.dumps({"last_tick": tick.isoformat(), **plan.summary})
+        deferred = len(requests[MAX_RUNS_PER_TICK:])
+        requests = requests[:MAX_RUNS_PER_TICK]
+        cursor = json.dumps({"last_tick": tick.isoformat(), **plan.summary, "runs_requested": len(requests), "runs_deferred": deferred})
         if not requests:
             waiting = f"; {len(plan.retry_waiting)} failed partition(s) wait for their retry" if plan.retry_waiting else ""
             return dg.SensorResult(skip_reason=f"every partition is up to date{waiting}", cursor=cursor)

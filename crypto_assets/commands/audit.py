@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from decimal import Decimal
 
 
@@ -61,12 +61,13 @@ def partition_status(settings, database_url: str) -> list[dict]:
     the catch-up sensor's next retry (with their attempts)."""
     import dagster as dg
 
-    from crypto_assets.assets.partitions import split_key
+    from crypto_assets.assets.partitions import every_partition
     from crypto_assets.definitions import build_definitions
     from crypto_assets.warehouse.catch_up_state import floor_for, floors, retries
     from crypto_assets.warehouse.db import connect
 
     defs = build_definitions(settings)
+    today = datetime.now(timezone.utc).date()
     out = []
     conn = connect(database_url)
     try:
@@ -75,16 +76,15 @@ def partition_status(settings, database_url: str) -> list[dict]:
                 if spec.partitions_def is None:
                     continue
                 name = spec.key.to_user_string()
-                keys = spec.partitions_def.get_partition_keys()
-                status = instance.get_status_by_partition(spec.key, keys, spec.partitions_def) or {}
+                partitions = every_partition(settings.history_start, settings.symbols, today)
+                status = instance.get_status_by_partition(spec.key, [key for _, _, key in partitions], spec.partitions_def) or {}
                 table_floors = floors(cur, name)
+                first_day = {s: floor_for(table_floors, s) or settings.history_start for s in settings.symbols}
                 counts = {"materialized": 0, "failed": 0, "in_progress": 0, "cleared": 0, "missing": 0}
                 missing_by_symbol: dict[str, int] = {}
-                for key in keys:
-                    day, symbol = split_key(key)
-                    floor = floor_for(table_floors, symbol)
+                for day, symbol, key in partitions:
                     state = status.get(key)
-                    if state is None and floor is not None and day < floor:
+                    if state is None and day < first_day[symbol]:
                         counts["cleared"] += 1
                     elif state is None:
                         counts["missing"] += 1
@@ -98,7 +98,7 @@ def partition_status(settings, database_url: str) -> list[dict]:
                 out.append(
                     {
                         "asset": name,
-                        "partitions": len(keys),
+                        "partitions": len(partitions),
                         **counts,
                         "missing_by_symbol": dict(sorted(missing_by_symbol.items())),
                         "retries": waiting,

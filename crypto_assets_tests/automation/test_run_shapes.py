@@ -1,6 +1,6 @@
 """Runs cover exactly the requested partitions: checked against Dagster's own range expansion."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import dagster as dg
 import pytest
@@ -81,3 +81,13 @@ def test_range_tags_are_dagsters():
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
     assert (RANGE_START_TAG, RANGE_END_TAG) == (ASSET_PARTITION_RANGE_START_TAG, ASSET_PARTITION_RANGE_END_TAG)
+
+
+def test_every_partition_names_partitions_exactly_as_dagster_does():
+    from crypto_assets.assets.partitions import every_partition
+
+    settings = Settings(symbols=("ETHUSDT", "BTCUSDT"), history_start=date(2024, 2, 27))
+    today = date(2024, 3, 2)
+    ours = [key for _, _, key in every_partition(settings.history_start, settings.symbols, today)]
+    theirs = day_symbol_partitions(settings).get_partition_keys(current_time=datetime(2024, 3, 2, 12, tzinfo=timezone.utc))
+    assert sorted(ours) == sorted(theirs) and len(ours) == 5 * 2
