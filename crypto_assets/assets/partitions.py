@@ -39,7 +39,8 @@ def every_partition(history_start: date, symbols: Sequence[str], today: date) ->
     many key objects and costs seconds, more than a sensor tick may take.
     """
     days = [history_start + timedelta(days=i) for i in range((today - history_start).days + 1)]
-    return [(day, symbol, f"{day.strftime(DAY_FORMAT)}|{symbol}") for day in days for symbol in symbols]
+    named = [(day, day.isoformat()) for day in days]  # one date format per day, not per partition
+    return [(day, symbol, f"{text}|{symbol}") for day, text in named for symbol in symbols]
 
 
 def partition_key(day: date, symbol: str) -> dg.MultiPartitionKey:

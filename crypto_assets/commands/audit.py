@@ -67,7 +67,8 @@ def partition_status(settings, database_url: str) -> list[dict]:
     from crypto_assets.warehouse.db import connect
 
     defs = build_definitions(settings)
-    today = datetime.now(timezone.utc).date()
+    partitions = every_partition(settings.history_start, settings.symbols, datetime.now(timezone.utc).date())
+    keys = [key for _, _, key in partitions]
     out = []
     conn = connect(database_url)
     try:
@@ -76,8 +77,7 @@ def partition_status(settings, database_url: str) -> list[dict]:
                 if spec.partitions_def is None:
                     continue
                 name = spec.key.to_user_string()
-                partitions = every_partition(settings.history_start, settings.symbols, today)
-                status = instance.get_status_by_partition(spec.key, [key for _, _, key in partitions], spec.partitions_def) or {}
+                status = instance.get_status_by_partition(spec.key, keys, spec.partitions_def) or {}
                 table_floors = floors(cur, name)
                 first_day = {s: floor_for(table_floors, s) or settings.history_start for s in settings.symbols}
                 counts = {"materialized": 0, "failed": 0, "in_progress": 0, "cleared": 0, "missing": 0}
