@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import yaml
@@ -217,6 +217,28 @@ def _yaml_problem(err: yaml.YAMLError) -> str:
     return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
 
 
+MAX_PARTITIONS_PER_ASSET = 120_000
+"""Symbols x days up to today per asset. Dagster recommends at most 100,000 partitions per asset
+(its UI slows down above); the catch-up sensor and ``crypto audit`` are measured at 110,000
+(100 symbols x 3 years, BENCHMARKS.md), so this is where the platform stops promising."""
+
+
+def _check_partition_count(values: dict) -> None:
+    symbols = values.get("symbols", Settings.symbols)
+    start = values.get("history_start", Settings.history_start)
+    days = (datetime.now(timezone.utc).date() - start).days + 1
+    count = len(symbols) * days
+    if count > MAX_PARTITIONS_PER_ASSET:
+        fitting_days = MAX_PARTITIONS_PER_ASSET // len(symbols)
+        raise ConfigError(
+            f"config keys 'symbols' and 'history_start': {len(symbols)} symbols x {days:,} days = {count:,} partitions"
+            f" per asset, above the {MAX_PARTITIONS_PER_ASSET:,} this platform supports (Dagster recommends at most"
+            f" 100,000: its UI and sensors slow down); set history_start to"
+            f" {datetime.now(timezone.utc).date() - timedelta(days=fitting_days - 1)} or later, or split the symbols"
+            f" over several configs of at most {MAX_PARTITIONS_PER_ASSET // days} symbols"
+        )
+
+
 def load_settings(path: str | Path | None = None) -> Settings:
     """Read ``CRYPTO_CONFIG`` (or ``path``) and the environment into Settings."""
     config_path = path or os.environ.get("CRYPTO_CONFIG") or None
@@ -232,6 +254,7 @@ def load_settings(path: str | Path | None = None) -> Settings:
         if not isinstance(raw, dict):
             raise ConfigError(f"config file {str(config_path)!r}: expected a mapping of keys to values")
         values = _parse_file(raw)
+        _check_partition_count(values)
     if os.environ.get(API_TOKENS_ENV, "").strip():
         values["api_tokens"] = parse_api_tokens(os.environ[API_TOKENS_ENV], f"environment variable {API_TOKENS_ENV}")
     return Settings(

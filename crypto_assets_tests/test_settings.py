@@ -126,3 +126,22 @@ def test_a_bad_database_url_never_shows_its_password(monkeypatch, value):
 def test_a_socket_database_url_needs_no_host(monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "postgresql:///crypto")
     assert load_settings().database_url == "postgresql:///crypto"
+
+
+def test_a_config_past_the_partition_limit_says_what_to_change(tmp_path):
+    symbols = ", ".join(f"SYM{i:04d}USDT" for i in range(200))  # 200 symbols x about 3 years
+    start = datetime.now(timezone.utc).date().replace(day=1).replace(year=datetime.now(timezone.utc).year - 3)
+    with pytest.raises(ConfigError) as err:
+        load_settings(write(tmp_path, f"symbols: [{symbols}]\nhistory_start: {start}\n"))
+    message = str(err.value)
+    assert "config keys 'symbols' and 'history_start': 200 symbols x" in message
+    assert "above the 120,000 this platform supports" in message and "set history_start to" in message
+    fitting = message.split("set history_start to ")[1].split(" ")[0]
+    days = (datetime.now(timezone.utc).date() - date.fromisoformat(fitting)).days + 1
+    assert 200 * days <= 120_000 < 200 * (days + 1)  # the nearest valid value, not just any
+
+
+def test_one_hundred_symbols_over_three_years_is_within_the_limit(tmp_path):
+    symbols = ", ".join(f"SYM{i:04d}USDT" for i in range(100))
+    start = datetime.now(timezone.utc).date() - timedelta(days=3 * 365)
+    assert len(load_settings(write(tmp_path, f"symbols: [{symbols}]\nhistory_start: {start}\n")).symbols) == 100
