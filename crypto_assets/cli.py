@@ -7,33 +7,46 @@ unreachable services) print one clear line and exit 2, without a traceback.
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from crypto_assets.binance.errors import BinanceError
-from crypto_assets.commands import audit, backfill, clear, migrate, simulator, stream, up
+from crypto_assets.commands import api, audit, backfill, clear, migrate, simulator, stream, up
+from crypto_assets.commands.arguments import Parser
 from crypto_assets.commands.errors import UsageError
+from crypto_assets.inputs import closest
 from crypto_assets.settings import ConfigError
 from crypto_assets.warehouse.db import DatabaseUnavailableError
 from crypto_assets.warehouse.server import LocalPostgresError
 
-COMMANDS = [up, backfill, migrate, simulator, stream, audit, clear]
+COMMANDS = [up, backfill, migrate, simulator, stream, audit, clear, api]
 USER_ERRORS = (UsageError, ConfigError, BinanceError, DatabaseUnavailableError, LocalPostgresError)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="crypto", description="crypto-assets: Binance market data on Dagster and TimescaleDB.")
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+def build_parser() -> Parser:
+    parser = Parser(prog="crypto", description="crypto-assets: Binance market data on Dagster and TimescaleDB.")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
     for module in COMMANDS:
         module.register(subparsers)
     return parser
 
 
+def _refuse_unknown_flags(parser: Parser, command: str, extra: list[str]) -> None:
+    """Exit 2 with 'unrecognized arguments: --sybmols X (did you mean '--symbols'?)'."""
+    subparser = parser._subparsers._group_actions[0].choices[command]
+    flags = [flag for action in subparser._actions for flag in action.option_strings]
+    first_flag = next((word.split("=")[0] for word in extra if word.startswith("--")), None)
+    hint = closest(first_flag, flags) if first_flag else ""
+    subparser.error(f"unrecognized arguments: {' '.join(extra)}{hint}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
-    if extra and not getattr(args, "passthrough", False):
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    try:  # a bad argument, or --help: argparse exits (2, or 0); main returns the status instead
+        args, extra = parser.parse_known_args(argv)
+        if extra and not getattr(args, "passthrough", False):
+            _refuse_unknown_flags(parser, args.command, extra)
+    except SystemExit as exit:
+        return exit.code if isinstance(exit.code, int) else 2
     args.extra = extra
     try:
         return args.handler(args)

@@ -34,12 +34,14 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         asset_checks=[*aggregates.checks, candles_1m_module.build_freshness_check(candles_1m.key, settings)],
         jobs=[storage_care],
         schedules=[
-            build_daily_schedule(candles_15m.key, settings),
-            build_daily_schedule(candles_1m.key, settings, minute=5),
+            build_daily_schedule(candles_15m.key, settings, MAX_PARTITIONS_PER_RUN),
+            build_daily_schedule(candles_1m.key, settings, candles_1m_module.MAX_PARTITIONS_PER_RUN, minute=5),
             storage_care_daily,
         ],
         sensors=[
-            build_catch_up_sensor(candles_15m.key, settings, MAX_PARTITIONS_PER_RUN),
+            build_catch_up_sensor(candles_15m.key, partitions, settings, MAX_PARTITIONS_PER_RUN),
+            # candles_1m: the stream and its gaps sensor keep today; this fills every older hole.
+            build_catch_up_sensor(candles_1m.key, partitions, settings, candles_1m_module.MAX_PARTITIONS_PER_RUN, today_refresh=None),
             build_stream_gaps_sensor(candles_1m.key, settings, candles_1m_module.MAX_PARTITIONS_PER_RUN),
             build_automation_sensor(settings),
             build_price_samples_watch(settings),

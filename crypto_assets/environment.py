@@ -12,8 +12,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from crypto_assets.settings import ConfigError, database_url_from_env, url_from_env
 from crypto_assets.warehouse.db import connect
-from crypto_assets.warehouse.roles import PASSWORD_ENV, ensure_readonly_role, role_url
+from crypto_assets.warehouse.roles import API_ROLE, DASHBOARD_ROLE, ensure_readonly_role, role_password, role_url
 from crypto_assets.warehouse.schema import migrate
 from crypto_assets.warehouse.server import ensure_database_url, local_state_dir
 
@@ -28,6 +29,7 @@ class Environment:
     timescaledb: bool
     local_server: bool
     dashboard_url: str | None  # the dashboard's read-only login, when the server allows one
+    api_url: str | None = None  # the HTTP API's read-only login, likewise
 
 
 def dagster_storage_url(url: str) -> str:
@@ -60,9 +62,30 @@ def _dagster_postgres_url(database_url: str, local: bool) -> str:
     return dagster_storage_url(url)
 
 
+def check_environment() -> None:
+    """Refuse, naming the variable, the environment values psycopg2, Dagster or the local server
+    would fail on later with a traceback: ``DATABASE_URL``, ``DAGSTER_HOME``, ``DAGSTER_POSTGRES_URL``,
+    ``CRYPTO_DATA_DIR``."""
+    home = os.environ.get("DAGSTER_HOME", "").strip()
+    if home:
+        path = Path(home)
+        if not path.is_absolute():
+            raise ConfigError(f"environment variable DAGSTER_HOME: {home!r} is not an absolute path"
+                              f" (Dagster needs one, like {path.absolute()})")
+        if not path.is_dir():
+            raise ConfigError(f"environment variable DAGSTER_HOME: {home} is not a directory; create it"
+                              " (with a dagster.yaml: copy the project's) or unset DAGSTER_HOME to use the data directory's")
+    database_url_from_env()
+    url_from_env("DAGSTER_POSTGRES_URL", None, ("postgresql", "postgres", "postgresql+psycopg2"), needs_host=False)
+    data_dir = local_state_dir()
+    if data_dir.exists() and not data_dir.is_dir():
+        raise ConfigError(f"the data directory {data_dir} (environment variable CRYPTO_DATA_DIR) is a file, not a directory")
+
+
 def prepare_environment() -> Environment:
     """Make ``DATABASE_URL``, ``DAGSTER_HOME`` and ``DAGSTER_POSTGRES_URL`` usable; migrate the schema
-    and ensure the dashboard's read-only role."""
+    and ensure the read-only roles of the dashboard and the API."""
+    check_environment()
     local = not os.environ.get("DATABASE_URL", "").strip()
     if local:
         os.environ["DATABASE_URL"] = ensure_database_url()
@@ -70,16 +93,18 @@ def prepare_environment() -> Environment:
     conn = connect(database_url)
     try:
         state = migrate(conn)
-        readonly = ensure_readonly_role(conn)
+        readers = {role: ensure_readonly_role(conn, role) for role in (DASHBOARD_ROLE, API_ROLE)}
     finally:
         conn.close()
-    # The dashboard logs in as its read-only role where it exists and can authenticate: on the
-    # local trust-auth server always, elsewhere when its password is configured.
-    dashboard_url = role_url(database_url) if readonly and (local or os.environ.get(PASSWORD_ENV)) else None
+    # The dashboard and the API log in as their read-only roles where these exist and can
+    # authenticate: on the local trust-auth server always, elsewhere when a password is configured.
+    logins = {role: role_url(database_url, role) if made and (local or role_password(role)) else None
+              for role, made in readers.items()}
     os.environ["DAGSTER_POSTGRES_URL"] = _dagster_postgres_url(database_url, local)
     if not os.environ.get("DAGSTER_HOME"):
         home = local_state_dir() / "dagster_home"
         home.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(DAGSTER_YAML, home / "dagster.yaml")
         os.environ["DAGSTER_HOME"] = str(home)
-    return Environment(database_url, Path(os.environ["DAGSTER_HOME"]), state.timescaledb, local, dashboard_url)
+    return Environment(database_url, Path(os.environ["DAGSTER_HOME"]), state.timescaledb, local,
+                       logins[DASHBOARD_ROLE], logins[API_ROLE])

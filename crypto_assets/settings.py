@@ -6,14 +6,15 @@ so a typo never turns into a half-run backfill.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import yaml
+
+from crypto_assets.inputs import InputError, check_url, closest, parse_day, positive_number
 
 DEFAULT_API_URL = "https://data-api.binance.vision"
 DEFAULT_WS_URL = "wss://data-stream.binance.vision:443"
@@ -43,6 +44,7 @@ class Settings:
     stream_idle_timeout_seconds: float = 30.0
     stream_streams_per_connection: int = 1024
     automation_interval_seconds: int = 30
+    api_tokens: tuple[str, ...] = field(default=(), repr=False)  # secrets: never printed
     database_url: str | None = None
     binance_api_url: str = DEFAULT_API_URL
     binance_ws_url: str = DEFAULT_WS_URL
@@ -67,7 +69,11 @@ _KEYS = {
     "stream_idle_timeout_seconds",
     "stream_streams_per_connection",
     "automation_interval_seconds",
+    "api_tokens",
 }
+API_TOKENS_ENV = "CRYPTO_API_TOKENS"
+"""Comma-separated bearer tokens of the HTTP API; when set, they replace the config's ``api_tokens``."""
+_TOKEN = re.compile(r"^[\x21-\x7e]{16,}$")  # printable ASCII, no spaces
 
 
 def window_seconds(window: str) -> int:
@@ -78,43 +84,51 @@ def window_seconds(window: str) -> int:
     return int(match.group(1)) * _WINDOW_SECONDS[match.group(2)]
 
 
-def parse_symbols(values, key: str = "symbols") -> tuple[str, ...]:
-    """Validate symbol names (upper-case Binance spelling); the error names the key and symbol."""
+def parse_symbols(values, where: str = "config key 'symbols'") -> tuple[str, ...]:
+    """Validate symbol names (upper-case Binance spelling); the error names ``where`` they came
+    from ("config key 'symbols'", "flag --symbols") and the symbol, with its likely spelling."""
     if isinstance(values, str):
         values = [v for v in values.split(",") if v.strip()]
     if not isinstance(values, (list, tuple)) or not values:
-        raise ConfigError(f"config key {key!r}: expected a non-empty list of symbols")
+        raise ConfigError(f"{where}: expected a non-empty list of symbols, like BTCUSDT,ETHUSDT")
     out = []
-    for index, value in enumerate(values):
+    for value in values:
         text = str(value).strip()
         if not _SYMBOL.match(text):
+            spelled = re.sub(r"[^A-Z0-9]", "", text.upper())
+            hint = f"; did you mean {spelled}?" if _SYMBOL.match(spelled) else ""
             raise ConfigError(
-                f"config key '{key}[{index}]': {text!r} is not a Binance symbol"
-                " (upper-case letters and digits, like BTCUSDT)"
+                f"{where}: {text!r} is not a Binance symbol (upper-case letters and digits, like BTCUSDT){hint}"
             )
         if text not in out:
             out.append(text)
     return tuple(out)
 
 
+def _history_start(value) -> date:
+    """The first partition day: a real day, not after today (UTC)."""
+    try:
+        day = parse_day(value)
+    except InputError as err:
+        raise ConfigError(f"config key 'history_start': {err}") from None
+    today = datetime.now(timezone.utc).date()
+    if day > today:
+        raise ConfigError(f"config key 'history_start': {day} is in the future (today is {today} UTC, the latest valid value)")
+    return day
+
+
 def _parse_file(raw: dict) -> dict:
-    unknown = sorted(set(raw) - _KEYS)
+    unknown = sorted(str(key) for key in set(raw) - _KEYS)
     if unknown:
         key = unknown[0]
-        hint = difflib.get_close_matches(key, _KEYS, n=1)
-        suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
-        raise ConfigError(f"unknown config key {key!r}{suggestion}; known keys: {', '.join(sorted(_KEYS))}")
+        raise ConfigError(f"unknown config key {key!r}{closest(key, _KEYS)}; known keys: {', '.join(sorted(_KEYS))}")
     values: dict = {}
     if "symbols" in raw:
         values["symbols"] = parse_symbols(raw["symbols"])
     if "history_start" in raw:
-        value = raw["history_start"]
-        try:
-            values["history_start"] = value if isinstance(value, date) else date.fromisoformat(str(value))
-        except ValueError:
-            raise ConfigError(f"config key 'history_start': {value!r} is not a date like 2024-01-01") from None
+        values["history_start"] = _history_start(raw["history_start"])
     if "sampling_interval_seconds" in raw:
-        values["sampling_interval_seconds"] = _positive_number(raw, "sampling_interval_seconds", float)
+        values["sampling_interval_seconds"] = _number(raw, "sampling_interval_seconds")
     if "downsample_windows" in raw:
         windows = raw["downsample_windows"]
         if not isinstance(windows, list) or not windows:
@@ -126,45 +140,81 @@ def _parse_file(raw: dict) -> dict:
                 raise ConfigError(f"config key 'downsample_windows[{index}]': {err}") from None
         values["downsample_windows"] = tuple(str(w) for w in windows)
     if "rate_limit_share" in raw:
-        values["rate_limit_share"] = _at_most(raw, "rate_limit_share", float, 1, "a share of the exchange limit")
-    if "concurrency" in raw:
-        values["concurrency"] = _positive_number(raw, "concurrency", int)
-    for key in ("compress_after_days", "price_samples_retention_days", "stream_buffer_rows", "automation_interval_seconds"):
+        values["rate_limit_share"] = _number(raw, "rate_limit_share", ceiling=1, why="a share of the exchange's limit")
+    for key in ("concurrency", "compress_after_days", "price_samples_retention_days", "stream_buffer_rows",
+                "automation_interval_seconds"):
         if key in raw:
-            values[key] = _positive_number(raw, key, int)
+            values[key] = _number(raw, key, whole=True)
     if "stream_flush_interval_seconds" in raw:
-        values["stream_flush_interval_seconds"] = _at_most(
-            raw, "stream_flush_interval_seconds", float, 1, "the collector writes at least once a second")
+        values["stream_flush_interval_seconds"] = _number(
+            raw, "stream_flush_interval_seconds", ceiling=1, why="the collector writes at least once a second")
     if "stream_idle_timeout_seconds" in raw:
-        values["stream_idle_timeout_seconds"] = _positive_number(raw, "stream_idle_timeout_seconds", float)
+        values["stream_idle_timeout_seconds"] = _number(raw, "stream_idle_timeout_seconds")
     if "stream_streams_per_connection" in raw:
-        values["stream_streams_per_connection"] = _at_most(
-            raw, "stream_streams_per_connection", int, 1024, "Binance's limit of streams per connection")
+        values["stream_streams_per_connection"] = _number(
+            raw, "stream_streams_per_connection", whole=True, ceiling=1024, why="Binance's limit of streams per connection")
+    if "api_tokens" in raw:
+        values["api_tokens"] = parse_api_tokens(raw["api_tokens"], "config key 'api_tokens'")
     return values
 
 
-def _positive_number(raw: dict, key: str, kind):
-    value = raw[key]
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not isinstance(value, int)):
-        raise ConfigError(f"config key {key!r}: {value!r} is not a {'whole ' if kind is int else ''}number")
-    if value <= 0:
-        raise ConfigError(f"config key {key!r}: {value!r} must be greater than 0")
-    return kind(value)
+def parse_api_tokens(values, where: str) -> tuple[str, ...]:
+    """Bearer tokens: a list (or comma-separated text) of at least 16 printable characters each,
+    without spaces or commas; the error names ``where`` they came from and which one is bad."""
+    if isinstance(values, str):
+        values = [v.strip() for v in values.split(",") if v.strip()]
+    if not isinstance(values, (list, tuple)):
+        raise ConfigError(f"{where}: expected a list of tokens")
+    for index, token in enumerate(values):
+        if not isinstance(token, str) or not _TOKEN.match(token) or "," in token:
+            raise ConfigError(f"{where}: token {index + 1} is not at least 16 printable characters without spaces or commas")
+    return tuple(dict.fromkeys(values))
 
 
-def _at_most(raw: dict, key: str, kind, ceiling: float, why: str):
-    """A positive number no larger than ``ceiling``; the error says why the ceiling exists."""
-    value = _positive_number(raw, key, kind)
-    if value > ceiling:
-        raise ConfigError(f"config key {key!r}: {value} is above {ceiling} ({why})")
-    return value
 
 
-def _url_from_env(name: str, default: str, schemes: tuple[str, ...]) -> str:
+def _number(raw: dict, key: str, *, whole: bool = False, ceiling: float | None = None, why: str = ""):
+    """A positive number (no larger than ``ceiling``, for the reason ``why``) from the config; the
+    error names the key."""
+    try:
+        return positive_number(raw[key], whole=whole, ceiling=ceiling)
+    except InputError as err:
+        raise ConfigError(f"config key {key!r}: {err}{f' ({why})' if why else ''}") from None
+
+
+def url_from_env(name: str, default: str | None, schemes: tuple[str, ...], *, needs_host: bool = True) -> str | None:
+    """The URL in environment variable ``name`` (``default`` when unset or blank), checked."""
     value = os.environ.get(name, "").strip() or default
-    if not value.split("://", 1)[0] in schemes or "://" not in value:
-        raise ConfigError(f"environment variable {name}: {value!r} is not a {' or '.join(schemes)} URL")
-    return value.rstrip("/")
+    if value is None:
+        return None
+    try:
+        return check_url(value, schemes, needs_host=needs_host).rstrip("/")
+    except InputError as err:
+        raise ConfigError(f"environment variable {name}: {err}") from None
+
+
+def database_url_from_env() -> str | None:
+    """``DATABASE_URL`` when set (a postgresql:// URL; a Unix-socket one needs no host), else None."""
+    return url_from_env("DATABASE_URL", None, ("postgresql", "postgres"), needs_host=False)
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML without implicit timestamps: ``2024-02-30`` stays text, so the error can name its key
+    (PyYAML's own date conversion fails with a bare 'day is out of range for month')."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _yaml_problem(err: yaml.YAMLError) -> str:
+    """PyYAML's error on one line: where, then what."""
+    mark, problem = getattr(err, "problem_mark", None), getattr(err, "problem", None)
+    if mark is None or problem is None:
+        return " ".join(str(err).split())
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
 
 
 def load_settings(path: str | Path | None = None) -> Settings:
@@ -174,21 +224,20 @@ def load_settings(path: str | Path | None = None) -> Settings:
     if config_path:
         config_path = Path(config_path)
         if not config_path.is_file():
-            raise ConfigError(f"CRYPTO_CONFIG: config file {str(config_path)!r} does not exist")
+            raise ConfigError(f"environment variable CRYPTO_CONFIG: config file {str(config_path)!r} does not exist")
         try:
-            raw = yaml.safe_load(config_path.read_text()) or {}
+            raw = yaml.load(config_path.read_text(), Loader=_Loader) or {}
         except yaml.YAMLError as err:
-            raise ConfigError(f"config file {str(config_path)!r} is not valid YAML: {err}") from None
+            raise ConfigError(f"config file {str(config_path)!r} is not valid YAML: {_yaml_problem(err)}") from None
         if not isinstance(raw, dict):
             raise ConfigError(f"config file {str(config_path)!r}: expected a mapping of keys to values")
         values = _parse_file(raw)
-    database_url = os.environ.get("DATABASE_URL", "").strip() or None
-    if database_url and not database_url.startswith(("postgresql://", "postgres://")):
-        raise ConfigError(f"environment variable DATABASE_URL: {database_url!r} is not a postgresql:// URL")
+    if os.environ.get(API_TOKENS_ENV, "").strip():
+        values["api_tokens"] = parse_api_tokens(os.environ[API_TOKENS_ENV], f"environment variable {API_TOKENS_ENV}")
     return Settings(
         **values,
-        database_url=database_url,
-        binance_api_url=_url_from_env("BINANCE_API_URL", DEFAULT_API_URL, ("http", "https")),
-        binance_ws_url=_url_from_env("BINANCE_WS_URL", DEFAULT_WS_URL, ("ws", "wss")),
+        database_url=database_url_from_env(),
+        binance_api_url=url_from_env("BINANCE_API_URL", DEFAULT_API_URL, ("http", "https")),
+        binance_ws_url=url_from_env("BINANCE_WS_URL", DEFAULT_WS_URL, ("ws", "wss")),
         config_path=Path(config_path) if config_path else None,
     )

@@ -1,7 +1,7 @@
 """Data-quality checks of the aggregate tables, run on the windows each materialization rewrote.
 
 Each check returns a ``dg.AssetCheckResult`` whose metadata lists the offending rows (at most
-20), so a failure in the Dagster UI says what to look at. Uniqueness and OHLC invariants of the
+20), so a failure in the Dagster UI says what to look at. The interval grid and OHLC invariants of the
 candle rollups reuse ``candle_checks``; this module adds the aggregate-specific ones:
 consistency with the source (exact ``numeric`` sums), buckets that are incomplete (a warning:
 missing finer candles are never invented), the invariants of downsampled prices and metrics,
@@ -17,13 +17,12 @@ from typing import Sequence
 import dagster as dg
 
 from crypto_assets.assets.aggregate_run import Window
-from crypto_assets.assets.candle_checks import GAPS, windows_clause, candle_check_specs
+from crypto_assets.assets.candle_checks import OHLC_INVARIANTS, ON_GRID, candle_check_specs, windows_clause
 from crypto_assets.resources import WarehouseResource
 from crypto_assets.warehouse.rollups import ORIGIN
 
 MATCHES_SOURCE = "matches_source"
 INCOMPLETE = "incomplete_buckets"
-UNIQUE = "unique_rows"
 INVARIANTS = "value_invariants"
 FRESH = "fresh"
 _SAMPLE = 20
@@ -122,24 +121,6 @@ def check_days_match_hours(cur, windows: Sequence[Window]) -> dg.AssetCheckResul
     )
     columns = ("symbol", "day", "volume_1d", "volume_1h", "quote_volume_1d", "quote_volume_1h", "source_candles_1d", "source_candles_1h")
     return _result(MATCHES_SOURCE, rows, columns)
-
-
-# Each table's key columns and how its rows (alias t) fall in a window w
-_KEYS = {
-    "market_metrics_daily": (("symbol", "day"), None),
-    "price_downsampled": (("symbol", "bucket_width", "bucket_start"), "bucket_start"),
-}
-
-
-def check_unique(cur, table: str, windows: Sequence[Window]) -> dg.AssetCheckResult:
-    """One row per key (market_metrics_daily: symbol, day; price_downsampled: symbol, width, bucket)."""
-    keys, time_column = _KEYS[table]
-    in_window = f"t.symbol = w.symbol AND t.{time_column} >= w.lo AND t.{time_column} < w.hi" if time_column else _DAY_IN_W
-    selected = ", ".join(f"t.{k}::text" for k in keys)
-    rows = _offenders(
-        cur, windows, f"SELECT {selected}, count(*) FROM {table} t JOIN w ON {in_window} GROUP BY {selected} HAVING count(*) > 1"
-    )
-    return _result(UNIQUE, rows, (*keys, "count"))
 
 
 def check_metrics_invariants(cur, windows: Sequence[Window]) -> dg.AssetCheckResult:
@@ -246,7 +227,7 @@ def build_freshness_check(
 def rollup_check_specs(asset_key: str) -> list[dg.AssetCheckSpec]:
     """The checks candles_1h and candles_1d carry on every materialization."""
     return [
-        *[spec for spec in candle_check_specs(asset_key) if spec.name != GAPS],
+        *[spec for spec in candle_check_specs(asset_key) if spec.name in (ON_GRID, OHLC_INVARIANTS)],
         dg.AssetCheckSpec(MATCHES_SOURCE, asset=asset_key, description="Volumes and trade counts equal the finer candles' sums, exactly."),
         dg.AssetCheckSpec(INCOMPLETE, asset=asset_key, description="Buckets missing a finer candle are listed (a warning; never filled)."),
     ]
@@ -255,7 +236,6 @@ def rollup_check_specs(asset_key: str) -> list[dg.AssetCheckSpec]:
 def table_check_specs(asset_key: str, source_description: str) -> list[dg.AssetCheckSpec]:
     """The checks market_metrics_daily and price_downsampled carry on every materialization."""
     return [
-        dg.AssetCheckSpec(UNIQUE, asset=asset_key, description="One row per key."),
         dg.AssetCheckSpec(INVARIANTS, asset=asset_key, description="Values within their bounds (min <= median <= max, volatility >= 0...)."),
         dg.AssetCheckSpec(MATCHES_SOURCE, asset=asset_key, description=source_description),
     ]

@@ -1,4 +1,4 @@
-"""One aggregate run: the (symbol, day range) windows of its partitions and the run's metadata."""
+"""One aggregate run: the (symbol, day range) windows of its partitions and each partition's metadata."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterable
 
+import dagster as dg
+
+from crypto_assets.assets.partition_results import empty_stats, table_stats
 from crypto_assets.assets.partitions import day_ranges_by_symbol, day_start
 from crypto_assets.binance.wire import datetime_to_ms
 
@@ -33,12 +36,9 @@ def partition_windows(partition_keys: Iterable[str]) -> list[Window]:
     ]
 
 
-def window_metadata(windows: list[Window], rows: int, **extra) -> dict:
-    """The metadata every aggregate reports: rows written, symbols and the span rebuilt."""
-    return {
-        "rows": rows,
-        "symbols": ", ".join(sorted({w.symbol for w in windows})),
-        "first_day": min(w.lo for w in windows).date().isoformat() if windows else "none",
-        "last_day": (max(w.hi for w in windows) - timedelta(days=1)).date().isoformat() if windows else "none",
-        **extra,
-    }
+def aggregate_partition_metadata(
+    context: dg.AssetExecutionContext, cur, table: str, time_column: str, windows: list[Window], extra: dict[str, str] | None = None
+) -> dict[str, dict]:
+    """Each partition of the run: its own rows and first/last time in ``table`` (0 rows included)."""
+    stats = table_stats(cur, table, time_column, [w.ms for w in windows], extra)
+    return {key: stats.get(key, empty_stats(list(extra or {}))) for key in context.partition_keys}

@@ -7,7 +7,7 @@ warning: it is reported and no candle is invented.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import dagster as dg
 
@@ -15,7 +15,8 @@ from crypto_assets.warehouse.candles import ms_to_pg
 
 Window = tuple[str, int, int]  # symbol, start ms, end ms (exclusive)
 
-NO_DUPLICATES = "no_duplicate_open_times"
+ON_GRID = "on_interval_grid"
+DAY_COUNTS = "day_row_counts"
 OHLC_INVARIANTS = "ohlc_invariants"
 GAPS = "gaps_reported"
 _SAMPLE = 20
@@ -41,18 +42,44 @@ def _rows_in_windows(cur, table: str, windows: Sequence[Window], select: str, re
     return cur.fetchall()
 
 
-def check_no_duplicates(cur, table: str, windows: Sequence[Window]) -> dg.AssetCheckResult:
-    """Each (symbol, open_time) appears once in the windows."""
+def check_on_grid(cur, table: str, windows: Sequence[Window], step_ms: int) -> dg.AssetCheckResult:
+    """Every candle opens on the interval grid and closes 1 ms before the next one opens.
+
+    Binance's closed candles do; one that does not is a cut-short or shifted candle (an exchange
+    fault, or a writer that mixed intervals) and would break every rollup built on it.
+    """
     rows = _rows_in_windows(
-        cur, table, windows, "t.symbol, t.open_time, count(*)", "GROUP BY 1, 2 HAVING count(*) > 1 ORDER BY 1, 2"
+        cur, table, windows,
+        "t.symbol, t.open_time, t.close_time",
+        f"WHERE (extract(epoch FROM t.open_time) * 1000)::bigint %% {step_ms} <> 0"
+        f" OR t.close_time <> t.open_time + interval '{step_ms - 1} milliseconds' ORDER BY 1, 2",
     )
     return dg.AssetCheckResult(
-        check_name=NO_DUPLICATES,
+        check_name=ON_GRID,
         passed=not rows,
         metadata={
-            "duplicates": len(rows),
-            "examples": dg.MetadataValue.json([[s, t.isoformat(), n] for s, t, n in rows[:_SAMPLE]]),
+            "off_grid_candles": len(rows),
+            "examples": dg.MetadataValue.json([[s, o.isoformat(), c.isoformat()] for s, o, c in rows[:_SAMPLE]]),
         },
+    )
+
+
+def check_day_counts(reported: Mapping[str, tuple[int, int]], stored: Mapping[str, int]) -> dg.AssetCheckResult:
+    """Each partition holds exactly the candles expected for its day minus the gaps it reported.
+
+    ``reported``: partition key -> (candles expected, candles reported missing); ``stored``:
+    partition key -> rows in the table. A difference means rows were lost or added behind the
+    run's back (a failed COPY, a concurrent writer): what the run says is not what is stored.
+    """
+    wrong = [
+        {"partition": key, "expected": expected, "reported_missing": missing, "stored": stored.get(key, 0)}
+        for key, (expected, missing) in sorted(reported.items())
+        if stored.get(key, 0) != expected - missing
+    ]
+    return dg.AssetCheckResult(
+        check_name=DAY_COUNTS,
+        passed=not wrong,
+        metadata={"partitions_checked": len(reported), "mismatches": len(wrong), "examples": dg.MetadataValue.json(wrong[:_SAMPLE])},
     )
 
 
@@ -91,9 +118,10 @@ def check_gaps(gap_descriptions: Sequence[str], missing: int) -> dg.AssetCheckRe
 
 
 def candle_check_specs(asset_key: str) -> list[dg.AssetCheckSpec]:
-    """The three checks every candle asset carries."""
+    """The checks every candle asset carries."""
     return [
-        dg.AssetCheckSpec(NO_DUPLICATES, asset=asset_key, description="Every (symbol, open_time) appears once."),
+        dg.AssetCheckSpec(ON_GRID, asset=asset_key, description="Candles open on the interval grid; close_time = open_time + interval - 1 ms."),
+        dg.AssetCheckSpec(DAY_COUNTS, asset=asset_key, description="Each day holds the candles expected minus the gaps it reported."),
         dg.AssetCheckSpec(OHLC_INVARIANTS, asset=asset_key, description="low <= open, close <= high; volumes >= 0."),
         dg.AssetCheckSpec(GAPS, asset=asset_key, description="Missing candles are listed (a warning: exchange outages are never filled)."),
     ]

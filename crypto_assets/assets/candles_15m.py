@@ -2,16 +2,13 @@
 
 import dagster as dg
 
-from crypto_assets.assets.candle_checks import (
-    candle_check_specs,
-    check_gaps,
-    check_no_duplicates,
-    check_ohlc_invariants,
-)
-from crypto_assets.assets.kline_ingest import IngestStats, RunSummary, ingest_day_ranges
+from crypto_assets.assets.candle_checks import candle_check_specs
+from crypto_assets.assets.candle_run import candle_checks, log_gaps, partition_metadata, write_per_symbol
+from crypto_assets.assets.kline_ingest import IngestStats, ingest_day_ranges
+from crypto_assets.assets.partition_results import finish
 from crypto_assets.assets.partitions import day_ranges_by_symbol
 from crypto_assets.assets.progress import ProgressLog
-from crypto_assets.binance.wire import interval_ms, ms_to_datetime
+from crypto_assets.binance.wire import interval_ms
 from crypto_assets.resources import BinanceResource, WarehouseResource
 
 TABLE = "candles_15m"
@@ -33,51 +30,40 @@ def build_candles_15m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefin
         kinds={"postgres"},
         tags={"source": "binance-rest"},
     )
-    def candles_15m(
-        context: dg.AssetExecutionContext, binance: BinanceResource, warehouse: WarehouseResource
-    ) -> dg.MaterializeResult:
+    def candles_15m(context: dg.AssetExecutionContext, binance: BinanceResource, warehouse: WarehouseResource):
         """Closed 15-minute candles from Binance's REST klines, exact to the digit.
 
         Each run replaces its (day, symbol) windows in table ``candles_15m``: delete the window,
-        then COPY every closed candle, in one transaction, so re-running never duplicates and a
-        failed run leaves the table unchanged. The candle still forming is not stored. Exchange
-        outages show up as gaps (a warning check), never as invented candles. Symbols are
-        checked against exchangeInfo (status TRADING) before anything is written.
+        then COPY every closed candle, one transaction per symbol, so re-running never
+        duplicates and a failed symbol leaves its rows unchanged. The candle still forming is
+        not stored. Exchange outages show up as gaps (a warning check), never as invented
+        candles. A symbol that is not TRADING (or a symbol the exchange keeps failing for) fails
+        only its own partitions; the others are materialized. Each partition's metadata holds its
+        own rows, first/last open time, expected and missing candles.
         """
         ranges = day_ranges_by_symbol(context.partition_keys)
         step = interval_ms(INTERVAL)
         expected = sum(((end - start).days + 1) * (86_400_000 // step) for runs in ranges.values() for start, end in runs)
         progress = ProgressLog(context.log, expected, unit="candles")
-        with binance.client() as client:
-            client.validate_symbols(list(ranges))
+        metadata: dict[str, dict] = {}
+        reported: dict[str, tuple[int, int]] = {}
+        results: list[IngestStats] = []
+
+        def write_symbol(symbol, days):
             with warehouse.transaction() as conn, conn.cursor() as cur:
-                results = ingest_day_ranges(client, cur, TABLE, INTERVAL, ranges, progress=progress.advance)
-                windows = [(s.symbol, s.start_ms, s.end_ms) for s in results]
-                check_results = [check_no_duplicates(cur, TABLE, windows), check_ohlc_invariants(cur, TABLE, windows)]
-        for stats in results:
-            if stats.listed_from_ms is not None:
-                context.log.warning(_listing_note(stats))
-        summary = RunSummary(results, step)
-        summary.log_gaps(context.log)
-        check_results.append(check_gaps(summary.gaps, summary.missing))
-        return dg.MaterializeResult(metadata=_metadata(summary, client.stats), check_results=check_results)
+                written = ingest_day_ranges(client, cur, TABLE, INTERVAL, {symbol: days}, progress=progress.advance)
+                symbol_metadata, symbol_reported = partition_metadata(cur, TABLE, written, step)
+            metadata.update(symbol_metadata)
+            reported.update(symbol_reported)
+            results.extend(written)
+            return written
+
+        with binance.client() as client:
+            _, failures = write_per_symbol(context, client, ranges, write_symbol)
+        log_gaps(context, results, step)
+        with warehouse.transaction() as conn, conn.cursor() as cur:
+            checks = candle_checks(cur, TABLE, results, step, reported, {k: m["rows"] for k, m in metadata.items()})
+        context.log.info(f"REST: {client.stats['requests']} requests, {client.stats['retries']} retries")
+        yield from finish(context, metadata, failures, checks)
 
     return candles_15m
-
-
-def _listing_note(stats: IngestStats) -> str:
-    if stats.listed_from_ms is None:
-        return f"{stats.symbol}: no candles at all"
-    return (
-        f"{stats.symbol} has no candles before {ms_to_datetime(stats.listed_from_ms):%Y-%m-%d %H:%M} UTC "
-        f"(its first candle); stored what exists from {ms_to_datetime(stats.start_ms):%Y-%m-%d}"
-    )
-
-
-def _metadata(summary: RunSummary, http_stats: dict) -> dict:
-    return {
-        **summary.metadata(),
-        "not_listed_yet": dg.MetadataValue.json([_listing_note(s) for s in summary.results if s.listed_from_ms is not None]),
-        "rest_requests": http_stats["requests"],
-        "rest_retries": http_stats["retries"],
-    }

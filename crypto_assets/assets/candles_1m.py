@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 import dagster as dg
 
 from crypto_assets.assets import candles_1m_repair as repair
-from crypto_assets.assets.candle_checks import check_gaps, check_no_duplicates, check_ohlc_invariants
+from crypto_assets.assets.candle_run import candle_checks, log_gaps, partition_metadata, stored_windows, write_per_symbol
 from crypto_assets.assets.candles_1m_checks import (
     FRESH,
     candles_1m_check_specs,
@@ -13,16 +13,23 @@ from crypto_assets.assets.candles_1m_checks import (
     check_matches_rest,
     freshness,
 )
-from crypto_assets.assets.kline_ingest import RunSummary, ingest_day_ranges
+from crypto_assets.assets.kline_ingest import IngestStats, ingest_day_ranges
+from crypto_assets.assets.partition_results import finish
 from crypto_assets.assets.partitions import day_ranges_by_symbol
 from crypto_assets.binance.wire import interval_ms
 from crypto_assets.resources import BinanceResource, WarehouseResource
 from crypto_assets.settings import Settings
+from crypto_assets.warehouse.locks import lock_symbols
 
 TABLE = "candles_1m"
 INTERVAL = "1m"
 REST_NOW_KEY = "rest_now_ms"
 """Metadata: the exchange's time when the run read REST; every minute closed before it is REST's."""
+SOURCE_COUNTS = {
+    "rows_from_stream": "count(*) FILTER (WHERE t.source = 'stream')",
+    "rows_from_rest": "count(*) FILTER (WHERE t.source = 'rest')",
+}
+"""Per-partition metadata: how many of the day's stored minutes came from the stream, and from REST."""
 # One partition is 1,440 candles in two REST requests; a run costs seconds to start.
 MAX_PARTITIONS_PER_RUN = 200
 
@@ -39,9 +46,7 @@ def build_candles_1m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
         kinds={"postgres"},
         tags={"source": "binance-websocket-and-rest"},
     )
-    def candles_1m(
-        context: dg.AssetExecutionContext, binance: BinanceResource, warehouse: WarehouseResource
-    ) -> dg.MaterializeResult:
+    def candles_1m(context: dg.AssetExecutionContext, binance: BinanceResource, warehouse: WarehouseResource):
         """One-minute candles: written live by the stream collector (`crypto stream`), made
         complete here from Binance's REST klines for each (day, symbol).
 
@@ -49,36 +54,55 @@ def build_candles_1m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
         candles with them (check `stream_matches_rest`), then makes the table equal REST:
         minutes the stream missed are filled, rows that never closed or differ are replaced
         (values from REST win, `source = 'rest'`), rows REST does not have are removed; the
-        stream's rows equal to REST's keep `source = 'stream'`. One transaction; re-running
-        changes nothing. Today's partition covers the minutes closed so far. Exchange outages
+        stream's rows equal to REST's keep `source = 'stream'`. One transaction per symbol;
+        re-running changes nothing; a symbol that is not TRADING fails only its own partitions.
+        Each partition's metadata holds its own rows (from the stream, from REST), gaps and
+        `rest_now_ms`. Today's partition covers the minutes closed so far. Exchange outages
         are reported as gaps, never filled. The stream-gaps sensor requests runs when recent
         minutes are missing; a daily schedule finalises yesterday.
         """
         ranges = day_ranges_by_symbol(context.partition_keys)
-        with binance.client() as client:
-            client.validate_symbols(list(ranges))
-            rest_now_ms = client.server_time_ms()
+        step = interval_ms(INTERVAL)
+        metadata: dict[str, dict] = {}
+        reported: dict[str, tuple[int, int]] = {}
+        results: list[IngestStats] = []
+        comparisons: list[repair.Comparison] = []
+        missing_after: list[str] = []
+
+        def write_symbol(symbol, days):
             with warehouse.transaction() as conn, conn.cursor() as cur:
+                lock_symbols(cur, TABLE, [symbol])
                 repair.create_staging(cur)
-                results = ingest_day_ranges(client, cur, repair.STAGING, INTERVAL, ranges,
+                written = ingest_day_ranges(client, cur, repair.STAGING, INTERVAL, {symbol: days},
                                             constants={"is_closed": "true", "source": "rest"})
-                windows = [(s.symbol, s.start_ms, s.end_ms) for s in results if s.end_ms > s.start_ms]
-                repair.set_windows(cur, windows)
-                comparison = repair.compare(cur)
+                repair.set_windows(cur, stored_windows(written))
+                comparisons.append(repair.compare(cur))
                 counts = repair.merge(cur)
-                missing = repair.missing_after(cur)
-                check_results = [
-                    check_no_duplicates(cur, TABLE, windows),
-                    check_ohlc_invariants(cur, TABLE, windows),
-                    check_complete(missing),
-                    check_matches_rest(comparison),
-                ]
-        summary = RunSummary(results, interval_ms(INTERVAL))
-        summary.log_gaps(context.log)
-        check_results.append(check_gaps(summary.gaps, summary.missing))
+                missing_after.extend(repair.missing_after(cur))
+                symbol_metadata, symbol_reported = partition_metadata(cur, TABLE, written, step, SOURCE_COUNTS)
+            context.log.info(
+                f"{symbol}: {counts.filled:,} minutes filled from REST, {counts.replaced:,} replaced, "
+                f"{counts.removed:,} removed (not in REST)"
+            )
+            metadata.update({k: {**m, REST_NOW_KEY: rest_now_ms} for k, m in symbol_metadata.items()})
+            reported.update(symbol_reported)
+            results.extend(written)
+            return written
+
+        with binance.client() as client:
+            rest_now_ms = client.server_time_ms()
+            _, failures = write_per_symbol(context, client, ranges, write_symbol)
+        log_gaps(context, results, step)
+        comparison = repair.Comparison.combine(comparisons)
         if comparison.mismatch_count:
             context.log.warning(f"{comparison.mismatch_count} stream candles differed from REST and were replaced")
-        return dg.MaterializeResult(metadata=_metadata(summary, counts, rest_now_ms), check_results=check_results)
+        with warehouse.transaction() as conn, conn.cursor() as cur:
+            checks = [
+                *candle_checks(cur, TABLE, results, step, reported, {k: m["rows"] for k, m in metadata.items()}),
+                check_complete(missing_after),
+                check_matches_rest(comparison),
+            ]
+        yield from finish(context, metadata, failures, checks)
 
     return candles_1m
 
@@ -94,13 +118,3 @@ def build_freshness_check(asset_key: dg.AssetKey, settings: Settings) -> dg.Asse
         return dg.AssetCheckResult(passed=passed, metadata=metadata)
 
     return fresh_while_streaming
-
-
-def _metadata(summary: RunSummary, counts: repair.MergeCounts, rest_now_ms: int) -> dict:
-    return {
-        **summary.metadata(),
-        "filled_from_rest": counts.filled,
-        "replaced_by_rest": counts.replaced,
-        "removed_not_in_rest": counts.removed,
-        REST_NOW_KEY: rest_now_ms,
-    }

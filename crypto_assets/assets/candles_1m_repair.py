@@ -58,6 +58,12 @@ class Comparison:
     mismatch_count: int
     examples: list[dict]  # the first few: symbol, open_time, stream and REST values (None: REST has none)
 
+    @staticmethod
+    def combine(parts: Sequence["Comparison"]) -> "Comparison":
+        """One comparison for a run's symbols, each compared in its own transaction."""
+        examples = [e for part in parts for e in part.examples][:_SAMPLE]
+        return Comparison(sum(p.compared for p in parts), sum(p.mismatch_count for p in parts), examples)
+
 
 def compare(cur) -> Comparison:
     """How many closed stream rows there are, and which differ from REST (or REST lacks)."""

@@ -5,14 +5,18 @@ import dagster as dg
 from crypto_assets.assets.aggregate_checks import (
     check_downsampled_invariants,
     check_downsampled_match_samples,
-    check_unique,
     table_check_specs,
 )
 from crypto_assets.assets.aggregate_deps import BACKFILL_POLICY, follow_upstream
-from crypto_assets.assets.aggregate_run import partition_windows, window_metadata
+from crypto_assets.assets.aggregate_run import aggregate_partition_metadata, partition_windows
+from crypto_assets.assets.partition_results import finish
 from crypto_assets.resources import WarehouseResource
 from crypto_assets.settings import ConfigError, Settings
+from crypto_assets.warehouse.locks import lock_symbols
 from crypto_assets.warehouse.rollups import write_price_downsampled
+
+# Per-partition metadata beside rows (buckets of every width) and first/last bucket.
+_SAMPLES = {"samples_bucketed": "sum(t.sample_count)::bigint"}
 
 
 def window_widths(settings: Settings) -> list[int]:
@@ -42,7 +46,7 @@ def build_price_downsampled(partitions_def: dg.PartitionsDefinition, settings: S
         kinds={"postgres"},
         metadata={"window_widths": ", ".join(settings.downsample_windows)},
     )
-    def price_downsampled(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    def price_downsampled(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         """Average, median, min, max and sample count of the raw prices per window width.
 
         Widths come from config key ``downsample_windows`` (default 1m and 5m); buckets are
@@ -55,12 +59,11 @@ def build_price_downsampled(partitions_def: dg.PartitionsDefinition, settings: S
         """
         windows = partition_windows(context.partition_keys)
         with warehouse.transaction() as conn, conn.cursor() as cur:
-            rows = sum(write_price_downsampled(cur, w.symbol, w.lo, w.hi, widths).rows for w in windows)
-            checks = [
-                check_unique(cur, "price_downsampled", windows),
-                check_downsampled_invariants(cur, windows),
-                check_downsampled_match_samples(cur, windows, widths),
-            ]
-        return dg.MaterializeResult(metadata=window_metadata(windows, rows), check_results=checks)
+            lock_symbols(cur, "price_downsampled", [w.symbol for w in windows])
+            for w in windows:
+                write_price_downsampled(cur, w.symbol, w.lo, w.hi, widths)
+            checks = [check_downsampled_invariants(cur, windows), check_downsampled_match_samples(cur, windows, widths)]
+            metadata = aggregate_partition_metadata(context, cur, "price_downsampled", "bucket_start", windows, _SAMPLES)
+        yield from finish(context, metadata, {}, checks)
 
     return price_downsampled

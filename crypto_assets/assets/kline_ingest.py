@@ -11,11 +11,9 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Callable
 
-import dagster as dg
-
 from crypto_assets.binance.rest import BinanceRestClient
 from crypto_assets.assets.partitions import day_start
-from crypto_assets.binance.wire import datetime_to_ms, interval_ms, ms_to_datetime
+from crypto_assets.binance.wire import DAY_MS, datetime_to_ms, interval_ms, ms_to_datetime
 from crypto_assets.warehouse.candles import CANDLE_COLUMNS, StreamingCopy, delete_window, find_gaps, kline_lines
 
 
@@ -26,11 +24,13 @@ class IngestStats:
     symbol: str
     start_ms: int
     end_ms: int  # exclusive; clipped to the last closed candle
+    requested_end_ms: int  # exclusive; the end of the range's last day
     rows: int = 0
     first_open_ms: int | None = None
     last_open_ms: int | None = None
     gaps: list[tuple[int, int]] = field(default_factory=list)
     listed_from_ms: int | None = None  # set when the range starts before the symbol's first candle
+    expected_from_ms: int | None = None  # first open time a candle is expected at (None: none is)
 
     def describe_gaps(self, step_ms: int) -> list[str]:
         """Human-readable gaps: 'BTCUSDT 2018-02-08 00:30 .. 2018-02-09 09:15 (131 candles missing)'."""
@@ -39,6 +39,35 @@ class IngestStats:
             f"{ms_to_datetime(start + (count - 1) * step_ms):%Y-%m-%d %H:%M} ({count} candles missing)"
             for start, count in self.gaps
         ]
+
+    def day_reports(self, step_ms: int) -> dict[date, "DayReport"]:
+        """Per UTC day of the range: candles expected there, and the gaps that fall inside it."""
+        expected_from = self.expected_from_ms if self.expected_from_ms is not None else self.end_ms
+        reports = {}
+        for lo in range(self.start_ms, self.requested_end_ms, DAY_MS):
+            hi = lo + DAY_MS
+            first, last = max(lo, expected_from), min(hi, self.end_ms)
+            expected = max(0, -(-(last - first) // step_ms))
+            gaps = [clipped for start, count in self.gaps if (clipped := _clip(start, count, step_ms, lo, hi))[1] > 0]
+            described = IngestStats(self.symbol, lo, last, hi, gaps=gaps).describe_gaps(step_ms)
+            reports[ms_to_datetime(lo).date()] = DayReport(expected, sum(count for _, count in gaps), described)
+        return reports
+
+
+@dataclass(frozen=True)
+class DayReport:
+    """One partition's share of an ingest: candles expected, candles missing, the gaps in words."""
+
+    expected: int
+    missing: int
+    gaps: list[str]
+
+
+def _clip(start: int, count: int, step_ms: int, lo: int, hi: int) -> tuple[int, int]:
+    """The part of a gap (first slot's open time, slots) that lies inside [lo, hi)."""
+    first = start if start >= lo else start + -(-(lo - start) // step_ms) * step_ms
+    end = min(start + count * step_ms, hi)
+    return first, max(0, -(-(end - first) // step_ms))
 
 
 def ingest_klines(
@@ -61,7 +90,7 @@ def ingest_klines(
     step = interval_ms(interval)
     now_ms = client.server_time_ms()
     closed_end = min(end_ms, (now_ms // step) * step)
-    stats = IngestStats(symbol, start_ms, max(start_ms, closed_end))
+    stats = IngestStats(symbol, start_ms, max(start_ms, closed_end), end_ms)
     if closed_end <= start_ms:
         return stats
     delete_window(cur, table, symbol, start_ms, closed_end)
@@ -87,6 +116,7 @@ def ingest_klines(
         if first > start_ms:
             stats.listed_from_ms = first
             expected_from = first - (first - start_ms) % step
+    stats.expected_from_ms = expected_from
     stats.gaps = find_gaps(open_times, expected_from, closed_end, step)
     return stats
 
@@ -111,38 +141,3 @@ def ingest_day_ranges(
                 ingest_klines(client, cur, table, symbol, interval, start_ms, end_ms, constants=constants, progress=progress)
             )
     return results
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    """What a run's ingests add up to, as materialization metadata and gap reports."""
-
-    results: list[IngestStats]
-    step_ms: int
-
-    @property
-    def gaps(self) -> list[str]:
-        return [text for s in self.results for text in s.describe_gaps(self.step_ms)]
-
-    @property
-    def missing(self) -> int:
-        return sum(count for s in self.results for _, count in s.gaps)
-
-    def metadata(self) -> dict:
-        """rows, symbols, first/last open time and the gaps found: on every materialization."""
-        firsts = [s.first_open_ms for s in self.results if s.first_open_ms is not None]
-        lasts = [s.last_open_ms for s in self.results if s.last_open_ms is not None]
-        gaps = self.gaps
-        return {
-            "rows": sum(s.rows for s in self.results),
-            "symbols": ", ".join(sorted({s.symbol for s in self.results})),
-            "first_open_time": ms_to_datetime(min(firsts)).isoformat() if firsts else "none",
-            "last_open_time": ms_to_datetime(max(lasts)).isoformat() if lasts else "none",
-            "gaps": len(gaps),
-            "missing_candles": self.missing,
-            "gap_list": dg.MetadataValue.json(gaps[:200]),
-        }
-
-    def log_gaps(self, log, limit: int = 20) -> None:
-        for text in self.gaps[:limit]:
-            log.warning(f"gap (exchange outage or missing data; reported, not filled): {text}")

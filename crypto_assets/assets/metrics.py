@@ -5,12 +5,13 @@ import dagster as dg
 from crypto_assets.assets.aggregate_checks import (
     check_metrics_invariants,
     check_metrics_match_days,
-    check_unique,
     table_check_specs,
 )
 from crypto_assets.assets.aggregate_deps import BACKFILL_POLICY, follow_upstream, previous_and_same_day
-from crypto_assets.assets.aggregate_run import partition_windows, window_metadata
+from crypto_assets.assets.aggregate_run import aggregate_partition_metadata, partition_windows
+from crypto_assets.assets.partition_results import finish
 from crypto_assets.resources import WarehouseResource
+from crypto_assets.warehouse.locks import lock_symbols
 from crypto_assets.warehouse.rollups import write_market_metrics
 
 
@@ -27,7 +28,7 @@ def build_market_metrics_daily(partitions_def: dg.PartitionsDefinition) -> dg.As
         group_name="aggregates",
         kinds={"postgres"},
     )
-    def market_metrics_daily(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    def market_metrics_daily(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         """Daily market metrics per symbol, one row per UTC day that has a ``candles_1d`` row.
 
         - ``simple_return`` = close / previous_close - 1 and ``log_return`` = ln(close /
@@ -44,12 +45,11 @@ def build_market_metrics_daily(partitions_def: dg.PartitionsDefinition) -> dg.As
         """
         windows = partition_windows(context.partition_keys)
         with warehouse.transaction() as conn, conn.cursor() as cur:
-            rows = sum(write_market_metrics(cur, w.symbol, w.lo, w.hi).rows for w in windows)
-            checks = [
-                check_unique(cur, "market_metrics_daily", windows),
-                check_metrics_invariants(cur, windows),
-                check_metrics_match_days(cur, windows),
-            ]
-        return dg.MaterializeResult(metadata=window_metadata(windows, rows), check_results=checks)
+            lock_symbols(cur, "market_metrics_daily", [w.symbol for w in windows])
+            for w in windows:
+                write_market_metrics(cur, w.symbol, w.lo, w.hi)
+            checks = [check_metrics_invariants(cur, windows), check_metrics_match_days(cur, windows)]
+            metadata = aggregate_partition_metadata(context, cur, "market_metrics_daily", "day", windows)
+        yield from finish(context, metadata, {}, checks)
 
     return market_metrics_daily

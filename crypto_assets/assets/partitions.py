@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import dagster as dg
 
@@ -31,6 +31,18 @@ def day_symbol_partitions(settings: Settings) -> dg.MultiPartitionsDefinition:
     )
 
 
+def every_partition(history_start: date, symbols: Sequence[str], today: date) -> list[tuple[date, str, str]]:
+    """(day, symbol, key) of every partition from ``history_start`` through ``today``.
+
+    The keys are the strings Dagster names these partitions by ('2024-01-01|BTCUSDT': dimensions
+    in name order), built directly: asking the partitions definition for 110,000 keys builds as
+    many key objects and costs seconds, more than a sensor tick may take.
+    """
+    days = [history_start + timedelta(days=i) for i in range((today - history_start).days + 1)]
+    named = [(day, day.isoformat()) for day in days]  # one date format per day, not per partition
+    return [(day, symbol, f"{text}|{symbol}") for day, text in named for symbol in symbols]
+
+
 def partition_key(day: date, symbol: str) -> dg.MultiPartitionKey:
     return dg.MultiPartitionKey({DAY: day.strftime(DAY_FORMAT), SYMBOL: symbol})
 
@@ -48,19 +60,21 @@ def day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=timezone.utc)
 
 
+def contiguous_days(days: Iterable[date]) -> list[tuple[date, date]]:
+    """Days (any order, repeats allowed) -> sorted inclusive runs of consecutive days."""
+    runs: list[tuple[date, date]] = []
+    for day in sorted(set(days)):
+        if runs and runs[-1][1] + timedelta(days=1) == day:
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
+
+
 def day_ranges_by_symbol(keys: Iterable[str]) -> dict[str, list[tuple[date, date]]]:
     """Group partition keys into contiguous inclusive day ranges per symbol."""
     days: dict[str, list[date]] = defaultdict(list)
     for key in keys:
         day, symbol = split_key(key)
         days[symbol].append(day)
-    ranges: dict[str, list[tuple[date, date]]] = {}
-    for symbol, symbol_days in sorted(days.items()):
-        runs: list[tuple[date, date]] = []
-        for day in sorted(set(symbol_days)):
-            if runs and runs[-1][1] + timedelta(days=1) == day:
-                runs[-1] = (runs[-1][0], day)
-            else:
-                runs.append((day, day))
-        ranges[symbol] = runs
-    return ranges
+    return {symbol: contiguous_days(symbol_days) for symbol, symbol_days in sorted(days.items())}

@@ -17,9 +17,11 @@ from crypto_assets.assets.aggregate_checks import (
     rollup_check_specs,
 )
 from crypto_assets.assets.aggregate_deps import BACKFILL_POLICY, follow_upstream
-from crypto_assets.assets.aggregate_run import partition_windows, window_metadata
-from crypto_assets.assets.candle_checks import check_no_duplicates, check_ohlc_invariants
+from crypto_assets.assets.aggregate_run import aggregate_partition_metadata, partition_windows
+from crypto_assets.assets.candle_checks import check_ohlc_invariants, check_on_grid
+from crypto_assets.assets.partition_results import finish
 from crypto_assets.resources import WarehouseResource
+from crypto_assets.warehouse.locks import lock_symbols
 from crypto_assets.warehouse.rollups import write_candles_1d, write_candles_1h
 
 HOURS_DESCRIPTION = """Hourly candles rolled up from closed 1m candles, or from 15m candles where 1m is absent.
@@ -50,12 +52,22 @@ class Rollup:
     write: Callable
     matches_source: Callable
     bucket: str  # 'hours' or 'days', for the metadata
+    step_ms: int
     description: str
 
 
+# Per-partition metadata beside rows and first/last time: complete buckets, and where they came from.
+_BUCKET_COUNTS = {
+    bucket: {
+        f"complete_{bucket}": "count(*) FILTER (WHERE t.is_complete)",
+        f"{bucket}_from_15m": "count(*) FILTER (WHERE t.source_interval <> '1m')",
+    }
+    for bucket in ("hours", "days")
+}
+
 ROLLUPS = (
-    Rollup("candles_1h", ("candles_1m", "candles_15m"), write_candles_1h, check_hours_match_source, "hours", HOURS_DESCRIPTION),
-    Rollup("candles_1d", ("candles_1h",), write_candles_1d, check_days_match_hours, "days", DAYS_DESCRIPTION),
+    Rollup("candles_1h", ("candles_1m", "candles_15m"), write_candles_1h, check_hours_match_source, "hours", 3_600_000, HOURS_DESCRIPTION),
+    Rollup("candles_1d", ("candles_1h",), write_candles_1d, check_days_match_hours, "days", 86_400_000, DAYS_DESCRIPTION),
 )
 
 
@@ -73,23 +85,19 @@ def build_rollup(rollup: Rollup, partitions_def: dg.PartitionsDefinition) -> dg.
         group_name="aggregates",
         kinds={"postgres"},
     )
-    def build(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    def build(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         windows = partition_windows(context.partition_keys)
         with warehouse.transaction() as conn, conn.cursor() as cur:
-            written = [rollup.write(cur, w.symbol, w.lo, w.hi) for w in windows]
+            lock_symbols(cur, rollup.name, [w.symbol for w in windows])
+            for w in windows:
+                rollup.write(cur, w.symbol, w.lo, w.hi)
             checks = [
-                check_no_duplicates(cur, rollup.name, [w.ms for w in windows]),
+                check_on_grid(cur, rollup.name, [w.ms for w in windows], rollup.step_ms),
                 check_ohlc_invariants(cur, rollup.name, [w.ms for w in windows]),
                 rollup.matches_source(cur, windows),
                 check_incomplete(cur, rollup.name, windows),
             ]
-        rows, complete, from_15m = (sum(getattr(x, f) for x in written) for f in ("rows", "complete", "from_15m"))
-        metadata = window_metadata(
-            windows,
-            rows,
-            **{f"complete_{rollup.bucket}": complete, f"incomplete_{rollup.bucket}": rows - complete},
-            **({"hours_from_1m": rows - from_15m, "hours_from_15m": from_15m} if rollup.bucket == "hours" else {}),
-        )
-        return dg.MaterializeResult(metadata=metadata, check_results=checks)
+            metadata = aggregate_partition_metadata(context, cur, rollup.name, "open_time", windows, _BUCKET_COUNTS[rollup.bucket])
+        yield from finish(context, metadata, {}, checks)
 
     return build

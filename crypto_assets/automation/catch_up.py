@@ -1,130 +1,153 @@
-"""Find the day x symbol partitions of an asset that need a run, from the instance's records.
+"""Which day x symbol partitions of an asset need a run, from Dagster's partition status.
 
-A partition needs a run when it was never materialized after the symbol's last materialized
-day, or when its last materialization happened before the day was over (today's partition,
-refreshed as it fills, and yesterday's, finalised once it has ended).
+Every partition in ``[history_start, today]`` of every symbol is looked at, not only the days
+after the latest one, so a hole anywhere is found:
+
+- never materialized (or wiped): run it;
+- failed: retry it with backoff (1 min, 10 min, 1 h, then daily; see ``catch_up_state``);
+- materialized, but today's more than ``today_refresh`` ago (when given), or yesterday's before
+  the day was over: run it again so the day ends complete;
+- in progress, or below the table's cleared floor (``crypto clear --before``): leave it.
+
+A day the exchange has no candles for materializes with 0 rows and a gap warning, so it is
+materialized like any other and never retried forever.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import dagster as dg
-from dagster._core.storage.dagster_run import NOT_FINISHED_STATUSES
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from crypto_assets.assets.partitions import DAY_FORMAT, day_start, partition_key, split_key
-
+from crypto_assets.assets.partitions import every_partition, partition_key, split_key
+from crypto_assets.warehouse.catch_up_state import Retry, backoff_after, floor_for
 
 CATCH_UP_TAG = "crypto/catch-up"  # tags a sensor's runs with the sensor's name
+ATTEMPT_TAG = "crypto/attempt"  # on retry runs: which retry of their partitions this is
+NOT_FINISHED = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
+
+Partition = tuple[date, str]  # (UTC day, symbol)
 
 
 def run_in_flight(instance: dg.DagsterInstance, sensor_name: str) -> str | None:
     """Id of a run ``sensor_name`` requested that has not finished (the sensor waits for it)."""
-    records = instance.get_run_records(
-        dg.RunsFilter(statuses=list(NOT_FINISHED_STATUSES), tags={CATCH_UP_TAG: sensor_name}), limit=1
-    )
+    records = instance.get_run_records(dg.RunsFilter(statuses=NOT_FINISHED, tags={CATCH_UP_TAG: sensor_name}), limit=1)
     return records[0].dagster_run.run_id if records else None
 
 
-@dataclass(frozen=True)
-class DayRange:
-    """Inclusive days for a contiguous block of symbols (one run)."""
+def latest_materializations(
+    instance: dg.DagsterInstance, asset_key: dg.AssetKey, keys: Iterable[str]
+) -> dict[str, dg.EventLogRecord]:
+    """Each partition's latest materialization record (two queries, however many partitions)."""
+    ids = instance.event_log_storage.get_latest_storage_id_by_partition(
+        asset_key, dg.DagsterEventType.ASSET_MATERIALIZATION, set(keys)
+    )
+    if not ids:
+        return {}
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=asset_key, storage_ids=list(ids.values())), limit=len(ids)
+    ).records
+    return {record.partition_key: record for record in records if record.partition_key is not None}
 
-    first_day: date
-    last_day: date
-    symbols: tuple[str, ...]
+
+@dataclass
+class CatchUpPlan:
+    """What one sensor tick found, and the retry state to store after it."""
+
+    missing: list[Partition] = field(default_factory=list)
+    refresh: list[Partition] = field(default_factory=list)
+    retry_due: dict[int, list[Partition]] = field(default_factory=dict)  # attempt number -> partitions
+    retry_waiting: dict[Partition, Retry] = field(default_factory=dict)
+    in_progress: int = 0
+    cleared: int = 0
+    retries_changed: dict[Partition, Retry] = field(default_factory=dict)
+    retries_resolved: list[Partition] = field(default_factory=list)
 
     @property
-    def partitions(self) -> int:
-        return ((self.last_day - self.first_day).days + 1) * len(self.symbols)
+    def summary(self) -> dict:
+        """For the sensor's cursor: counts, and each waiting retry with its attempts and time."""
+        return {
+            "missing": len(self.missing),
+            "refresh": len(self.refresh),
+            "retrying": {n: len(p) for n, p in sorted(self.retry_due.items())},
+            "in_progress": self.in_progress,
+            "cleared": self.cleared,
+            "waiting_retries": {
+                str(partition_key(d, s)): {"attempts": r.attempts, "next_attempt_at": r.next_attempt_at.isoformat()}
+                for (d, s), r in sorted(self.retry_waiting.items())[:200]
+            },
+        }
 
 
-def last_materialized_days(instance: dg.DagsterInstance, asset_key: dg.AssetKey) -> dict[str, date]:
-    """Per symbol, the latest day that has a materialization."""
-    latest: dict[str, date] = {}
-    for key in instance.get_materialized_partitions(asset_key):
-        day, symbol = split_key(key)
-        if symbol not in latest or day > latest[symbol]:
-            latest[symbol] = day
-    return latest
-
-
-def materialized_at(instance: dg.DagsterInstance, asset_key: dg.AssetKey, day: date, symbol: str) -> datetime | None:
-    """When the partition was last materialized (UTC), or None."""
-    key = str(partition_key(day, symbol))
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[key]), limit=1
-    ).records
-    if not records:
-        return None
-    return datetime.fromtimestamp(records[0].timestamp, tz=timezone.utc)
-
-
-def days_to_run(
+def plan_catch_up(
     instance: dg.DagsterInstance,
     asset_key: dg.AssetKey,
+    partitions_def: dg.PartitionsDefinition,
     symbols: Sequence[str],
     history_start: date,
+    *,
     now: datetime,
-    today_refresh: timedelta,
-) -> dict[str, tuple[date, date]]:
-    """Per symbol, the inclusive day range that needs a run (symbols up to date are left out)."""
+    today_refresh: timedelta | None,
+    floors: dict[str, date],
+    retry_state: dict[Partition, Retry],
+) -> CatchUpPlan:
+    """Sort every partition up to today into the plan's buckets (see the module docstring)."""
     today = now.date()
-    latest = last_materialized_days(instance, asset_key)
-    wanted: dict[str, tuple[date, date]] = {}
-    for symbol in symbols:
-        last = latest.get(symbol)
-        if last is None:
-            wanted[symbol] = (history_start, today)
+    partitions = every_partition(history_start, symbols, today)
+    status = instance.get_status_by_partition(asset_key, [key for _, _, key in partitions], partitions_def) or {}
+    first_day = {symbol: floor_for(floors, symbol) or history_start for symbol in symbols}
+    plan = CatchUpPlan()
+    recent: list[str] = []
+    for day, symbol, key in partitions:
+        if day < first_day[symbol]:
+            plan.cleared += 1
             continue
-        stamp = materialized_at(instance, asset_key, last, symbol)
-        day_over = day_start(last + timedelta(days=1))
-        if stamp is not None and stamp >= day_over:
-            first = last + timedelta(days=1)  # the last day is final
-        elif last == today and stamp is not None and now - stamp < today_refresh:
-            continue  # today's partition was refreshed recently
-        else:
-            first = last  # it was written before its day ended: refresh it
-        if first <= today:
-            wanted[symbol] = (first, today)
-    return wanted
-
-
-def group_ranges(wanted: dict[str, tuple[date, date]], symbols: Sequence[str], max_partitions: int) -> list[DayRange]:
-    """Merge symbols with the same days (adjacent in config order) and cut to ``max_partitions`` per run."""
-    by_days: dict[tuple[date, date], list[list[str]]] = defaultdict(list)
-    previous_days = None
-    for symbol in symbols:
-        days = wanted.get(symbol)
-        if days is None:
-            previous_days = None
+        state = status.get(key)
+        partition = (day, symbol)
+        if state == dg.AssetPartitionStatus.FAILED:
+            _schedule_retry(plan, partition, retry_state.get(partition), now)
             continue
-        if days == previous_days:
-            by_days[days][-1].append(symbol)
-        else:
-            by_days[days].append([symbol])
-        previous_days = days
-    ranges: list[DayRange] = []
-    for (first, last), blocks in by_days.items():
-        for block in blocks:
-            days_per_run = max(1, max_partitions // len(block))
-            day = first
-            while day <= last:
-                end = min(last, day + timedelta(days=days_per_run - 1))
-                ranges.append(DayRange(day, end, tuple(block)))
-                day = end + timedelta(days=1)
-    return sorted(ranges, key=lambda r: (r.first_day, r.symbols))
+        if partition in retry_state:
+            plan.retries_resolved.append(partition)
+        if state is None:
+            plan.missing.append(partition)
+        elif state == dg.AssetPartitionStatus.IN_PROGRESS:
+            plan.in_progress += 1
+        elif day >= today - timedelta(days=1):
+            recent.append(key)
+    for key, record in latest_materializations(instance, asset_key, recent).items():
+        day, symbol = split_key(key)
+        stamp = datetime.fromtimestamp(record.timestamp, tz=timezone.utc)
+        if day == today:
+            stale = today_refresh is not None and now - stamp >= today_refresh
+        else:  # yesterday, written before it was over
+            stale = stamp < datetime.combine(today, datetime.min.time(), timezone.utc)
+        if stale:
+            plan.refresh.append((day, symbol))
+    return plan
 
 
-def run_request(asset_key: dg.AssetKey, days: DayRange, tags: dict[str, str] | None = None) -> dg.RunRequest:
-    """A run for a rectangle of partitions: days x a contiguous block of symbols."""
-    start = f"{days.first_day.strftime(DAY_FORMAT)}|{days.symbols[0]}"
-    end = f"{days.last_day.strftime(DAY_FORMAT)}|{days.symbols[-1]}"
-    return dg.RunRequest(
-        asset_selection=[asset_key],
-        tags={**(tags or {}), ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end},
-    )
+def _schedule_retry(plan: CatchUpPlan, partition: Partition, retry: Retry | None, now: datetime) -> None:
+    """A failed partition: first seen -> wait the first backoff; due -> retry and back off further."""
+    if retry is None:
+        retry = Retry(attempts=0, next_attempt_at=now + backoff_after(0))
+        plan.retries_changed[partition] = retry
+    if now < retry.next_attempt_at:
+        plan.retry_waiting[partition] = retry
+        return
+    attempt = retry.attempts + 1
+    plan.retry_due.setdefault(attempt, []).append(partition)
+    plan.retries_changed[partition] = Retry(attempts=attempt, next_attempt_at=now + backoff_after(attempt))
+
+
+def all_wanted(plan: CatchUpPlan) -> Sequence[Partition]:
+    """Partitions to run now that are not retries (missing ones and refreshes)."""
+    return [*plan.missing, *plan.refresh]

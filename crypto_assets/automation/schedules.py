@@ -1,4 +1,9 @@
-"""Daily schedules: finalise yesterday's partitions once the UTC day is over."""
+"""Daily schedules: finalise yesterday's partitions once the UTC day is over.
+
+The runs cover every symbol (exact rectangles, ``run_shapes``); a symbol that fails does not
+hold back the others (the assets fail only its partitions), and the catch-up sensor retries
+failed partitions with backoff, so a failed day does not stay missing.
+"""
 
 from __future__ import annotations
 
@@ -6,24 +11,30 @@ from datetime import timedelta
 
 import dagster as dg
 
-from crypto_assets.automation.catch_up import DayRange, run_request
+from crypto_assets.automation.run_shapes import exact_runs, run_request
 from crypto_assets.settings import Settings
 
 
-def build_daily_schedule(asset_key: dg.AssetKey, settings: Settings, minute: int = 10) -> dg.ScheduleDefinition:
-    """At 00:MM UTC, materialize yesterday for every symbol in one run."""
+def build_daily_schedule(
+    asset_key: dg.AssetKey, settings: Settings, max_partitions_per_run: int, minute: int = 10
+) -> dg.ScheduleDefinition:
+    """At 00:MM UTC, materialize yesterday for every symbol."""
+    name = asset_key.to_user_string()
 
     @dg.schedule(
-        name=f"{asset_key.to_user_string()}_daily",
+        name=f"{name}_daily",
         cron_schedule=f"{minute} 0 * * *",
         execution_timezone="UTC",
         target=[asset_key],
         default_status=dg.DefaultScheduleStatus.RUNNING,
-        description=f"Materializes yesterday's {asset_key.to_user_string()} partitions for every symbol, after the day closed.",
+        description=f"Materializes yesterday's {name} partitions for every symbol, after the day closed.",
     )
     def daily(context: dg.ScheduleEvaluationContext):
         yesterday = (context.scheduled_execution_time - timedelta(days=1)).date()
-        request = run_request(asset_key, DayRange(yesterday, yesterday, tuple(settings.symbols)))
-        return request.with_replaced_attrs(run_key=f"{asset_key.to_user_string()}:{yesterday.isoformat()}")
+        runs = exact_runs([(yesterday, s) for s in settings.symbols], settings.symbols, max_partitions_per_run)
+        return [
+            run_request(asset_key, days).with_replaced_attrs(run_key=f"{name}:{yesterday.isoformat()}:{index}")
+            for index, days in enumerate(runs)
+        ]
 
     return daily

@@ -17,12 +17,12 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Callable, Sequence
 
 import dagster as dg
-from dagster._core.events import DagsterEventType
 
 from crypto_assets.assets.candles_1m import REST_NOW_KEY
 from crypto_assets.assets.candles_1m_checks import freshness_evaluation
 from crypto_assets.assets.partitions import day_start, partition_key
-from crypto_assets.automation.catch_up import CATCH_UP_TAG, group_ranges, run_in_flight, run_request
+from crypto_assets.automation.catch_up import CATCH_UP_TAG, latest_materializations, run_in_flight
+from crypto_assets.automation.run_shapes import exact_runs, run_request
 from crypto_assets.binance.wire import MINUTE_MS, datetime_to_ms, ms_to_datetime
 from crypto_assets.resources import WarehouseResource
 from crypto_assets.settings import Settings
@@ -63,15 +63,11 @@ def shortfalls(cur, windows: Sequence[Window]) -> dict[tuple[str, date], int]:
 def rest_read_at(instance: dg.DagsterInstance, asset_key: dg.AssetKey, partitions: Sequence[tuple[str, date]]) -> dict[tuple[str, date], int]:
     """For each (symbol, day) partition materialized, the exchange time its latest run read REST at."""
     keys = {str(partition_key(day, symbol)): (symbol, day) for symbol, day in partitions}
-    ids = instance.event_log_storage.get_latest_storage_id_by_partition(asset_key, DagsterEventType.ASSET_MATERIALIZATION, set(keys))
-    if not ids:
-        return {}
-    records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=asset_key, storage_ids=list(ids.values())), limit=len(ids)).records
     found = {}
-    for record in records:
+    for key, record in latest_materializations(instance, asset_key, keys).items():
         value = record.asset_materialization.metadata.get(REST_NOW_KEY)
-        if value is not None and record.partition_key in keys:
-            found[keys[record.partition_key]] = int(value.value)
+        if value is not None:
+            found[keys[key]] = int(value.value)
     return found
 
 
@@ -111,14 +107,11 @@ def build_stream_gaps_sensor(
                 bounds = {(s, d): (lo, hi) for s, d, lo, hi in windows}
                 rewindowed = [(s, d, max(bounds[s, d][0], read_at.get((s, d), 0) // MINUTE_MS * MINUTE_MS), bounds[s, d][1]) for s, d in missing]
                 missing = shortfalls(cur, [w for w in rewindowed if w[3] > w[2]])
-        wanted: dict[str, tuple[date, date]] = {}
-        for symbol, day in missing:
-            first, last = wanted.get(symbol, (day, day))
-            wanted[symbol] = (min(first, day), max(last, day))
         cursor = json.dumps({"last_tick": tick.isoformat(), "missing": {f"{s}|{d}": n for (s, d), n in sorted(missing.items())}})
-        if not wanted:
+        if not missing:
             return dg.SensorResult(skip_reason="no recent minute is missing", asset_events=[fresh], cursor=cursor)
-        requests = [run_request(asset_key, r, {CATCH_UP_TAG: SENSOR_NAME}) for r in group_ranges(wanted, symbols, max_partitions_per_run)]
+        runs = exact_runs([(day, symbol) for symbol, day in missing], symbols, max_partitions_per_run)
+        requests = [run_request(asset_key, r, {CATCH_UP_TAG: SENSOR_NAME}) for r in runs]
         return dg.SensorResult(run_requests=requests, asset_events=[fresh], cursor=cursor)
 
     return stream_gaps

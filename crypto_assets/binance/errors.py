@@ -57,9 +57,12 @@ class BinanceUnavailableError(BinanceError):
 class UnknownSymbolError(BinanceError):
     """Configured symbols that the exchange does not list."""
 
-    def __init__(self, symbols: list[str], url: str):
+    def __init__(self, symbols: list[str], url: str, listed: list[str] = ()):
+        from crypto_assets.inputs import closest
+
         self.symbols = symbols
-        super().__init__(f"unknown symbol(s) on {url}: {', '.join(symbols)} (not listed in exchangeInfo)")
+        named = ", ".join(f"{symbol}{closest(symbol, listed)}" for symbol in symbols)
+        super().__init__(f"unknown symbol(s) on {url}: {named} (not listed in exchangeInfo)")
 
 
 class SymbolNotTradingError(BinanceError):

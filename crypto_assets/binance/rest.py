@@ -162,21 +162,31 @@ class BinanceRestClient:
         self._limits_configured = True
         return info
 
-    def validate_symbols(self, symbols: list[str]) -> dict[str, SymbolInfo]:
-        """Check that every symbol exists and is TRADING, before any work is done."""
+    def symbol_infos(self, symbols: list[str]) -> dict[str, SymbolInfo]:
+        """exchangeInfo's entry of each symbol it lists (unknown or delisted ones are absent)."""
         try:
             info = self.exchange_info(symbols)
         except BinanceAPIError as err:
             if err.code != -1121:
                 raise
             info = self.exchange_info()  # find out which of them is unknown
-        listed = {
+        wanted = set(symbols)
+        return {
             entry["symbol"]: SymbolInfo(entry["symbol"], entry["status"], entry.get("baseAsset", ""), entry.get("quoteAsset", ""))
             for entry in info.get("symbols", [])
+            if entry["symbol"] in wanted
         }
+
+    def symbol_statuses(self, symbols: list[str]) -> dict[str, str]:
+        """Each listed symbol's status ('TRADING', 'HALT', 'BREAK'...); unknown ones are absent."""
+        return {symbol: info.status for symbol, info in self.symbol_infos(symbols).items()}
+
+    def validate_symbols(self, symbols: list[str]) -> dict[str, SymbolInfo]:
+        """Check that every symbol exists and is TRADING, before any work is done."""
+        listed = self.symbol_infos(symbols)
         unknown = [s for s in symbols if s not in listed]
         if unknown:
-            raise UnknownSymbolError(unknown, self.base_url)
+            raise UnknownSymbolError(unknown, self.base_url, list(listed))
         not_trading = {s: listed[s].status for s in symbols if listed[s].status != "TRADING"}
         if not_trading:
             raise SymbolNotTradingError(not_trading)

@@ -3,14 +3,15 @@
 For each asset table: total rows, rows per symbol, first and last time, missing candles per
 symbol (candle tables: slots between the first and last candle with none), the newest rows;
 then, for each partitioned asset, the partitions the Dagster instance (``DAGSTER_HOME``)
-reports as materialized and the ones missing. Human-readable by default; ``--json`` for scripts.
+reports as materialized, failed or in progress, those cleared on purpose, those missing, and
+the failed ones waiting for a retry. Human-readable by default; ``--json`` for scripts.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from decimal import Decimal
 
 
@@ -26,7 +27,7 @@ def run(args) -> int:
 
     settings = load_settings()
     env = prepare_environment()
-    report = {"tables": table_reports(env.database_url), "partitions": partition_status(settings)}
+    report = {"tables": table_reports(env.database_url), "partitions": partition_status(settings, env.database_url)}
     if args.json:
         print(json.dumps(report, default=_plain, indent=2))
     else:
@@ -54,34 +55,57 @@ def table_reports(database_url: str) -> list[dict]:
         conn.close()
 
 
-def partition_status(settings) -> list[dict]:
-    """Per partitioned asset: partitions in total, materialized, missing (and missing per symbol)."""
+def partition_status(settings, database_url: str) -> list[dict]:
+    """Per partitioned asset: partitions up to today, materialized, failed, in progress, cleared on
+    purpose (``crypto clear --before``) and missing (per symbol), and the failed ones waiting for
+    the catch-up sensor's next retry (with their attempts)."""
     import dagster as dg
 
-    from crypto_assets.assets.partitions import split_key
+    from crypto_assets.assets.partitions import every_partition
     from crypto_assets.definitions import build_definitions
+    from crypto_assets.warehouse.catch_up_state import floor_for, floors, retries
+    from crypto_assets.warehouse.db import connect
 
     defs = build_definitions(settings)
+    partitions = every_partition(settings.history_start, settings.symbols, datetime.now(timezone.utc).date())
+    keys = [key for _, _, key in partitions]
     out = []
-    with dg.DagsterInstance.get() as instance:
-        for spec in sorted(defs.resolve_all_asset_specs(), key=lambda s: s.key.to_user_string()):
-            if spec.partitions_def is None:
-                continue
-            keys = set(spec.partitions_def.get_partition_keys())
-            done = instance.get_materialized_partitions(spec.key) & keys
-            missing_by_symbol: dict[str, int] = {}
-            for key in keys - done:
-                symbol = split_key(key)[1]
-                missing_by_symbol[symbol] = missing_by_symbol.get(symbol, 0) + 1
-            out.append(
-                {
-                    "asset": spec.key.to_user_string(),
-                    "partitions": len(keys),
-                    "materialized": len(done),
-                    "missing": len(keys) - len(done),
-                    "missing_by_symbol": dict(sorted(missing_by_symbol.items())),
+    conn = connect(database_url)
+    try:
+        with dg.DagsterInstance.get() as instance, conn.cursor() as cur:
+            for spec in sorted(defs.resolve_all_asset_specs(), key=lambda s: s.key.to_user_string()):
+                if spec.partitions_def is None:
+                    continue
+                name = spec.key.to_user_string()
+                status = instance.get_status_by_partition(spec.key, keys, spec.partitions_def) or {}
+                table_floors = floors(cur, name)
+                first_day = {s: floor_for(table_floors, s) or settings.history_start for s in settings.symbols}
+                counts = {"materialized": 0, "failed": 0, "in_progress": 0, "cleared": 0, "missing": 0}
+                missing_by_symbol: dict[str, int] = {}
+                for day, symbol, key in partitions:
+                    state = status.get(key)
+                    if state is None and day < first_day[symbol]:
+                        counts["cleared"] += 1
+                    elif state is None:
+                        counts["missing"] += 1
+                        missing_by_symbol[symbol] = missing_by_symbol.get(symbol, 0) + 1
+                    else:
+                        counts[state.value.lower()] += 1
+                waiting = {
+                    f"{day}|{symbol}": {"attempts": r.attempts, "next_attempt_at": r.next_attempt_at}
+                    for (day, symbol), r in sorted(retries(cur, name).items())
                 }
-            )
+                out.append(
+                    {
+                        "asset": name,
+                        "partitions": len(partitions),
+                        **counts,
+                        "missing_by_symbol": dict(sorted(missing_by_symbol.items())),
+                        "retries": waiting,
+                    }
+                )
+    finally:
+        conn.close()
     return out
 
 
@@ -101,5 +125,8 @@ def render(report: dict) -> str:
         lines.append(
             f"  {p['asset']}: {p['materialized']:,} / {p['partitions']:,}, {p['missing']:,} missing"
             + (f" ({by_symbol})" if by_symbol else "")
+            + f", {p['failed']:,} failed, {p['in_progress']:,} in progress, {p['cleared']:,} cleared on purpose"
         )
+        for key, retry in list(p["retries"].items())[:20]:
+            lines.append(f"    retrying {key}: {retry['attempts']} attempt(s) so far, next at {_plain(retry['next_attempt_at'])}")
     return "\n".join(lines)

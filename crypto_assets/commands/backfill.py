@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
+from crypto_assets.commands.arguments import day_flag
 from crypto_assets.commands.errors import UsageError
+from crypto_assets.inputs import closest
 
 BACKFILL_TAG = "crypto/backfill"
 
@@ -20,52 +22,46 @@ BACKFILL_TAG = "crypto/backfill"
 def register(subparsers) -> None:
     parser = subparsers.add_parser("backfill", help="materialize an asset's partitions for a range of UTC days")
     parser.add_argument("asset", help="asset to backfill, e.g. candles_15m")
-    parser.add_argument("--start", required=True, help="first UTC day, YYYY-MM-DD (inclusive)")
-    parser.add_argument("--end", required=True, help="last UTC day, YYYY-MM-DD (inclusive)")
+    parser.add_argument("--start", required=True, type=day_flag, help="first UTC day, YYYY-MM-DD (inclusive)")
+    parser.add_argument("--end", required=True, type=day_flag, help="last UTC day, YYYY-MM-DD (inclusive)")
     parser.add_argument("--symbols", help="comma-separated symbols (default: every symbol in the config)")
     parser.set_defaults(handler=run)
-
-
-def parse_day(value: str, flag: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise UsageError(f"{flag} {value!r} is not a date like 2024-01-31") from None
 
 
 def run(args) -> int:
     from crypto_assets.settings import load_settings, parse_symbols
 
     settings = load_settings()
-    start, end = parse_day(args.start, "--start"), parse_day(args.end, "--end")
+    start, end = args.start, args.end
     today = datetime.now(timezone.utc).date()
     if start > end:
-        raise UsageError(f"--start {start} is after --end {end}")
+        raise UsageError(f"flag --start {start} is after --end {end}")
     if end > today:
-        raise UsageError(f"--end {end} is in the future (today is {today} UTC)")
+        raise UsageError(f"flag --end: {end} is in the future (today is {today} UTC, the latest valid day)")
     if start < settings.history_start:
         raise UsageError(
-            f"--start {start} is before the first partition {settings.history_start} "
+            f"flag --start: {start} is before the first partition {settings.history_start} "
             f"(config key 'history_start'{_config_hint(settings)}); lower it to backfill earlier days"
         )
-    symbols = parse_symbols(args.symbols, key="--symbols") if args.symbols else settings.symbols
+    symbols = parse_symbols(args.symbols, where="flag --symbols") if args.symbols else settings.symbols
     not_configured = [s for s in symbols if s not in settings.symbols]
     if not_configured:
         raise UsageError(
-            f"--symbols: {', '.join(not_configured)} not in the config's symbols ({', '.join(settings.symbols)}); "
-            f"add them to config key 'symbols'{_config_hint(settings)} first"
+            f"flag --symbols: {', '.join(not_configured)} not in the config's symbols ({', '.join(settings.symbols)})"
+            f"{closest(not_configured[0], settings.symbols)}; add them to config key 'symbols'{_config_hint(settings)} first"
         )
-    return _launch(args.asset, settings, start, end, symbols)
+    return _launch(args.asset, settings, start, end, symbols, "flag --symbols" if args.symbols else "config key 'symbols'")
 
 
 def _config_hint(settings) -> str:
     return f" in {settings.config_path}" if settings.config_path else ", set CRYPTO_CONFIG to a config file"
 
 
-def _launch(asset_name: str, settings, start: date, end: date, symbols) -> int:
+def _launch(asset_name: str, settings, start: date, end: date, symbols, symbols_from: str) -> int:
     import dagster as dg
 
-    from crypto_assets.automation.catch_up import group_ranges, run_request
+    from crypto_assets.automation.run_shapes import describe, exact_runs, run_request
+    from crypto_assets.binance.errors import UnknownSymbolError
     from crypto_assets.binance.limiter import WeightLimiter
     from crypto_assets.binance.rest import BinanceRestClient
     from crypto_assets.definitions import build_definitions
@@ -78,16 +74,20 @@ def _launch(asset_name: str, settings, start: date, end: date, symbols) -> int:
     }
     if asset_key not in backfillable:
         names = ", ".join(sorted(k.to_user_string() for k in backfillable))
-        raise UsageError(f"unknown asset {asset_name!r}; backfillable assets: {names}")
+        raise UsageError(f"unknown asset {asset_name!r}{closest(asset_name, names.split(', '))}; backfillable assets: {names}")
     assets_def = backfillable[asset_key]
     policy = assets_def.backfill_policy
     max_per_run = (policy.max_partitions_per_run if policy else None) or 1
 
     if "binance" in assets_def.required_resource_keys:  # only assets that call the exchange
         with BinanceRestClient(settings.binance_api_url, limiter=WeightLimiter(share=settings.rate_limit_share)) as client:
-            client.validate_symbols(list(symbols))
+            try:
+                client.validate_symbols(list(symbols))
+            except UnknownSymbolError as err:
+                raise UsageError(f"{symbols_from}: {err}") from None
     env = prepare_environment()
-    ranges = group_ranges({s: (start, end) for s in symbols}, list(symbols), max_per_run)
+    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    ranges = exact_runs([(day, s) for day in days for s in symbols], settings.symbols, max_per_run)
     backfill_id = uuid.uuid4().hex[:8]
     total = sum(r.partitions for r in ranges)
     print(
@@ -97,11 +97,12 @@ def _launch(asset_name: str, settings, start: date, end: date, symbols) -> int:
     )
     job = defs.resolve_implicit_global_asset_job_def()
     failures = 0
+    rows_by_symbol: dict[str, int] = {}
     began = time.monotonic()
     with dg.DagsterInstance.get() as instance:
         for index, days in enumerate(ranges, 1):
             request = run_request(asset_key, days, {BACKFILL_TAG: backfill_id})
-            label = f"run {index}/{len(ranges)}: {days.first_day}..{days.last_day} {','.join(days.symbols)}"
+            label = f"run {index}/{len(ranges)}: {describe(days)}"
             print(f"{label} ({days.partitions} partitions) ...", flush=True)
             run_began = time.monotonic()
             result = job.execute_in_process(
@@ -112,25 +113,36 @@ def _launch(asset_name: str, settings, start: date, end: date, symbols) -> int:
                 raise_on_error=False,
             )
             seconds = time.monotonic() - run_began
+            rows = rows_per_symbol(result, asset_key)
+            for symbol, count in rows.items():
+                rows_by_symbol[symbol] = rows_by_symbol.get(symbol, 0) + count
+            written = ", ".join(f"{s} {n:,}" for s, n in rows.items()) or "none"
             if result.success:
-                rows = _rows_written(result, asset_key)
-                print(f"{label} done: {rows:,} rows in {seconds:.1f} s (run {result.run_id})", flush=True)
+                print(f"{label} done in {seconds:.1f} s: rows {written} (run {result.run_id})", flush=True)
             else:
                 failures += 1
-                print(f"{label} FAILED after {seconds:.1f} s (run {result.run_id}): {_failure(result)}", flush=True)
+                print(f"{label} FAILED after {seconds:.1f} s (run {result.run_id}): {_failure(result)}; rows kept: {written}", flush=True)
     elapsed = time.monotonic() - began
-    print(f"backfill {backfill_id}: {len(ranges) - failures}/{len(ranges)} runs succeeded in {elapsed:.1f} s", flush=True)
+    per_symbol = ", ".join(f"{s} {rows_by_symbol.get(s, 0):,}" for s in symbols)
+    print(
+        f"backfill {backfill_id}: {len(ranges) - failures}/{len(ranges)} runs succeeded in {elapsed:.1f} s; rows {per_symbol}",
+        flush=True,
+    )
     return 1 if failures else 0
 
 
-def _rows_written(result, asset_key) -> int:
-    """Rows the run wrote (every partition of a run carries the run's totals)."""
+def rows_per_symbol(result, asset_key) -> dict[str, int]:
+    """Rows the run's partition materializations carry, summed per symbol."""
+    from crypto_assets.assets.partitions import split_key
+
+    rows: dict[str, int] = {}
     for event in result.all_events:
         if event.is_step_materialization:
             materialization = event.step_materialization_data.materialization
-            if materialization.asset_key == asset_key and "rows" in materialization.metadata:
-                return int(materialization.metadata["rows"].value)
-    return 0
+            if materialization.asset_key == asset_key and materialization.partition and "rows" in materialization.metadata:
+                symbol = split_key(materialization.partition)[1]
+                rows[symbol] = rows.get(symbol, 0) + int(materialization.metadata["rows"].value)
+    return dict(sorted(rows.items()))
 
 
 def _failure(result) -> str:

@@ -10,6 +10,8 @@ candles_1d and market_metrics_daily. ``--before`` clears whole UTC days before t
 
 from __future__ import annotations
 
+from crypto_assets.commands.arguments import day_flag
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("clear", help="delete rows (and their partition status) from the asset tables")
@@ -18,19 +20,18 @@ def register(subparsers) -> None:
     which.add_argument("--downsampled", action="store_true", help="price_downsampled, candles_1h, candles_1d, market_metrics_daily")
     which.add_argument("--all", action="store_true", help="every asset table")
     parser.add_argument("--symbol", help="only this symbol, e.g. BTCUSDT")
-    parser.add_argument("--before", help="only UTC days before this one, YYYY-MM-DD")
+    parser.add_argument("--before", type=day_flag, help="only UTC days before this one, YYYY-MM-DD")
     parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     parser.set_defaults(handler=run)
 
 
 def run(args) -> int:
-    from crypto_assets.commands.backfill import parse_day
     from crypto_assets.environment import prepare_environment
     from crypto_assets.settings import parse_symbols
     from crypto_assets.warehouse.inventory import DOWNSAMPLED_TABLES, RAW_TABLES
 
-    symbol = parse_symbols([args.symbol], key="--symbol")[0] if args.symbol is not None else None
-    before = parse_day(args.before, "--before") if args.before is not None else None
+    symbol = parse_symbols([args.symbol], where="flag --symbol")[0] if args.symbol is not None else None
+    before = args.before
     tables = RAW_TABLES if args.raw else DOWNSAMPLED_TABLES if args.downsampled else RAW_TABLES + DOWNSAMPLED_TABLES
     env = prepare_environment()
     return clear(env.database_url, tables, symbol, before, assume_yes=args.yes)
@@ -42,7 +43,9 @@ def clear(database_url: str, tables, symbol, before, *, assume_yes: bool) -> int
     from crypto_assets.assets.partitions import split_key
     from crypto_assets.automation.partition_wipe import forget_partitions
     from crypto_assets.warehouse.db import connect
-    from crypto_assets.warehouse.inventory import count_rows, delete_rows
+    from crypto_assets.warehouse.catch_up_state import raise_floor
+    from crypto_assets.warehouse.inventory import count_rows, delete_rows, table_symbols
+    from crypto_assets.warehouse.locks import lock_symbols
 
     scope = f"{symbol or 'every symbol'}, {'days before ' + before.isoformat() if before else 'all days'}"
     conn = connect(database_url)
@@ -64,7 +67,12 @@ def clear(database_url: str, tables, symbol, before, *, assume_yes: bool) -> int
                 print("nothing deleted")
                 return 1
             with conn, conn.cursor() as cur:  # every table's rows, or none
+                for table in tables:  # wait for runs writing these tables (their write locks)
+                    lock_symbols(cur, table, table_symbols(cur, table) if symbol is None else [symbol])
                 deleted = {table: delete_rows(cur, table, symbol, before) for table in tables}
+                if before is not None:  # removed on purpose: the sensors must not refill them
+                    for table in tables:
+                        raise_floor(cur, table, symbol, before)
             # Only once the rows are gone for good does the instance forget their partitions.
             for table in tables:
                 forget_partitions(instance, dg.AssetKey(table), partitions[table])

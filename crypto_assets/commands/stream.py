@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import logging
 
+from crypto_assets.commands.arguments import seconds_flag
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("stream", help="collect Binance kline_1m streams into candles_1m and price_samples")
     parser.add_argument("--healthcheck", action="store_true", help="check the running collector's heartbeat and exit 0 (healthy) or 1")
-    parser.add_argument("--max-age", type=float, default=60.0, metavar="SECONDS",
+    parser.add_argument("--max-age", type=seconds_flag, default=60.0, metavar="SECONDS",
                         help="with --healthcheck: oldest acceptable heartbeat and last message (default %(default)s)")
     parser.set_defaults(handler=run)
 

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Iterable, Sequence
 
 from crypto_assets.binance.wire import DAY_MS, Kline
+from crypto_assets.warehouse.locks import lock_symbols
 
 CANDLE_COLUMNS = (
     "symbol", "open_time", "close_time", "open", "high", "low", "close", "volume",
@@ -115,11 +116,10 @@ class StreamingCopy:
 def delete_window(cur, table: str, symbol: str, start_ms: int, end_ms: int) -> int:
     """Delete the symbol's candles opening in [start_ms, end_ms); returns rows deleted.
 
-    First takes a transaction-scoped advisory lock on (table, symbol): two runs replacing
-    overlapping windows (a UI backfill next to the catch-up sensor's run) then take turns instead
-    of the second failing on the first's uncommitted rows. Runs lock symbols in sorted order.
+    First takes the symbol's write lock (``locks.lock_symbols``): two runs replacing
+    overlapping windows then take turns instead of the second failing on the first's rows.
     """
-    cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{table}:{symbol}",))
+    lock_symbols(cur, table, [symbol])
     cur.execute(
         f"DELETE FROM {table} WHERE symbol = %s AND open_time >= %s::timestamptz AND open_time < %s::timestamptz",
         (symbol, ms_to_pg(start_ms), ms_to_pg(end_ms)),

@@ -65,6 +65,11 @@ def count_rows(cur, table: str, symbol: str | None = None, before: date | None =
     return cur.fetchone()[0]
 
 
+def table_symbols(cur, table: str) -> list[str]:
+    cur.execute(f"SELECT DISTINCT symbol FROM {table}")
+    return [row[0] for row in cur.fetchall()]
+
+
 def delete_rows(cur, table: str, symbol: str | None = None, before: date | None = None) -> int:
     where, params = _slice(table, symbol, before)
     cur.execute(f"DELETE FROM {table} WHERE {where}", params)

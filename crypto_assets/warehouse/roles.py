@@ -1,10 +1,10 @@
-"""The dashboard's read-only database role, created idempotently next to the schema.
+"""The read-only database roles of the dashboard and the HTTP API, created idempotently next to the schema.
 
-Why: the Streamlit dashboard only reads. Giving it its own login role that holds nothing but
-``SELECT`` means a bug or a crafted URL in the dashboard can never change the warehouse, and the
-role shows up by name in ``pg_stat_activity``. The role is created "where the server allows":
+Why: the Streamlit dashboard and the API only read. Giving each its own login role that holds
+nothing but ``SELECT`` means a bug or a crafted URL in either can never change the warehouse, and
+each role shows up by name in ``pg_stat_activity``. A role is created "where the server allows":
 when the migrating user may not create roles (a managed database, say), nothing happens and the
-dashboard keeps using ``DATABASE_URL`` (its own sessions are read-only transactions anyway).
+readers keep using ``DATABASE_URL`` (their own sessions are read-only transactions anyway).
 
 ``ensure_readonly_role(conn)`` is safe on every start and from several processes at once: it
 creates the role when missing, (re)sets its password when one is given, and grants ``SELECT`` on
@@ -21,12 +21,22 @@ from psycopg2 import sql
 DASHBOARD_ROLE = "crypto_dashboard"
 PASSWORD_ENV = "DASHBOARD_DB_PASSWORD"
 """Environment variable holding the role's password (needed wherever the server checks passwords)."""
+API_ROLE = "crypto_api"
+API_PASSWORD_ENV = "API_DB_PASSWORD"
+"""Environment variable holding the API role's password."""
+_PASSWORD_ENVS = {DASHBOARD_ROLE: PASSWORD_ENV, API_ROLE: API_PASSWORD_ENV}
 
 _LOCK_KEY = 7_391_005  # advisory lock: one process at a time changes the role and its grants
 _SESSION_DEFAULTS = {
     "default_transaction_read_only": "on",
     "statement_timeout": "15s",
 }
+
+
+def role_password(role: str) -> str | None:
+    """The password configured for ``role`` in its environment variable, if any."""
+    env = _PASSWORD_ENVS.get(role)
+    return (os.environ.get(env) or None) if env else None
 
 
 def can_create_roles(conn) -> bool:
@@ -41,11 +51,12 @@ def ensure_readonly_role(conn, role: str = DASHBOARD_ROLE, password: str | None 
     """Create or refresh ``role`` as a read-only login of the connected database.
 
     Returns False (and changes nothing) when the connected user may not create roles. The
-    password defaults to ``$DASHBOARD_DB_PASSWORD``; without one the role can only log in where
-    the server trusts local connections (the embedded default server does).
+    password defaults to the role's environment variable (``$DASHBOARD_DB_PASSWORD``,
+    ``$API_DB_PASSWORD``); without one the role can only log in where the server trusts local
+    connections (the embedded default server does).
     """
     if password is None:
-        password = os.environ.get(PASSWORD_ENV) or None
+        password = role_password(role)
     conn.autocommit = False
     if not can_create_roles(conn):
         conn.rollback()
@@ -75,10 +86,10 @@ def ensure_readonly_role(conn, role: str = DASHBOARD_ROLE, password: str | None 
 def role_url(database_url: str, role: str = DASHBOARD_ROLE, password: str | None = None) -> str:
     """``database_url`` with its user (and password) replaced by ``role``'s.
 
-    The password defaults to ``$DASHBOARD_DB_PASSWORD``; none leaves the URL without one.
+    The password defaults to the role's environment variable; none leaves the URL without one.
     """
     if password is None:
-        password = os.environ.get(PASSWORD_ENV) or None
+        password = role_password(role)
     parts = urlsplit(database_url)
     host = parts.netloc.rsplit("@", 1)[-1]
     login = quote(role, safe="") + (f":{quote(password, safe='')}" if password else "")

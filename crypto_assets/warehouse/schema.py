@@ -105,6 +105,29 @@ MIGRATIONS: list[tuple[int, str]] = [
             CHECK (source_interval IN ('1m', '15m', 'mixed'));
         """,
     ),
+    (
+        11,
+        # Catch-up bookkeeping: failed partitions waiting for their next retry, and the days
+        # ``crypto clear --before`` removed on purpose (the sensors do not refill below them).
+        """
+        CREATE TABLE IF NOT EXISTS partition_retries (
+            asset           text        NOT NULL,
+            symbol          text        NOT NULL,
+            day             date        NOT NULL,
+            attempts        integer     NOT NULL,
+            next_attempt_at timestamptz NOT NULL,
+            updated_at      timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (asset, symbol, day)
+        );
+        CREATE TABLE IF NOT EXISTS cleared_floors (
+            table_name     text        NOT NULL,
+            symbol         text        NOT NULL,  -- '*' for every symbol
+            cleared_before date        NOT NULL,
+            cleared_at     timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (table_name, symbol)
+        );
+        """,
+    ),
 ]
 
 # Hypertables (table, time column, chunk interval) when TimescaleDB is present.

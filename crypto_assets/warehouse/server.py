@@ -749,13 +749,12 @@ def local_port() -> int:
     raw = os.environ.get("CRYPTO_LOCAL_PG_PORT", "").strip()
     if not raw:
         return DEFAULT_LOCAL_PORT
+    from crypto_assets.inputs import InputError, parse_port
+
     try:
-        port = int(raw)
-    except ValueError:
-        port = 0
-    if not 0 < port < 65536:
-        raise LocalPostgresError(f"CRYPTO_LOCAL_PG_PORT must be a port number, got {raw!r}")
-    return port
+        return parse_port(raw)
+    except InputError as err:
+        raise LocalPostgresError(f"environment variable CRYPTO_LOCAL_PG_PORT: {err}") from None
 
 
 _local: LocalPostgres | None = None

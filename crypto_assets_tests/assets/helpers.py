@@ -3,11 +3,11 @@
 from datetime import date
 
 import dagster as dg
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from crypto_assets.assets.candles_15m import build_candles_15m
 from crypto_assets.assets.candles_1m import build_candles_1m
 from crypto_assets.assets.partitions import day_symbol_partitions
+from crypto_assets.automation.run_shapes import RANGE_END_TAG, RANGE_START_TAG
 from crypto_assets.resources import BinanceResource, WarehouseResource
 from crypto_assets.settings import Settings
 
@@ -33,7 +33,7 @@ def materialize_range(asset_name, settings, binance_url, database_url, first, la
         [asset],
         resources=resources(binance_url, database_url),
         instance=instance or dg.DagsterInstance.ephemeral(),
-        tags={ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last},
+        tags={RANGE_START_TAG: first, RANGE_END_TAG: last},
         raise_on_error=False,
     )
 
@@ -42,9 +42,12 @@ def check_results(result) -> dict[str, dg.AssetCheckEvaluation]:
     return {e.check_name: e for e in result.get_asset_check_evaluations()}
 
 
-def materialization_metadata(result) -> dict:
-    events = result.get_asset_materialization_events()
-    return {k: v.value for k, v in events[0].materialization.metadata.items()}
+def partition_metadata(result) -> dict[str, dict]:
+    """Each materialized partition's own metadata, by partition key."""
+    return {
+        e.materialization.partition: {k: v.value for k, v in e.materialization.metadata.items()}
+        for e in result.get_asset_materialization_events()
+    }
 
 
 test_settings.__test__ = False  # a factory, not a test

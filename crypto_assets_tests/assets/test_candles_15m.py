@@ -7,14 +7,24 @@ import sys
 from datetime import date
 from pathlib import Path
 
+import dagster as dg
 import psycopg2
 
-from crypto_assets.assets.candle_checks import GAPS, NO_DUPLICATES, OHLC_INVARIANTS, check_ohlc_invariants
+from crypto_assets.assets.candle_checks import (
+    DAY_COUNTS,
+    GAPS,
+    OHLC_INVARIANTS,
+    ON_GRID,
+    check_day_counts,
+    check_ohlc_invariants,
+    check_on_grid,
+)
+from crypto_assets.assets.partition_results import table_stats
 from crypto_assets.binance.simulator import SimulatorServer
 from crypto_assets_tests.assets.helpers import (
     check_results,
-    materialization_metadata,
     materialize_range,
+    partition_metadata,
     test_settings,
 )
 
@@ -38,14 +48,16 @@ def test_one_run_fills_days_for_both_symbols(simulator, db_url):
     result = materialize_range("candles_15m", test_settings(), simulator.url, db_url, "2024-02-01|BTCUSDT", "2024-02-10|ETHUSDT")
     assert result.success
     assert count(db_url) == 10 * 96 * 2
-    meta = materialization_metadata(result)
-    assert meta["rows"] == 1920
-    assert meta["first_open_time"] == "2024-02-01T00:00:00+00:00"
-    assert meta["last_open_time"] == "2024-02-10T23:45:00+00:00"
-    assert meta["missing_candles"] == 0
+    meta = partition_metadata(result)
+    assert len(meta) == 20  # one per partition, each with its own figures
+    for day in range(1, 11):
+        for symbol in ("BTCUSDT", "ETHUSDT"):
+            own = meta[f"2024-02-{day:02d}|{symbol}"]
+            assert own["rows"] == 96 and own["expected_candles"] == 96 and own["missing_candles"] == 0
+            assert own["first_time"] == f"2024-02-{day:02d}T00:00:00+00:00"
+            assert own["last_time"] == f"2024-02-{day:02d}T23:45:00+00:00"
     checks = check_results(result)
-    assert checks[NO_DUPLICATES].passed and checks[OHLC_INVARIANTS].passed and checks[GAPS].passed
-    assert len(result.get_asset_materialization_events()) == 20  # one per partition
+    assert all(checks[name].passed for name in (ON_GRID, DAY_COUNTS, OHLC_INVARIANTS, GAPS))
 
 
 def test_rematerializing_never_duplicates(simulator, db_url):
@@ -91,22 +103,66 @@ def test_days_before_the_listing_store_what_exists_and_say_so(simulator, db_url)
     result = materialize_range("candles_15m", settings, simulator.url, db_url, "2017-08-16|BTCUSDT", "2017-08-17|BTCUSDT")
     assert result.success
     assert count(db_url) == 20 * 4  # BTCUSDT's first candle opened 2017-08-17 04:00 UTC
-    meta = materialization_metadata(result)
-    assert meta["missing_candles"] == 0
-    assert "no candles before 2017-08-17 04:00" in json.dumps(meta["not_listed_yet"])
+    meta = partition_metadata(result)
+    before, listing_day = meta["2017-08-16|BTCUSDT"], meta["2017-08-17|BTCUSDT"]
+    assert before["rows"] == 0 and before["expected_candles"] == 0 and before["listed_from"] == "2017-08-17 04:00 UTC"
+    assert listing_day["rows"] == 80 and listing_day["expected_candles"] == 80 and listing_day["missing_candles"] == 0
+    assert listing_day["first_time"] == "2017-08-17T04:00:00+00:00"
 
 
-def test_unknown_symbol_fails_before_writing(simulator, db_url):
-    result = materialize_range("candles_15m", test_settings(symbols=("BTCUSDT", "NOPEUSDT")), simulator.url, db_url, "2024-02-01|BTCUSDT", "2024-02-01|NOPEUSDT")
+def test_unknown_symbol_fails_alone_and_the_others_are_materialized(simulator, db_url):
+    instance = dg.DagsterInstance.ephemeral()
+    settings = test_settings(symbols=("BTCUSDT", "NOPEUSDT"))
+    result = materialize_range("candles_15m", settings, simulator.url, db_url, "2024-02-01|BTCUSDT", "2024-02-02|NOPEUSDT", instance)
     assert not result.success
-    assert "NOPEUSDT" in result.failure_data_for_node("candles_15m").error.to_string()
-    assert count(db_url) == 0
+    error = result.failure_data_for_node("candles_15m").error.to_string()
+    assert "NOPEUSDT is not listed on the exchange" in error
+    assert count(db_url) == 2 * 96 and count(db_url, "symbol = 'NOPEUSDT'") == 0
+    assert set(partition_metadata(result)) == {"2024-02-01|BTCUSDT", "2024-02-02|BTCUSDT"}
+    assert instance.get_materialized_partitions(dg.AssetKey("candles_15m")) == {"2024-02-01|BTCUSDT", "2024-02-02|BTCUSDT"}
+
+
+def test_symbol_not_trading_fails_only_its_partitions_naming_its_status(simulator, db_url):
+    """BCCBTC is BREAK in the recorded exchangeInfo: BTCUSDT's days still land."""
+    settings = test_settings(symbols=("BTCUSDT", "BCCBTC"))
+    result = materialize_range("candles_15m", settings, simulator.url, db_url, "2024-02-01|BTCUSDT", "2024-02-03|BCCBTC")
+    assert not result.success
+    assert "BCCBTC has status BREAK on the exchange, not TRADING" in result.failure_data_for_node("candles_15m").error.to_string()
+    assert count(db_url, "symbol = 'BTCUSDT'") == 3 * 96
+    assert sorted(partition_metadata(result)) == [f"2024-02-0{d}|BTCUSDT" for d in (1, 2, 3)]
 
 
 def test_unreachable_database_fails_naming_it(simulator, db_url):
     result = materialize_range("candles_15m", test_settings(), simulator.url, "postgresql://postgres@127.0.0.1:9/crypto", "2024-02-01|BTCUSDT", "2024-02-01|BTCUSDT")
     assert not result.success
     assert "127.0.0.1:9/crypto" in result.failure_data_for_node("candles_15m").error.to_string()
+
+
+def test_grid_check_fails_on_a_shifted_or_cut_short_candle(pg_conn):
+    with pg_conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO candles_15m VALUES"
+            " ('BTCUSDT', '2024-02-01 00:00+00', '2024-02-01 00:14:59.999+00', '1', '1', '1', '1', '1', '1', 1, '0', '0'),"
+            " ('BTCUSDT', '2024-02-01 00:20+00', '2024-02-01 00:34:59.999+00', '1', '1', '1', '1', '1', '1', 1, '0', '0'),"  # off the grid
+            " ('BTCUSDT', '2024-02-01 00:30+00', '2024-02-01 00:40:00+00', '1', '1', '1', '1', '1', '1', 1, '0', '0')"  # cut short
+        )
+        result = check_on_grid(cur, "candles_15m", [("BTCUSDT", 1706745600000, 1706745600000 + DAY_MS)], 900_000)
+    assert not result.passed
+    assert result.metadata["off_grid_candles"].value == 2
+    assert [e[1] for e in result.metadata["examples"].value] == ["2024-02-01T00:20:00+00:00", "2024-02-01T00:30:00+00:00"]
+
+
+def test_day_count_check_fails_when_the_table_lost_rows_behind_the_run(simulator, db_url):
+    result = materialize_range("candles_15m", test_settings(), simulator.url, db_url, "2024-02-01|BTCUSDT", "2024-02-01|BTCUSDT")
+    reported = {key: (m["expected_candles"], m["missing_candles"]) for key, m in partition_metadata(result).items()}
+    assert reported == {"2024-02-01|BTCUSDT": (96, 0)}
+    with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
+        cur.execute("DELETE FROM candles_15m WHERE open_time = '2024-02-01 12:00+00'")
+        window = [("BTCUSDT", 1706745600000, 1706745600000 + DAY_MS)]
+        stored = {key: stats["rows"] for key, stats in table_stats(cur, "candles_15m", "open_time", window).items()}
+    check = check_day_counts(reported, stored)
+    assert not check.passed
+    assert check.metadata["examples"].value == [{"partition": "2024-02-01|BTCUSDT", "expected": 96, "reported_missing": 0, "stored": 95}]
 
 
 def test_ohlc_check_lists_offending_rows(pg_conn):

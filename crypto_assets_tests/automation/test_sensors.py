@@ -1,22 +1,25 @@
-"""The catch-up sensor's run requests and cursor, evaluated against a real Dagster instance."""
+"""The catch-up sensor against a real Dagster instance and the warehouse: every hole, retries, floors."""
 
 import json
 from datetime import datetime, timedelta, timezone
 
 import dagster as dg
+import psycopg2
 import pytest
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from crypto_assets.assets.candles_15m import build_candles_15m
 from crypto_assets.assets.partitions import day_symbol_partitions
-from crypto_assets.resources import BinanceResource, WarehouseResource
-from crypto_assets.automation.catch_up import CATCH_UP_TAG
+from crypto_assets.automation.catch_up import ATTEMPT_TAG, CATCH_UP_TAG
+from crypto_assets.automation.run_shapes import RANGE_END_TAG, RANGE_START_TAG
 from crypto_assets.automation.sensors import build_catch_up_sensor
+from crypto_assets.resources import BinanceResource, WarehouseResource
 from crypto_assets.settings import Settings
+from crypto_assets_tests.assets.helpers import materialize_range
 
 KEY = dg.AssetKey("candles_15m")
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(timezone.utc).replace(hour=12, minute=0, second=0, microsecond=0)
 TODAY = NOW.date()
+SETTINGS = Settings(symbols=("BTCUSDT", "ETHUSDT"), history_start=TODAY - timedelta(days=5))
 
 
 def day(offset: int) -> str:
@@ -34,60 +37,55 @@ def materialize(instance, offsets, symbol):
         instance.report_runless_asset_event(dg.AssetMaterialization(KEY, partition=f"{day(offset)}|{symbol}"))
 
 
-def evaluate(instance, cursor=None, max_per_run=400, history_days=5):
-    settings = Settings(symbols=("BTCUSDT", "ETHUSDT"), history_start=TODAY - timedelta(days=history_days))
-    sensor = build_catch_up_sensor(KEY, settings, max_per_run, now=lambda: NOW)
-    return tick(sensor, settings, instance, cursor)
-
-
-def tick(sensor, settings, instance, cursor=None):
-    defs = dg.Definitions(
-        assets=[build_candles_15m(day_symbol_partitions(settings))],
-        sensors=[sensor],
-        resources={"binance": BinanceResource(), "warehouse": WarehouseResource(database_url="postgresql://unused")},
-    )
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs)
+def evaluate(instance, db_url, *, at=NOW, max_per_run=400, settings=SETTINGS):
+    sensor = build_catch_up_sensor(KEY, day_symbol_partitions(settings), settings, max_per_run, now=lambda: at)
+    resources = {"binance": BinanceResource(), "warehouse": WarehouseResource(database_url=db_url)}
+    defs = dg.Definitions(assets=[build_candles_15m(day_symbol_partitions(settings))], sensors=[sensor], resources=resources)
+    context = dg.build_sensor_context(instance=instance, definitions=defs, resources=resources)
     return sensor.evaluate_tick(context)
 
 
 def ranges(result):
-    return sorted((r.tags[ASSET_PARTITION_RANGE_START_TAG], r.tags[ASSET_PARTITION_RANGE_END_TAG]) for r in result.run_requests)
+    return sorted((r.tags[RANGE_START_TAG], r.tags[RANGE_END_TAG]) for r in result.run_requests)
 
 
-def test_nothing_materialized_requests_history_start_through_today_in_one_run(instance):
-    result = evaluate(instance)
+def test_nothing_materialized_requests_history_start_through_today_in_one_run(instance, db_url):
+    result = evaluate(instance, db_url)
     assert ranges(result) == [(f"{day(-5)}|BTCUSDT", f"{day(0)}|ETHUSDT")]
     assert result.run_requests[0].asset_selection == [KEY]
+    assert result.run_requests[0].tags[CATCH_UP_TAG] == "candles_15m_catch_up"
     cursor = json.loads(result.cursor)
-    assert cursor["requested"] == {"BTCUSDT": [day(-5), day(0)], "ETHUSDT": [day(-5), day(0)]}
-    assert cursor["last_tick"] == NOW.isoformat()
+    assert cursor["missing"] == 12 and cursor["last_tick"] == NOW.isoformat()
 
 
-def test_requests_every_partition_missing_since_the_last_one_per_symbol(instance):
-    materialize(instance, range(-5, 0), "BTCUSDT")  # up to yesterday, written after each day closed
-    materialize(instance, range(-5, -2), "ETHUSDT")  # two days behind
-    result = evaluate(instance)
-    assert ranges(result) == [(f"{day(-2)}|ETHUSDT", f"{day(0)}|ETHUSDT"), (f"{day(0)}|BTCUSDT", f"{day(0)}|BTCUSDT")]
-    assert all(r.tags[CATCH_UP_TAG] == "candles_15m_catch_up" for r in result.run_requests)
+def test_a_hole_before_the_latest_day_is_found_and_filled_exactly(instance, db_url):
+    materialize(instance, [-5, -4, -2, -1, 0], "BTCUSDT")  # day -3 never ran
+    materialize(instance, range(-5, 1), "ETHUSDT")
+    result = evaluate(instance, db_url)
+    assert ranges(result) == [(f"{day(-3)}|BTCUSDT", f"{day(-3)}|BTCUSDT")]
 
 
-def test_today_is_refreshed_only_when_its_last_refresh_is_old(instance):
+def test_holes_of_both_symbols_on_different_days_become_separate_exact_runs(instance, db_url):
+    materialize(instance, [-5, -3, -2, -1, 0], "BTCUSDT")  # BTCUSDT misses -4
+    materialize(instance, [-5, -4, -3, 0], "ETHUSDT")  # ETHUSDT misses -2 and -1
+    result = evaluate(instance, db_url)
+    assert ranges(result) == sorted([(f"{day(-2)}|ETHUSDT", f"{day(-1)}|ETHUSDT"), (f"{day(-4)}|BTCUSDT", f"{day(-4)}|BTCUSDT")])
+
+
+def test_today_is_refreshed_only_when_its_last_refresh_is_old(instance, db_url):
     materialize(instance, range(-5, 1), "BTCUSDT")
     materialize(instance, range(-5, 1), "ETHUSDT")
-    result = evaluate(instance)
+    stamp = datetime.now(timezone.utc)
+    result = evaluate(instance, db_url, at=stamp)
     assert result.run_requests == [] and "up to date" in result.skip_message
-    later = NOW + timedelta(minutes=20)
-    settings = Settings(symbols=("BTCUSDT", "ETHUSDT"), history_start=TODAY - timedelta(days=5))
-    sensor = build_catch_up_sensor(KEY, settings, 400, now=lambda: later)
-    result = tick(sensor, settings, instance)
-    if later.date() == TODAY:  # (near midnight the day rolls over; the other assertion covers it)
-        assert ranges(result) == [(f"{day(0)}|BTCUSDT", f"{day(0)}|ETHUSDT")]
-    else:
-        assert len(result.run_requests) == 1
+    later = stamp + timedelta(minutes=20)
+    result = evaluate(instance, db_url, at=later, settings=SETTINGS)
+    if later.date() == stamp.date():  # (near midnight the day rolls over and yesterday is refreshed instead)
+        assert ranges(result) == [(f"{stamp.date()}|BTCUSDT", f"{stamp.date()}|ETHUSDT")]
 
 
-def test_long_catch_up_is_cut_into_runs_of_the_policy_size(instance):
-    result = evaluate(instance, max_per_run=4, history_days=5)  # 6 days x 2 symbols, 4 per run
+def test_long_catch_up_is_cut_into_runs_of_the_policy_size(instance, db_url):
+    result = evaluate(instance, db_url, max_per_run=4)  # 6 days x 2 symbols, 4 per run
     assert ranges(result) == [
         (f"{day(-5)}|BTCUSDT", f"{day(-4)}|ETHUSDT"),
         (f"{day(-3)}|BTCUSDT", f"{day(-2)}|ETHUSDT"),
@@ -95,10 +93,46 @@ def test_long_catch_up_is_cut_into_runs_of_the_policy_size(instance):
     ]
 
 
-def test_waits_while_a_catch_up_run_is_in_flight(instance):
+def test_waits_while_a_catch_up_run_is_in_flight(instance, db_url):
     instance.add_run(
         dg.DagsterRun(job_name="__ASSET_JOB", run_id="a" * 36, status=dg.DagsterRunStatus.STARTED, tags={CATCH_UP_TAG: "candles_15m_catch_up"})
     )
-    result = evaluate(instance, cursor=json.dumps({"last_tick": "x"}))
-    assert result.run_requests == []
-    assert "in flight" in result.skip_message
+    result = evaluate(instance, db_url)
+    assert result.run_requests == [] and "in flight" in result.skip_message
+
+
+def retry_rows(db_url):
+    with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT symbol, day::text, attempts, next_attempt_at FROM partition_retries ORDER BY 1, 2")
+        return cur.fetchall()
+
+
+def test_failed_partitions_are_retried_with_backoff_and_the_attempts_are_kept(instance, db_url, simulator):
+    materialize(instance, range(-5, 1), "BTCUSDT")
+    materialize(instance, [-5, -4, -3, -1, 0], "ETHUSDT")
+    settings = Settings(symbols=("BTCUSDT", "ETHUSDT"), history_start=TODAY - timedelta(days=5))
+    failed = materialize_range("candles_15m", settings, simulator.url, "postgresql://postgres@127.0.0.1:9/none",
+                               f"{day(-2)}|ETHUSDT", f"{day(-2)}|ETHUSDT", instance)
+    assert not failed.success  # the database is unreachable: day -2 of ETHUSDT is now FAILED
+    first = evaluate(instance, db_url)  # first seen: wait one minute before retrying
+    assert first.run_requests == [] and "1 failed partition(s) wait for their retry" in first.skip_message
+    assert [(s, d, n) for s, d, n, _ in retry_rows(db_url)] == [("ETHUSDT", day(-2), 0)]
+    second = evaluate(instance, db_url, at=NOW + timedelta(seconds=61))
+    assert ranges(second) == [(f"{day(-2)}|ETHUSDT", f"{day(-2)}|ETHUSDT")]
+    assert second.run_requests[0].tags[ATTEMPT_TAG] == "1"
+    (row,) = retry_rows(db_url)
+    assert row[2] == 1 and row[3] == NOW + timedelta(seconds=61) + timedelta(minutes=10)
+    assert evaluate(instance, db_url, at=NOW + timedelta(minutes=5)).run_requests == []  # backing off
+    third = evaluate(instance, db_url, at=NOW + timedelta(minutes=12))
+    assert third.run_requests[0].tags[ATTEMPT_TAG] == "2"
+    instance.report_runless_asset_event(dg.AssetMaterialization(KEY, partition=f"{day(-2)}|ETHUSDT"))
+    assert evaluate(instance, db_url).run_requests == [] and retry_rows(db_url) == []  # resolved: forgotten
+
+
+def test_days_cleared_on_purpose_are_not_refilled(instance, db_url):
+    with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO cleared_floors (table_name, symbol, cleared_before) VALUES ('candles_15m', '*', %s)", (day(-2),))
+        cur.execute("INSERT INTO cleared_floors (table_name, symbol, cleared_before) VALUES ('candles_15m', 'ETHUSDT', %s)", (day(-1),))
+    result = evaluate(instance, db_url)
+    assert ranges(result) == sorted([(f"{day(-1)}|ETHUSDT", f"{day(0)}|ETHUSDT"), (f"{day(-2)}|BTCUSDT", f"{day(0)}|BTCUSDT")])
+    assert json.loads(result.cursor)["cleared"] == 3 + 4

@@ -59,3 +59,16 @@ def test_filled_database(tmp_path, monkeypatch, pg_server, db_url, capsys):
     assert "candles_1m: 995 rows" in text
     assert "BTCUSDT: 995 rows, 2024-09-04T02:27:00+00:00 .. 2024-09-04T19:06:00+00:00, 5 missing candles" in text
     assert f"candles_1h: 1 / {PARTITION_DAYS * 2:,}" in text
+
+
+def test_days_cleared_on_purpose_are_reported_as_cleared_not_missing(tmp_path, monkeypatch, pg_server, db_url, capsys):
+    home = command_env(tmp_path, monkeypatch, pg_server, db_url)
+    with instance(home) as inst:
+        materialize(db_url, ["candles_1h"], "2024-09-02|BTCUSDT", instance=inst)
+    assert main(["clear", "--downsampled", "--before", "2024-09-03", "--yes"]) == 0
+    capsys.readouterr()
+    status = {p["asset"]: p for p in audit_json(capsys)["partitions"]}
+    hours = status["candles_1h"]
+    assert hours["cleared"] == 2 * 2  # 2024-09-01 and -02, both symbols
+    assert hours["materialized"] == 0 and hours["missing"] == hours["partitions"] - 4
+    assert status["candles_15m"]["cleared"] == 0  # --downsampled left the raw tables' floors alone

@@ -39,7 +39,7 @@ def test_backfill_runs_through_dagster_with_progress(cli_env, capsys):
     out = capsys.readouterr().out
     assert "40 partitions in 1 run(s)" in out
     assert "run 1/1: 2024-01-01..2024-01-20 BTCUSDT,ETHUSDT (40 partitions) ..." in out
-    assert "3,840 rows" in out
+    assert "rows BTCUSDT 1,920, ETHUSDT 1,920" in out
     assert rows(cli_env["db_url"]) == {"BTCUSDT": 1920, "ETHUSDT": 1920}
     with dg.DagsterInstance.from_config(str(cli_env["home"])) as instance:
         materialized = instance.get_materialized_partitions(dg.AssetKey("candles_15m"))
@@ -52,30 +52,60 @@ def test_backfill_of_some_symbols_only(cli_env, capsys):
     assert rows(cli_env["db_url"]) == {"ETHUSDT": 192}
 
 
+@pytest.mark.parametrize(
+    "typed, expected_runs",
+    [("LTCUSDT,BTCUSDT", 2), ("ETHUSDT", 1), ("LTCUSDT,ETHUSDT", 1)],
+    ids=["reverse order, not adjacent", "one symbol from the middle", "adjacent in config order"],
+)
+def test_any_symbol_subset_writes_exactly_those_symbols(cli_env, capsys, typed, expected_runs):
+    cli_env["config"].write_text("symbols: [BTCUSDT, ETHUSDT, LTCUSDT]\nhistory_start: 2024-01-01\n")
+    assert main(["backfill", "candles_15m", "--start", "2024-01-31", "--end", "2024-02-01", "--symbols", typed]) == 0
+    chosen = typed.split(",")
+    assert rows(cli_env["db_url"]) == {symbol: 2 * 96 for symbol in chosen}
+    out = capsys.readouterr().out
+    assert f"{2 * len(chosen)} partitions in {expected_runs} run(s)" in out
+    with dg.DagsterInstance.from_config(str(cli_env["home"])) as instance:
+        materialized = instance.get_materialized_partitions(dg.AssetKey("candles_15m"))
+    assert materialized == {f"{day}|{symbol}" for day in ("2024-01-31", "2024-02-01") for symbol in chosen}
+
+
 TOMORROW = (datetime.now(timezone.utc).date() + timedelta(days=1)).isoformat()
 
 
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--start", "2024-02-01", "--end", "2024-01-01"], "--start 2024-02-01 is after --end 2024-01-01"),
-        (["--start", "2024-01-01", "--end", TOMORROW], f"--end {TOMORROW} is in the future"),
-        (["--start", "2024-13-01", "--end", "2024-01-01"], "--start '2024-13-01' is not a date"),
+        (["--start", "2024-02-01", "--end", "2024-01-01"], "flag --start 2024-02-01 is after --end 2024-01-01"),
+        (["--start", "2024-01-01", "--end", TOMORROW], f"flag --end: {TOMORROW} is in the future"),
+        (["--start", "2024-13-01", "--end", "2024-01-01"], "flag --start: 2024-13-01 is not a date: there is no month 13"),
+        (["--start", "2024-02-30", "--end", "2024-03-01"],
+         "flag --start: 2024-02-30 is not a date: February 2024 has 29 days (the nearest valid day is 2024-02-29)"),
+        (["--start", "2024-01-01T00:00", "--end", "2024-01-02"],
+         "flag --start: '2024-01-01T00:00' is a date and time; give the day alone, like 2024-01-01"),
         (["--start", "2023-06-01", "--end", "2023-06-02"], "before the first partition 2024-01-01 (config key 'history_start'"),
-        (["--start", "2024-01-01", "--end", "2024-01-02", "--symbols", "SOLUSDT"], "SOLUSDT not in the config's symbols"),
-        (["--start", "2024-01-01", "--end", "2024-01-02", "--symbols", "btc/usdt"], "'--symbols[0]': 'btc/usdt' is not a Binance symbol"),
+        (["--start", "2024-01-01", "--end", "2024-01-02", "--symbols", "SOLUSDT"],
+         "flag --symbols: SOLUSDT not in the config's symbols (BTCUSDT, ETHUSDT)"),
+        (["--start", "2024-01-01", "--end", "2024-01-02", "--symbols", "ETHUSDC"],
+         "flag --symbols: ETHUSDC not in the config's symbols (BTCUSDT, ETHUSDT) (did you mean 'ETHUSDT'?)"),
+        (["--start", "2024-01-01", "--end", "2024-01-02", "--symbols", "btc/usdt"],
+         "flag --symbols: 'btc/usdt' is not a Binance symbol (upper-case letters and digits, like BTCUSDT); did you mean BTCUSDT?"),
+        (["--start", "2024-01-01", "--end", "2024-01-02", "--sybmols", "BTCUSDT"],
+         "unrecognized arguments: --sybmols BTCUSDT (did you mean '--symbols'?)"),
     ],
 )
 def test_bad_arguments_are_named_and_nothing_runs(cli_env, capsys, argv, message):
     assert main(["backfill", "candles_15m", *argv]) == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("\n") == 1  # one line
     assert rows(cli_env["db_url"]) == {}
     assert runs(cli_env["home"]) == []
 
 
 def test_unknown_asset_is_named(cli_env, capsys):
     assert main(["backfill", "candles_3m", "--start", "2024-01-01", "--end", "2024-01-01"]) == 2
-    assert "unknown asset 'candles_3m'; backfillable assets: candles_15m" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "unknown asset 'candles_3m' (did you mean 'candles_1m'?); backfillable assets: candles_15m, candles_1d" in err
 
 
 def test_asset_not_run_by_dagster_is_refused(cli_env, capsys):

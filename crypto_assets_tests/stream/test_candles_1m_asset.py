@@ -10,7 +10,7 @@ from datetime import date, datetime, timezone
 from crypto_assets.assets.candle_checks import GAPS
 from crypto_assets.assets.candles_1m_checks import COMPLETE, MATCHES_REST
 from crypto_assets.settings import Settings
-from crypto_assets_tests.assets.helpers import check_results, materialization_metadata, materialize_range
+from crypto_assets_tests.assets.helpers import check_results, materialize_range, partition_metadata
 from crypto_assets_tests.stream.helpers import MINUTE, insert_candles, query, rest_candles, table_candles
 
 DAY_MS = 86_400_000
@@ -22,7 +22,7 @@ PARTITION = "2025-03-10|BTCUSDT"
 def run(simulator, db_url):
     result = materialize_range("candles_1m", SETTINGS, simulator.url, db_url, PARTITION, PARTITION)
     assert result.success
-    return materialization_metadata(result), check_results(result)
+    return partition_metadata(result)[PARTITION], check_results(result)
 
 
 def sources(db_url):
@@ -42,7 +42,7 @@ def test_a_finished_day_becomes_rest_and_the_stream_rows_equal_to_it_stay(simula
     meta, checks = run(simulator, db_url)
 
     assert [row[:11] for row in table_candles(db_url, "BTCUSDT", DAY_START, DAY_START + DAY_MS)] == rest
-    assert (meta["rows"], meta["filled_from_rest"], meta["replaced_by_rest"], meta["removed_not_in_rest"]) == (1440, 1433, 2, 0)
+    assert (meta["rows"], meta["rows_from_stream"], meta["rows_from_rest"], meta["missing_candles"]) == (1440, 5, 1435, 0)
     assert sources(db_url) == {"stream": 5, "rest": 1435}
     assert checks[COMPLETE].passed
     matches = checks[MATCHES_REST]
@@ -51,7 +51,7 @@ def test_a_finished_day_becomes_rest_and_the_stream_rows_equal_to_it_stay(simula
     assert matches.metadata["examples"].value[0]["open_time"] == "2025-03-10T00:05:00+00:00"
 
     meta, checks = run(simulator, db_url)  # again: nothing to change, and now the stream agrees
-    assert (meta["filled_from_rest"], meta["replaced_by_rest"], meta["removed_not_in_rest"]) == (0, 0, 0)
+    assert (meta["rows"], meta["rows_from_stream"], meta["rows_from_rest"]) == (1440, 5, 1435)
     assert checks[MATCHES_REST].passed and sources(db_url) == {"stream": 5, "rest": 1435}
 
 
@@ -64,7 +64,7 @@ def test_an_exchange_outage_is_reported_and_a_stream_row_inside_it_removed(simul
 
     meta, checks = run(simulator, db_url)
 
-    assert (meta["rows"], meta["removed_not_in_rest"]) == (1430, 1)
+    assert (meta["rows"], meta["expected_candles"], meta["missing_candles"], meta["rows_from_stream"]) == (1430, 1440, 10, 0)
     assert checks[COMPLETE].passed
     assert not checks[GAPS].passed and checks[GAPS].metadata["missing_candles"].value == 10
     assert query(db_url, "SELECT count(*) FROM candles_1m WHERE open_time >= to_timestamp(%s / 1000.0)"

@@ -16,16 +16,16 @@ from datetime import date, datetime, timedelta
 import psycopg2
 import psycopg2.pool
 import streamlit as st
-from psycopg2 import errors as pg_errors
 
-from crypto_assets.warehouse.db import redact
+from crypto_assets.warehouse.db import explain_read_error
 from crypto_assets.warehouse.queries import candles, catalog, health, live, metrics, samples
-from crypto_assets.warehouse.server import LOCAL_DATABASE, local_port
+from crypto_assets.warehouse.server import local_database_url
 from ui import dagster
 
 PAGE_TTL_S = 30
 LIVE_TTL_S = 2
-_SESSION_OPTIONS = "-c default_transaction_read_only=on -c statement_timeout=10s -c TimeZone=UTC"
+STATEMENT_TIMEOUT_S = 10
+_SESSION_OPTIONS = f"-c default_transaction_read_only=on -c statement_timeout={STATEMENT_TIMEOUT_S}s -c TimeZone=UTC"
 
 
 class DataUnavailable(RuntimeError):
@@ -34,7 +34,7 @@ class DataUnavailable(RuntimeError):
 
 def database_url() -> str:
     """``DATABASE_URL``, or the local server `make up` runs when it is unset."""
-    return os.environ.get("DATABASE_URL", "").strip() or f"postgresql://postgres@127.0.0.1:{local_port()}/{LOCAL_DATABASE}"
+    return os.environ.get("DATABASE_URL", "").strip() or local_database_url()
 
 
 @st.cache_resource(show_spinner=False)
@@ -44,25 +44,9 @@ def _pool(url: str) -> psycopg2.pool.ThreadedConnectionPool:
     )
 
 
-def _first_line(err: Exception) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
-
-
 def explain(err: psycopg2.Error, url: str) -> str:
     """What a database error means for the visitor, and what to do about it."""
-    if isinstance(err, pg_errors.UndefinedTable):
-        return (f"The warehouse at {redact(url)} has no table for this page ({_first_line(err)}). "
-                "Create the tables with `crypto migrate` (or `make up`).")
-    if isinstance(err, pg_errors.InsufficientPrivilege):
-        return (f"The dashboard's database role may not read this data ({_first_line(err)}). "
-                "Re-run `crypto migrate` to grant the read-only role its SELECT rights.")
-    if isinstance(err, pg_errors.QueryCanceled):
-        return "The database took too long to answer (over 10 s). Choose a shorter range and try again."
-    if isinstance(err, (psycopg2.OperationalError, psycopg2.InterfaceError)):
-        return (f"The database at {redact(url)} is not reachable: {_first_line(err)}. "
-                "Start the platform with `make up`, or point DATABASE_URL at a running server.")
-    return f"The database refused the dashboard's query: {_first_line(err)}."
+    return explain_read_error(err, url, reader="The dashboard", subject="this page", timeout_s=STATEMENT_TIMEOUT_S)
 
 
 @contextmanager

@@ -64,7 +64,7 @@ for table in view.tables:
     gaps = table.missing
     label = f"{table.spec.table}: {table.series.height} series" + (f", {gaps:,} missing" if gaps else "")
     with st.expander(label, expanded=bool(gaps)):
-        st.dataframe(table.series, hide_index=True, column_config={
+        st.dataframe(table.series.drop("symbol"), hide_index=True, column_config={
             "series": "Series", "first": _time("First"), "last": _time("Last"), "rows_in_window": "Rows in window",
             "expected": "Expected", "missing": "Missing",
         })

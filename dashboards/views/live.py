@@ -6,17 +6,13 @@ is redrawn, the page is not reloaded and the selections stay put.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import streamlit as st
 
-from crypto_assets.warehouse.queries.live import LiveView
+from crypto_assets.warehouse.queries.live import LAG_HEALTHY, LiveView, stream_state, worst_lag
 from ui import charts, data, formats, notices
 from ui.state import UrlState
 
 REFRESH_S = 3
-LAG_OK = timedelta(seconds=15)
-LAG_STALLED = timedelta(minutes=2)
 
 st.title("Live")
 st.caption(f"The stream as it lands in the warehouse; refreshes every {REFRESH_S} s. All times UTC.")
@@ -37,11 +33,11 @@ def stream_health(view: LiveView) -> None:
         st.warning("No collector heartbeat in the warehouse: the stream is not running. Start it with "
                    "`crypto stream` (or `make up`).", icon=":material/portable_wifi_off:")
         return
-    lag = timedelta(seconds=float(view.connections["lag_s"].max()))
-    state = "healthy" if lag <= LAG_OK else "lagging" if lag <= LAG_STALLED else "stalled"
+    lag, state = worst_lag(view.connections), stream_state(view.connections)
     icon = {"healthy": ":material/check_circle:", "lagging": ":material/warning:", "stalled": ":material/error:"}[state]
     cols = st.columns(4)
-    cols[0].metric("Status", state.capitalize(), help="healthy: every connection heard from within 15 s")
+    cols[0].metric("Status", state.capitalize(),
+                   help=f"healthy: every connection heard from within {formats.age(LAG_HEALTHY)}")
     cols[1].metric("Message lag (worst connection)", formats.age(lag))
     cols[2].metric("Reconnects", int(view.connections["reconnect_count"].sum()))
     cols[3].metric("Malformed messages dropped", int(view.connections["malformed_count"].sum()))

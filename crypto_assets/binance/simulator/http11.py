@@ -93,6 +93,11 @@ class HttpServer:
                 pass
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
+        except asyncio.CancelledError:
+            # The server is stopping (see SimulatorServer.start's clean-up). Ending the connection
+            # task normally matters: Python 3.11's StreamReaderProtocol asks a finished task for
+            # its exception, and a cancelled one prints a traceback on every stop with a stream open.
+            pass
         finally:
             self._writers.discard(writer)
             writer.close()

@@ -2,7 +2,8 @@
 
 Why round steps: a 7-day chart of 1m candles shown as 6-minute candles reads oddly; 10 minutes
 does not. Buckets are aligned with ``date_bin`` on a Monday origin, so weekly buckets start on
-Mondays and every width divides the day grid the candle tables use.
+Mondays and every width divides the day grid the candle tables use. ``describe`` and ``age``
+write widths and durations the way the dashboard and the API show them.
 """
 
 from __future__ import annotations
@@ -48,3 +49,15 @@ def describe(width: timedelta) -> str:
         if seconds % size == 0:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
+
+
+def age(delta: timedelta | None) -> str:
+    """A duration to the most useful unit pair: 42 s, 5 min 3 s, 2 h 10 min, 3 d 4 h."""
+    if delta is None:
+        return "—"
+    seconds = int(delta.total_seconds())
+    for unit, size, small, small_size in (("d", 86400, "h", 3600), ("h", 3600, "min", 60), ("min", 60, "s", 1)):
+        if seconds >= size:
+            rest = (seconds % size) // small_size
+            return f"{seconds // size} {unit}" + (f" {rest} {small}" if rest else "")
+    return f"{seconds} s"

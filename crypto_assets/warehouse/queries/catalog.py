@@ -72,6 +72,20 @@ def series_bounds(
     return first, last
 
 
+def series_coverage(cur, table: str, time_column: str, symbols: Sequence[str]) -> dict[str, tuple]:
+    """Per symbol of ``symbols``: (first, last, rows) of its rows in ``table`` ((None, None, 0)
+    when it has none). First and last are index probes; the count walks the symbol's index
+    entries only."""
+    query = sql.SQL(
+        "SELECT s.symbol, f.t, l.t, c.n FROM unnest(%(symbols)s::text[]) AS s(symbol)"
+        " LEFT JOIN LATERAL (SELECT {t} FROM {table} x WHERE x.symbol = s.symbol ORDER BY {t} LIMIT 1) f(t) ON true"
+        " LEFT JOIN LATERAL (SELECT {t} FROM {table} x WHERE x.symbol = s.symbol ORDER BY {t} DESC LIMIT 1) l(t) ON true"
+        " CROSS JOIN LATERAL (SELECT count(*) FROM {table} x WHERE x.symbol = s.symbol) c(n)"
+    ).format(t=sql.Identifier(time_column), table=sql.Identifier(table))
+    cur.execute(query, {"symbols": list(symbols)})
+    return {symbol: (first, last, rows) for symbol, first, last, rows in cur.fetchall()}
+
+
 def split_range(lo: datetime, hi: datetime, covered_from: datetime, covered_to: datetime) -> list[tuple[bool, datetime, datetime]]:
     """[lo, hi) cut where [covered_from, covered_to) covers it: (covered, start, end) pieces in
     order, empty pieces left out. How the page queries read a summary table where it has rows

@@ -58,7 +58,7 @@ TABLES: tuple[TableSpec, ...] = (
 )
 
 _SERIES = {
-    "series": pl.String, "first": pl.Datetime("us", "UTC"), "last": pl.Datetime("us", "UTC"),
+    "series": pl.String, "symbol": pl.String, "first": pl.Datetime("us", "UTC"), "last": pl.Datetime("us", "UTC"),
     "rows_in_window": pl.Int64, "expected": pl.Int64, "missing": pl.Int64,
 }
 
@@ -66,8 +66,8 @@ _SERIES = {
 @dataclass(frozen=True)
 class TableHealth:
     """One table: ``rows`` (exact when ``rows_exact``), first and last time over every series,
-    ``age`` of the last (how long before now it opened or was sampled), and ``series`` (series, first, last, rows_in_window, expected,
-    missing; expected and missing are null for irregular tables)."""
+    ``age`` of the last (how long before now it opened or was sampled), and ``series`` (series, symbol, first, last,
+    rows_in_window, expected, missing; expected and missing are null for irregular tables)."""
 
     spec: TableSpec
     rows: int
@@ -149,7 +149,7 @@ def table_health(cur, spec: TableSpec, now: datetime, window: timedelta, timesca
         step = key[-1] if spec.step_in_key else spec.step
         label = " · ".join([key[0], *(f"{describe(w)} window" for w in key[1:])])
         expected, missing = _missing(first, last, in_window, lo, step) if step else (None, None)
-        records.append((label, first, last, in_window, expected, missing))
+        records.append((label, key[0], first, last, in_window, expected, missing))
     series = pl.DataFrame(records, schema=_SERIES, orient="row")
     first = series["first"].min() if records else None
     last = series["last"].max() if records else None

@@ -1,5 +1,5 @@
-"""The Live page: last price and its 24-hour change, the forming 1m candle, the last hour of 1m
-candles and the stream collector's heartbeats (lag and reconnects).
+"""The Live page (and the API's live endpoints): last price and its 24-hour change, the forming
+1m candle, the last hour of 1m candles and the stream collector's heartbeats (lag and reconnects).
 
 All lookups walk the ``(symbol, time)`` keys backwards from the newest row, so the page costs
 the same on a day or a year of data. "Now" is the database's clock, the one the collector's
@@ -12,12 +12,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import polars as pl
+from psycopg2 import sql
 
 from crypto_assets.warehouse.queries.catalog import series_bounds
+from crypto_assets.warehouse.queries.export import CANDLES, json_object
 from crypto_assets.warehouse.queries.frames import TIME, fetch_frame
 
 CHANGE_OVER = timedelta(hours=24)
 HOUR = timedelta(hours=1)
+LAG_HEALTHY = timedelta(seconds=15)
+"""A stream whose every connection was heard from within this is healthy."""
+LAG_STALLED = timedelta(minutes=2)
+"""Past this, a connection's silence makes the stream stalled (in between: lagging)."""
 
 _CANDLES = {
     "time": TIME, "open": pl.Float64, "high": pl.Float64, "low": pl.Float64, "close": pl.Float64,
@@ -77,6 +83,52 @@ def _reference_price(cur, symbol: str, at: datetime) -> float | None:
     return row[0] if row else None
 
 
+def collector_connections(cur) -> pl.DataFrame:
+    """One row per collector connection: connection_id, streams, connected_at, last_message_at,
+    lag_s (seconds since its last message, by the database's clock; null: none yet),
+    reconnect_count, malformed_count, updated_at (its last heartbeat)."""
+    return fetch_frame(
+        cur,
+        "SELECT connection_id, streams, connected_at, last_message_at,"
+        " extract(epoch FROM now() - last_message_at)::float8, reconnect_count, malformed_count, updated_at"
+        " FROM stream_heartbeats ORDER BY connection_id",
+        None,
+        _HEARTBEATS,
+    )
+
+
+def worst_lag(connections: pl.DataFrame) -> timedelta | None:
+    """The longest silence of any connection; None without connections, or when one has never
+    received a message."""
+    if connections.is_empty() or connections["lag_s"].null_count():
+        return None
+    return timedelta(seconds=float(connections["lag_s"].max()))
+
+
+def stream_state(connections: pl.DataFrame) -> str:
+    """'stopped' (no heartbeat row), 'healthy', 'lagging' or 'stalled', by the worst lag."""
+    if connections.is_empty():
+        return "stopped"
+    lag = worst_lag(connections)
+    if lag is None or lag > LAG_STALLED:
+        return "stalled"
+    return "healthy" if lag <= LAG_HEALTHY else "lagging"
+
+
+def newest_candles(cur, symbol: str) -> tuple[str | None, str | None]:
+    """(the forming 1m candle, the newest closed one) as JSON objects with exact values, each
+    None when there is none. The forming candle is the newest row when it is not closed."""
+    series = CANDLES["1m"]
+    query = sql.SQL(
+        "SELECT (SELECT CASE WHEN NOT is_closed THEN {obj}::text END FROM candles_1m WHERE symbol = %(symbol)s"
+        "  ORDER BY open_time DESC LIMIT 1),"
+        " (SELECT {obj}::text FROM candles_1m WHERE symbol = %(symbol)s AND is_closed ORDER BY open_time DESC LIMIT 1)"
+    ).format(obj=json_object(series))
+    cur.execute(query, {"symbol": symbol})
+    forming, closed = cur.fetchone()
+    return forming, closed
+
+
 def live_view(conn, symbol: str) -> LiveView:
     """Everything the Live page shows for ``symbol``."""
     with conn.cursor() as cur:
@@ -98,12 +150,5 @@ def live_view(conn, symbol: str) -> LiveView:
         else:
             last_at, last_price = sample_at, sample_price
         reference = None if last_at is None else _reference_price(cur, symbol, last_at)
-        connections = fetch_frame(
-            cur,
-            "SELECT connection_id, streams, connected_at, last_message_at,"
-            " extract(epoch FROM now() - last_message_at)::float8, reconnect_count, malformed_count, updated_at"
-            " FROM stream_heartbeats ORDER BY connection_id",
-            None,
-            _HEARTBEATS,
-        )
+        connections = collector_connections(cur)
     return LiveView(symbol, now, last_price, last_at, reference, last_hour, connections)

@@ -1,0 +1,93 @@
+"""Each partition of a multi-partition run gets its own truth: metadata, and success or failure.
+
+A run covers many day x symbol partitions. Dagster would stamp the run's metadata on every one of
+them; instead the assets measure each partition in the table after writing (``table_stats``:
+rows and first/last time of that symbol's day) and attach it to that partition alone. When some
+symbols failed (not trading, exchange errors), the partitions that succeeded are still recorded
+as materialized and the run fails naming the symbols and why (``finish``), so Dagster shows
+exactly the failed partitions as failed and the catch-up sensor retries only those.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Iterator, Mapping, Sequence
+
+import dagster as dg
+
+from crypto_assets.assets.partitions import partition_key
+from crypto_assets.warehouse.candles import ms_to_pg
+
+Window = tuple[str, int, int]  # symbol, start ms, end ms (exclusive)
+
+
+def table_stats(cur, table: str, time_column: str, windows: Sequence[Window], extra: Mapping[str, str] | None = None) -> dict[str, dict]:
+    """Per partition key inside the windows: rows, first and last time in ``table`` (UTC days).
+
+    ``extra`` adds named SQL aggregates (e.g. ``{"rows_from_stream": "count(*) FILTER (WHERE
+    source = 'stream')"}``). ``time_column`` may be a ``date`` column (market_metrics_daily).
+    """
+    if not windows:
+        return {}
+    extra = dict(extra or {})
+    day = "t.day" if time_column == "day" else f"(t.{time_column} AT TIME ZONE 'UTC')::date"
+    values = ", ".join("(%s, %s::timestamptz, %s::timestamptz)" for _ in windows)
+    params = [v for symbol, lo, hi in windows for v in (symbol, ms_to_pg(lo), ms_to_pg(hi))]
+    bounds = (
+        f"t.{time_column} >= (w.lo AT TIME ZONE 'UTC')::date AND t.{time_column} < (w.hi AT TIME ZONE 'UTC')::date"
+        if time_column == "day"
+        else f"t.{time_column} >= w.lo AND t.{time_column} < w.hi"
+    )
+    extra_sql = "".join(f", {sql}" for sql in extra.values())
+    cur.execute(
+        f"WITH w(symbol, lo, hi) AS (VALUES {values})"
+        f" SELECT t.symbol, {day}, count(*), min(t.{time_column}), max(t.{time_column}){extra_sql}"
+        f" FROM {table} t JOIN w ON t.symbol = w.symbol AND {bounds} GROUP BY 1, 2",
+        params,
+    )
+    stats = {}
+    for symbol, day_value, rows, first, last, *more in cur.fetchall():
+        stats[str(partition_key(day_value, symbol))] = {
+            "rows": rows,
+            "first_time": _iso(first),
+            "last_time": _iso(last),
+            **dict(zip(extra, more)),
+        }
+    return stats
+
+
+def _iso(value: datetime | date) -> str:
+    return value.isoformat()
+
+
+def empty_stats(extra_keys: Sequence[str] = ()) -> dict:
+    """What a partition with no rows reports."""
+    return {"rows": 0, "first_time": "none", "last_time": "none", **{k: 0 for k in extra_keys}}
+
+
+def finish(
+    context: dg.AssetExecutionContext,
+    metadata: Mapping[str, dict],
+    failures: Mapping[str, str],
+    check_results: Sequence[dg.AssetCheckResult] = (),
+) -> Iterator:
+    """Record each partition with its own metadata; fail only the partitions of failed symbols.
+
+    ``metadata`` holds the succeeded partitions (key -> metadata), ``failures`` symbol -> reason.
+    """
+    asset_key = context.asset_key
+    if not failures:
+        for key, entry in metadata.items():
+            context.add_asset_metadata(entry, partition_key=key)
+        yield dg.MaterializeResult(check_results=list(check_results))
+        return
+    for key, entry in metadata.items():
+        yield dg.AssetMaterialization(asset_key=asset_key, partition=key, metadata=entry)
+    reasons = "; ".join(f"{symbol}: {reason}" for symbol, reason in sorted(failures.items()))
+    raise dg.Failure(
+        description=(
+            f"{len(failures)} symbol(s) failed, their partitions are left failed ({reasons}); "
+            f"{len(metadata)} partition(s) of the other symbols were materialized"
+        ),
+        metadata={"failed_symbols": dg.MetadataValue.json(dict(sorted(failures.items()))), "materialized_partitions": len(metadata)},
+    )
