@@ -46,6 +46,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             build_automation_sensor(settings),
             build_price_samples_watch(settings),
         ],
+        executor=dg.in_process_executor,  # one step per run: a step subprocess would only add seconds
         resources={
             "binance": BinanceResource(
                 base_url=settings.binance_api_url,

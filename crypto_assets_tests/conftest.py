@@ -6,4 +6,5 @@ Each family of fixtures lives in its own plugin module so they can grow independ
 pytest_plugins = [
     "crypto_assets_tests.plugins.postgres",
     "crypto_assets_tests.plugins.simulator",
+    "crypto_assets_tests.plugins.dagster_platform",
 ]

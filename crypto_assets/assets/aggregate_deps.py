@@ -2,11 +2,11 @@
 
 - ``upstream_specs()``: ``price_samples``, written by the stream collector, not by a Dagster run:
   an external asset whose changes the ``price_samples_watch`` sensor reports.
-- ``follow_upstream()``: Dagster's ``eager`` condition for every day, not only the latest one,
-  so re-materialising an old upstream partition (a backfill, a REST repair of a stream gap, the
+- ``follow_upstream()``: like Dagster's ``eager`` condition, for every day, not only the latest
+  one: re-materialising an old upstream partition (a backfill, a REST repair of a stream gap, the
   ``price_samples`` watch reporting new samples) re-materialises exactly the dependent aggregate
-  partitions. It also fills partitions that become missing (after ``crypto clear``), as long as
-  some upstream data exists. The ``automation_conditions`` sensor evaluates it.
+  partitions, and every partition that is missing (never built, or cleared by ``crypto clear``)
+  is built as soon as some upstream data exists. The ``automation_conditions`` sensor evaluates it.
 """
 
 from __future__ import annotations
@@ -46,10 +46,23 @@ def previous_and_same_day() -> dg.MultiPartitionMapping:
 
 
 def follow_upstream() -> dg.AutomationCondition:
-    """Run a partition when an upstream partition it reads changed or it went missing."""
+    """Run a partition that some upstream data can build: when it is missing (and its last run did
+    not fail), or when a partition it reads changed since it was last requested or built.
+
+    Unlike Dagster's ``eager()``, a partition already missing at the sensor's first tick is built
+    too (a platform whose rollups never ran catches up), and a dependency requested in the same
+    tick counts as data, so a new day's candles_1h, candles_1d and market_metrics_daily are asked
+    for together, in one run, in dependency order. A failed partition waits for its upstream to
+    change (or a backfill) instead of being retried every tick.
+    """
+    upstream_has_data = ~dg.AutomationCondition.all_deps_match(
+        dg.AutomationCondition.missing() & ~dg.AutomationCondition.will_be_requested()
+    )
+    unbuilt = dg.AutomationCondition.missing() & ~dg.AutomationCondition.execution_failed()
+    stale = dg.AutomationCondition.any_deps_updated().since_last_handled()
     return (
-        (dg.AutomationCondition.newly_missing() | dg.AutomationCondition.any_deps_updated()).since_last_handled()
-        & ~dg.AutomationCondition.all_deps_match(dg.AutomationCondition.missing())
+        (unbuilt | stale)
+        & upstream_has_data
         & ~dg.AutomationCondition.any_deps_in_progress()
         & ~dg.AutomationCondition.in_progress()
-    ).with_label("eager, any day")
+    ).with_label("follow upstream, any day")

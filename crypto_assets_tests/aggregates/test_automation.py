@@ -6,7 +6,10 @@ import dagster as dg
 import pytest
 
 from crypto_assets.automation.partition_wipe import forget_partitions
+from crypto_assets.assets.aggregates import build_aggregates
+from crypto_assets.assets.partitions import day_symbol_partitions
 from crypto_assets.definitions import build_definitions
+from crypto_assets.resources import WarehouseResource
 from crypto_assets_tests.aggregates.loading import SETTINGS
 
 NOW = datetime(2024, 9, 6, 12, 7, tzinfo=timezone.utc)  # partitions 2024-09-01 .. 2024-09-06
@@ -74,7 +77,54 @@ def test_cleared_partitions_are_refilled_when_upstream_data_exists(instance):
     forget_partitions(instance, dg.AssetKey("candles_1h"), ["2024-09-02|ETHUSDT"])
     assert "2024-09-02|ETHUSDT" not in instance.get_materialized_partitions(dg.AssetKey("candles_1h"))
     second = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=NOW, cursor=first.cursor)
-    assert requested(second) == {"candles_1h": {"2024-09-02|ETHUSDT"}}
+    # the day's candle follows its rebuilt hours in the same run
+    assert requested(second) == {"candles_1h": {"2024-09-02|ETHUSDT"}, "candles_1d": {"2024-09-02|ETHUSDT"}}
+
+
+def evaluate(defs, instance, cursor=None):
+    return dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=NOW, cursor=cursor)
+
+
+def test_at_the_first_tick_every_partition_with_upstream_data_is_built(instance):
+    """A platform whose rollups never ran (the sensor was off) catches up at once."""
+    defs = build_definitions(SETTINGS)
+    report(instance, "candles_1m", every())
+    report(instance, "candles_15m", every(["2024-09-06"], ["BTCUSDT"]))  # an hour source too
+    first = evaluate(defs, instance)
+    assert requested(first) == {
+        "candles_1h": set(every()) | {"2024-09-06|BTCUSDT"},
+        "candles_1d": set(every()) | {"2024-09-06|BTCUSDT"},  # with its hours, in the same run
+        "market_metrics_daily": set(every()),  # 2024-09-06 follows once its day candle exists
+    }
+
+
+def test_a_new_day_is_rolled_up_through_the_chain_in_one_tick(instance):
+    defs = build_definitions(SETTINGS)
+    report(instance, "candles_1m", every(DAYS[:-1]))
+    for asset in ROLLUPS:
+        report(instance, asset, every(DAYS[:-1]))
+    first = evaluate(defs, instance)
+    assert requested(first) == {}
+    report(instance, "candles_1m", every(DAYS[-1:]))  # the daily run brought 2024-09-05
+    second = evaluate(defs, instance, first.cursor)
+    assert requested(second) == {asset: set(every(DAYS[-1:])) for asset in ROLLUPS}
+
+
+def test_a_failed_partition_waits_for_its_upstream_to_change(instance):
+    defs = build_definitions(SETTINGS)
+    report(instance, "candles_1m", ["2024-09-03|BTCUSDT"])
+    unreachable = WarehouseResource(database_url="postgresql://nobody@127.0.0.1:9/none")
+    [candles_1h] = [a for a in build_aggregates(day_symbol_partitions(SETTINGS), SETTINGS).assets if a.key == dg.AssetKey("candles_1h")]
+    failed = dg.materialize(
+        [candles_1h], partition_key="2024-09-03|BTCUSDT", instance=instance,
+        resources={"warehouse": unreachable}, raise_on_error=False,
+    )
+    assert not failed.success
+    first = evaluate(defs, instance)
+    second = evaluate(defs, instance, first.cursor)
+    assert "candles_1h" not in requested(first) | requested(second)  # not retried every tick
+    report(instance, "candles_1m", ["2024-09-03|BTCUSDT"])  # new upstream data
+    assert requested(evaluate(defs, instance, second.cursor))["candles_1h"] == {"2024-09-03|BTCUSDT"}
 
 
 def test_reported_price_samples_rerun_exactly_their_downsampled_partitions(instance):

@@ -37,10 +37,11 @@ def rollup(rows: list[list], expected_count: int, source: str) -> dict:
     }
 
 
-def stored(db_url: str, table: str) -> dict[int, dict]:
+def stored(db_url: str, table: str, symbol: str = "BTCUSDT") -> dict[int, dict]:
+    """The symbol's rows of a candle rollup table, by open time (ms)."""
     names = ["open", "high", "low", "close", "volume", "quote_volume", "trade_count", "taker_base", "taker_quote",
              "vwap", "source_candles", "is_complete", "source_interval"]
-    return {row[0]: dict(zip(names, row[1:])) for row in fetch(db_url, f"SELECT {COLUMNS} FROM {table} ORDER BY open_time")}
+    return {row[0]: dict(zip(names, row[1:])) for row in fetch(db_url, f"SELECT {COLUMNS} FROM {table} WHERE symbol = %s ORDER BY open_time", (symbol,))}
 
 
 def assert_same(actual: dict, expected: dict) -> None:
