@@ -12,6 +12,8 @@ from datetime import date, datetime, timedelta, timezone
 import psycopg2
 from psycopg2 import sql
 
+from crypto_assets.warehouse.queries.live import LAG_HEALTHY, LAG_STALLED
+
 WIDTH_LABELS = {timedelta(minutes=1): "1m", timedelta(minutes=5): "5m"}
 
 
@@ -67,3 +69,9 @@ def as_csv(row: dict) -> dict:
 def read_csv(body: str) -> tuple[list[str], list[dict]]:
     reader = csv.DictReader(io.StringIO(body))
     return list(reader.fieldnames or []), list(reader)
+
+
+def expected_state(lag_s: float) -> str:
+    """The collector's state for its worst lag, by the documented thresholds."""
+    lag = timedelta(seconds=lag_s)
+    return "healthy" if lag <= LAG_HEALTHY else "lagging" if lag <= LAG_STALLED else "stalled"
