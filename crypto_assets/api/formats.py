@@ -78,7 +78,7 @@ class _BatchReader:
 
     def __init__(self, series: Series):
         self.schema = arrow_schema(series)
-        self._read = pacsv.ReadOptions(column_names=list(series.names))
+        self._read = pacsv.ReadOptions(column_names=list(series.names), use_threads=False)
         self._convert = pacsv.ConvertOptions(
             column_types={c.name: _PARSED[c.kind] for c in series.columns}, strings_can_be_null=True,
         )

@@ -19,6 +19,7 @@ import logging
 import queue
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import anyio
 import anyio.to_thread
@@ -28,8 +29,9 @@ from starlette.types import Receive, Scope, Send
 from crypto_assets.api.errors import ApiError
 
 _log = logging.getLogger(__name__)
-READ_AHEAD = 2
+READ_AHEAD = 1
 _DONE = object()
+_PRODUCERS = ThreadPoolExecutor(thread_name_prefix="api-download")  # reused threads: steadier memory
 
 
 class _Producer:
@@ -39,8 +41,7 @@ class _Producer:
         self._chunks = chunks
         self._queue: queue.Queue = queue.Queue(READ_AHEAD)
         self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="api-download", daemon=True)
-        self._thread.start()
+        self._running = _PRODUCERS.submit(self._run)
 
     def _run(self) -> None:
         try:
@@ -72,7 +73,7 @@ class _Producer:
                 self._queue.get_nowait()
             except queue.Empty:
                 break
-        self._thread.join()
+        self._running.result()
 
 
 class ThreadedStream(StreamingResponse):
