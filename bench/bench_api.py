@@ -20,7 +20,6 @@ import argparse
 import contextlib
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -32,7 +31,7 @@ import httpx
 import psycopg2
 import yaml
 
-from bench.harness import fresh_database, free_port, report, throwaway_postgres
+from bench.harness import fresh_database, free_port, median, report, server_process, throwaway_postgres
 from bench.seed import seed_candles_1m
 from crypto_assets.warehouse.roles import API_ROLE, ensure_readonly_role, role_url
 from crypto_assets.warehouse.rollups import write_candles_1h
@@ -96,23 +95,10 @@ def api_process(database_url: str):
         config = Path(tmp) / "crypto.yaml"
         config.write_text(yaml.safe_dump({"symbols": [SYMBOL]}))
         env = {**os.environ, "DATABASE_URL": database_url, "CRYPTO_CONFIG": str(config), "CRYPTO_API_TOKENS": ""}
-        process = subprocess.Popen([sys.executable, "-m", "crypto_assets.cli", "api", "--port", str(port)], env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    httpx.get(f"{base}/openapi.json", timeout=2).raise_for_status()
-                    break
-                except httpx.HTTPError:
-                    if process.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError("crypto api did not start") from None
-                    time.sleep(0.2)
+        argv = [sys.executable, "-m", "crypto_assets.cli", "api", "--port", str(port)]
+        with server_process(argv, f"{base}/openapi.json", "crypto api", env, timeout_s=60) as process:
             yield base, process.pid
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
 
 
 def latencies(client: httpx.Client, params: dict, repeats: int) -> tuple[float, float, int]:
@@ -126,7 +112,7 @@ def latencies(client: httpx.Client, params: dict, repeats: int) -> tuple[float, 
         count = len(response.json()["candles"])
         if i >= 2:
             times.append(elapsed * 1000)
-    return statistics.median(times), statistics.quantiles(times, n=20)[18], count
+    return median(times), statistics.quantiles(times, n=20)[18], count
 
 
 def copy_seconds(url: str) -> float:
@@ -184,15 +170,14 @@ def main(argv: list[str] | None = None) -> None:
                       f" (ratio {copy_s / csv_s:.2f}); Arrow {year_rows / arrow_s:,.0f} rows/s"
                       f" (ratio {copy_s / arrow_s:.2f}); peak RSS {csv_peak / MB:.0f} / {arrow_peak / MB:.0f} MB",
                       flush=True)
-    med = lambda values: statistics.median(values)  # noqa: E731
     report("HTTP API", [
         ("JSON, a day of 1m (1,440 candles): p50 / p95", f"{day[0]:.1f} / {day[1]:.1f} ms ({day[2]} candles)"),
         ("JSON, a year of 1h (limit 10000): p50 / p95", f"{year[0]:.1f} / {year[1]:.1f} ms ({year[2]} candles)"),
-        ("COPY TO STDOUT, a year of 1m", f"{year_rows / med([r[0] for r in runs]):,.0f} rows/s"),
-        ("CSV download, same rows", f"{year_rows / med([r[1] for r in runs]):,.0f} rows/s, {csv_bytes / MB:.0f} MB"),
-        ("CSV / COPY (median of runs)", f"{med([r[0] / r[1] for r in runs]):.2f}"),
-        ("Arrow download, same rows", f"{year_rows / med([r[2] for r in runs]):,.0f} rows/s, {arrow_bytes / MB:.0f} MB"),
-        ("Arrow / COPY (median of runs; target >= 0.5)", f"{med([r[0] / r[2] for r in runs]):.2f}"),
+        ("COPY TO STDOUT, a year of 1m", f"{year_rows / median([r[0] for r in runs]):,.0f} rows/s"),
+        ("CSV download, same rows", f"{year_rows / median([r[1] for r in runs]):,.0f} rows/s, {csv_bytes / MB:.0f} MB"),
+        ("CSV / COPY (median of runs)", f"{median([r[0] / r[1] for r in runs]):.2f}"),
+        ("Arrow download, same rows", f"{year_rows / median([r[2] for r in runs]):,.0f} rows/s, {arrow_bytes / MB:.0f} MB"),
+        ("Arrow / COPY (median of runs; target >= 0.5)", f"{median([r[0] / r[2] for r in runs]):.2f}"),
         ("server RSS: idle after warm-up -> peak while streaming",
          f"{baseline / MB:.0f} -> {max(max(r[3], r[4]) for r in runs) / MB:.0f} MB"),
         ("load average at the end", f"{os.getloadavg()[0]:.1f}"),
