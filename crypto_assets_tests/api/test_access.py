@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import httpx
+import psycopg2
 import pytest
 
 from crypto_assets.settings import ConfigError, load_settings
@@ -35,11 +38,18 @@ def test_tokens_come_from_the_config_or_the_environment(tmp_path, monkeypatch):
         load_settings()
 
 
-def test_a_query_over_the_statement_timeout_is_a_504_naming_it(api_market):
-    with serving(api_config(api_market.readonly_url, statement_timeout_s=0.001)) as base:
-        response = httpx.get(f"{base}/v1/candles/BTCUSDT", params={"format": "csv"}, timeout=30)
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_a_query_over_the_statement_timeout_is_a_504_naming_it(fmt, api_market):
+    with serving(api_config(api_market.readonly_url, statement_timeout_s=0.5)) as base:
+        assert httpx.get(f"{base}/v1/symbols", timeout=30).status_code == 200  # connected, quick queries pass
+        with contextlib.closing(psycopg2.connect(api_market.url)) as owner, owner.cursor() as cur:
+            cur.execute("LOCK TABLE candles_1h IN ACCESS EXCLUSIVE MODE")  # held until rollback: reads must wait
+            try:
+                response = httpx.get(f"{base}/v1/candles/BTCUSDT", params={"interval": "1h", "format": fmt}, timeout=30)
+            finally:
+                owner.rollback()
     assert response.status_code == 504
-    assert "took too long" in response.json()["detail"] and "0.001 s" in response.json()["detail"]
+    assert "took too long" in response.json()["detail"] and "0.5 s" in response.json()["detail"]
 
 
 def test_every_parameter_is_described_with_an_example(client):
