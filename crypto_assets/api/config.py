@@ -8,8 +8,6 @@ from datetime import timedelta
 from crypto_assets.settings import Settings, window_seconds
 from crypto_assets.warehouse.queries.export import BATCH_ROWS
 
-DEFAULT_PORT = 8000
-
 
 @dataclass(frozen=True)
 class ApiConfig:

@@ -21,7 +21,7 @@ from fastapi.responses import StreamingResponse
 from crypto_assets.api import caching
 from crypto_assets.api.formats import BODIES, EXTENSIONS, MEDIA_TYPES
 from crypto_assets.api.params import JSON_LIMIT, decode_cursor, encode_cursor
-from crypto_assets.api.streaming import ThreadedStream
+from crypto_assets.api.streaming import ReadAhead, ThreadedStream
 from crypto_assets.warehouse.queries import export
 
 
@@ -77,8 +77,11 @@ def _download(request: Request, selection: export.Selection, fmt: str, limit: in
             except psycopg2.Error as err:
                 raise warehouse.explain(err) from None
 
-    return ThreadedStream(BODIES[fmt](selection.series, batches()), stack.close,
-                          media_type=MEDIA_TYPES[fmt], headers=headers)
+    def stages() -> list[ReadAhead]:  # PostgreSQL reads, conversion and sending overlap
+        read = ReadAhead(batches())
+        return [read, ReadAhead(BODIES[fmt](selection.series, read))]
+
+    return ThreadedStream(stages, stack.close, media_type=MEDIA_TYPES[fmt], headers=headers)
 
 
 def _filename(selection: export.Selection, envelope: dict, fmt: str) -> str:
