@@ -9,7 +9,7 @@ from decimal import Decimal
 import polars as pl
 import pytest
 
-from crypto_assets_tests.api.expected import as_csv, as_json, read_csv, table_rows
+from crypto_assets_tests.api.expected import as_csv, as_json, iso, read_csv, table_rows
 
 TABLES = {"1m": "candles_1m", "15m": "candles_15m", "1h": "candles_1h", "1d": "candles_1d"}
 DAY_START, DAY_END = datetime(2025, 3, 8, tzinfo=timezone.utc), datetime(2025, 3, 11, tzinfo=timezone.utc)
@@ -119,3 +119,13 @@ def test_metrics_days_equal_the_table_in_json_and_csv(api_market, client):
 def test_a_day_keyed_range_starts_at_the_first_midnight_inside_it(api_market, client):
     body = client.get("/v1/metrics/ETHUSDT", params={"start": "2025-03-08T06:00:00Z", "end": "2025-03-10T00:00:00Z"}).json()
     assert [m["day"] for m in body["metrics"]] == ["2025-03-09"]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "arrow"])
+def test_a_limit_caps_a_stream_and_a_cursor_starts_it(fmt, api_market, client):
+    page = client.get("/v1/candles/BTCUSDT", params={"interval": "15m", "limit": 3, **RANGE}).json()
+    params = {"interval": "15m", "limit": 5, "format": fmt, "cursor": page["next_cursor"], **RANGE}
+    response = client.get("/v1/candles/BTCUSDT", params=params)
+    times = ([r["open_time"] for r in read_csv(response.text)[1]] if fmt == "csv"
+             else [iso(t) for t in pl.read_ipc_stream(response.content)["open_time"]])
+    assert times == [f"2025-03-08T00:{m:02d}:00.000Z" for m in (45,)] + [f"2025-03-08T01:{m:02d}:00.000Z" for m in (0, 15, 30, 45)]
