@@ -19,7 +19,7 @@ from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
 
 from crypto_assets.api import caching
-from crypto_assets.api.formats import BODIES, EXTENSIONS, MEDIA_TYPES
+from crypto_assets.api.formats import BODIES, CSV_BATCHES, EXTENSIONS, MEDIA_TYPES
 from crypto_assets.api.params import JSON_LIMIT, decode_cursor, encode_cursor
 from crypto_assets.api.streaming import ReadAhead, ThreadedStream
 from crypto_assets.warehouse.queries import export
@@ -68,12 +68,12 @@ def _download(request: Request, selection: export.Selection, fmt: str, limit: in
     except BaseException:
         if not stack.__exit__(*sys.exc_info()):  # the snapshot turns a database error into its answer (503/504)
             raise
-    layout = export.Layout.CSV if fmt == "csv" else export.Layout.ARROW
 
     def batches():
         with conn.cursor() as cur:
             try:
-                yield from export.copy_batches(cur, selection, layout, limit=limit, batch_rows=config.batch_rows)
+                yield from export.copy_batches(cur, selection, for_csv=CSV_BATCHES[fmt], limit=limit,
+                                                      batch_rows=config.batch_rows)
             except psycopg2.Error as err:
                 raise warehouse.explain(err) from None
 
