@@ -57,29 +57,35 @@ class SimulatorURL(str):
 
 
 @contextlib.contextmanager
-def simulator_process(*args: str) -> Iterator[SimulatorURL]:
-    """``crypto simulator`` in a subprocess; yields its base URL once it answers /api/v3/ping."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "crypto_assets.cli", "simulator", "--port", str(port), *args],
-        stdout=subprocess.DEVNULL,
-    )
-    url = SimulatorURL(f"http://127.0.0.1:{port}")
-    url.pid = process.pid
+def server_process(argv: list[str], ready_url: str, what: str, env: dict[str, str] | None = None,
+                   timeout_s: float = 30) -> Iterator[subprocess.Popen]:
+    """Run ``argv`` until the block ends; yields the process once ``ready_url`` answers 2xx."""
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + timeout_s
         while True:
             try:
-                httpx.get(f"{url}/api/v3/ping", timeout=1).raise_for_status()
+                httpx.get(ready_url, timeout=1).raise_for_status()
                 break
             except httpx.HTTPError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"simulator on port {port} did not start") from None
+                    raise RuntimeError(f"{what} did not start") from None
                 time.sleep(0.1)
-        yield url
+        yield process
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def simulator_process(*args: str) -> Iterator[SimulatorURL]:
+    """``crypto simulator`` in a subprocess; yields its base URL once it answers /api/v3/ping."""
+    port = free_port()
+    url = SimulatorURL(f"http://127.0.0.1:{port}")
+    argv = [sys.executable, "-m", "crypto_assets.cli", "simulator", "--port", str(port), *args]
+    with server_process(argv, f"{url}/api/v3/ping", f"simulator on port {port}") as process:
+        url.pid = process.pid
+        yield url
 
 
 def median(values: list[float]) -> float:

@@ -38,7 +38,7 @@ def collector(connections: pl.DataFrame) -> dict:
     lag = live.worst_lag(connections)
     return {
         "state": live.stream_state(connections),
-        "lag_s": None if lag is None else round(lag.total_seconds(), 3),
+        "lag_s": None if lag is None else lag.total_seconds(),
         "connections": [{k: iso(v) if k.endswith("_at") else v for k, v in row.items()}
                         for row in connections.iter_rows(named=True)],
     }

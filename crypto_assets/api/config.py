@@ -8,8 +8,6 @@ from datetime import timedelta
 from crypto_assets.settings import Settings, window_seconds
 from crypto_assets.warehouse.queries.export import BATCH_ROWS
 
-DEFAULT_PORT = 8000
-
 
 @dataclass(frozen=True)
 class ApiConfig:
@@ -30,5 +28,6 @@ class ApiConfig:
     @classmethod
     def from_settings(cls, settings: Settings, database_url: str, **overrides) -> ApiConfig:
         widths = {label: timedelta(seconds=window_seconds(label)) for label in settings.downsample_windows}
-        return cls(database_url=database_url, symbols=settings.symbols, widths=widths,
-                   tokens=settings.api_tokens, **overrides)
+        values = {"database_url": database_url, "symbols": settings.symbols, "widths": widths,
+                  "tokens": settings.api_tokens}
+        return cls(**(values | overrides))

@@ -58,8 +58,8 @@ class Warehouse:
         except sqlalchemy.exc.TimeoutError:
             raise ApiError(503, "The API is busy: every database session is in use. Try again shortly.",
                            headers={"Retry-After": "1"}) from None
-        except sqlalchemy.exc.DBAPIError as err:
-            raise self.explain(err.orig) from None
+        except psycopg2.Error as err:  # from the creator: the pool passes it on unwrapped
+            raise self.explain(err) from None
         conn = pooled.driver_connection
         try:
             conn.set_session(isolation_level="REPEATABLE READ", readonly=True, autocommit=False)

@@ -1,14 +1,15 @@
 """Bodies of the streamed formats: CSV, Arrow IPC stream and Parquet, batch by batch.
 
-Each batch of rows arrives as CSV text from PostgreSQL (``export.copy_batches``). CSV goes out
-as it is, after a header row. For Arrow and Parquet, pyarrow parses the batch with the column
-types fixed in advance (so every batch has the same schema) and writes it to the stream: one
-Arrow record batch or one Parquet row group per batch. Memory holds one batch at a time.
+Each batch of rows arrives as CSV from PostgreSQL (``export.copy_batches``). CSV goes out as
+PostgreSQL wrote it (``for_csv``), after a header row. For Arrow and Parquet, PostgreSQL writes
+its plain text (cheapest) and pyarrow parses each batch with the column types fixed in advance,
+so every batch has the same schema: one Arrow record batch or one Parquet row group per batch.
+Memory holds one batch at a time.
 
-Types: times are ``timestamp[us, UTC]``, days ``date32``, counts ``int64``, flags ``bool``,
-ratios ``float64``, and every price and quantity a **string** holding its exact decimal text,
-as in JSON and CSV (a fixed-scale decimal type would round the many-digit values of vwap and
-avg_price). In polars: ``pl.col("close").str.to_decimal()``.
+Types in Arrow and Parquet: times are ``timestamp[us, UTC]``, days ``date32``, counts ``int64``,
+flags ``bool``, ratios ``float64``, and every price and quantity a **string** holding its exact
+decimal text, as in JSON and CSV (a fixed-scale decimal type would round the many-digit values
+of vwap and avg_price). In polars: ``pl.col("close").str.to_decimal()``.
 """
 
 from __future__ import annotations
@@ -29,19 +30,30 @@ MEDIA_TYPES = {
 }
 EXTENSIONS = {"json": "json", "csv": "csv", "arrow": "arrows", "parquet": "parquet"}
 
-_PARSED = {  # how pyarrow reads each kind from an ARROW-layout batch
-    Kind.TIME: pa.int64(), Kind.DATE: pa.int32(), Kind.DECIMAL: pa.string(), Kind.INTEGER: pa.int64(),
-    Kind.BOOLEAN: pa.bool_(), Kind.FLOAT: pa.float64(), Kind.TEXT: pa.string(), Kind.WIDTH: pa.string(),
+_TYPES = {
+    Kind.TIME: pa.timestamp("us", tz="UTC"), Kind.DATE: pa.date32(), Kind.DECIMAL: pa.string(),
+    Kind.INTEGER: pa.int64(), Kind.BOOLEAN: pa.bool_(), Kind.FLOAT: pa.float64(), Kind.TEXT: pa.string(),
+    Kind.WIDTH: pa.string(),
 }
-_TYPES = {**_PARSED, Kind.TIME: pa.timestamp("us", tz="UTC"), Kind.DATE: pa.date32()}
+CSV_BATCHES = {"csv": True, "arrow": False, "parquet": False}
+"""Which formats take their batches as CSV clients read them (``copy_batches(for_csv=...)``)."""
 
 
 def arrow_schema(series: Series) -> pa.Schema:
     return pa.schema([pa.field(c.name, _TYPES[c.kind]) for c in series.columns])
 
 
-def csv_header(series: Series) -> bytes:
-    return (",".join(series.names) + "\n").encode()
+class _Reader:
+    """A batch of PostgreSQL's plain CSV -> a pyarrow table of ``series``' schema."""
+
+    def __init__(self, series: Series):
+        self.schema = arrow_schema(series)
+        self._read = pacsv.ReadOptions(column_names=list(series.names), use_threads=False)
+        self._convert = pacsv.ConvertOptions(column_types=dict(zip(self.schema.names, self.schema.types)),
+                                             strings_can_be_null=True, true_values=["t"], false_values=["f"])
+
+    def __call__(self, batch: bytes) -> pa.Table:
+        return pacsv.read_csv(pa.py_buffer(batch), read_options=self._read, convert_options=self._convert)
 
 
 class _Sink:
@@ -73,28 +85,13 @@ class _Sink:
         return data
 
 
-class _BatchReader:
-    """CSV batches (ARROW layout) -> pyarrow tables of ``series``' schema."""
-
-    def __init__(self, series: Series):
-        self.schema = arrow_schema(series)
-        self._read = pacsv.ReadOptions(column_names=list(series.names))
-        self._convert = pacsv.ConvertOptions(
-            column_types={c.name: _PARSED[c.kind] for c in series.columns}, strings_can_be_null=True,
-        )
-
-    def __call__(self, batch: bytes) -> pa.Table:
-        table = pacsv.read_csv(pa.py_buffer(batch), read_options=self._read, convert_options=self._convert)
-        return table.cast(self.schema)
-
-
 def csv_body(series: Series, batches: Iterable[bytes]) -> Iterator[bytes]:
-    yield csv_header(series)
+    yield (",".join(series.names) + "\n").encode()
     yield from batches
 
 
 def arrow_body(series: Series, batches: Iterable[bytes]) -> Iterator[bytes]:
-    read, sink = _BatchReader(series), _Sink()
+    read, sink = _Reader(series), _Sink()
     with pa.ipc.new_stream(sink, read.schema) as writer:
         yield sink.take()
         for batch in batches:
@@ -104,7 +101,7 @@ def arrow_body(series: Series, batches: Iterable[bytes]) -> Iterator[bytes]:
 
 
 def parquet_body(series: Series, batches: Iterable[bytes]) -> Iterator[bytes]:
-    read, sink = _BatchReader(series), _Sink()
+    read, sink = _Reader(series), _Sink()
     with pq.ParquetWriter(sink, read.schema) as writer:
         for batch in batches:
             writer.write_table(read(batch))

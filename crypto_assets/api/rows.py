@@ -10,6 +10,7 @@ and a request that already holds the ETag gets 304.
 from __future__ import annotations
 
 import json
+import sys
 from contextlib import ExitStack
 from datetime import datetime
 
@@ -18,9 +19,9 @@ from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
 
 from crypto_assets.api import caching
-from crypto_assets.api.formats import BODIES, EXTENSIONS, MEDIA_TYPES
+from crypto_assets.api.formats import BODIES, CSV_BATCHES, EXTENSIONS, MEDIA_TYPES
 from crypto_assets.api.params import JSON_LIMIT, decode_cursor, encode_cursor
-from crypto_assets.api.streaming import ThreadedStream
+from crypto_assets.api.streaming import ReadAhead, ThreadedStream
 from crypto_assets.warehouse.queries import export
 
 
@@ -65,19 +66,22 @@ def _download(request: Request, selection: export.Selection, fmt: str, limit: in
                 return StreamingResponse(iter(()), headers=headers, media_type=MEDIA_TYPES[fmt])
             return caching.not_modified(headers)
     except BaseException:
-        stack.close()
-        raise
-    layout = export.Layout.CSV if fmt == "csv" else export.Layout.ARROW
+        if not stack.__exit__(*sys.exc_info()):  # the snapshot turns a database error into its answer (503/504)
+            raise
 
     def batches():
         with conn.cursor() as cur:
             try:
-                yield from export.copy_batches(cur, selection, layout, limit=limit, batch_rows=config.batch_rows)
+                yield from export.copy_batches(cur, selection, for_csv=CSV_BATCHES[fmt], limit=limit,
+                                                      batch_rows=config.batch_rows)
             except psycopg2.Error as err:
                 raise warehouse.explain(err) from None
 
-    return ThreadedStream(BODIES[fmt](selection.series, batches()), stack.close,
-                          media_type=MEDIA_TYPES[fmt], headers=headers)
+    def stages() -> list[ReadAhead]:  # PostgreSQL reads, conversion and sending overlap
+        read = ReadAhead(batches())
+        return [read, ReadAhead(BODIES[fmt](selection.series, read))]
+
+    return ThreadedStream(stages, stack.close, media_type=MEDIA_TYPES[fmt], headers=headers)
 
 
 def _filename(selection: export.Selection, envelope: dict, fmt: str) -> str:

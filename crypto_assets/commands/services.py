@@ -9,6 +9,7 @@ from pathlib import Path
 
 SIMULATOR_PORT = 9100
 DASHBOARD_PORT = 8501
+API_PORT = 8000
 DASHBOARD_APP = Path(__file__).resolve().parents[2] / "dashboards" / "app.py"
 
 
@@ -43,8 +44,20 @@ def dashboard_service(*, dagster_port: int, database_url: str | None = None) -> 
     )
 
 
+def api_service(*, database_url: str | None = None) -> Service:
+    """The read-only HTTP API (``crypto api``); ``database_url`` (the ``crypto_api`` role's URL,
+    when the platform created one) becomes its ``DATABASE_URL``, else it inherits the platform's."""
+    return Service(
+        name="api",
+        argv=_crypto("api", "--port", str(API_PORT)),
+        description=f"HTTP API on http://localhost:{API_PORT} (docs on /docs)",
+        env={"DATABASE_URL": database_url} if database_url else {},
+    )
+
+
 def platform_services(
-    *, demo: bool, dagster_port: int, dashboard_database_url: str | None = None, dagster_home: str | None = None
+    *, demo: bool, dagster_port: int, dashboard_database_url: str | None = None, dagster_home: str | None = None,
+    api_database_url: str | None = None,
 ) -> list[Service]:
     """Services in start order; with ``demo`` the simulator stands in for Binance.
 
@@ -80,5 +93,6 @@ def platform_services(
         )
     )
     services.append(dashboard_service(dagster_port=dagster_port, database_url=dashboard_database_url))
+    services.append(api_service(database_url=api_database_url))
     return services
 

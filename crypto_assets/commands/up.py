@@ -35,7 +35,8 @@ def run(args) -> int:
     if os.environ.get("CRYPTO_CONFIG"):  # services may run in another directory
         os.environ["CRYPTO_CONFIG"] = str(Path(os.environ["CRYPTO_CONFIG"]).resolve())
     services = platform_services(
-        demo=args.demo, dagster_port=args.dagster_port, dashboard_database_url=env.dashboard_url, dagster_home=str(env.dagster_home)
+        demo=args.demo, dagster_port=args.dagster_port, dashboard_database_url=env.dashboard_url, dagster_home=str(env.dagster_home),
+        api_database_url=env.api_url,
     )
     for service in services:
         os.environ.update(service.exports)

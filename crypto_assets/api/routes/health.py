@@ -28,7 +28,7 @@ def _table(table: TableHealth) -> dict:
     return {
         "table": table.spec.table, "rows": table.rows, "rows_exact": table.rows_exact,
         "first": iso(table.first), "last": iso(table.last),
-        "age_s": None if table.age is None else round(table.age.total_seconds(), 3),
+        "age_s": None if table.age is None else table.age.total_seconds(),
         "fresh_within_s": table.spec.fresh_within.total_seconds(), "fresh": table.fresh,
         "missing": table.missing if counts_gaps else None, "filled_by": table.spec.fill,
         "series": [{k: iso(v) if k in ("first", "last") else v for k, v in row.items()}

@@ -74,7 +74,7 @@ async def live_events(request: Request, symbol: SymbolPath) -> Response:
     async def events():
         yield f"retry: {RETRY_MS}\n\n"
         seen, quiet_since = None, time.monotonic()
-        while True:
+        while not await request.is_disconnected():  # stop polling for a client that left
             try:
                 text, written = await anyio.to_thread.run_sync(read_live, warehouse, symbol)
                 event = f"event: live\ndata: {text}\n\n"

@@ -1,10 +1,12 @@
-"""Exact rows of the series tables, as the HTTP API hands them out: JSON pages, CSV batches and
+"""Exact rows of the series tables, as the HTTP API hands them out: JSON pages, COPY batches and
 a cheap fingerprint of a range.
 
 The dashboard's queries chart (bucketed, ``float8``); these return every row of one symbol's
-range as stored: ``numeric`` as its decimal text (never a float), times as ISO 8601 UTC text,
-column names as in the table. PostgreSQL writes the text itself (``json_build_object``,
-``COPY .. CSV``), so Python never converts a value and a year of 1m candles streams at COPY speed.
+range as stored: ``numeric`` as its decimal text (never a float), column names as in the table.
+PostgreSQL writes the text itself: JSON pages with ``json_build_object``, batches with
+``COPY .. CSV``, either as clients read them (times as ISO 8601 UTC text, flags true/false) or,
+for a typed reader (pyarrow), as its plain output, the cheapest it has. No value becomes a Python
+object on the way, so a year of 1m candles streams near COPY speed.
 
 Long ranges are read in batches: [start, end) is cut into windows of ``batch_rows`` steps of the
 table's cadence (a candle table holds at most one row per step and symbol), each window one
@@ -16,6 +18,7 @@ repeatable-read transaction, so a download is one consistent snapshot.
 from __future__ import annotations
 
 import enum
+import io
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Iterator
@@ -29,8 +32,8 @@ from crypto_assets.warehouse.queries.catalog import series_bounds
 ISO_UTC = 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
 """``to_char`` format of every time the API writes: 2024-03-08T00:14:59.999Z (UTC, milliseconds)."""
 
-BATCH_ROWS = 20_000
-"""Rows per COPY batch by default: about 4 MB of CSV for 1m candles."""
+BATCH_ROWS = 5_000
+"""Rows per COPY batch by default: about 0.9 MB of CSV for 1m candles."""
 
 
 class Kind(enum.Enum):
@@ -44,14 +47,6 @@ class Kind(enum.Enum):
     FLOAT = "float"  # double precision, shortest text that reads back to the same value
     TEXT = "text"
     WIDTH = "width"  # price_downsampled.bucket_width: the requested width's label, e.g. "1m"
-
-
-class Layout(enum.Enum):
-    """What a COPY batch holds: ``CSV`` is what clients get; ``ARROW`` is CSV meant for a typed
-    reader (times as epoch microseconds, dates as epoch days), cheaper to write and to parse."""
-
-    CSV = "csv"
-    ARROW = "arrow"
 
 
 @dataclass(frozen=True)
@@ -170,40 +165,25 @@ def _first_day_from(moment: datetime | None) -> date | None:
     return day if datetime.combine(day, time.min, tzinfo=timezone.utc) >= moment else day + timedelta(days=1)
 
 
-def _text_value(column: Column) -> sql.Composable:
-    """The column as the text clients read in CSV (and in JSON, for times and decimals)."""
+_WIDTH_LABEL = sql.SQL("%(width_label)s::text")
+
+
+def _json_value(column: Column) -> sql.Composable:
+    """The column as a JSON value: times and decimals as strings, the rest as JSON has them."""
     ident = sql.Identifier(column.name)
     if column.kind is Kind.TIME:
         return sql.SQL("to_char({} AT TIME ZONE 'UTC', {})").format(ident, sql.Literal(ISO_UTC))
     if column.kind is Kind.DATE:
         return sql.SQL("to_char({}, 'YYYY-MM-DD')").format(ident)
-    if column.kind is Kind.WIDTH:
-        return sql.SQL("%(width_label)s::text")
-    if column.kind in (Kind.DECIMAL, Kind.BOOLEAN):
+    if column.kind is Kind.DECIMAL:
         return sql.SQL("{}::text").format(ident)
-    return ident
-
-
-def _arrow_value(column: Column) -> sql.Composable:
-    """The column as the Arrow reader parses it: times in epoch microseconds, dates in epoch days."""
-    ident = sql.Identifier(column.name)
-    if column.kind is Kind.TIME:
-        return sql.SQL("round(date_part('epoch', {}) * 1000000)::int8").format(ident)
-    if column.kind is Kind.DATE:
-        return sql.SQL("({} - DATE '1970-01-01')").format(ident)
-    return _text_value(column)
+    return _WIDTH_LABEL if column.kind is Kind.WIDTH else ident
 
 
 def json_object(series: Series) -> sql.Composable:
     """A row as a JSON object keyed by column name: decimals and times as strings, counts as
     numbers, flags as true/false."""
-    native = (Kind.INTEGER, Kind.BOOLEAN, Kind.FLOAT, Kind.TEXT)
-    pairs = [
-        sql.SQL("{}, {}").format(
-            sql.Literal(c.name), sql.Identifier(c.name) if c.kind in native else _text_value(c)
-        )
-        for c in series.columns
-    ]
+    pairs = [sql.SQL("{}, {}").format(sql.Literal(c.name), _json_value(c)) for c in series.columns]
     return sql.SQL("json_build_object({})").format(sql.SQL(", ").join(pairs))
 
 
@@ -221,47 +201,46 @@ def json_page(cur, selection: Selection, limit: int) -> tuple[str, datetime | da
     return rows, next_key
 
 
-class _Chunks:
-    """A file-like sink for ``copy_expert``: collects the rows PostgreSQL sends."""
+def _csv_value(column: Column) -> sql.Composable:
+    """The column as CSV clients read it: the JSON text, but flags as true/false."""
+    if column.kind is Kind.BOOLEAN:
+        return sql.SQL("{}::text").format(sql.Identifier(column.name))
+    return _json_value(column) if column.kind in (Kind.TIME, Kind.DATE, Kind.WIDTH) else sql.Identifier(column.name)
 
-    def __init__(self):
-        self.parts: list[bytes] = []
 
-    def write(self, data: bytes) -> int:
-        self.parts.append(data)
-        return len(data)
-
-    def take(self) -> bytes:
-        data, self.parts = b"".join(self.parts), []
-        return data
+def _plain_value(column: Column) -> sql.Composable:
+    """The column as PostgreSQL writes it (times as 2024-03-08 00:14:59.999+00 in a UTC session,
+    flags as t/f, days as YYYY-MM-DD with DateStyle ISO): for a reader that knows the types."""
+    return _WIDTH_LABEL if column.kind is Kind.WIDTH else sql.Identifier(column.name)
 
 
 def copy_batches(
-    cur, selection: Selection, layout: Layout = Layout.CSV, *, limit: int | None = None, batch_rows: int = BATCH_ROWS,
+    cur, selection: Selection, *, for_csv: bool, limit: int | None = None, batch_rows: int = BATCH_ROWS,
 ) -> Iterator[bytes]:
     """The selection's rows as CSV without a header, one chunk per batch of at most
-    ``batch_rows`` steps of the key, ``limit`` rows at most; no chunk for an empty window."""
+    ``batch_rows`` steps of the key, ``limit`` rows at most; no chunk for an empty window.
+    ``for_csv``: values as CSV clients read them; else PostgreSQL's plain text of each."""
     series = selection.series
     first, last = series_bounds(cur, series.table, series.key, _series_key(selection), selection.lo, selection.hi)
     if first is None:
         return
-    values = _arrow_value if layout is Layout.ARROW else _text_value
+    columns = (_csv_value(c) if for_csv else _plain_value(c) for c in series.columns)
     query = sql.SQL("COPY (SELECT {cols} FROM {table} WHERE {where} ORDER BY {key} LIMIT %(limit)s) TO STDOUT WITH (FORMAT csv)").format(
-        cols=sql.SQL(", ").join(values(c) for c in series.columns), table=sql.Identifier(series.table),
+        cols=sql.SQL(", ").join(columns), table=sql.Identifier(series.table),
         where=selection.where(bounded=True), key=sql.Identifier(series.key),
     ).as_string(cur)
-    window, sink, remaining = series.step * batch_rows, _Chunks(), limit
+    window, remaining = series.step * batch_rows, limit
     lo = first
     while lo <= last and (remaining is None or remaining > 0):
         hi = lo + window
         if selection.hi is not None:
             hi = min(hi, selection.hi)
+        sink = io.BytesIO()  # psycopg2 writes row by row: a C method is the cheapest sink
         cur.copy_expert(cur.mogrify(query, {**selection.params(lo, hi), "limit": remaining}).decode(), sink)
         if remaining is not None:
             remaining -= cur.rowcount
-        chunk = sink.take()
-        if chunk:
-            yield chunk
+        if sink.tell():
+            yield sink.getvalue()
         lo = hi
 
 
