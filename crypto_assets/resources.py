@@ -13,7 +13,7 @@ from typing import Iterator
 import dagster as dg
 
 from crypto_assets.binance.limiter import WeightLimiter
-from crypto_assets.binance.rest import BinanceRestClient
+from crypto_assets.binance.rest import DEFAULT_RETRY_BUDGET_S, BinanceRestClient
 from crypto_assets.settings import DEFAULT_API_URL
 from crypto_assets.warehouse.db import connect
 
@@ -24,11 +24,16 @@ class BinanceResource(dg.ConfigurableResource):
     base_url: str = DEFAULT_API_URL
     rate_limit_share: float = 0.95
     concurrency: int = 4
+    retry_budget_s: float = DEFAULT_RETRY_BUDGET_S
 
     @contextmanager
     def client(self) -> Iterator[BinanceRestClient]:
+        """A client whose retries are logged to the run's log (``get_dagster_logger``, from every thread)."""
         limiter = WeightLimiter(share=self.rate_limit_share)
-        with BinanceRestClient(self.base_url, limiter=limiter, concurrency=self.concurrency) as client:
+        with BinanceRestClient(
+            self.base_url, limiter=limiter, concurrency=self.concurrency, retry_budget_s=self.retry_budget_s,
+            log=dg.get_dagster_logger("binance"),
+        ) as client:
             yield client
 
 

@@ -17,6 +17,9 @@ from crypto_assets.commands.errors import UsageError
 from crypto_assets.inputs import closest
 
 BACKFILL_TAG = "crypto/backfill"
+PREFLIGHT_RETRY_S = 30.0
+"""The symbol check before any run waits at most this long for the exchange (the runs use the
+whole ``rest_retry_seconds``)."""
 
 
 def register(subparsers) -> None:
@@ -80,7 +83,10 @@ def _launch(asset_name: str, settings, start: date, end: date, symbols, symbols_
     max_per_run = (policy.max_partitions_per_run if policy else None) or 1
 
     if "binance" in assets_def.required_resource_keys:  # only assets that call the exchange
-        with BinanceRestClient(settings.binance_api_url, limiter=WeightLimiter(share=settings.rate_limit_share)) as client:
+        with BinanceRestClient(
+            settings.binance_api_url, limiter=WeightLimiter(share=settings.rate_limit_share),
+            retry_budget_s=min(settings.rest_retry_seconds, PREFLIGHT_RETRY_S),
+        ) as client:
             try:
                 client.validate_symbols(list(symbols))
             except UnknownSymbolError as err:

@@ -1,84 +1,144 @@
-"""The long-running services of the platform, as ``crypto up`` starts them."""
+"""The long-running services of the platform, as ``crypto up`` starts them.
+
+Each service names the line it prints once it is serving (``ready``): ``crypto up`` shows that
+line on the terminal and sends everything else the service prints to its log file under the
+data directory. Dagster runs as its two supervised processes, the webserver and the daemon
+(``dagster dev`` is superseded and warns so); the ``runs`` service prints one line per run.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 SIMULATOR_PORT = 9100
 DASHBOARD_PORT = 8501
-DASHBOARD_APP = Path(__file__).resolve().parents[2] / "dashboards" / "app.py"
+DAGSTER_PORT = 3000
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DASHBOARD_APP = PROJECT_ROOT / "dashboards" / "app.py"
+WORKSPACE = PROJECT_ROOT / "workspace.yaml"
 
 
 @dataclass(frozen=True)
 class Service:
-    """A process ``crypto up`` supervises; ``exports`` are set for every later service too."""
+    """A process ``crypto up`` supervises; ``exports`` are set for every later service too.
+
+    ``ready`` is a regular expression matching the service's own start line (shown on the
+    terminal); ``port_flag`` is the ``crypto up`` flag that sets its port, if any.
+    """
 
     name: str
     argv: list[str]
     description: str
+    ready: str
     env: dict[str, str] = field(default_factory=dict)
     exports: dict[str, str] = field(default_factory=dict)
     cwd: str | None = None  # working directory (None: crypto up's own)
+    port: int | None = None
+    port_flag: str | None = None
 
 
 def _crypto(*args: str) -> list[str]:
     return [sys.executable, "-m", "crypto_assets.cli", *args]
 
 
-def dashboard_service(*, dagster_port: int, database_url: str | None = None) -> Service:
-    """The Streamlit dashboard; ``database_url`` (the read-only role's URL, when the platform
-    created one) becomes its ``DATABASE_URL``, else it inherits the platform's."""
+def _script(name: str) -> str:
+    """A console script installed beside this Python (``dagster-daemon``), else the one on PATH."""
+    beside = Path(sys.executable).with_name(name)
+    return str(beside) if beside.exists() else shutil.which(name) or name
+
+
+def dashboard_service(*, dagster_port: int, port: int = DASHBOARD_PORT, database_url: str | None = None) -> Service:
+    """The Streamlit dashboard on ``port``; ``database_url`` (the read-only role's URL, when the
+    platform created one) becomes its ``DATABASE_URL``, else it inherits the platform's."""
     env = {"DAGSTER_UI_URL": os.environ.get("DAGSTER_UI_URL") or f"http://localhost:{dagster_port}"}
     if database_url:
         env["DATABASE_URL"] = database_url
     return Service(
         name="dashboard",
         argv=[sys.executable, "-m", "streamlit", "run", str(DASHBOARD_APP), "--server.headless", "true",
-              "--server.port", str(DASHBOARD_PORT)],
-        description=f"Streamlit dashboard on http://localhost:{DASHBOARD_PORT}",
+              "--server.port", str(port)],
+        description=f"Streamlit dashboard on http://localhost:{port}",
+        ready=r"Local URL: ",
         env=env,
+        port=port,
+        port_flag="--dashboard-port",
     )
 
 
-def platform_services(
-    *, demo: bool, dagster_port: int, dashboard_database_url: str | None = None, dagster_home: str | None = None
-) -> list[Service]:
-    """Services in start order; with ``demo`` the simulator stands in for Binance.
+def dagster_services(*, port: int, dagster_home: str | None) -> list[Service]:
+    """Dagster's webserver and daemon over the project's workspace.
 
-    Dagster runs inside ``dagster_home``: started next to the project's own ``dagster.yaml`` (the
-    template copied into ``DAGSTER_HOME``), ``dagster dev`` would warn that it ignores that file.
+    Both run inside ``dagster_home``: started next to the project's own ``dagster.yaml`` (the
+    template copied into ``DAGSTER_HOME``), Dagster would warn that it ignores that file.
     """
+    workspace = ["-w", str(WORKSPACE)]
+    return [
+        Service(
+            name="dagster-webserver",
+            argv=[_script("dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), *workspace],
+            description=f"Dagster UI on http://localhost:{port}",
+            ready=r"Serving dagster-webserver on ",
+            cwd=dagster_home,
+            port=port,
+            port_flag="--dagster-port",
+        ),
+        Service(
+            name="dagster-daemon",
+            argv=[_script("dagster-daemon"), "run", *workspace],
+            description="Dagster daemon (schedules, sensors, automation, run queue, run monitoring and retries)",
+            ready=r"Instance is configured with the following daemons",
+            cwd=dagster_home,
+        ),
+    ]
+
+
+def platform_services(
+    *,
+    demo: bool,
+    dagster_port: int = DAGSTER_PORT,
+    dashboard_port: int = DASHBOARD_PORT,
+    simulator_port: int = SIMULATOR_PORT,
+    dashboard_database_url: str | None = None,
+    dagster_home: str | None = None,
+) -> list[Service]:
+    """Services in start order (``crypto up`` stops them in reverse); with ``demo`` the
+    simulator stands in for Binance."""
     services: list[Service] = []
     if demo:
         services.append(
             Service(
                 name="simulator",
-                argv=_crypto("simulator", "--port", str(SIMULATOR_PORT)),
-                description=f"Binance simulator on http://127.0.0.1:{SIMULATOR_PORT} (streams on ws://)",
+                argv=_crypto("simulator", "--port", str(simulator_port)),
+                description=f"Binance simulator on http://127.0.0.1:{simulator_port} (streams on ws://)",
+                ready=r"Binance simulator listening on ",
                 exports={
-                    "BINANCE_API_URL": f"http://127.0.0.1:{SIMULATOR_PORT}",
-                    "BINANCE_WS_URL": f"ws://127.0.0.1:{SIMULATOR_PORT}",
+                    "BINANCE_API_URL": f"http://127.0.0.1:{simulator_port}",
+                    "BINANCE_WS_URL": f"ws://127.0.0.1:{simulator_port}",
                 },
+                port=simulator_port,
+                port_flag="--simulator-port",
             )
         )
-    services.append(
-        Service(
-            name="dagster",
-            argv=[sys.executable, "-m", "dagster", "dev", "-m", "crypto_assets.definitions", "-p", str(dagster_port)],
-            description=f"Dagster webserver and daemon on http://localhost:{dagster_port}",
-            cwd=dagster_home,
-        )
-    )
+    services.extend(dagster_services(port=dagster_port, dagster_home=dagster_home))
     services.append(
         Service(
             name="stream",
             argv=_crypto("stream"),
             description="stream collector (kline_1m -> candles_1m, price_samples; heartbeat in stream_heartbeats)",
+            ready=r"streaming \d+ symbols? from ",
         )
     )
-    services.append(dashboard_service(dagster_port=dagster_port, database_url=dashboard_database_url))
+    services.append(dashboard_service(dagster_port=dagster_port, port=dashboard_port, database_url=dashboard_database_url))
+    services.append(
+        Service(
+            name="runs",
+            argv=[sys.executable, "-m", "crypto_assets.run_feed"],
+            description="one line per Dagster run on this terminal",
+            ready=r"following Dagster runs",
+        )
+    )
     return services
-
