@@ -7,15 +7,16 @@ docker-compose and in tests, which pass explicit values.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Iterator
 
 import dagster as dg
+import psycopg2
 
 from crypto_assets.binance.limiter import WeightLimiter
 from crypto_assets.binance.rest import DEFAULT_RETRY_BUDGET_S, BinanceRestClient
 from crypto_assets.settings import DEFAULT_API_URL
-from crypto_assets.warehouse.db import connect
+from crypto_assets.warehouse.db import DatabaseUnavailableError, connect, first_line
 
 
 class BinanceResource(dg.ConfigurableResource):
@@ -41,13 +42,41 @@ class WarehouseResource(dg.ConfigurableResource):
     """The PostgreSQL/TimescaleDB database every asset writes its table into."""
 
     database_url: str
+    lost_connection_retries: int = 3
+    lost_connection_wait_s: float = 10.0
 
     @contextmanager
     def transaction(self):
-        """A connection whose work commits at the end, or rolls back entirely on error."""
-        conn = connect(self.database_url)
+        """A connection whose work commits at the end, or rolls back entirely on error.
+
+        A lost connection (the server restarted or ended it, the network dropped: psycopg2's
+        ``OperationalError``/``InterfaceError`` with the connection closed, or no connection
+        at all) asks Dagster to retry the step (``dg.RetryRequested``) after
+        ``lost_connection_wait_s``, up to ``lost_connection_retries`` times; the work is
+        idempotent, so a retry writes what the lost transaction would have. The error that
+        reaches the run is the one that lost the connection (say ``AdminShutdown``), never the
+        ``connection already closed`` of the rollback that follows it.
+        """
         try:
-            with conn:
-                yield conn
+            conn = connect(self.database_url)
+        except DatabaseUnavailableError as err:
+            raise self._retry(err) from err
+        try:
+            yield conn
+            conn.commit()
+        except BaseException as err:
+            if not conn.closed:
+                with suppress(psycopg2.Error):
+                    conn.rollback()
+            if isinstance(err, (psycopg2.OperationalError, psycopg2.InterfaceError)) and conn.closed:
+                raise self._retry(err) from err
+            raise
         finally:
             conn.close()
+
+    def _retry(self, err: Exception) -> dg.RetryRequested:
+        dg.get_dagster_logger("warehouse").warning(
+            f"lost the database connection ({type(err).__name__}: {first_line(err)});"
+            f" retrying the step in {self.lost_connection_wait_s:g} s"
+        )
+        return dg.RetryRequested(max_retries=self.lost_connection_retries, seconds_to_wait=self.lost_connection_wait_s)

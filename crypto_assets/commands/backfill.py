@@ -69,6 +69,7 @@ def _launch(asset_name: str, settings, start: date, end: date, symbols, symbols_
     from crypto_assets.binance.rest import BinanceRestClient
     from crypto_assets.definitions import build_definitions
     from crypto_assets.environment import prepare_environment
+    from crypto_assets.run_report import failure_reason, rows_per_symbol
 
     defs = build_definitions(settings)
     asset_key = dg.AssetKey(asset_name)
@@ -119,7 +120,7 @@ def _launch(asset_name: str, settings, start: date, end: date, symbols, symbols_
                 raise_on_error=False,
             )
             seconds = time.monotonic() - run_began
-            rows = rows_per_symbol(result, asset_key)
+            rows = rows_per_symbol(result.all_events, asset_key)
             for symbol, count in rows.items():
                 rows_by_symbol[symbol] = rows_by_symbol.get(symbol, 0) + count
             written = ", ".join(f"{s} {n:,}" for s, n in rows.items()) or "none"
@@ -127,7 +128,7 @@ def _launch(asset_name: str, settings, start: date, end: date, symbols, symbols_
                 print(f"{label} done in {seconds:.1f} s: rows {written} (run {result.run_id})", flush=True)
             else:
                 failures += 1
-                print(f"{label} FAILED after {seconds:.1f} s (run {result.run_id}): {_failure(result)}; rows kept: {written}", flush=True)
+                print(f"{label} FAILED after {seconds:.1f} s (run {result.run_id}): {failure_reason(result.all_events)}; rows kept: {written}", flush=True)
     elapsed = time.monotonic() - began
     per_symbol = ", ".join(f"{s} {rows_by_symbol.get(s, 0):,}" for s in symbols)
     print(
@@ -135,27 +136,3 @@ def _launch(asset_name: str, settings, start: date, end: date, symbols, symbols_
         flush=True,
     )
     return 1 if failures else 0
-
-
-def rows_per_symbol(result, asset_key) -> dict[str, int]:
-    """Rows the run's partition materializations carry, summed per symbol."""
-    from crypto_assets.assets.partitions import split_key
-
-    rows: dict[str, int] = {}
-    for event in result.all_events:
-        if event.is_step_materialization:
-            materialization = event.step_materialization_data.materialization
-            if materialization.asset_key == asset_key and materialization.partition and "rows" in materialization.metadata:
-                symbol = split_key(materialization.partition)[1]
-                rows[symbol] = rows.get(symbol, 0) + int(materialization.metadata["rows"].value)
-    return dict(sorted(rows.items()))
-
-
-def _failure(result) -> str:
-    for event in result.all_events:
-        if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
-            error = event.step_failure_data.error
-            while error.cause is not None and "Error occurred while executing" in error.message:
-                error = error.cause
-            return error.message.strip().splitlines()[-1] if error.message.strip() else "step failed"
-    return "run failed"
