@@ -9,6 +9,10 @@ from __future__ import annotations
 import time
 
 
+SYMBOL_LIKENESS = 0.8
+"""How alike two symbols must be to suggest one for the other (ETHUSDC -> ETHUSDT, not NOPEUSDT -> DOGEUSDT)."""
+
+
 class BinanceError(Exception):
     """Base class of every error raised by the Binance client."""
 
@@ -71,7 +75,7 @@ class UnknownSymbolError(BinanceError):
         from crypto_assets.inputs import closest
 
         self.symbols = symbols
-        named = ", ".join(f"{symbol}{closest(symbol, listed)}" for symbol in symbols)
+        named = ", ".join(f"{symbol}{closest(symbol, listed, cutoff=SYMBOL_LIKENESS)}" for symbol in symbols)
         super().__init__(f"unknown symbol(s) on {url}: {named} (not listed in exchangeInfo)")
 
 

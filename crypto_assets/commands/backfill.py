@@ -12,6 +12,7 @@ import time
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
+from crypto_assets.binance.errors import SYMBOL_LIKENESS
 from crypto_assets.commands.arguments import day_flag
 from crypto_assets.commands.errors import UsageError
 from crypto_assets.inputs import closest
@@ -51,7 +52,7 @@ def run(args) -> int:
     if not_configured:
         raise UsageError(
             f"flag --symbols: {', '.join(not_configured)} not in the config's symbols ({', '.join(settings.symbols)})"
-            f"{closest(not_configured[0], settings.symbols)}; add them to config key 'symbols'{_config_hint(settings)} first"
+            f"{closest(not_configured[0], settings.symbols, cutoff=SYMBOL_LIKENESS)}; add them to config key 'symbols'{_config_hint(settings)} first"
         )
     return _launch(args.asset, settings, start, end, symbols, "flag --symbols" if args.symbols else "config key 'symbols'")
 
