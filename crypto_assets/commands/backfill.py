@@ -8,6 +8,7 @@ symbols against the exchange included, so a bad argument launches nothing.
 
 from __future__ import annotations
 
+import sys
 import time
 import uuid
 from datetime import date, datetime, timedelta, timezone
@@ -34,7 +35,9 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from crypto_assets.settings import load_settings, parse_symbols
+    from crypto_assets.stack_state import use_running_stack
 
+    stack = use_running_stack()  # next to a running crypto up: its database, instance and exchange
     settings = load_settings()
     start, end = args.start, args.end
     today = datetime.now(timezone.utc).date()
@@ -54,14 +57,14 @@ def run(args) -> int:
             f"flag --symbols: {', '.join(not_configured)} not in the config's symbols ({', '.join(settings.symbols)})"
             f"{closest(not_configured[0], settings.symbols, cutoff=SYMBOL_LIKENESS)}; add them to config key 'symbols'{_config_hint(settings)} first"
         )
-    return _launch(args.asset, settings, start, end, symbols, "flag --symbols" if args.symbols else "config key 'symbols'")
+    return _launch(args.asset, settings, start, end, symbols, "flag --symbols" if args.symbols else "config key 'symbols'", stack)
 
 
 def _config_hint(settings) -> str:
     return f" in {settings.config_path}" if settings.config_path else ", set CRYPTO_CONFIG to a config file"
 
 
-def _launch(asset_name: str, settings, start: date, end: date, symbols, symbols_from: str) -> int:
+def _launch(asset_name: str, settings, start: date, end: date, symbols, symbols_from: str, stack) -> int:
     import dagster as dg
 
     from crypto_assets.automation.run_shapes import describe, exact_runs, run_request
@@ -70,7 +73,9 @@ def _launch(asset_name: str, settings, start: date, end: date, symbols, symbols_
     from crypto_assets.binance.rest import BinanceRestClient
     from crypto_assets.definitions import build_definitions
     from crypto_assets.environment import prepare_environment
+    from crypto_assets.run_launcher import host_tags
     from crypto_assets.run_report import failure_reason, rows_per_symbol
+    from crypto_assets.stack_state import endpoints
 
     defs = build_definitions(settings)
     asset_key = dg.AssetKey(asset_name)
@@ -94,6 +99,7 @@ def _launch(asset_name: str, settings, start: date, end: date, symbols, symbols_
             except UnknownSymbolError as err:
                 raise UsageError(f"{symbols_from}: {err}") from None
     env = prepare_environment()
+    print(endpoints(env.database_url, env.dagster_home, stack, settings.binance_api_url), file=sys.stderr, flush=True)
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
     ranges = exact_runs([(day, s) for day in days for s in symbols], settings.symbols, max_per_run)
     backfill_id = uuid.uuid4().hex[:8]
@@ -109,7 +115,7 @@ def _launch(asset_name: str, settings, start: date, end: date, symbols, symbols_
     began = time.monotonic()
     with dg.DagsterInstance.get() as instance:
         for index, days in enumerate(ranges, 1):
-            request = run_request(asset_key, days, {BACKFILL_TAG: backfill_id})
+            request = run_request(asset_key, days, {BACKFILL_TAG: backfill_id, **host_tags()})
             label = f"run {index}/{len(ranges)}: {describe(days)}"
             print(f"{label} ({days.partitions} partitions) ...", flush=True)
             run_began = time.monotonic()

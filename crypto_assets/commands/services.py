@@ -27,18 +27,18 @@ class Service:
     """A process ``crypto up`` supervises; ``exports`` are set for every later service too.
 
     ``ready`` is a regular expression matching the service's own start line (shown on the
-    terminal); ``port_flag`` is the ``crypto up`` flag that sets its port, if any.
+    terminal); ``echo`` one matching the other lines to show there (None: none, they go to its
+    log file only).
     """
 
     name: str
     argv: list[str]
     description: str
     ready: str
+    echo: str | None = None
     env: dict[str, str] = field(default_factory=dict)
     exports: dict[str, str] = field(default_factory=dict)
     cwd: str | None = None  # working directory (None: crypto up's own)
-    port: int | None = None
-    port_flag: str | None = None
 
 
 def _crypto(*args: str) -> list[str]:
@@ -64,8 +64,6 @@ def dashboard_service(*, dagster_port: int, port: int = DASHBOARD_PORT, database
         description=f"Streamlit dashboard on http://localhost:{port}",
         ready=r"Local URL: ",
         env=env,
-        port=port,
-        port_flag="--dashboard-port",
     )
 
 
@@ -83,8 +81,6 @@ def dagster_services(*, port: int, dagster_home: str | None) -> list[Service]:
             description=f"Dagster UI on http://localhost:{port}",
             ready=r"Serving dagster-webserver on ",
             cwd=dagster_home,
-            port=port,
-            port_flag="--dagster-port",
         ),
         Service(
             name="dagster-daemon",
@@ -119,8 +115,6 @@ def platform_services(
                     "BINANCE_API_URL": f"http://127.0.0.1:{simulator_port}",
                     "BINANCE_WS_URL": f"ws://127.0.0.1:{simulator_port}",
                 },
-                port=simulator_port,
-                port_flag="--simulator-port",
             )
         )
     services.extend(dagster_services(port=dagster_port, dagster_home=dagster_home))
@@ -138,7 +132,8 @@ def platform_services(
             name="runs",
             argv=[sys.executable, "-m", "crypto_assets.run_feed"],
             description="one line per Dagster run on this terminal",
-            ready=r"following Dagster runs",
+            ready=r"^following Dagster runs",
+            echo=r"^\d\d:\d\d:\d\d ",  # its own lines, each stamped with the time
         )
     )
     return services
