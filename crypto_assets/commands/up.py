@@ -214,9 +214,12 @@ def _watch(running: list[_Running], stopping: threading.Event, log_dir: Path) ->
 
 
 def _stop_all(running: list[_Running]) -> None:
+    """SIGTERM to every service, last started first, then wait for them all within one grace period."""
     for item in reversed(running):
         item.stop()
-        item.wait_stopped(time.monotonic() + STOP_GRACE_S)
+    deadline = time.monotonic() + STOP_GRACE_S
+    for item in reversed(running):
+        item.wait_stopped(deadline)
         say(f"stopped {item.service.name}")
 
 
