@@ -7,6 +7,7 @@ environment of its own (nothing reaches a database or an exchange: every case fa
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -85,3 +86,19 @@ def test_bad_input_is_one_line_exit_2_and_no_traceback(tmp_path, case):
     assert "Traceback" not in result.stderr + result.stdout
     assert "hunter2" not in result.stderr + result.stdout
     assert not (tmp_path / "data").exists()  # refused before anything was started or written
+
+
+def test_a_port_in_use_is_named_by_its_flag_before_anything_starts(tmp_path):
+    with socket.socket() as taken, socket.socket() as free_a, socket.socket() as free_b:
+        for sock in (taken, free_a, free_b):
+            sock.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        others = [str(sock.getsockname()[1]) for sock in (free_a, free_b)]
+        free_a.close(), free_b.close()
+        result = crypto(["up", "--demo", "--dagster-port", others[0], "--dashboard-port", others[1],
+                         "--simulator-port", str(port)], tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == (f"crypto up: error: flag --simulator-port: port {port} is in use by another program"
+                             " (another crypto up?); choose a free one with --simulator-port\n")
+    assert not (tmp_path / "data").exists()
