@@ -21,6 +21,8 @@ from pathlib import Path
 
 import dagster as dg
 
+from crypto_assets.warehouse.server import pid_alive
+
 HOST_TAG = "crypto/host"
 
 
@@ -51,12 +53,8 @@ def worker_state(run: dg.DagsterRun, instance: dg.DagsterInstance) -> tuple[bool
 def _process_start(pid: int) -> float | bool | None:
     """False when ``pid`` is not running; else its start time (epoch seconds), or None where /proc
     cannot tell."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not pid_alive(pid):
         return False
-    except PermissionError:
-        pass
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
         boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime "))

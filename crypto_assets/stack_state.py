@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crypto_assets.warehouse.db import redact
-from crypto_assets.warehouse.server import local_state_dir
+from crypto_assets.warehouse.server import local_state_dir, pid_alive
 
 STATE_FILE = "stack.json"
 SHARED = ("DATABASE_URL", "DAGSTER_HOME", "DAGSTER_POSTGRES_URL", "BINANCE_API_URL", "BINANCE_WS_URL", "CRYPTO_CONFIG")
@@ -66,12 +66,8 @@ def running_stack() -> RunningStack | None:
 
 def _is_crypto_up(pid: int) -> bool:
     """Whether ``pid`` is alive and (where /proc tells) a ``crypto up``, not a recycled pid."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not pid_alive(pid):
         return False
-    except PermissionError:
-        pass  # alive, someone else's
     cmdline = Path(f"/proc/{pid}/cmdline")
     if not cmdline.exists():
         return True

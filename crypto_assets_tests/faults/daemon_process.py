@@ -14,7 +14,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 from typing import Any, Callable
@@ -24,22 +23,20 @@ import yaml
 
 from crypto_assets.environment import dagster_storage_url
 from crypto_assets.warehouse.server import LocalPostgres
+from crypto_assets_tests.stream.helpers import wait_until as poll
 
 ROOT = Path(__file__).resolve().parents[2]
 STOP_GRACE_S = 20
 
 
-def wait_until(condition: Callable[[], Any], timeout: float, what: str, log: Path | None = None, interval: float = 0.25):
-    """Poll ``condition`` until it returns something truthy (returned); AssertionError at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:]) if log and log.exists() else ""
-            raise AssertionError(f"{what}: not within {timeout:.0f} s\n{tail}")
-        time.sleep(interval)
+def wait_until(condition: Callable[[], Any], timeout: float, what: str, log: Path | None = None):
+    """Poll ``condition`` until it returns something truthy (returned); at the deadline an
+    AssertionError with the tail of ``log``."""
+    try:
+        return poll(condition, what, timeout_s=timeout, every_s=0.25)
+    except AssertionError as err:
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:]) if log and log.exists() else ""
+        raise AssertionError(f"{err}\n{tail}") from None
 
 
 class DaemonInstance:
