@@ -102,3 +102,14 @@ def test_a_port_in_use_is_named_by_its_flag_before_anything_starts(tmp_path):
     assert result.stderr == (f"crypto up: error: flag --simulator-port: port {port} is in use by another program"
                              " (another crypto up?); choose a free one with --simulator-port\n")
     assert not (tmp_path / "data").exists()
+
+
+def test_a_simulator_port_in_use_is_named_by_its_flag(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = crypto(["simulator", "--port", str(port)], tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"crypto simulator: error: flag --port: cannot listen on 127.0.0.1:{port} (")
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
