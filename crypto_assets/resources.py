@@ -16,7 +16,7 @@ import psycopg2
 from crypto_assets.binance.limiter import WeightLimiter
 from crypto_assets.binance.rest import DEFAULT_RETRY_BUDGET_S, BinanceRestClient
 from crypto_assets.settings import DEFAULT_API_URL
-from crypto_assets.warehouse.db import DatabaseUnavailableError, connect, first_line
+from crypto_assets.warehouse.db import connect, first_line
 
 
 class BinanceResource(dg.ConfigurableResource):
@@ -49,18 +49,15 @@ class WarehouseResource(dg.ConfigurableResource):
     def transaction(self):
         """A connection whose work commits at the end, or rolls back entirely on error.
 
-        A lost connection (the server restarted or ended it, the network dropped: psycopg2's
-        ``OperationalError``/``InterfaceError`` with the connection closed, or no connection
-        at all) asks Dagster to retry the step (``dg.RetryRequested``) after
+        A connection lost mid-transaction (the server restarted or ended the session, the
+        network dropped: psycopg2's ``OperationalError``/``InterfaceError`` with the connection
+        closed) asks Dagster to retry the step (``dg.RetryRequested``) after
         ``lost_connection_wait_s``, up to ``lost_connection_retries`` times; the work is
         idempotent, so a retry writes what the lost transaction would have. The error that
         reaches the run is the one that lost the connection (say ``AdminShutdown``), never the
         ``connection already closed`` of the rollback that follows it.
         """
-        try:
-            conn = connect(self.database_url)
-        except DatabaseUnavailableError as err:
-            raise self._retry(err) from err
+        conn = connect(self.database_url)  # retries a few times itself; then names the URL
         try:
             yield conn
             conn.commit()

@@ -136,6 +136,7 @@ def test_malformed_config_names_the_key(cli_env, capsys):
 
 
 def test_unreachable_binance_names_the_url(cli_env, capsys, monkeypatch):
+    cli_env["config"].write_text("symbols: [BTCUSDT, ETHUSDT]\nhistory_start: 2024-01-01\nrest_retry_seconds: 1\n")
     monkeypatch.setenv("BINANCE_API_URL", "http://127.0.0.1:9")
     assert main(["backfill", "candles_15m", "--start", "2024-01-01", "--end", "2024-01-01"]) == 2
     assert "http://127.0.0.1:9/api/v3/exchangeInfo" in capsys.readouterr().err

@@ -79,7 +79,7 @@ def test_answering_yes_clears_and_before_keeps_later_days(filled, db_url, monkey
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["clear", "--all", "--before", "2024-13-01", "--yes"], "--before '2024-13-01' is not a date"),
+        (["clear", "--all", "--before", "2024-13-01", "--yes"], "flag --before: 2024-13-01 is not a date: there is no month 13"),
         (["clear", "--raw", "--symbol", "btc-usdt", "--yes"], "--symbol"),
     ],
 )
