@@ -8,15 +8,15 @@ $(UV):
 	python3 -m pip install --user --quiet uv || python3 -m pip install --user --quiet --break-system-packages uv
 
 sync: $(UV)
-	$(UV) sync --frozen
+	@$(UV) sync --frozen --quiet
 
 ## Start the platform (local PostgreSQL unless DATABASE_URL is set; Dagster UI on :3000).
 up: sync
-	CRYPTO_CONFIG=$${CRYPTO_CONFIG:-crypto.yaml} $(UV) run --frozen crypto up
+	@CRYPTO_CONFIG=$${CRYPTO_CONFIG:-crypto.yaml} $(UV) run --frozen crypto up
 
 ## Same stack against the bundled Binance simulator (no internet needed).
 demo: sync
-	CRYPTO_CONFIG=$${CRYPTO_CONFIG:-crypto.yaml} $(UV) run --frozen crypto up --demo
+	@CRYPTO_CONFIG=$${CRYPTO_CONFIG:-crypto.yaml} $(UV) run --frozen crypto up --demo
 
 ## The whole test suite (TimescaleDB when installed; CRYPTO_TEST_TIMESCALEDB=1 requires it).
 test: sync

@@ -52,6 +52,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
                 base_url=settings.binance_api_url,
                 rate_limit_share=settings.rate_limit_share,
                 concurrency=settings.concurrency,
+                retry_budget_s=settings.rest_retry_seconds,
             ),
             "warehouse": WarehouseResource(database_url=dg.EnvVar("DATABASE_URL")),
         },

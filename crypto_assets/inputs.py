@@ -23,10 +23,11 @@ class InputError(ValueError):
     """A value that cannot be used; the message says why, the caller says where it came from."""
 
 
-def closest(value: str, known, what: str = "") -> str:
-    """' (did you mean 'X'?)' for the known name nearest ``value``, or '' when none is near."""
-    match = difflib.get_close_matches(value, list(known), n=1, cutoff=0.6)
-    return f" (did you mean {what}{match[0]!r}?)" if match else ""
+def closest(value: str, known, *, cutoff: float = 0.6) -> str:
+    """' (did you mean 'X'?)' for the known name nearest ``value``, or '' when none is near
+    (``cutoff``: the least similarity, 0 to 1; symbols need more, NOPEUSDT is not DOGEUSDT)."""
+    match = difflib.get_close_matches(value, list(known), n=1, cutoff=cutoff)
+    return f" (did you mean {match[0]!r}?)" if match else ""
 
 
 def parse_day(value) -> date:

@@ -7,15 +7,16 @@ docker-compose and in tests, which pass explicit values.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Iterator
 
 import dagster as dg
+import psycopg2
 
 from crypto_assets.binance.limiter import WeightLimiter
-from crypto_assets.binance.rest import BinanceRestClient
+from crypto_assets.binance.rest import DEFAULT_RETRY_BUDGET_S, BinanceRestClient
 from crypto_assets.settings import DEFAULT_API_URL
-from crypto_assets.warehouse.db import connect
+from crypto_assets.warehouse.db import connect, first_line
 
 
 class BinanceResource(dg.ConfigurableResource):
@@ -24,11 +25,16 @@ class BinanceResource(dg.ConfigurableResource):
     base_url: str = DEFAULT_API_URL
     rate_limit_share: float = 0.95
     concurrency: int = 4
+    retry_budget_s: float = DEFAULT_RETRY_BUDGET_S
 
     @contextmanager
     def client(self) -> Iterator[BinanceRestClient]:
+        """A client whose retries are logged to the run's log (``get_dagster_logger``, from every thread)."""
         limiter = WeightLimiter(share=self.rate_limit_share)
-        with BinanceRestClient(self.base_url, limiter=limiter, concurrency=self.concurrency) as client:
+        with BinanceRestClient(
+            self.base_url, limiter=limiter, concurrency=self.concurrency, retry_budget_s=self.retry_budget_s,
+            log=dg.get_dagster_logger("binance"),
+        ) as client:
             yield client
 
 
@@ -36,13 +42,38 @@ class WarehouseResource(dg.ConfigurableResource):
     """The PostgreSQL/TimescaleDB database every asset writes its table into."""
 
     database_url: str
+    lost_connection_retries: int = 3
+    lost_connection_wait_s: float = 10.0
 
     @contextmanager
     def transaction(self):
-        """A connection whose work commits at the end, or rolls back entirely on error."""
-        conn = connect(self.database_url)
+        """A connection whose work commits at the end, or rolls back entirely on error.
+
+        A connection lost mid-transaction (the server restarted or ended the session, the
+        network dropped: psycopg2's ``OperationalError``/``InterfaceError`` with the connection
+        closed) asks Dagster to retry the step (``dg.RetryRequested``) after
+        ``lost_connection_wait_s``, up to ``lost_connection_retries`` times; the work is
+        idempotent, so a retry writes what the lost transaction would have. The error that
+        reaches the run is the one that lost the connection (say ``AdminShutdown``), never the
+        ``connection already closed`` of the rollback that follows it.
+        """
+        conn = connect(self.database_url)  # retries a few times itself; then names the URL
         try:
-            with conn:
-                yield conn
+            yield conn
+            conn.commit()
+        except BaseException as err:
+            if not conn.closed:
+                with suppress(psycopg2.Error):
+                    conn.rollback()
+            if isinstance(err, (psycopg2.OperationalError, psycopg2.InterfaceError)) and conn.closed:
+                raise self._retry(err) from err
+            raise
         finally:
             conn.close()
+
+    def _retry(self, err: Exception) -> dg.RetryRequested:
+        dg.get_dagster_logger("warehouse").warning(
+            f"lost the database connection ({type(err).__name__}: {first_line(err)});"
+            f" retrying the step in {self.lost_connection_wait_s:g} s"
+        )
+        return dg.RetryRequested(max_retries=self.lost_connection_retries, seconds_to_wait=self.lost_connection_wait_s)

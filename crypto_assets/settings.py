@@ -36,6 +36,7 @@ class Settings:
     sampling_interval_seconds: float = 2.0
     downsample_windows: tuple[str, ...] = ("1m", "5m")
     rate_limit_share: float = 0.95
+    rest_retry_seconds: float = 300.0
     concurrency: int = 4
     compress_after_days: int = 7
     price_samples_retention_days: int = 30
@@ -61,6 +62,7 @@ _KEYS = {
     "sampling_interval_seconds",
     "downsample_windows",
     "rate_limit_share",
+    "rest_retry_seconds",
     "concurrency",
     "compress_after_days",
     "price_samples_retention_days",
@@ -148,6 +150,8 @@ def _parse_file(raw: dict) -> dict:
     if "stream_flush_interval_seconds" in raw:
         values["stream_flush_interval_seconds"] = _number(
             raw, "stream_flush_interval_seconds", ceiling=1, why="the collector writes at least once a second")
+    if "rest_retry_seconds" in raw:
+        values["rest_retry_seconds"] = _number(raw, "rest_retry_seconds")
     if "stream_idle_timeout_seconds" in raw:
         values["stream_idle_timeout_seconds"] = _number(raw, "stream_idle_timeout_seconds")
     if "stream_streams_per_connection" in raw:

@@ -145,3 +145,30 @@ def test_one_hundred_symbols_over_three_years_is_within_the_limit(tmp_path):
     symbols = ", ".join(f"SYM{i:04d}USDT" for i in range(100))
     start = datetime.now(timezone.utc).date() - timedelta(days=3 * 365)
     assert len(load_settings(write(tmp_path, f"symbols: [{symbols}]\nhistory_start: {start}\n")).symbols) == 100
+
+
+@pytest.mark.parametrize(
+    "name, value, says",
+    [
+        ("DAGSTER_HOME", "relative/home", "environment variable DAGSTER_HOME: 'relative/home' is not an absolute path"),
+        ("DAGSTER_HOME", "/nonexistent/dagster_home", "environment variable DAGSTER_HOME: /nonexistent/dagster_home is not a directory"),
+        ("DAGSTER_POSTGRES_URL", "sqlite:///x.db", "environment variable DAGSTER_POSTGRES_URL: 'sqlite:///x.db' has the scheme sqlite://"),
+        ("DATABASE_URL", "postgresql://crypto:hunter2@db:0/crypto", "environment variable DATABASE_URL: 'postgresql://crypto:***@db:0/crypto' has an invalid port"),
+    ],
+)
+def test_the_environment_dagster_and_the_server_need_is_checked_first(monkeypatch, name, value, says):
+    from crypto_assets.environment import check_environment
+
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as err:
+        check_environment()
+    assert str(err.value).startswith(says)
+
+
+def test_a_data_directory_that_is_a_file_is_named(monkeypatch, tmp_path):
+    from crypto_assets.environment import check_environment
+
+    (tmp_path / "data").write_text("")
+    monkeypatch.setenv("CRYPTO_DATA_DIR", str(tmp_path / "data"))
+    with pytest.raises(ConfigError, match=r"\(environment variable CRYPTO_DATA_DIR\) is a file, not a directory"):
+        check_environment()

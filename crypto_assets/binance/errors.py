@@ -6,6 +6,12 @@ Each one says what failed and what to do, and carries the facts (URL, Binance ``
 
 from __future__ import annotations
 
+import time
+
+
+SYMBOL_LIKENESS = 0.8
+"""How alike two symbols must be to suggest one for the other (ETHUSDC -> ETHUSDT, not NOPEUSDT -> DOGEUSDT)."""
+
 
 class BinanceError(Exception):
     """Base class of every error raised by the Binance client."""
@@ -35,21 +41,29 @@ class GeoBlockedError(BinanceAPIError):
 
 
 class IPBannedError(BinanceAPIError):
-    """HTTP 418: the IP is banned for ``retry_after`` seconds for ignoring 429s."""
+    """HTTP 418: the IP is banned for ``retry_after`` seconds (for ignoring 429s), longer than
+    the ``budget_left_s`` seconds the request had left to retry."""
 
-    def __init__(self, code: int, msg: str, *, status: int, url: str, retry_after: float):
+    def __init__(self, code: int, msg: str, *, status: int, url: str, retry_after: float, budget_left_s: float):
         super().__init__(code, msg, status=status, url=url)
         self.retry_after = retry_after
+        until = time.strftime("%H:%M:%S", time.gmtime(time.time() + retry_after))
+        self.args = (
+            f"Binance banned this IP for {retry_after:.0f} s, until {until} UTC (HTTP 418 from {url}: {msg}); "
+            f"that is past the {max(0.0, budget_left_s):.0f} s left to retry (config key 'rest_retry_seconds'), "
+            "so this fails now and nothing more is sent to Binance before the ban ends",
+        )
 
 
 class BinanceUnavailableError(BinanceError):
-    """Binance could not be reached, or kept failing, after every retry."""
+    """Binance could not be reached, or kept failing, for the whole retry budget."""
 
-    def __init__(self, url: str, attempts: int, cause: str):
+    def __init__(self, url: str, attempts: int, cause: str, *, seconds: float, budget_s: float):
         self.url = url
         self.attempts = attempts
         super().__init__(
-            f"Binance at {url} is unreachable or failing after {attempts} attempts: {cause}. "
+            f"Binance at {url} is unreachable or failing after {attempts} attempts over {seconds:.0f} s"
+            f" (retry budget {budget_s:.0f} s, config key 'rest_retry_seconds'): {cause}. "
             "Check the network, or point BINANCE_API_URL at a reachable host."
         )
 
@@ -61,7 +75,7 @@ class UnknownSymbolError(BinanceError):
         from crypto_assets.inputs import closest
 
         self.symbols = symbols
-        named = ", ".join(f"{symbol}{closest(symbol, listed)}" for symbol in symbols)
+        named = ", ".join(f"{symbol}{closest(symbol, listed, cutoff=SYMBOL_LIKENESS)}" for symbol in symbols)
         super().__init__(f"unknown symbol(s) on {url}: {named} (not listed in exchangeInfo)")
 
 

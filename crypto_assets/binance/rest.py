@@ -1,9 +1,13 @@
 """Binance REST client for market data: klines, exchangeInfo, server time.
 
-Built on httpx. Every request goes through the ``WeightLimiter`` and the retry policy:
-429/418 honour ``Retry-After``; 5xx, timeouts, dropped connections and truncated bodies are
-retried with exponential backoff and jitter; Binance error bodies become ``BinanceAPIError``
-carrying ``code`` and ``msg``. Klines are fetched in fixed 1000-candle windows so several pages
+Built on httpx. Every request goes through the ``WeightLimiter`` and the retry policy, which
+is bounded by time (``retry_budget_s``, minutes by default), not by a count: 429 and a short 418
+ban are waited out (``Retry-After``, for every request of the client); 5xx, timeouts, dropped
+connections and truncated bodies are retried with exponential backoff and jitter; each retry is
+logged (why, which attempt, how long the wait) to ``log``, the Dagster run's log in a run. A 418
+ban that ends past the budget fails at once and nothing more is sent until it ends; a wait that
+would end past the budget fails with the last problem. Binance error bodies become
+``BinanceAPIError`` carrying ``code`` and ``msg``. Klines are fetched in fixed 1000-candle windows so several pages
 can be in flight at once, oldest first, never past the range end or the present; the candle
 still forming is never returned as history.
 """
@@ -11,6 +15,7 @@ still forming is never returned as history.
 from __future__ import annotations
 
 import json
+import logging
 import random
 import threading
 import time
@@ -35,8 +40,8 @@ KLINES_WEIGHT = 2
 EXCHANGE_INFO_WEIGHT = 20
 TIME_WEIGHT = 1
 _RETRYABLE_STATUS = {500, 502, 503, 504}
-# Longest Retry-After (seconds) worth sleeping through; a longer 418 ban fails the run instead.
-MAX_BAN_WAIT_S = 120.0
+DEFAULT_RETRY_BUDGET_S = 300.0
+"""How long one request keeps being retried (config key ``rest_retry_seconds``)."""
 
 
 @dataclass(frozen=True)
@@ -59,15 +64,18 @@ class BinanceRestClient:
         limiter: WeightLimiter | None = None,
         concurrency: int = 4,
         timeout_s: float = 10.0,
-        max_retries: int = 5,
+        retry_budget_s: float = DEFAULT_RETRY_BUDGET_S,
         backoff_s: float = 0.5,
         transport: httpx.BaseTransport | None = None,
+        log: logging.Logger | None = None,
     ):
         self.base_url = base_url.rstrip("/")
         self.limiter = limiter or WeightLimiter()
         self.concurrency = concurrency
-        self.max_retries = max_retries
+        self.retry_budget_s = retry_budget_s
         self.backoff_s = backoff_s
+        self.log = log or logging.getLogger(__name__)
+        self._banned_until = 0.0  # wall clock: a 418 ban longer than the retry budget
         self._http = httpx.Client(
             base_url=self.base_url,
             timeout=timeout_s,
@@ -91,18 +99,21 @@ class BinanceRestClient:
     # -- requests ---------------------------------------------------------------------------
 
     def get(self, path: str, params: dict | None = None, *, weight: int = 1):
-        """GET ``path`` and decode the JSON body, with rate limiting and retries."""
+        """GET ``path`` and decode the JSON body, with rate limiting and retries within the budget."""
         url = f"{self.base_url}{path}"
-        last_problem = "no attempt made"
-        for attempt in range(1, self.max_retries + 2):
+        what = f"GET {path}" + (f" {params['symbol']}" if params and "symbol" in params else "")
+        began = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            self._refuse_while_banned(url)
             sent_at = self.limiter.acquire(weight)
             try:
                 response = self._http.get(path, params=params)
                 body = response.content
             except (httpx.TimeoutException, httpx.TransportError) as err:
                 self.limiter.settle(weight, sent_at, None)
-                last_problem = f"{type(err).__name__}: {err or 'connection failed'}"
-                self._backoff(attempt)
+                self._retry(what, url, attempt, began, f"{type(err).__name__}: {err or 'connection failed'}", self._backoff(attempt))
                 continue
             self.stats["requests"] += 1
             used = response.headers.get("x-mbx-used-weight-1m")
@@ -111,15 +122,16 @@ class BinanceRestClient:
             if status in (429, 418):
                 retry_after = _retry_after(response)
                 self.stats["throttled"] += 1
-                if status == 418 and retry_after > MAX_BAN_WAIT_S:
+                left = began + self.retry_budget_s - time.monotonic()
+                if status == 418 and retry_after > left:
+                    self._banned_until = time.time() + retry_after
                     code, msg = _error_fields(body)
-                    raise IPBannedError(code, msg, status=418, url=url, retry_after=retry_after)
-                self.limiter.block_for(retry_after)
-                last_problem = f"HTTP {status} (Retry-After {retry_after:g} s)"
+                    raise IPBannedError(code, msg, status=418, url=url, retry_after=retry_after, budget_left_s=left)
+                self.limiter.block_for(retry_after)  # every request of this client waits it out
+                self._retry(what, url, attempt, began, f"HTTP {status} (Retry-After {retry_after:g} s)", retry_after, sleep=False)
                 continue
             if status in _RETRYABLE_STATUS:
-                last_problem = f"HTTP {status}"
-                self._backoff(attempt)
+                self._retry(what, url, attempt, began, f"HTTP {status}", self._backoff(attempt))
                 continue
             if status >= 400:
                 code, msg = _error_fields(body)
@@ -129,16 +141,36 @@ class BinanceRestClient:
             try:
                 return json.loads(body)
             except ValueError:
-                last_problem = f"truncated or malformed JSON body ({len(body)} bytes)"
-                self._backoff(attempt)
-        raise BinanceUnavailableError(url, self.max_retries + 1, last_problem)
+                problem = f"truncated or malformed JSON body ({len(body)} bytes)"
+                self._retry(what, url, attempt, began, problem, self._backoff(attempt))
 
-    def _backoff(self, attempt: int) -> None:
-        if attempt > self.max_retries:
-            return  # that was the last attempt: fail now, not after one more wait
+    def _backoff(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt ``attempt``: doubling from ``backoff_s``, at most 30 s, jittered."""
+        return min(30.0, self.backoff_s * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+
+    def _retry(self, what: str, url: str, attempt: int, began: float, problem: str, wait_s: float, *, sleep: bool = True) -> None:
+        """Log the retry and wait ``wait_s`` (unless the limiter does), or fail when the wait would
+        end past the retry budget."""
+        spent = time.monotonic() - began
+        if spent + wait_s > self.retry_budget_s:
+            raise BinanceUnavailableError(url, attempt, problem, seconds=spent, budget_s=self.retry_budget_s)
         self.stats["retries"] += 1
-        delay = min(30.0, self.backoff_s * 2 ** (attempt - 1))
-        time.sleep(delay * random.uniform(0.5, 1.0))
+        self.log.warning(
+            f"Binance {what}: {problem}; attempt {attempt} failed, retrying in {wait_s:.1f} s"
+            f" ({spent:.0f} s of the {self.retry_budget_s:.0f} s retry budget spent)"
+        )
+        if sleep:
+            time.sleep(wait_s)
+
+    def _refuse_while_banned(self, url: str) -> None:
+        """Send nothing during a 418 ban: wait it out when it ends within the retry budget, else
+        fail at once (a request sent during a ban would make the exchange extend it)."""
+        left = self._banned_until - time.time()
+        if left > self.retry_budget_s:
+            raise IPBannedError(-1003, "IP banned (an earlier request was answered 418)", status=418, url=url,
+                                retry_after=left, budget_left_s=self.retry_budget_s)
+        if left > 0:
+            self.limiter.block_for(left)
 
     # -- reference data ---------------------------------------------------------------------
 
@@ -162,20 +194,23 @@ class BinanceRestClient:
         self._limits_configured = True
         return info
 
-    def symbol_infos(self, symbols: list[str]) -> dict[str, SymbolInfo]:
-        """exchangeInfo's entry of each symbol it lists (unknown or delisted ones are absent)."""
+    def _listed(self, symbols: list[str]) -> dict[str, SymbolInfo]:
+        """exchangeInfo's entries for ``symbols``: just those, or every symbol when one is unknown."""
         try:
             info = self.exchange_info(symbols)
         except BinanceAPIError as err:
             if err.code != -1121:
                 raise
             info = self.exchange_info()  # find out which of them is unknown
-        wanted = set(symbols)
         return {
             entry["symbol"]: SymbolInfo(entry["symbol"], entry["status"], entry.get("baseAsset", ""), entry.get("quoteAsset", ""))
             for entry in info.get("symbols", [])
-            if entry["symbol"] in wanted
         }
+
+    def symbol_infos(self, symbols: list[str]) -> dict[str, SymbolInfo]:
+        """exchangeInfo's entry of each symbol it lists (unknown or delisted ones are absent)."""
+        wanted = set(symbols)
+        return {symbol: info for symbol, info in self._listed(symbols).items() if symbol in wanted}
 
     def symbol_statuses(self, symbols: list[str]) -> dict[str, str]:
         """Each listed symbol's status ('TRADING', 'HALT', 'BREAK'...); unknown ones are absent."""
@@ -183,7 +218,7 @@ class BinanceRestClient:
 
     def validate_symbols(self, symbols: list[str]) -> dict[str, SymbolInfo]:
         """Check that every symbol exists and is TRADING, before any work is done."""
-        listed = self.symbol_infos(symbols)
+        listed = self._listed(symbols)
         unknown = [s for s in symbols if s not in listed]
         if unknown:
             raise UnknownSymbolError(unknown, self.base_url, list(listed))

@@ -10,6 +10,7 @@ the failed ones waiting for a retry. Human-readable by default; ``--json`` for s
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import asdict
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -24,9 +25,12 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from crypto_assets.environment import prepare_environment
     from crypto_assets.settings import load_settings
+    from crypto_assets.stack_state import endpoints, use_running_stack
 
+    stack = use_running_stack()
     settings = load_settings()
     env = prepare_environment()
+    print(endpoints(env.database_url, env.dagster_home, stack), file=sys.stderr, flush=True)
     report = {"tables": table_reports(env.database_url), "partitions": partition_status(settings, env.database_url)}
     if args.json:
         print(json.dumps(report, default=_plain, indent=2))

@@ -8,15 +8,20 @@ symbols against the exchange included, so a bad argument launches nothing.
 
 from __future__ import annotations
 
+import sys
 import time
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
+from crypto_assets.binance.errors import SYMBOL_LIKENESS
 from crypto_assets.commands.arguments import day_flag
 from crypto_assets.commands.errors import UsageError
 from crypto_assets.inputs import closest
 
 BACKFILL_TAG = "crypto/backfill"
+PREFLIGHT_RETRY_S = 30.0
+"""The symbol check before any run waits at most this long for the exchange (the runs use the
+whole ``rest_retry_seconds``)."""
 
 
 def register(subparsers) -> None:
@@ -30,7 +35,9 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from crypto_assets.settings import load_settings, parse_symbols
+    from crypto_assets.stack_state import use_running_stack
 
+    stack = use_running_stack()  # next to a running crypto up: its database, instance and exchange
     settings = load_settings()
     start, end = args.start, args.end
     today = datetime.now(timezone.utc).date()
@@ -48,16 +55,16 @@ def run(args) -> int:
     if not_configured:
         raise UsageError(
             f"flag --symbols: {', '.join(not_configured)} not in the config's symbols ({', '.join(settings.symbols)})"
-            f"{closest(not_configured[0], settings.symbols)}; add them to config key 'symbols'{_config_hint(settings)} first"
+            f"{closest(not_configured[0], settings.symbols, cutoff=SYMBOL_LIKENESS)}; add them to config key 'symbols'{_config_hint(settings)} first"
         )
-    return _launch(args.asset, settings, start, end, symbols, "flag --symbols" if args.symbols else "config key 'symbols'")
+    return _launch(args.asset, settings, start, end, symbols, "flag --symbols" if args.symbols else "config key 'symbols'", stack)
 
 
 def _config_hint(settings) -> str:
     return f" in {settings.config_path}" if settings.config_path else ", set CRYPTO_CONFIG to a config file"
 
 
-def _launch(asset_name: str, settings, start: date, end: date, symbols, symbols_from: str) -> int:
+def _launch(asset_name: str, settings, start: date, end: date, symbols, symbols_from: str, stack) -> int:
     import dagster as dg
 
     from crypto_assets.automation.run_shapes import describe, exact_runs, run_request
@@ -66,6 +73,9 @@ def _launch(asset_name: str, settings, start: date, end: date, symbols, symbols_
     from crypto_assets.binance.rest import BinanceRestClient
     from crypto_assets.definitions import build_definitions
     from crypto_assets.environment import prepare_environment
+    from crypto_assets.run_launcher import host_tags
+    from crypto_assets.run_report import failure_reason, rows_per_symbol
+    from crypto_assets.stack_state import endpoints
 
     defs = build_definitions(settings)
     asset_key = dg.AssetKey(asset_name)
@@ -80,12 +90,16 @@ def _launch(asset_name: str, settings, start: date, end: date, symbols, symbols_
     max_per_run = (policy.max_partitions_per_run if policy else None) or 1
 
     if "binance" in assets_def.required_resource_keys:  # only assets that call the exchange
-        with BinanceRestClient(settings.binance_api_url, limiter=WeightLimiter(share=settings.rate_limit_share)) as client:
+        with BinanceRestClient(
+            settings.binance_api_url, limiter=WeightLimiter(share=settings.rate_limit_share),
+            retry_budget_s=min(settings.rest_retry_seconds, PREFLIGHT_RETRY_S),
+        ) as client:
             try:
                 client.validate_symbols(list(symbols))
             except UnknownSymbolError as err:
                 raise UsageError(f"{symbols_from}: {err}") from None
     env = prepare_environment()
+    print(endpoints(env.database_url, env.dagster_home, stack, settings.binance_api_url), file=sys.stderr, flush=True)
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
     ranges = exact_runs([(day, s) for day in days for s in symbols], settings.symbols, max_per_run)
     backfill_id = uuid.uuid4().hex[:8]
@@ -101,7 +115,7 @@ def _launch(asset_name: str, settings, start: date, end: date, symbols, symbols_
     began = time.monotonic()
     with dg.DagsterInstance.get() as instance:
         for index, days in enumerate(ranges, 1):
-            request = run_request(asset_key, days, {BACKFILL_TAG: backfill_id})
+            request = run_request(asset_key, days, {BACKFILL_TAG: backfill_id, **host_tags()})
             label = f"run {index}/{len(ranges)}: {describe(days)}"
             print(f"{label} ({days.partitions} partitions) ...", flush=True)
             run_began = time.monotonic()
@@ -113,7 +127,7 @@ def _launch(asset_name: str, settings, start: date, end: date, symbols, symbols_
                 raise_on_error=False,
             )
             seconds = time.monotonic() - run_began
-            rows = rows_per_symbol(result, asset_key)
+            rows = rows_per_symbol(result.all_events, asset_key)
             for symbol, count in rows.items():
                 rows_by_symbol[symbol] = rows_by_symbol.get(symbol, 0) + count
             written = ", ".join(f"{s} {n:,}" for s, n in rows.items()) or "none"
@@ -121,7 +135,7 @@ def _launch(asset_name: str, settings, start: date, end: date, symbols, symbols_
                 print(f"{label} done in {seconds:.1f} s: rows {written} (run {result.run_id})", flush=True)
             else:
                 failures += 1
-                print(f"{label} FAILED after {seconds:.1f} s (run {result.run_id}): {_failure(result)}; rows kept: {written}", flush=True)
+                print(f"{label} FAILED after {seconds:.1f} s (run {result.run_id}): {failure_reason(result.all_events)}; rows kept: {written}", flush=True)
     elapsed = time.monotonic() - began
     per_symbol = ", ".join(f"{s} {rows_by_symbol.get(s, 0):,}" for s in symbols)
     print(
@@ -129,27 +143,3 @@ def _launch(asset_name: str, settings, start: date, end: date, symbols, symbols_
         flush=True,
     )
     return 1 if failures else 0
-
-
-def rows_per_symbol(result, asset_key) -> dict[str, int]:
-    """Rows the run's partition materializations carry, summed per symbol."""
-    from crypto_assets.assets.partitions import split_key
-
-    rows: dict[str, int] = {}
-    for event in result.all_events:
-        if event.is_step_materialization:
-            materialization = event.step_materialization_data.materialization
-            if materialization.asset_key == asset_key and materialization.partition and "rows" in materialization.metadata:
-                symbol = split_key(materialization.partition)[1]
-                rows[symbol] = rows.get(symbol, 0) + int(materialization.metadata["rows"].value)
-    return dict(sorted(rows.items()))
-
-
-def _failure(result) -> str:
-    for event in result.all_events:
-        if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
-            error = event.step_failure_data.error
-            while error.cause is not None and "Error occurred while executing" in error.message:
-                error = error.cause
-            return error.message.strip().splitlines()[-1] if error.message.strip() else "step failed"
-    return "run failed"

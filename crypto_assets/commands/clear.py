@@ -10,6 +10,8 @@ candles_1d and market_metrics_daily. ``--before`` clears whole UTC days before t
 
 from __future__ import annotations
 
+import sys
+
 from crypto_assets.commands.arguments import day_flag
 
 
@@ -28,12 +30,15 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from crypto_assets.environment import prepare_environment
     from crypto_assets.settings import parse_symbols
+    from crypto_assets.stack_state import endpoints, use_running_stack
     from crypto_assets.warehouse.inventory import DOWNSAMPLED_TABLES, RAW_TABLES
 
+    stack = use_running_stack()
     symbol = parse_symbols([args.symbol], where="flag --symbol")[0] if args.symbol is not None else None
     before = args.before
     tables = RAW_TABLES if args.raw else DOWNSAMPLED_TABLES if args.downsampled else RAW_TABLES + DOWNSAMPLED_TABLES
     env = prepare_environment()
+    print(endpoints(env.database_url, env.dagster_home, stack), file=sys.stderr, flush=True)
     return clear(env.database_url, tables, symbol, before, assume_yes=args.yes)
 
 

@@ -28,6 +28,12 @@ def redact(url: str) -> str:
     return re.sub(r"(?i)(\bpassword=)[^&\s]*", r"\1***", f"{scheme}{sep}{rest}")
 
 
+def first_line(err: BaseException) -> str:
+    """The first line of an error's message (psycopg2's run over several), or its type's name."""
+    text = str(err).strip()
+    return text.splitlines()[0].strip() if text else type(err).__name__
+
+
 def connect(url: str, *, attempts: int = 3, delay_s: float = 1.0, application_name: str = "crypto-assets"):
     """Open a psycopg2 connection, retrying a few times before a clear failure."""
     last = None
@@ -35,7 +41,7 @@ def connect(url: str, *, attempts: int = 3, delay_s: float = 1.0, application_na
         try:
             return psycopg2.connect(url, application_name=application_name, connect_timeout=5)
         except psycopg2.OperationalError as err:
-            last = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            last = first_line(err)
             if attempt < attempts:
                 time.sleep(delay_s * attempt)
     raise DatabaseUnavailableError(

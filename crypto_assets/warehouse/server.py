@@ -52,6 +52,7 @@ __all__ = [
     "local_database_url",
     "local_port",
     "local_server",
+    "pid_alive",
     "stop_local_server",
     "timescaledb_installed",
 ]
@@ -252,7 +253,8 @@ def _tail(path: Path, lines: int = 30) -> str:
     return "\n".join(text.splitlines()[-lines:]) or "(empty)"
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists (someone else's counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -264,7 +266,7 @@ def _pid_alive(pid: int) -> bool:
 
 def _is_postmaster(pid: int) -> bool:
     """Is ``pid`` a live PostgreSQL server (and not some other process that reused the pid)?"""
-    if not _pid_alive(pid):
+    if not pid_alive(pid):
         return False
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
@@ -580,7 +582,7 @@ class LocalPostgres:
         if pid is None:
             return None
         if not _is_postmaster(pid):
-            if _pid_alive(pid):  # a recycled pid, e.g. after a reboot
+            if pid_alive(pid):  # a recycled pid, e.g. after a reboot
                 pid_file.unlink(missing_ok=True)
             return None
         try:

@@ -303,6 +303,28 @@ def test_past_the_limit_429_then_a_ban_for_ignoring_it(small_limit):
     assert server.stats[429] == 6 and server.stats[418] == 2
 
 
+def test_a_429_storm_bans_a_client_that_ignores_retry_after(small_limit):
+    """The throttle fault's 429s count like real ones: the 7th ignored one in a window is a ban,
+    and a banned IP gets 418 while the storm lasts and after it (Binance: 'repeatedly violating
+    rate limits and/or failing to back off after receiving 429s will result in an automated IP ban')."""
+    server, client = small_limit
+    server.faults.update(throttle_next_n=20)
+    statuses = [client.get("/api/v3/ping").status_code for _ in range(9)]
+    assert statuses == [429] * 6 + [418] * 3
+    server.faults.update(throttle_next_n=0)
+    assert client.get("/api/v3/ping").status_code == 418  # the storm is over, the ban is not
+    assert server.stats[418] == 4
+
+
+def test_a_429_storm_never_bans_a_client_that_waits(small_limit):
+    server, client = small_limit
+    server.faults.update(throttle_next_n=20)
+    for minute in range(1, 10):  # one request per window, as Retry-After asks
+        assert client.get("/api/v3/ping").status_code == 429
+        server.clock.set(frozen_now_ms=ms("2025-03-10 12:00:00") + minute * 60_000)
+    assert server.stats[418] == 0
+
+
 def test_a_client_that_waits_for_the_next_window_is_served_again(small_limit):
     server, client = small_limit
     client.get("/api/v3/exchangeInfo")  # 20 > 10

@@ -114,10 +114,12 @@ def test_asset_not_run_by_dagster_is_refused(cli_env, capsys):
     assert runs(cli_env["home"]) == []
 
 
-def test_symbol_unknown_to_the_exchange_is_named(cli_env, capsys):
-    cli_env["config"].write_text("symbols: [BTCUSDT, NOPEUSDT]\nhistory_start: 2024-01-01\n")
+def test_symbol_unknown_to_the_exchange_is_named_with_its_likely_spelling(cli_env, capsys):
+    cli_env["config"].write_text("symbols: [BTCUSDT, NOPEUSDT, ETHUSTD]\nhistory_start: 2024-01-01\n")
     assert main(["backfill", "candles_15m", "--start", "2024-01-01", "--end", "2024-01-01"]) == 2
-    assert "unknown symbol(s)" in (err := capsys.readouterr().err) and "NOPEUSDT" in err
+    err = capsys.readouterr().err
+    assert "config key 'symbols': unknown symbol(s) on " in err
+    assert "NOPEUSDT, ETHUSTD (did you mean 'ETHUSDT'?) (not listed in exchangeInfo)" in err
     assert runs(cli_env["home"]) == []
 
 
@@ -134,6 +136,7 @@ def test_malformed_config_names_the_key(cli_env, capsys):
 
 
 def test_unreachable_binance_names_the_url(cli_env, capsys, monkeypatch):
+    cli_env["config"].write_text("symbols: [BTCUSDT, ETHUSDT]\nhistory_start: 2024-01-01\nrest_retry_seconds: 1\n")
     monkeypatch.setenv("BINANCE_API_URL", "http://127.0.0.1:9")
     assert main(["backfill", "candles_15m", "--start", "2024-01-01", "--end", "2024-01-01"]) == 2
     assert "http://127.0.0.1:9/api/v3/exchangeInfo" in capsys.readouterr().err

@@ -85,7 +85,7 @@ def test_bad_stream_settings_name_their_key(tmp_path, monkeypatch, key, value, s
 
 
 def test_crypto_up_runs_dagster_inside_dagster_home(tmp_path):
-    """Next to the repo's dagster.yaml template, `dagster dev` would warn that it ignores it."""
+    """Next to the repo's dagster.yaml template, Dagster would warn that it ignores it."""
     services = {s.name: s for s in platform_services(demo=False, dagster_port=3000, dagster_home=str(tmp_path))}
-    assert services["dagster"].cwd == str(tmp_path)
+    assert services["dagster-webserver"].cwd == services["dagster-daemon"].cwd == str(tmp_path)
     assert services["stream"].cwd is None

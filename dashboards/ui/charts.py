@@ -97,7 +97,9 @@ def samples_figure(view: DownsampledView) -> go.Figure:
                                  showlegend=False, name="Raw max"))
         fig.add_trace(go.Scatter(x=view.raw["time"], y=view.raw["low"], mode="lines", line={"width": 0},
                                  fill="tonexty", fillcolor="rgba(148,163,184,0.45)", name=band))
-    width = describe(view.width) if view.width else "?"
+    if view.width is None:  # samples, but no window written yet: say so rather than draw empty lines
+        return _style(fig, f"{view.symbol} · raw price samples (no windows yet)", f"Price ({quote})")
+    width = describe(view.width)
     merged = view.window_bucket is not None and view.window_bucket != view.width
     suffix = f" (merged to {describe(view.window_bucket)})" if merged else ""
     fig.add_trace(go.Scatter(x=view.windows["time"], y=view.windows["avg"], mode="lines", line_shape="hv",
@@ -105,7 +107,7 @@ def samples_figure(view: DownsampledView) -> go.Figure:
     median = "Median of window medians" if merged else f"Median, {width} windows"
     fig.add_trace(go.Scatter(x=view.windows["time"], y=view.windows["median"], mode="lines", line_shape="hv",
                              name=median, line={"color": SYMBOLS[1], "width": 2, "dash": "dash"}))
-    return _style(fig, f"{view.symbol} · raw price vs {width} window average and median", f"Price ({quote})")
+    return _style(fig, f"{view.symbol} · raw price vs {width} window average and median{suffix}", f"Price ({quote})")
 
 
 def rolling_volatility_figure(view: VolatilityView) -> go.Figure:

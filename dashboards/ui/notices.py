@@ -6,6 +6,7 @@ message instead of a traceback.
 
 from __future__ import annotations
 
+from datetime import date, datetime, timezone
 from typing import Callable, TypeVar
 
 import streamlit as st
@@ -34,7 +35,13 @@ def empty(what: str, commands: list[str]) -> None:
         st.code("\n".join(commands), language="bash")
 
 
-def backfill(asset: str, symbol: str | None = None, start: str = "2024-01-01", end: str = "2024-01-31") -> str:
-    """The ``crypto backfill`` command that fills ``asset`` (for ``symbol``)."""
+def backfill(asset: str, symbol: str | None, start: date, end: date) -> str:
+    """The ``crypto backfill`` command that fills ``asset`` (for ``symbol``) over the UTC days
+    ``start``..``end``: the range the page shows, so the hint fills what is missing there."""
     symbols = f" --symbols {symbol}" if symbol else ""
-    return f"crypto backfill {asset} --start {start} --end {end}{symbols}"
+    return f"crypto backfill {asset} --start {start.isoformat()} --end {end.isoformat()}{symbols}"
+
+
+def today() -> date:
+    """Today, UTC (the end of a page's default range)."""
+    return datetime.now(timezone.utc).date()

@@ -14,7 +14,8 @@ st.caption("Raw stream samples against the average and median of each window (pr
 url = data.database_url()
 symbols = notices.load(data.known_symbols, url)
 if not symbols:
-    notices.empty("No price samples yet.", ["crypto stream", "crypto backfill price_downsampled --start 2024-01-01 --end 2024-01-31"])
+    notices.empty("No price samples yet.", ["crypto stream",
+                                            notices.backfill("price_downsampled", None, notices.today(), notices.today())])
     st.stop()
 
 page = UrlState("downsampled")
@@ -33,11 +34,11 @@ page.report()
 view = notices.load(data.downsampled, url, symbol, width, span)
 if view.end is None:
     notices.empty(f"No price samples or windows for {symbol} yet.",
-                  ["crypto stream", notices.backfill("price_downsampled", symbol)])
+                  ["crypto stream", notices.backfill("price_downsampled", symbol, notices.today(), notices.today())])
     st.stop()
 if not widths:
     st.info(f"{symbol} has raw samples but no windows yet.", icon=":material/info:")
-    st.code(notices.backfill("price_downsampled", symbol), language="bash")
+    st.code(notices.backfill("price_downsampled", symbol, view.start.date(), view.end.date()), language="bash")
 st.plotly_chart(charts.samples_figure(view), key="samples")
 raw = (f"{view.raw.height} raw samples" if view.raw_bucket is None
        else f"raw samples as {view.raw.height} min–max bands of {describe(view.raw_bucket)}")

@@ -55,7 +55,8 @@ st.dataframe(overview, hide_index=True, column_config={
 })
 if all(t.fresh is None for t in view.tables):
     notices.empty("The warehouse is empty.", ["make demo   # the platform against the bundled simulator",
-                                              notices.backfill("candles_15m")])
+                                              notices.backfill("candles_15m", None, notices.today() - window + timedelta(days=1),
+                                                               notices.today())])
 
 st.subheader(f"Missing per series (last {describe(window)})")
 for table in view.tables:

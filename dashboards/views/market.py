@@ -13,13 +13,14 @@ from ui import charts, data, notices
 from ui.state import UrlState
 
 AVERAGES = (7, 20, 50, 100, 200)
+DEFAULT_SPAN = timedelta(days=6)  # the range first shown: the newest day and the six before it
 
 st.title("Market")
 st.caption("Candles from the warehouse, aggregated in the database when the range is long. All times UTC.")
 url = data.database_url()
 symbols = notices.load(data.known_symbols, url)
 if not symbols:
-    notices.empty("No market data yet.", ["crypto backfill candles_15m --start 2024-01-01 --end 2024-01-31",
+    notices.empty("No market data yet.", [notices.backfill("candles_15m", None, notices.today() - DEFAULT_SPAN, notices.today()),
                                           "crypto stream   # live 1m candles and price samples"])
     st.stop()
 
@@ -33,7 +34,7 @@ table = INTERVALS[interval].name
 newest = notices.load(data.latest_time, url, table, "open_time", symbol)
 last_day = (newest or datetime.now(timezone.utc)).date()
 with top[2]:
-    start, end = page.date_range("Days (UTC, inclusive)", (last_day - timedelta(days=6), last_day))
+    start, end = page.date_range("Days (UTC, inclusive)", (last_day - DEFAULT_SPAN, last_day))
 options = st.columns([3, 1, 3])
 with options[0]:
     averages = page.multiselect("ma", "Moving averages (candles)", AVERAGES, (20, 50))
@@ -51,7 +52,7 @@ main = view.main
 if main.frame.is_empty():
     st.info(f"No {interval} candles for {symbol} from {start} to {end} (UTC).", icon=":material/search_off:")
     if newest is None:
-        notices.empty(f"{table} holds nothing for {symbol}.", [notices.backfill(table, symbol)])
+        notices.empty(f"{table} holds nothing for {symbol}.", [notices.backfill(table, symbol, start, end)])
     else:
         st.caption(f"The newest {interval} candle of {symbol} opened at {newest:%Y-%m-%d %H:%M} UTC.")
 else:

@@ -13,13 +13,15 @@ from ui.state import UrlState
 
 WINDOWS = (7, 14, 30, 60, 90)
 MAX_SYMBOLS = 5
+DEFAULT_SPAN = timedelta(days=179)  # the range first shown: the newest day and the 179 before it
 
 st.title("Volatility")
 st.caption("From market_metrics_daily: realized volatility of 1m log returns, daily returns and ranges. UTC days.")
 url = data.database_url()
 symbols = notices.load(data.known_symbols, url)
 if not symbols:
-    notices.empty("No daily metrics yet.", [notices.backfill("market_metrics_daily")])
+    notices.empty("No daily metrics yet.", [notices.backfill("market_metrics_daily", None, notices.today() - DEFAULT_SPAN,
+                                                              notices.today())])
     st.stop()
 
 page = UrlState("volatility")
@@ -31,7 +33,7 @@ last_day = newest or datetime.now(timezone.utc).date()
 with top[1]:
     window = page.select("window", "Rolling window (days)", WINDOWS, 30)
 with top[2]:
-    start, end = page.date_range("Days (UTC, inclusive)", (last_day - timedelta(days=179), last_day))
+    start, end = page.date_range("Days (UTC, inclusive)", (last_day - DEFAULT_SPAN, last_day))
 page.publish()
 page.report()
 if not chosen:
@@ -42,7 +44,7 @@ view = notices.load(data.volatility, url, tuple(chosen), start, end, window)
 if view.summary.is_empty():
     st.info(f"No daily metrics for {', '.join(chosen)} from {start} to {end}.", icon=":material/search_off:")
     notices.empty("market_metrics_daily is empty for this selection.",
-                  [notices.backfill("market_metrics_daily", ",".join(chosen), str(start), str(end))])
+                  [notices.backfill("market_metrics_daily", ",".join(chosen), start, end)])
     st.stop()
 
 if view.rolling.is_empty():

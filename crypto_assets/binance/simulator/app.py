@@ -1,7 +1,8 @@
 """What happens to one request: faults, rate limits, the endpoint, the headers, the counts.
 
 API requests (``/api/v3/...``) go through, in order: the latency fault; the geo block (451);
-the throttle and 5xx faults; the rate limiter (its 429 or 418); the endpoint (200, or 400 with
+the throttle fault (a 429 counted by the rate limiter, so an IP that ignores its ``Retry-After``
+is banned with a 418, and a banned IP gets its 418); the 5xx faults; the rate limiter (its 429 or 418); the endpoint (200, or 400 with
 Binance's error body); the truncation fault. Every API response carries
 ``X-MBX-USED-WEIGHT-1M`` (the client IP's weight in the current window, whatever the window's
 length) and, when the window is not one minute, also the header named after it (for a 6 s
@@ -66,8 +67,8 @@ class Application:
         faults = self._faults.current
         if faults.geo_block:
             return _error(451, 0, GEO_BLOCK_MESSAGE), 0
-        if self._faults.take("throttle_next_n"):
-            return self._too_many(Verdict(429, 0, self._limiter.seconds_left(now))), 0
+        if self._faults.take("throttle_next_n"):  # through the ban logic: ignoring it draws a 418
+            return self._too_many(self._limiter.refuse(request.client_ip, now, enforce=faults.enforce_limits)), 0
         if self._faults.take("fail_next_n") or self._faults.roll_5xx():
             return _error(faults.error_status, -1001, "Internal error; unable to process your request. Please try again."), 0
         params = Params(request.query)

@@ -7,7 +7,8 @@ Each is a way the real exchange misbehaves and a client must survive:
   -1001 body, at random with this probability (a seeded generator: reproducible after a reset)
   or for the next n requests;
 * ``throttle_next_n``: answer 429 with ``Retry-After`` for the next n requests, whatever the
-  weight used;
+  weight used (a 429 storm); counted by the rate limiter like any 429, so an IP that keeps
+  sending before its ``Retry-After`` has passed is banned with a 418, as on the exchange;
 * ``truncate_next_n``: the next n successful responses are cut in half: ``truncate_style``
   ``"close"`` announces the full Content-Length and closes the connection after half the body,
   ``"json"`` sends a complete HTTP response whose JSON body stops in the middle;

@@ -92,12 +92,9 @@ class RateLimiter:
     def admit(self, ip: str, weight: int, now_ms: int, *, enforce: bool = True) -> Verdict:
         """Count one request of ``weight`` from ``ip`` and say whether it may be served."""
         with self._lock:
-            client = self._clients.setdefault(ip, _Client())
-            window = now_ms // self.window_ms
-            if client.window != window:
-                client.window, client.weight, client.rejected = window, 0, 0
+            client = self._client(ip, now_ms)
             if enforce and client.banned_until_ms > now_ms:
-                return Verdict(418, client.weight, -(-(client.banned_until_ms - now_ms) // 1000), client.banned_until_ms)
+                return self._banned(client, now_ms)
             raw_window = now_ms // (RAW_REQUESTS_WINDOW_S * 1000)
             if client.raw_window != raw_window:
                 client.raw_window, client.raw = raw_window, 0
@@ -107,13 +104,41 @@ class RateLimiter:
                 return Verdict(200, client.weight)
             if client.weight <= self.weight_limit and client.raw <= RAW_REQUESTS_LIMIT:
                 return Verdict(200, client.weight)
-            client.rejected += 1
-            if client.rejected > self.ban_after + 1:
-                client.bans += 1
-                ban_s = min(FIRST_BAN_S * 2 ** (client.bans - 1), LONGEST_BAN_S)
-                client.banned_until_ms = now_ms + ban_s * 1000
-                return Verdict(418, client.weight, ban_s, client.banned_until_ms)
             if client.weight > self.weight_limit:
-                return Verdict(429, client.weight, self.seconds_left(now_ms))
+                return self._reject(client, now_ms, self.seconds_left(now_ms))
             raw_end = (raw_window + 1) * RAW_REQUESTS_WINDOW_S * 1000
-            return Verdict(429, client.weight, max(1, -(-(raw_end - now_ms) // 1000)))
+            return self._reject(client, now_ms, max(1, -(-(raw_end - now_ms) // 1000)))
+
+    def refuse(self, ip: str, now_ms: int, *, enforce: bool = True) -> Verdict:
+        """A 429 the exchange sends whatever the weight (the simulator's throttle fault), counted
+        like any other: a banned IP still gets its 418, and one that keeps sending before its
+        ``Retry-After`` has passed is banned (with ``enforce``)."""
+        with self._lock:
+            client = self._client(ip, now_ms)
+            if not enforce:
+                return Verdict(429, client.weight, self.seconds_left(now_ms))
+            if client.banned_until_ms > now_ms:
+                return self._banned(client, now_ms)
+            return self._reject(client, now_ms, self.seconds_left(now_ms))
+
+    def _client(self, ip: str, now_ms: int) -> _Client:
+        """The IP's counts, moved to the window holding ``now_ms`` (caller holds the lock)."""
+        client = self._clients.setdefault(ip, _Client())
+        window = now_ms // self.window_ms
+        if client.window != window:
+            client.window, client.weight, client.rejected = window, 0, 0
+        return client
+
+    def _banned(self, client: _Client, now_ms: int) -> Verdict:
+        return Verdict(418, client.weight, -(-(client.banned_until_ms - now_ms) // 1000), client.banned_until_ms)
+
+    def _reject(self, client: _Client, now_ms: int, retry_after_s: int) -> Verdict:
+        """A 429 with ``retry_after_s``, or the start of a ban once the IP has ignored ``ban_after``
+        of them in this window (caller holds the lock)."""
+        client.rejected += 1
+        if client.rejected > self.ban_after + 1:
+            client.bans += 1
+            ban_s = min(FIRST_BAN_S * 2 ** (client.bans - 1), LONGEST_BAN_S)
+            client.banned_until_ms = now_ms + ban_s * 1000
+            return Verdict(418, client.weight, ban_s, client.banned_until_ms)
+        return Verdict(429, client.weight, retry_after_s)
