@@ -48,7 +48,8 @@ def build_candles_1m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
         A run reads REST's closed 1m candles for its windows, compares the stream's closed
         candles with them (check `stream_matches_rest`), then makes the table equal REST:
         minutes the stream missed are filled, rows that never closed or differ are replaced
-        (values from REST win, `source = 'rest'`), rows REST does not have are removed; the
+        (values from REST win, `source = 'rest'`), rows REST does not have are removed (but not the
+        newest minutes while REST is still catching up: `minutes_awaiting_rest`); the
         stream's rows equal to REST's keep `source = 'stream'`. One transaction; re-running
         changes nothing. Today's partition covers the minutes closed so far. Exchange outages
         are reported as gaps, never filled. The stream-gaps sensor requests runs when recent
@@ -62,6 +63,7 @@ def build_candles_1m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
                 repair.create_staging(cur)
                 results = ingest_day_ranges(client, cur, repair.STAGING, INTERVAL, ranges,
                                             constants={"is_closed": "true", "source": "rest"})
+                results, awaiting_rest = repair.hold_back_unserved(results, rest_now_ms, interval_ms(INTERVAL))
                 windows = [(s.symbol, s.start_ms, s.end_ms) for s in results if s.end_ms > s.start_ms]
                 repair.set_windows(cur, windows)
                 comparison = repair.compare(cur)
@@ -78,7 +80,8 @@ def build_candles_1m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
         check_results.append(check_gaps(summary.gaps, summary.missing))
         if comparison.mismatch_count:
             context.log.warning(f"{comparison.mismatch_count} stream candles differed from REST and were replaced")
-        return dg.MaterializeResult(metadata=_metadata(summary, counts, rest_now_ms), check_results=check_results)
+        metadata = {**_metadata(summary, counts, rest_now_ms), "minutes_awaiting_rest": awaiting_rest}
+        return dg.MaterializeResult(metadata=metadata, check_results=check_results)
 
     return candles_1m
 
