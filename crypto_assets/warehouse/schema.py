@@ -105,6 +105,15 @@ MIGRATIONS: list[tuple[int, str]] = [
             CHECK (source_interval IN ('1m', '15m', 'mixed'));
         """,
     ),
+    (
+        3,
+        # The collector's heartbeat says what it dropped, by reason, and which configured symbols
+        # it does not stream, and why ({"ETHUSDT": "BREAK"}).
+        """
+        ALTER TABLE stream_heartbeats ADD COLUMN IF NOT EXISTS dropped jsonb NOT NULL DEFAULT '{}',
+            ADD COLUMN IF NOT EXISTS not_streaming jsonb NOT NULL DEFAULT '{}';
+        """,
+    ),
 ]
 
 # Hypertables (table, time column, chunk interval) when TimescaleDB is present.

@@ -52,10 +52,11 @@ def test_price_samples_keep_one_push_per_sampling_interval(stream_simulator, db_
 
 def test_each_connection_writes_a_heartbeat(stream_simulator, db_url, collector):
     running = collector(streams_per_connection=2)
-    assert [s.stats.streams for s in running.collector.streams] == [2, 1]
+    assert [s.symbols for s in running.collector.streams] == [["BTCUSDT", "ETHUSDT"], ["SOLUSDT"]]
     wait_until(lambda: len(query(db_url, "SELECT 1 FROM stream_heartbeats WHERE last_message_at IS NOT NULL")) == 2, "two heartbeats")
-    beats = query(db_url, "SELECT connection_id, streams, reconnect_count, malformed_count FROM stream_heartbeats ORDER BY 1")
-    assert beats == [("kline_1m-0", 2, 0, 0), ("kline_1m-1", 1, 0, 0)]
+    beats = query(db_url, "SELECT connection_id, streams, reconnect_count, malformed_count, dropped, not_streaming"
+                  " FROM stream_heartbeats ORDER BY 1")
+    assert beats == [("kline_1m-0", 2, 0, 0, {}, {}), ("kline_1m-1", 1, 0, 0, {}, {})]
     assert stream_simulator.streams.open_connections() == 2
 
 
@@ -63,7 +64,7 @@ def test_a_malformed_message_is_skipped_and_counted_and_the_stream_goes_on(strea
     running = collector(symbols=("BTCUSDT",))
     wait_until(lambda: running.collector.streams[0].stats.last_message_at, "a first message")
     stream_simulator.streams.faults.update(malformed_next_n=4)  # one of each kind the simulator breaks
-    wait_until(lambda: query(db_url, "SELECT malformed_count FROM stream_heartbeats")[0][0] == 4, "4 malformed counted")
+    wait_until(lambda: query(db_url, "SELECT malformed_count FROM stream_heartbeats") == [(4,)], "4 malformed counted")
     after = minute_of(stream_simulator.clock.now_ms()) + MINUTE
     wait_until(lambda: closed_minutes(db_url, "BTCUSDT", after, after + MINUTE) == 1, "the stream going on")
     assert [row[:11] for row in table_candles(db_url, "BTCUSDT", after, after + MINUTE)] == \

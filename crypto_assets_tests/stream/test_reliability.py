@@ -35,7 +35,11 @@ DAY_START = START_MS - START_MS % 86_400_000
 
 
 def streaming(db_url, simulator, symbols=SYMBOLS) -> int:
-    """Wait until every symbol has a closed minute that began after now; returns that minute."""
+    """Wait until messages flow (a heartbeat's last message is fresh: a collector process takes a
+    market minute or two to start), then until every symbol has a closed minute that began after
+    that; returns that minute."""
+    wait_until(lambda: query(db_url, "SELECT 1 FROM stream_heartbeats WHERE last_message_at > now() - interval '0.5 s'"),
+               "messages flowing")
     minute = minute_of(simulator.clock.now_ms()) + MINUTE
     wait_until(lambda: all(closed_minutes(db_url, s, minute, minute + MINUTE) for s in symbols), "closed minutes streamed")
     return minute

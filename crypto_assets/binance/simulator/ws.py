@@ -79,6 +79,10 @@ class StreamHub:
         """The exchange outages REST honours: no candle is pushed inside them either."""
         return self._rest_faults.current.outages
 
+    def status_overrides(self) -> dict[str, str]:
+        """Symbols whose exchangeInfo status is changed (``symbol_status``): not TRADING, no pushes."""
+        return self._rest_faults.status_overrides()
+
     # -- the upgrade -------------------------------------------------------------------------
 
     async def upgrade(self, request: Request, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
