@@ -12,8 +12,9 @@ it keeps are the exchange's (``/work/shared/binance-api.md``, "WebSocket market 
   streams of that request, which are then reported as not streaming and asked again on the
   next ``set_symbols``), and no reply within ``REPLY_TIMEOUT_S`` counts as a lost connection;
 * 5 incoming messages a second per connection, pings and pongs included: requests go out at
-  most one per ``REQUEST_SPACING_S`` (never more than 3 in a second), which leaves room for
-  the pongs answering the server's pings (one every 20 s on the exchange) in every second;
+  most one per ``REQUEST_SPACING_S`` (never more than 2 in a second), which leaves room for
+  the pongs answering the server's pings (one every 20 s on the exchange; tests ping twice a
+  second, and a busy machine can bunch those pongs up);
 * 300 connection attempts per 5 minutes per IP: each attempt first takes one from the
   process's shared ``ConnectionBudget``; lost connections are reopened after a jittered backoff.
 
@@ -65,8 +66,8 @@ MAX_URL_CHARS = 2000
 # A SUBSCRIBE of 200 names is about 4.4 KB: far below any frame limit.
 STREAMS_PER_REQUEST = 200
 # binance-api.md: "5 incoming messages a second per connection (pings and subscribe calls
-# count)". Requests 0.4 s apart make at most 3 in any second, the rest is room for pongs.
-REQUEST_SPACING_S = 0.4
+# count)". Requests 0.5 s apart make at most 2 in any second, the rest is room for pongs.
+REQUEST_SPACING_S = 0.5
 REPLY_TIMEOUT_S = 10.0
 _WATCH_EVERY_S = 0.1
 _RETRYABLE_4XX = {408, 418, 429}
@@ -77,7 +78,8 @@ class StreamRefusedError(BinanceError):
 
     def __init__(self, url: str, status: int, body: str):
         self.url, self.status = url, status
-        super().__init__(f"the stream server refused {url} with HTTP {status}: {body.strip()[:300]}")
+        shown = url if len(url) <= 200 else f"{url[:200]}... ({len(url)} characters)"
+        super().__init__(f"the stream server refused {shown} with HTTP {status}: {body.strip()[:300]}")
 
 
 class _NoReply(Exception):
