@@ -58,6 +58,13 @@ def query(db_url: str, sql: str, params=None) -> list[tuple]:
     return rows
 
 
+def execute(db_url: str, sql: str, params=None) -> None:
+    """One statement that returns nothing (DDL), committed."""
+    with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
+        cur.execute(sql, params)
+    conn.close()
+
+
 def table_candles(db_url: str, symbol: str, start_ms: int, end_ms: int) -> list[tuple]:
     """candles_1m rows opening in [start, end) as REST's 11 values (text) + is_closed, source."""
     return query(
