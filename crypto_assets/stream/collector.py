@@ -158,14 +158,17 @@ class Collector:
     # -- writing -----------------------------------------------------------------------------
 
     async def _write_until(self, stop: asyncio.Event) -> None:
+        """A write every ``flush_interval_s`` from the start of the last one (at once when a write
+        took longer), with backoff while writes fail."""
         backoff = Backoff(base_s=self.config.flush_interval_s, cap_s=5.0)
         while not stop.is_set():
+            started = time.monotonic()
             if await self._write_once():
                 backoff.reset()
-                delay = self.config.flush_interval_s
+                delay = self.config.flush_interval_s - (time.monotonic() - started)
             else:
                 delay = backoff.next_delay()
-            await wait_or_stop(stop, delay)
+            await wait_or_stop(stop, max(0.0, delay))
 
     async def _write_once(self, force_heartbeat: bool = False) -> bool:
         """Write what is pending (and a heartbeat when due); False when it could not be written."""
