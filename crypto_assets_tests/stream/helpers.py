@@ -193,6 +193,13 @@ def assert_once_and_equal_to_rest(simulator, db_url: str, start_ms: int, end_ms:
         assert [row[:11] for row in rows] == rest_candles(simulator.url, symbol, start_ms, end_ms), f"{symbol}: differs from REST"
 
 
+def assert_a_sample_every_2s(db_url: str, start_ms: int, end_ms: int, symbols=SYMBOLS) -> None:
+    """One price sample per symbol for every 2 s push of market time in [start, end) (sampling every 2 s)."""
+    samples = query(db_url, "SELECT symbol, count(*) FROM price_samples WHERE sampled_at >= to_timestamp(%s / 1000.0)"
+                    " AND sampled_at < to_timestamp(%s / 1000.0) GROUP BY 1", (start_ms, end_ms))
+    assert sorted(samples) == [(symbol, (end_ms - start_ms) // 2_000) for symbol in sorted(symbols)]
+
+
 def write_config(directory: Path, symbols=SYMBOLS, **keys) -> Path:
     """A CRYPTO_CONFIG file for a collector subprocess (fast flushes and stall detection)."""
     values = {"symbols": list(symbols), "history_start": ms_to_datetime(START_MS).date().isoformat(),
