@@ -90,7 +90,8 @@ class _NoReply(Exception):
 class ConnectionStats:
     """What one connection has done (wall-clock epoch seconds), as the heartbeat shows it.
 
-    ``streams``: symbols subscribed now; ``dropped``: messages (and, counted by the collector,
+    ``streams``: symbols it carries (subscribed, or to be once connected: a connection that
+    cannot connect still shows them); ``dropped``: messages (and, counted by the collector,
     rows) dropped for this connection's symbols, by reason; ``not_streaming``: configured
     symbols of this connection that are not streamed, and why (their exchange status, or the
     stream server's refusal)."""
@@ -163,7 +164,7 @@ class KlineStream:
         if len(wanted) > MAX_STREAMS_PER_CONNECTION:
             raise ValueError(f"a connection carries at most {MAX_STREAMS_PER_CONNECTION} streams, got {len(wanted)}")
         self._wanted, self._refused, self._not_trading = wanted, {}, dict(not_trading or {})
-        self._report_not_streaming()
+        self._report()
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
 
@@ -171,7 +172,9 @@ class KlineStream:
     def symbols(self) -> list[str]:
         return list(self._wanted)
 
-    def _report_not_streaming(self) -> None:
+    def _report(self) -> None:
+        """What the heartbeat says this connection carries (whether connected or not) and does not."""
+        self.stats.streams = sum(1 for s in self._wanted if s not in self._refused)
         self.stats.not_streaming = {**self._not_trading, **self._refused}
 
     # -- the connection over time ------------------------------------------------------------
@@ -318,7 +321,6 @@ class KlineStream:
                     if reply.error is not None:
                         link.streaming.difference_update(batch)
                         self._refuse(batch, reply.error)
-                self.stats.streams = len(link.streaming)
                 if changed is self._changed:
                     link.ready.set()
                     await changed.wait()
@@ -349,7 +351,7 @@ class KlineStream:
         _log.error("%s: the server refused SUBSCRIBE to %s (%s); they are not streamed until the symbols are"
                    " next checked", self.stats.connection_id, streams, error)
         self._refused.update((s, f"subscription refused: {error}") for s in symbols)
-        self._report_not_streaming()
+        self._report()
 
     # -- connecting --------------------------------------------------------------------------
 

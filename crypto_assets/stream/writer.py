@@ -132,7 +132,7 @@ class WarehouseWriter:
         return self._conn
 
 
-def _merge(cur, stage: str, columns: Sequence[str], merge_sql: str, lines: list[str]) -> list[RefusedRow]:
+def _merge(cur, stage: str, columns: Sequence[str], merge_sql: str, lines: list[str], halving: bool = False) -> list[RefusedRow]:
     """COPY ``lines`` into ``stage`` and merge them, under a savepoint; rows at fault are found
     by halving and returned, the rest merged."""
     if not lines:
@@ -141,7 +141,8 @@ def _merge(cur, stage: str, columns: Sequence[str], merge_sql: str, lines: list[
     try:
         copy_lines(cur, stage, columns, "".join(lines))
         cur.execute(merge_sql)
-        cur.execute(f"TRUNCATE {stage}")  # the next merge of this transaction starts empty
+        if halving:
+            cur.execute(f"DELETE FROM {stage}")  # the next half starts from an empty stage (commit empties it otherwise)
     except psycopg2.Error as err:
         if (err.pgcode or "")[:2] not in _ROWS_AT_FAULT:
             raise
@@ -151,7 +152,8 @@ def _merge(cur, stage: str, columns: Sequence[str], merge_sql: str, lines: list[
             reason = (psycopg2.errorcodes.lookup(err.pgcode) or err.pgcode).lower()
             return [RefusedRow(lines[0].partition("\t")[0], reason, _first_line(err))]
         half = len(lines) // 2
-        return _merge(cur, stage, columns, merge_sql, lines[:half]) + _merge(cur, stage, columns, merge_sql, lines[half:])
+        return (_merge(cur, stage, columns, merge_sql, lines[:half], halving=True)
+                + _merge(cur, stage, columns, merge_sql, lines[half:], halving=True))
     cur.execute("RELEASE SAVEPOINT stream_rows")
     return []
 
