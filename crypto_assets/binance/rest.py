@@ -33,7 +33,7 @@ from crypto_assets.binance.limiter import WeightLimiter
 from crypto_assets.binance.wire import KLINES_MAX_LIMIT, Kline, interval_ms, parse_kline_row
 
 KLINES_WEIGHT = 2
-EXCHANGE_INFO_WEIGHT = 20
+EXCHANGE_INFO_WEIGHT = 20  # binance-api.md: "GET /api/v3/exchangeInfo (weight 20)"
 TIME_WEIGHT = 1
 # The longest ``symbols=[...]`` query asked for (URL-encoded): front ends refuse request lines
 # over 8 KB, and a longer list costs the same weight as the whole exchangeInfo (20, see
