@@ -8,7 +8,9 @@ Errors are answered as the exchange answers them, ``{"error": {"code": 2, "msg":
 request: invalid stream"}, "id": 1}`` (code 3: not JSON; code 2: a bad request, an unknown
 method, an id that is not an unsigned integer, a stream that does not exist), and change
 nothing. A SUBSCRIBE that would take the connection past its stream limit (1024 on Binance)
-is refused whole the same way, naming the limit.
+is refused whole the same way, naming the limit. ``SET_PROPERTY`` / ``GET_PROPERTY`` are
+known methods but the simulator has no property to change (Binance's ``combined`` is fixed by
+the URL here): they are answered ``{"code": 0, "msg": "Unknown property"}``.
 """
 
 from __future__ import annotations

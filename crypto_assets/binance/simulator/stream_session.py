@@ -201,7 +201,7 @@ class StreamSession:
                     self._hub.stats.count("pongs")
                 elif frame.opcode is Opcode.TEXT:
                     self._answer(frame.data)
-            self._flush()  # answers to the client's pings and closes
+            self._flush()  # answers to the client's pings, requests and closes
             if self._protocol.close_expected():
                 self.close_reason = self.close_reason or "client_closed"
                 return
