@@ -313,8 +313,11 @@ class KlineStream:
                 remove = [s for s in link.streaming if s not in wanted]
                 add = [s for s in self._wanted if s not in link.streaming and s not in self._refused]
                 for batch in _batches(remove):
-                    await self._request(link, "UNSUBSCRIBE", batch)
-                    link.streaming.difference_update(batch)
+                    reply = await self._request(link, "UNSUBSCRIBE", batch)
+                    link.streaming.difference_update(batch)  # not asked again: their pushes now count as dropped
+                    if reply.error is not None:
+                        _log.error("%s: the server refused UNSUBSCRIBE from %s (%s)", self.stats.connection_id,
+                                   ", ".join(stream_name(s, self._interval) for s in batch), reply.error)
                 for batch in _batches(add):
                     link.streaming.update(batch)
                     reply = await self._request(link, "SUBSCRIBE", batch)
