@@ -1,8 +1,10 @@
-"""The stream collector at Binance's real cadence: 200 symbols, a push per symbol every 2 s.
+"""The stream collector at Binance's real cadence: N symbols (200 or 2,000), a push per symbol every 2 s.
 
-Three processes, as in production: the simulator (``crypto simulator --extra-symbols 200``,
-wall clock), the collector (``crypto stream`` with the default settings) and a throwaway
-PostgreSQL/TimescaleDB with ``track_commit_timestamp`` on. Figures:
+Three processes, as in production: the simulator (``crypto simulator --extra-symbols N``, wall
+clock, enforcing the exchange's stream rules: 1,024 streams per connection, 5 incoming
+messages a second, 8 KB request lines, 300 connection attempts per 5 minutes), the collector
+(``crypto stream`` with the default settings) and a throwaway PostgreSQL/TimescaleDB with
+``track_commit_timestamp`` on. Figures:
 
 * event-to-row latency: commit time of the transaction that wrote a row minus the event time
   the exchange stamped on the push (``E``; the simulator pushes when its clock reaches it).
@@ -14,15 +16,22 @@ PostgreSQL/TimescaleDB with ``track_commit_timestamp`` on. Figures:
   TimescaleDB chunks included) from ``pg_stat_user_tables``; the collector's staging tables
   (temporary) and its heartbeat row are left out.
 
+* then a reconnect storm: the simulator drops every connection at once; the time until every
+  symbol pushes again (the first new event time per symbol) and until every symbol has a new
+  row in the table, and the simulator's counts of broken rules (connections closed for too
+  many messages or a missing pong, refused requests or streams, 429s on connecting).
+
 The first ``--warmup`` seconds (connect, caches) are left out of every figure.
 
     uv run python -m bench.bench_stream                    # 10 minutes, 200 symbols
+    uv run python -m bench.bench_stream --symbols 2000 --minutes 10
     uv run python -m bench.bench_stream --minutes 3 --symbols 50
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import subprocess
 import sys
@@ -30,12 +39,15 @@ import tempfile
 import time
 from pathlib import Path
 
+import httpx
 import psycopg2
 import yaml
 
 from bench.harness import fresh_database, report, simulator_process, throwaway_postgres
 
-
+STREAMS_PER_CONNECTION = 1024
+BROKEN_RULES = ("closed_message_rate", "closed_pong_timeout", "requests_refused", "status_400", "status_429")
+STORM_TIMEOUT_S = 120.0
 
 def process_cpu_s(pid: int) -> float:
     """User + system CPU seconds of a process so far (Linux /proc)."""
@@ -80,6 +92,32 @@ def latencies(url: str, since_s: float, until_s: float) -> dict[str, tuple[float
     return out
 
 
+def back_after_storm(url: str, api_url: str, symbols: int) -> tuple[float, float, dict[str, int]]:
+    """Drop every stream connection at once; returns the seconds until every symbol pushed again
+    (its first event time after the drop), until every symbol had a new row in the table (wall
+    clock), and the simulator's counts of broken rules."""
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            dropped_at = time.time()
+            httpx.post(f"{api_url}/_sim/stream", json={"drop": True}, timeout=10).raise_for_status()
+            while True:
+                cur.execute("SELECT count(*), max(first) FROM (SELECT min(sampled_at) AS first FROM price_samples"
+                            " WHERE sampled_at > to_timestamp(%s) GROUP BY symbol) AS t", (dropped_at,))
+                back, last_first = cur.fetchone()
+                if back == symbols:
+                    in_table_s = time.time() - dropped_at
+                    break
+                if time.time() - dropped_at > STORM_TIMEOUT_S:
+                    raise RuntimeError(f"only {back} of {symbols} symbols pushed again within {STORM_TIMEOUT_S:g} s")
+                time.sleep(0.1)  # the benchmark's own poll, after the measured run
+    finally:
+        conn.close()
+    counts = httpx.get(f"{api_url}/_sim/stream", timeout=10).json()
+    return last_first.timestamp() - dropped_at, in_table_s, {name: counts.get(name, 0) for name in BROKEN_RULES}
+
+
 def enable_commit_timestamps(server) -> None:
     conn = psycopg2.connect(server.url())
     conn.autocommit = True
@@ -114,19 +152,24 @@ def run(minutes: float, symbols: int, warmup_s: float) -> None:
                     memory.append((time.time() - began_wall, rss_mb(collector.pid)))
                 wall = time.time() - began_wall
                 cpu, rows = process_cpu_s(collector.pid) - began_cpu, rows_written(url) - began_rows
+                pushed_again_s, in_table_s, broken = back_after_storm(url, api_url, symbols)
             finally:
                 collector.terminate()
                 collector.wait(30)
                 log.close()
         figures = latencies(url, began_wall, began_wall + wall - 5)
     load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
-    rows_out = [("symbols / connections", f"{symbols} / {-(-symbols // 1024)}"), ("measured", f"{wall / 60:.1f} min after {warmup_s:.0f} s warm-up")]
+    connections = math.ceil(symbols / STREAMS_PER_CONNECTION)
+    rows_out = [("symbols / connections", f"{symbols} / {connections}"), ("measured", f"{wall / 60:.1f} min after {warmup_s:.0f} s warm-up")]
     for label, (p50, p99, n) in figures.items():
         rows_out.append((f"latency {label}", f"p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms ({n} rows)"))
     rows_out += [
         ("collector CPU", f"{cpu / wall * 100:.1f} % of one core ({cpu:.1f} s in {wall:.0f} s)"),
         ("rows written", f"{rows / wall:.0f} rows/s (inserts + updates, candles_1m + price_samples)"),
         ("collector RSS", ", ".join(f"{t / 60:.1f} min {mb:.1f} MB" for t, mb in memory[:-1:4] + memory[-1:])),
+        (f"reconnect storm ({connections} connections dropped)",
+         f"every symbol pushing again after {pushed_again_s:.1f} s, every symbol in the table after {in_table_s:.1f} s"),
+        ("rules broken (simulator's counts)", ", ".join(f"{k} {v}" for k, v in broken.items() if v) or "none"),
         ("load average", load),
     ]
     report("Stream collector at real cadence", rows_out)

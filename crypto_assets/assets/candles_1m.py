@@ -15,7 +15,7 @@ from crypto_assets.assets.candles_1m_checks import (
 )
 from crypto_assets.assets.kline_ingest import IngestStats, ingest_day_ranges
 from crypto_assets.assets.partition_results import finish
-from crypto_assets.assets.partitions import day_ranges_by_symbol
+from crypto_assets.assets.partitions import day_ranges_by_symbol, partition_key
 from crypto_assets.binance.wire import interval_ms
 from crypto_assets.resources import BinanceResource, WarehouseResource
 from crypto_assets.settings import Settings
@@ -53,10 +53,11 @@ def build_candles_1m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
         A run reads REST's closed 1m candles for its windows, compares the stream's closed
         candles with them (check `stream_matches_rest`), then makes the table equal REST:
         minutes the stream missed are filled, rows that never closed or differ are replaced
-        (values from REST win, `source = 'rest'`), rows REST does not have are removed; the
-        stream's rows equal to REST's keep `source = 'stream'`. One transaction per symbol;
-        re-running changes nothing; a symbol that is not TRADING fails only its own partitions.
-        Each partition's metadata holds its own rows (from the stream, from REST), gaps and
+        (values from REST win, `source = 'rest'`), rows REST does not have are removed (but not the
+        newest minutes while REST is still catching up: `minutes_awaiting_rest`); the stream's
+        rows equal to REST's keep `source = 'stream'`. One transaction per symbol; re-running
+        changes nothing; a symbol that is not TRADING fails only its own partitions. Each
+        partition's metadata holds its own rows (from the stream, from REST), gaps and
         `rest_now_ms`. Today's partition covers the minutes closed so far. Exchange outages
         are reported as gaps, never filled. The stream-gaps sensor requests runs when recent
         minutes are missing; a daily schedule finalises yesterday.
@@ -75,6 +76,7 @@ def build_candles_1m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
                 repair.create_staging(cur)
                 written = ingest_day_ranges(client, cur, repair.STAGING, INTERVAL, {symbol: days},
                                             constants={"is_closed": "true", "source": "rest"})
+                written, awaiting_rest = repair.hold_back_unserved(written, rest_now_ms, step)
                 repair.set_windows(cur, stored_windows(written))
                 comparisons.append(repair.compare(cur))
                 counts = repair.merge(cur)
@@ -82,9 +84,11 @@ def build_candles_1m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
                 symbol_metadata, symbol_reported = partition_metadata(cur, TABLE, written, step, SOURCE_COUNTS)
             context.log.info(
                 f"{symbol}: {counts.filled:,} minutes filled from REST, {counts.replaced:,} replaced, "
-                f"{counts.removed:,} removed (not in REST)"
+                f"{counts.removed:,} removed (not in REST), {awaiting_rest:,} newest left to the stream (REST lags)"
             )
-            metadata.update({k: {**m, REST_NOW_KEY: rest_now_ms} for k, m in symbol_metadata.items()})
+            metadata.update({k: {**m, REST_NOW_KEY: rest_now_ms, "minutes_awaiting_rest": 0} for k, m in symbol_metadata.items()})
+            if awaiting_rest:  # held back at the end of the symbol's last window: today's partition
+                metadata[str(partition_key(days[-1][1], symbol))]["minutes_awaiting_rest"] = awaiting_rest
             reported.update(symbol_reported)
             results.extend(written)
             return written

@@ -13,12 +13,19 @@ then, in the caller's transaction:
 3. ``missing_after``: REST candles still absent from the table (zero unless something is wrong).
 
 Windows live in a temporary table too, so each step is one set-based statement.
+
+REST can lag the stream by a few minutes in a busy market: the newest closed minutes may be in
+the table (streamed) and not yet in REST's answer. ``hold_back_unserved`` ends each window at
+the first of those minutes, so the merge never deletes them (nor reports them as a gap) and a
+later run, once REST has them, compares and settles them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
+
+from crypto_assets.assets.kline_ingest import IngestStats
 
 from psycopg2.extras import execute_values
 
@@ -30,12 +37,29 @@ _COLUMNS = (*CANDLE_COLUMNS, "is_closed", "source")
 _VALUES = CANDLE_COLUMNS[2:]  # what must agree: close_time .. taker_buy_quote_volume
 _IN_WINDOW = f"JOIN {_WINDOWS} w ON t.symbol = w.symbol AND t.open_time >= w.lo AND t.open_time < w.hi"
 _SAMPLE = 20
+# How far behind the exchange's clock REST may still be catching up: a run of candles missing
+# at the end of a window and starting within this of the present is not (yet) a gap.
+REST_LAG_ALLOWANCE_MS = 15 * 60_000
 
 Window = tuple[str, int, int]  # symbol, start ms, end ms (exclusive)
 
 
 def _tuple(alias: str) -> str:
     return "(" + ", ".join(f"{alias}.{column}" for column in _VALUES) + ")"
+
+
+def hold_back_unserved(results: Sequence[IngestStats], rest_now_ms: int, step_ms: int) -> tuple[list[IngestStats], int]:
+    """Each window ended before a trailing run of candles REST lacks that starts within
+    ``REST_LAG_ALLOWANCE_MS`` of ``rest_now_ms`` (REST is still catching up there); returns
+    the windows and how many minutes were held back for a later run."""
+    held_back, out = 0, []
+    for stats in results:
+        trailing = stats.gaps[-1] if stats.gaps else None
+        if trailing is not None and trailing[0] + trailing[1] * step_ms >= stats.end_ms and trailing[0] >= rest_now_ms - REST_LAG_ALLOWANCE_MS:
+            held_back += trailing[1]
+            stats = replace(stats, end_ms=trailing[0], gaps=stats.gaps[:-1])
+        out.append(stats)
+    return out, held_back
 
 
 def create_staging(cur) -> None:

@@ -22,6 +22,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Iterator
+from urllib.parse import quote
 
 import httpx
 
@@ -37,8 +38,12 @@ from crypto_assets.binance.limiter import WeightLimiter
 from crypto_assets.binance.wire import KLINES_MAX_LIMIT, Kline, interval_ms, parse_kline_row
 
 KLINES_WEIGHT = 2
-EXCHANGE_INFO_WEIGHT = 20
+EXCHANGE_INFO_WEIGHT = 20  # binance-api.md: "GET /api/v3/exchangeInfo (weight 20)"
 TIME_WEIGHT = 1
+# The longest ``symbols=[...]`` query asked for (URL-encoded): front ends refuse request lines
+# over 8 KB, and a longer list costs the same weight as the whole exchangeInfo (20, see
+# binance-api.md), so beyond this the whole document is asked once instead.
+MAX_SYMBOLS_QUERY_CHARS = 1500
 _RETRYABLE_STATUS = {500, 502, 503, 504}
 DEFAULT_RETRY_BUDGET_S = 300.0
 """How long one request keeps being retried (config key ``rest_retry_seconds``)."""
@@ -187,38 +192,37 @@ class BinanceRestClient:
         return int(self.limiter.now() * 1000)
 
     def exchange_info(self, symbols: list[str] | None = None) -> dict:
-        """exchangeInfo body (all symbols, or the given ones); configures the limiter."""
-        params = {"symbols": json.dumps(list(symbols), separators=(",", ":"))} if symbols else None
+        """exchangeInfo body (all symbols, or at least the given ones: a list too long for a short
+        URL asks for the whole document); configures the limiter."""
+        listed = json.dumps(list(symbols), separators=(",", ":")) if symbols else None
+        params = {"symbols": listed} if listed and len(quote(listed)) <= MAX_SYMBOLS_QUERY_CHARS else None
         info = self.get("/api/v3/exchangeInfo", params, weight=EXCHANGE_INFO_WEIGHT)
         self.limiter.configure_from_exchange_info(info)
         self._limits_configured = True
         return info
 
-    def _listed(self, symbols: list[str]) -> dict[str, SymbolInfo]:
-        """exchangeInfo's entries for ``symbols``: just those, or every symbol when one is unknown."""
+    def listed_symbols(self, symbols: list[str]) -> dict[str, SymbolInfo]:
+        """What exchangeInfo says about those of ``symbols`` it lists (unknown ones are absent)."""
         try:
             info = self.exchange_info(symbols)
         except BinanceAPIError as err:
             if err.code != -1121:
                 raise
             info = self.exchange_info()  # find out which of them is unknown
+        wanted = set(symbols)
         return {
             entry["symbol"]: SymbolInfo(entry["symbol"], entry["status"], entry.get("baseAsset", ""), entry.get("quoteAsset", ""))
             for entry in info.get("symbols", [])
+            if entry["symbol"] in wanted
         }
-
-    def symbol_infos(self, symbols: list[str]) -> dict[str, SymbolInfo]:
-        """exchangeInfo's entry of each symbol it lists (unknown or delisted ones are absent)."""
-        wanted = set(symbols)
-        return {symbol: info for symbol, info in self._listed(symbols).items() if symbol in wanted}
 
     def symbol_statuses(self, symbols: list[str]) -> dict[str, str]:
         """Each listed symbol's status ('TRADING', 'HALT', 'BREAK'...); unknown ones are absent."""
-        return {symbol: info.status for symbol, info in self.symbol_infos(symbols).items()}
+        return {symbol: info.status for symbol, info in self.listed_symbols(symbols).items()}
 
     def validate_symbols(self, symbols: list[str]) -> dict[str, SymbolInfo]:
         """Check that every symbol exists and is TRADING, before any work is done."""
-        listed = self._listed(symbols)
+        listed = self.listed_symbols(symbols)
         unknown = [s for s in symbols if s not in listed]
         if unknown:
             raise UnknownSymbolError(unknown, self.base_url, list(listed))

@@ -16,6 +16,7 @@ import time
 from collections import deque
 from typing import Callable
 
+# binance-api.md, WebSocket market streams: "300 connection attempts per 5 minutes per IP".
 MAX_ATTEMPTS = 300
 ATTEMPT_WINDOW_S = 300.0
 

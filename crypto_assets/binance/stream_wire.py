@@ -1,28 +1,40 @@
-"""Binance's WebSocket kline messages: stream names and URLs, and frames -> typed events.
+"""Binance's WebSocket kline messages: stream names and URLs, control requests, frames -> typed events.
 
 A frame is trusted only after every field the warehouse stores has been checked: prices and
-quantities must be plain decimal strings (they go into ``numeric`` columns as sent, and one bad
-value would fail a whole COPY batch), times and counts integers, ``x`` a boolean, the candle a
-whole minute of the subscribed interval. Anything else raises ``MalformedFrame`` saying what is
-wrong, so the collector can log it, count it and carry on.
+quantities must be plain decimal strings matched whole (they go into ``numeric`` columns and
+COPY text as sent: ``"1.0\n"`` would break a batch), times within ``timestamptz``'s range and
+counts within ``bigint``'s, ``x`` a boolean, the candle a whole minute of the subscribed
+interval, the symbol one that was subscribed. Anything else raises ``MalformedFrame`` with a
+short ``reason`` (what the collector counts per kind) and a message saying what is wrong, so
+the collector can drop it alone, count it and carry on.
+
+Control messages (``SUBSCRIBE``/``UNSUBSCRIBE``, see ``control_request``) are answered with
+``{"result": null, "id": N}`` or ``{"error": {"code": .., "msg": ..}, "id": N}``: ``Reply``.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import NamedTuple
+from typing import Collection, NamedTuple
 from urllib.parse import quote
 
 from crypto_assets.binance.wire import Kline, interval_ms
 
-_DECIMAL = re.compile(r"^[0-9]{1,30}(\.[0-9]{1,30})?$")
+_DECIMAL = re.compile(r"[0-9]{1,30}(?:\.[0-9]{1,30})?")  # always fullmatch: "1.0\n" is not one
 _DECIMAL_FIELDS = ("o", "h", "l", "c", "v", "q", "V", "Q")
+MAX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z: every instant PostgreSQL's timestamptz and the COPY text take
+MAX_BIGINT = 2**63 - 1
 SERVER_SHUTDOWN = "serverShutdown"
 
 
 class MalformedFrame(ValueError):
-    """A stream message that is not a well-formed kline event (the message says why)."""
+    """A stream message that is not a well-formed kline event: ``reason`` names the kind of fault
+    (a short fixed text, for counting), the message says exactly what is wrong."""
+
+    def __init__(self, reason: str, detail: str | None = None):
+        self.reason = reason
+        super().__init__(detail or reason)
 
 
 class KlineEvent(NamedTuple):
@@ -40,6 +52,20 @@ class ServerShutdown(NamedTuple):
     event_ms: int | None
 
 
+class Reply(NamedTuple):
+    """The answer to a control request: ``error`` is None on success (``result`` is then the
+    request's result: null for SUBSCRIBE, the list for LIST_SUBSCRIPTIONS)."""
+
+    id: int | str | None
+    result: object
+    error: str | None
+
+
+def control_request(method: str, streams: list[str], request_id: int) -> str:
+    """``{"method": "SUBSCRIBE", "params": [...], "id": N}`` as compact JSON text."""
+    return json.dumps({"method": method, "params": streams, "id": request_id}, separators=(",", ":"))
+
+
 def stream_name(symbol: str, interval: str = "1m") -> str:
     """``BTCUSDT`` -> ``btcusdt@kline_1m`` (stream names are lower case)."""
     return f"{symbol.lower()}@kline_{interval}"
@@ -50,50 +76,79 @@ def combined_stream_url(base_url: str, streams: list[str]) -> str:
     return f"{base_url.rstrip('/')}/stream?streams={quote('/'.join(streams), safe='/@_')}"
 
 
-def parse_message(text: str | bytes, interval: str = "1m") -> KlineEvent | ServerShutdown:
-    """A raw or combined-stream message -> ``KlineEvent`` or ``ServerShutdown``."""
+def url_and_rest(base_url: str, streams: list[str], max_chars: int) -> tuple[str, int]:
+    """The combined-stream URL naming as many of ``streams`` (at least one) as fit in
+    ``max_chars``, and how many it names; the rest are for ``SUBSCRIBE``."""
+    url = combined_stream_url(base_url, streams[:1])
+    count = 1
+    for name in streams[1:]:
+        longer = f"{url}/{quote(name, safe='@_')}"
+        if len(longer) > max_chars:
+            break
+        url, count = longer, count + 1
+    return url, count
+
+
+def parse_message(text: str | bytes, interval: str = "1m", symbols: Collection[str] | None = None) -> KlineEvent | ServerShutdown | Reply:
+    """A raw or combined-stream message -> ``KlineEvent``, ``ServerShutdown`` or ``Reply``;
+    with ``symbols``, a kline of any other symbol is malformed too."""
     try:
         message = json.loads(text)
     except ValueError as err:
-        raise MalformedFrame(f"not JSON ({err.msg} at character {err.pos})") from None
+        raise MalformedFrame("not JSON", f"not JSON ({err.msg} at character {err.pos})") from None
     if not isinstance(message, dict):
-        raise MalformedFrame(f"expected a JSON object, got {type(message).__name__}")
+        raise MalformedFrame("not a JSON object", f"expected a JSON object, got {type(message).__name__}")
+    if "id" in message and ("result" in message or "error" in message):
+        return _reply(message)
     payload = message.get("data", message) if "stream" in message else message
     payload = payload.get("event", payload) if isinstance(payload, dict) else payload
     if not isinstance(payload, dict):
-        raise MalformedFrame("the 'data' of a combined-stream message is not an object")
+        raise MalformedFrame("not a JSON object", "the 'data' of a combined-stream message is not an object")
     kind = payload.get("e")
     if kind == SERVER_SHUTDOWN:
         event_ms = payload.get("E")
         return ServerShutdown(event_ms if _is_int(event_ms) else None)
     if kind != "kline":
-        raise MalformedFrame(f"unexpected event type {kind!r} (expected 'kline')")
-    return _kline_event(payload, interval)
+        raise MalformedFrame("unexpected event type", f"unexpected event type {kind!r} (expected 'kline')")
+    event = _kline_event(payload, interval)
+    if symbols is not None and event.symbol not in symbols:
+        raise MalformedFrame("symbol not subscribed", f"symbol {event.symbol!r} is not one this connection subscribed to")
+    return event
+
+
+def _reply(message: dict) -> Reply:
+    error = message.get("error")
+    if error is None:
+        return Reply(message["id"], message.get("result"), None)
+    if isinstance(error, dict):
+        error = f"code {error.get('code')}: {error.get('msg')}"
+    return Reply(message["id"], None, str(error))
 
 
 def _kline_event(payload: dict, interval: str) -> KlineEvent:
     candle = payload.get("k")
     if not isinstance(candle, dict):
-        raise MalformedFrame("field 'k' (the candle) is missing or not an object")
+        raise MalformedFrame("no candle", "field 'k' (the candle) is missing or not an object")
     event_ms, symbol = payload.get("E"), payload.get("s")
-    if not _is_int(event_ms):
-        raise MalformedFrame(f"field 'E' (event time) is not an integer: {event_ms!r}")
+    if not _is_int(event_ms) or not 0 <= event_ms <= MAX_MS:
+        raise MalformedFrame("bad E (event time)", f"field 'E' (event time) is not an integer instant: {event_ms!r}")
     if not isinstance(symbol, str) or not symbol or candle.get("s", symbol) != symbol:
-        raise MalformedFrame(f"field 's' (symbol) is missing or disagrees with the candle's: {symbol!r}")
+        raise MalformedFrame("bad s (symbol)", f"field 's' (symbol) is missing or disagrees with the candle's: {symbol!r}")
     if candle.get("i") != interval:
-        raise MalformedFrame(f"field 'k.i' is {candle.get('i')!r}, expected {interval!r}")
-    for name in ("t", "T", "n"):
-        if not _is_int(candle.get(name)) or candle[name] < 0:
-            raise MalformedFrame(f"field 'k.{name}' is not a non-negative integer: {candle.get(name)!r}")
+        raise MalformedFrame("wrong interval", f"field 'k.i' is {candle.get('i')!r}, expected {interval!r}")
+    for name, high in (("t", MAX_MS), ("T", MAX_MS), ("n", MAX_BIGINT)):
+        value = candle.get(name)
+        if not _is_int(value) or not 0 <= value <= high:
+            raise MalformedFrame(f"bad k.{name}", f"field 'k.{name}' is not an integer in [0, {high}]: {value!r}")
     step = interval_ms(interval)
     if candle["t"] % step or candle["T"] != candle["t"] + step - 1:
-        raise MalformedFrame(f"candle times t={candle['t']} T={candle['T']} are not one whole {interval} candle")
+        raise MalformedFrame("not a whole candle", f"candle times t={candle['t']} T={candle['T']} are not one whole {interval} candle")
     for name in _DECIMAL_FIELDS:
         value = candle.get(name)
-        if not isinstance(value, str) or not _DECIMAL.match(value):
-            raise MalformedFrame(f"field 'k.{name}' is not a decimal string: {value!r}")
+        if not isinstance(value, str) or not _DECIMAL.fullmatch(value):
+            raise MalformedFrame(f"bad k.{name}", f"field 'k.{name}' is not a decimal string: {value!r}")
     if not isinstance(candle.get("x"), bool):
-        raise MalformedFrame(f"field 'k.x' (closed) is not true/false: {candle.get('x')!r}")
+        raise MalformedFrame("bad k.x", f"field 'k.x' (closed) is not true/false: {candle.get('x')!r}")
     kline = Kline(
         candle["t"], candle["o"], candle["h"], candle["l"], candle["c"], candle["v"],
         candle["T"], candle["q"], candle["n"], candle["V"], candle["Q"],

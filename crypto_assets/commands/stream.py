@@ -68,6 +68,7 @@ def _healthcheck(database_url: str, max_age_s: float) -> int:
     for c in connections:
         message = "never" if c.message_age_s is None else f"{c.message_age_s:.1f} s ago"
         state = "ok" if c.healthy(max_age_s) else "STALE"
-        print(f"{c.connection_id}: {state}; heartbeat {c.heartbeat_age_s:.1f} s ago, last message {message},"
-              f" {c.reconnect_count} reconnects, {c.malformed_count} malformed")
+        paused = f", not streaming {', '.join(f'{s} ({why})' for s, why in sorted(c.not_streaming.items()))}" if c.not_streaming else ""
+        print(f"{c.connection_id}: {state}; {c.streams} streams, heartbeat {c.heartbeat_age_s:.1f} s ago, last message {message},"
+              f" {c.reconnect_count} reconnects, {c.malformed_count} malformed{paused}")
     return 0 if all(c.healthy(max_age_s) for c in connections) else 1

@@ -9,19 +9,24 @@ The buffer is bounded: while the database is unreachable it keeps at most ``capa
 Beyond that candle rows are dropped first, oldest minute first (the ``candles_1m`` sensor
 refills those minutes from REST once the database is back, and the forming minute comes again
 with the next push), and price samples, which nothing can refill, only when no candle row is
-left, oldest first. Every drop is counted.
+left, oldest first. Every drop is counted, and reported with its symbol to ``on_drop``.
+
+A push never replaces the final (closed) version of its minute with a forming one: while a
+connection is replaced, the old and the new one both deliver, and not always in order.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
+from typing import Callable
 
 from crypto_assets.binance.stream_wire import KlineEvent
 from crypto_assets.warehouse.candles import kline_lines, ms_to_pg
 
 CandleKey = tuple[str, int]  # symbol, open time (ms)
 _CLOSED, _FORMING = "\tt\tstream", "\tf\tstream"  # is_closed, source
+_CLOSED_LINE_END = _CLOSED + "\n"
 
 
 @dataclass
@@ -38,11 +43,12 @@ class Batch:
 class PendingRows:
     """What the stream delivered and the warehouse does not have yet (not thread-safe: one event loop)."""
 
-    def __init__(self, capacity: int, sampling_interval_ms: int):
+    def __init__(self, capacity: int, sampling_interval_ms: int, on_drop: Callable[[str, str], None] | None = None):
         if capacity < 1 or sampling_interval_ms < 1:
             raise ValueError(f"capacity and sampling interval must be >= 1, got {capacity}, {sampling_interval_ms}")
         self.capacity = capacity
         self.sampling_interval_ms = sampling_interval_ms
+        self._on_drop = on_drop or (lambda symbol, what: None)  # (symbol, "candle" or "price sample")
         self.dropped_candles = 0
         self.dropped_samples = 0
         self._candles: OrderedDict[CandleKey, str] = OrderedDict()
@@ -62,7 +68,9 @@ class PendingRows:
     def add(self, event: KlineEvent) -> None:
         """Keep the event's candle (replacing an older push of the same minute) and maybe its price."""
         kline = event.kline
-        self._candles[(event.symbol, kline.open_time)] = kline_lines(event.symbol, (kline,), _CLOSED if event.is_closed else _FORMING)
+        key = (event.symbol, kline.open_time)
+        if event.is_closed or not self._candles.get(key, "").endswith(_CLOSED_LINE_END):
+            self._candles[key] = kline_lines(event.symbol, (kline,), _CLOSED if event.is_closed else _FORMING)
         bucket = event.event_ms // self.sampling_interval_ms
         if bucket > self._sample_bucket.get(event.symbol, -1):
             self._sample_bucket[event.symbol] = bucket
@@ -87,8 +95,10 @@ class PendingRows:
     def _enforce_capacity(self) -> None:
         while len(self._candles) + len(self._samples) > self.capacity:
             if self._candles:
-                self._candles.popitem(last=False)
+                (symbol, _), _ = self._candles.popitem(last=False)
                 self.dropped_candles += 1
+                self._on_drop(symbol, "candle")
             else:
-                self._samples.popleft()
+                line = self._samples.popleft()
                 self.dropped_samples += 1
+                self._on_drop(line.partition("\t")[0], "price sample")

@@ -1,16 +1,24 @@
 """The collector: every configured symbol's kline_1m stream into the warehouse, until stopped.
 
-``Collector.validate()`` first checks the symbols against REST exchangeInfo (an unknown or
-non-trading symbol fails the start, naming it). ``Collector.run(stop)`` then
+``Collector.validate()`` first reads the symbols' status from REST exchangeInfo: an unknown
+symbol fails the start, naming it; one that is not ``TRADING`` is named in a warning and waits,
+the rest stream. ``Collector.run(stop)`` then
 
-* splits the symbols over as few connections as Binance's 1024 streams per connection allow
-  (``streams_per_connection`` lowers it), all sharing one connection-attempt budget;
+* splits the configured symbols over as few connections as Binance's 1024 streams per
+  connection allow (``streams_per_connection`` lowers it), in config order, all sharing one
+  connection-attempt budget; each connection carries its TRADING symbols (see
+  ``binance/stream.py`` for how it keeps the exchange's limits);
+* re-reads exchangeInfo every ``symbols_check_interval_s`` (weight 20 per read, counted by the
+  REST client's limiter): a symbol that leaves TRADING is unsubscribed, one that returns is
+  subscribed again, without a restart; both are logged and reported in the heartbeat table
+  (``not_streaming``);
 * buffers every push (``PendingRows``) and writes what is pending every ``flush_interval_s``
   (one transaction: candles, samples, heartbeats once a second) on a worker thread, so the
-  event loop keeps reading while PostgreSQL works;
-* survives a database outage: a failed write is put back and retried with backoff, the buffer
-  bounded at ``buffer_rows`` (what goes first when it is full: see ``buffer.py``; drops are
-  logged);
+  event loop keeps reading while PostgreSQL works. A row the database refuses is left out
+  alone (``writer.py``); a write that fails otherwise is put back and retried with backoff,
+  the buffer bounded at ``buffer_rows`` (what goes first when it is full: see ``buffer.py``).
+  Everything dropped (malformed messages, refused rows, buffer overflow) is counted by reason
+  in its connection's heartbeat row (``dropped``) and logged at most once a minute per reason;
 * on ``stop`` (SIGTERM, Ctrl-C: see ``serve``), closes the connections, then writes what it
   holds, giving up after ``stop_flush_timeout_s`` if the database stays away (and saying how
   many rows it could not write).
@@ -24,15 +32,18 @@ import signal
 import time
 from dataclasses import dataclass
 
+from crypto_assets.binance.errors import BinanceError, UnknownSymbolError
 from crypto_assets.binance.rest import BinanceRestClient
 from crypto_assets.binance.stream import MAX_STREAMS_PER_CONNECTION, KlineStream
 from crypto_assets.binance.stream_backoff import Backoff, ConnectionBudget, wait_or_stop
+from crypto_assets.binance.throttled_log import ThrottledLog
 from crypto_assets.stream import heartbeat
 from crypto_assets.stream.buffer import PendingRows
-from crypto_assets.stream.writer import WarehouseWriter, WriteFailed
+from crypto_assets.stream.writer import RefusedRow, WarehouseWriter, WriteFailed
 
 _log = logging.getLogger(__name__)
-_DROP_LOG_EVERY_S = 10.0
+TRADING = "TRADING"
+NOT_LISTED = "not listed"  # a configured symbol exchangeInfo stopped listing while we ran
 
 
 @dataclass(frozen=True)
@@ -51,6 +62,7 @@ class CollectorConfig:
     idle_timeout_s: float = 30.0
     max_connection_age_s: float = 23.5 * 3600
     stop_flush_timeout_s: float = 10.0
+    symbols_check_interval_s: float = 300.0
 
     def connection_plan(self) -> list[tuple[str, list[str]]]:
         """(connection id, its symbols) for every connection, in config order."""
@@ -67,28 +79,67 @@ class Collector:
         if not config.symbols:
             raise ValueError("the collector needs at least one symbol")
         self.config = config
-        self.buffer = PendingRows(config.buffer_rows, max(1, round(config.sampling_interval_s * 1000)))
+        self._log = ThrottledLog(_log)
+        self.buffer = PendingRows(config.buffer_rows, max(1, round(config.sampling_interval_s * 1000)), self._count_overflow)
         budget = ConnectionBudget()
-        self.streams = [
-            KlineStream(connection_id, config.ws_url, symbols, self.buffer.add, budget=budget,
-                        idle_timeout_s=config.idle_timeout_s, max_age_s=config.max_connection_age_s)
+        self._plan = [
+            (KlineStream(connection_id, config.ws_url, self.buffer.add, budget=budget, idle_timeout_s=config.idle_timeout_s,
+                         max_age_s=config.max_connection_age_s, log=self._log), symbols)
             for connection_id, symbols in config.connection_plan()
         ]
+        self.streams = [stream for stream, _ in self._plan]
+        self._stream_of = {symbol: stream for stream, symbols in self._plan for symbol in symbols}
+        self.statuses: dict[str, str] = {}
+        self._rest = BinanceRestClient(config.api_url)
         self.writer = WarehouseWriter(config.database_url)
         self._prepared = False
         self._last_heartbeat = float("-inf")
-        self._dropped_logged = (0, 0)
-        self._last_drop_log = float("-inf")
+
+    # -- which symbols stream ----------------------------------------------------------------
 
     def validate(self) -> None:
-        """Every symbol is listed and TRADING (raises ``UnknownSymbolError`` naming the bad ones)."""
-        with BinanceRestClient(self.config.api_url) as client:
-            client.validate_symbols(list(self.config.symbols))
+        """Read the symbols' status: ``UnknownSymbolError`` names those exchangeInfo does not list;
+        those not TRADING are named in a warning and wait, the others are streamed."""
+        listed = self._rest.listed_symbols(list(self.config.symbols))
+        unknown = [symbol for symbol in self.config.symbols if symbol not in listed]
+        if unknown:
+            raise UnknownSymbolError(unknown, self._rest.base_url)
+        self.apply_statuses({symbol: listed[symbol].status for symbol in self.config.symbols})
+
+    def apply_statuses(self, statuses: dict[str, str]) -> None:
+        """Stream the TRADING symbols, stop the others; log what changed."""
+        before, self.statuses = self.statuses, dict(statuses)
+        waiting = {s: st for s, st in statuses.items() if st != TRADING and before.get(s, TRADING) == TRADING}
+        back = [s for s, st in statuses.items() if st == TRADING and before.get(s, TRADING) != TRADING]
+        if waiting and not before:
+            _log.warning("not streaming %s: exchangeInfo says they are not TRADING; each is subscribed when it trades again"
+                         " (the other %d symbols stream)", _named(waiting), sum(st == TRADING for st in statuses.values()))
+        elif waiting:
+            _log.warning("%s left TRADING: unsubscribed until it trades again", _named(waiting))
+        if back:
+            _log.info("%s TRADING again: subscribing", ", ".join(back))
+        for stream, symbols in self._plan:
+            stream.set_symbols([s for s in symbols if statuses.get(s) == TRADING],
+                               {s: statuses.get(s, NOT_LISTED) for s in symbols if statuses.get(s) != TRADING})
+
+    async def _check_symbols(self, stop: asyncio.Event) -> None:
+        """Re-read exchangeInfo on a schedule and follow the symbols' status."""
+        symbols = list(self.config.symbols)
+        while not await wait_or_stop(stop, self.config.symbols_check_interval_s):
+            try:
+                listed = await asyncio.to_thread(self._rest.listed_symbols, symbols)
+            except BinanceError as err:
+                _log.warning("could not re-read exchangeInfo (%s); the symbols stay as they are until the next check", err)
+                continue
+            self.apply_statuses({s: listed[s].status if s in listed else NOT_LISTED for s in symbols})
+
+    # -- running -----------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
         """Stream and write until ``stop`` is set, then write what is held and return."""
         streams_stop = asyncio.Event()
         tasks = [asyncio.ensure_future(stream.run(streams_stop)) for stream in self.streams]
+        tasks.append(asyncio.ensure_future(self._check_symbols(streams_stop)))
         writing = asyncio.ensure_future(self._write_until(stop))
         stopping = asyncio.ensure_future(stop.wait())
         try:  # until stopped, or until a connection or the writer fails for good
@@ -102,22 +153,25 @@ class Collector:
             await asyncio.gather(*tasks, writing, stopping, return_exceptions=True)
             await self._final_write()
             self.writer.close()
+            self._rest.close()
 
     # -- writing -----------------------------------------------------------------------------
 
     async def _write_until(self, stop: asyncio.Event) -> None:
+        """A write every ``flush_interval_s`` from the start of the last one (at once when a write
+        took longer), with backoff while writes fail."""
         backoff = Backoff(base_s=self.config.flush_interval_s, cap_s=5.0)
         while not stop.is_set():
+            started = time.monotonic()
             if await self._write_once():
                 backoff.reset()
-                delay = self.config.flush_interval_s
+                delay = self.config.flush_interval_s - (time.monotonic() - started)
             else:
                 delay = backoff.next_delay()
-            self._log_drops()
-            await wait_or_stop(stop, delay)
+            await wait_or_stop(stop, max(0.0, delay))
 
     async def _write_once(self, force_heartbeat: bool = False) -> bool:
-        """Write what is pending (and a heartbeat when due); False when the database is away."""
+        """Write what is pending (and a heartbeat when due); False when it could not be written."""
         now = time.monotonic()
         beat = force_heartbeat or now - self._last_heartbeat >= self.config.heartbeat_interval_s
         try:
@@ -127,13 +181,15 @@ class Collector:
             if not batch and not beat:
                 return True
             try:
-                await asyncio.to_thread(self.writer.write, batch, [s.stats for s in self.streams] if beat else ())
+                refused = await asyncio.to_thread(self.writer.write, batch, [s.stats for s in self.streams] if beat else ())
             except WriteFailed:
                 self.buffer.restore(batch)
                 raise
         except WriteFailed as err:
-            _log.warning("database write failed (%s); holding %d rows and retrying", err, len(self.buffer))
+            self._log.warning("write failed", "database write failed (%s); holding %d rows and retrying", err, len(self.buffer))
             return False
+        for row in refused:
+            self._count_refused(row)
         if beat:
             self._last_heartbeat = now
         return True
@@ -151,18 +207,29 @@ class Collector:
         deadline = time.monotonic() + self.config.stop_flush_timeout_s
         while not await self._write_once(force_heartbeat=True) and time.monotonic() < deadline:
             await asyncio.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
-        self._log_drops(force=True)
+        if self.buffer.dropped_candles or self.buffer.dropped_samples:
+            _log.warning("the buffer overflowed while running: %d candle rows (the candles_1m sensor refills them from"
+                         " REST) and %d price samples were dropped", self.buffer.dropped_candles, self.buffer.dropped_samples)
         if len(self.buffer):
             _log.error("stopped with %d rows not written: the database stayed unreachable for %.0f s",
                        len(self.buffer), self.config.stop_flush_timeout_s)
 
-    def _log_drops(self, force: bool = False) -> None:
-        dropped = (self.buffer.dropped_candles, self.buffer.dropped_samples)
-        now = time.monotonic()
-        if dropped != self._dropped_logged and (force or now - self._last_drop_log >= _DROP_LOG_EVERY_S):
-            _log.warning("buffer full (%d rows): dropped %d candle rows (the candles_1m sensor refills them from REST)"
-                         " and %d price samples so far", self.buffer.capacity, *dropped)
-            self._dropped_logged, self._last_drop_log = dropped, now
+    # -- what was dropped --------------------------------------------------------------------
+
+    def _count_overflow(self, symbol: str, what: str) -> None:
+        reason = f"buffer full: {what}"
+        self._stream_of.get(symbol, self.streams[0]).stats.dropped[reason] += 1
+        self._log.warning(reason, "buffer full (%d rows): dropped the oldest %s (%s)%s", self.buffer.capacity, what, symbol,
+                          "; the candles_1m sensor refills the minute from REST" if what == "candle" else "")
+
+    def _count_refused(self, row: RefusedRow) -> None:
+        reason = f"refused by the database: {row.reason}"
+        self._stream_of.get(row.symbol, self.streams[0]).stats.dropped[reason] += 1
+        self._log.error(reason, "the database refused a %s row, left out (the rest was written): %s", row.symbol, row.message)
+
+
+def _named(statuses: dict[str, str]) -> str:
+    return ", ".join(f"{symbol} ({status})" for symbol, status in statuses.items())
 
 
 def serve(config: CollectorConfig) -> None:
@@ -175,8 +242,9 @@ def serve(config: CollectorConfig) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        plan = ", ".join(f"{s.stats.connection_id} ({s.stats.streams} streams)" for s in collector.streams)
-        _log.info("streaming %d symbols from %s over %s", len(config.symbols), config.ws_url, plan)
+        plan = ", ".join(f"{s.stats.connection_id} ({len(s.symbols)} streams)" for s in collector.streams)
+        trading = sum(status == TRADING for status in collector.statuses.values())
+        _log.info("streaming %d of %d symbols from %s over %s", trading, len(config.symbols), config.ws_url, plan)
         await collector.run(stop)
         _log.info("stopped cleanly")
 

@@ -8,17 +8,20 @@ Rows are COPYed into temporary staging tables, then merged:
 * ``price_samples``: ``ON CONFLICT DO NOTHING``, so a batch retried after an unclear failure
   (the commit happened, its acknowledgement was lost) never duplicates.
 
-A lost connection raises ``WriteFailed`` (the caller keeps the batch and retries); any other
-database error means the batch itself is bad: it is rolled back, logged and counted, never
-retried, so one bad row cannot wedge the stream.
+No row can poison the others. When the database refuses the rows' data (SQLSTATE class 22,
+data exception, or 23, integrity violation), the batch is cut in halves under savepoints until
+the refused rows stand alone: those are left out and returned with the reason, everything else
+is written in the same transaction (a bad row among n costs about 2 log2(n) more statements).
+Any other failure (connection lost, server shutting down, a missing table, a deadlock) is not
+the rows' fault: it raises ``WriteFailed`` and the caller keeps the batch and retries it.
 """
 
 from __future__ import annotations
 
-import logging
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import psycopg2
+import psycopg2.errorcodes
 
 from crypto_assets.binance.stream import ConnectionStats
 from crypto_assets.stream import heartbeat
@@ -26,8 +29,8 @@ from crypto_assets.stream.buffer import Batch
 from crypto_assets.warehouse.candles import CANDLE_COLUMNS, copy_lines
 from crypto_assets.warehouse.db import DatabaseUnavailableError, connect
 
-_log = logging.getLogger(__name__)
 _CANDLE_COLUMNS = (*CANDLE_COLUMNS, "is_closed", "source")
+_SAMPLE_COLUMNS = ("symbol", "sampled_at", "price")
 _UPDATED = ", ".join(f"{column} = EXCLUDED.{column}" for column in _CANDLE_COLUMNS[2:])
 _SETUP = """
     CREATE TEMP TABLE IF NOT EXISTS stream_candles (LIKE candles_1m INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
@@ -41,10 +44,21 @@ _MERGE_SAMPLES = (
     "INSERT INTO price_samples (symbol, sampled_at, price) SELECT symbol, sampled_at, price FROM stream_samples"
     " ON CONFLICT (symbol, sampled_at) DO NOTHING"
 )
+_ROWS_AT_FAULT = ("22", "23")  # SQLSTATE classes: data exception, integrity constraint violation
 
 
 class WriteFailed(RuntimeError):
-    """The database could not be reached or lost the connection: retry the same batch later."""
+    """The write failed for a reason that is not the rows' (the database is away, or failing):
+    retry the same batch later."""
+
+
+class RefusedRow(NamedTuple):
+    """A row the database refused: ``reason`` is the SQLSTATE's name (``check_violation``),
+    ``message`` the server's first line."""
+
+    symbol: str
+    reason: str
+    message: str
 
 
 class WarehouseWriter:
@@ -53,29 +67,22 @@ class WarehouseWriter:
     def __init__(self, database_url: str):
         self._url = database_url
         self._conn = None
-        self.rejected_rows = 0
 
-    def write(self, batch: Batch, heartbeats: Sequence[ConnectionStats] = ()) -> None:
-        """Commit the batch and heartbeats together; ``WriteFailed`` when the database is away."""
+    def write(self, batch: Batch, heartbeats: Sequence[ConnectionStats] = ()) -> list[RefusedRow]:
+        """Commit the batch and heartbeats together, leaving out (and returning) the rows the
+        database refuses; ``WriteFailed`` when it cannot be written for any other reason."""
         conn = self._connection()
         try:
             with conn.cursor() as cur:
-                if batch.candles:
-                    copy_lines(cur, "stream_candles", _CANDLE_COLUMNS, "".join(batch.candles.values()))
-                    cur.execute(_MERGE_CANDLES)
-                if batch.samples:
-                    copy_lines(cur, "stream_samples", ("symbol", "sampled_at", "price"), "".join(batch.samples))
-                    cur.execute(_MERGE_SAMPLES)
+                refused = _merge(cur, "stream_candles", _CANDLE_COLUMNS, _MERGE_CANDLES, list(batch.candles.values()))
+                refused += _merge(cur, "stream_samples", _SAMPLE_COLUMNS, _MERGE_SAMPLES, batch.samples)
                 if heartbeats:
                     heartbeat.upsert(cur, heartbeats)
             conn.commit()
-        except (psycopg2.OperationalError, psycopg2.InterfaceError) as err:
-            self.close()
-            raise WriteFailed(_first_line(err)) from None
         except psycopg2.Error as err:
-            conn.rollback()
-            self.rejected_rows += len(batch)
-            _log.error("the database rejected a batch of %d rows (not retried): %s", len(batch), _first_line(err))
+            self._abandon(conn, err)
+            raise WriteFailed(_first_line(err)) from None
+        return refused
 
     def query(self, sql: str, params=None) -> list[tuple]:
         """Run one statement in its own transaction (startup bookkeeping); ``WriteFailed`` when away."""
@@ -86,8 +93,8 @@ class WarehouseWriter:
                 rows = cur.fetchall() if cur.description else []
             conn.commit()
             return rows
-        except (psycopg2.OperationalError, psycopg2.InterfaceError) as err:
-            self.close()
+        except psycopg2.Error as err:
+            self._abandon(conn, err)
             raise WriteFailed(_first_line(err)) from None
 
     def close(self) -> None:
@@ -97,6 +104,16 @@ class WarehouseWriter:
             except psycopg2.Error:
                 pass
             self._conn = None
+
+    def _abandon(self, conn, err: psycopg2.Error) -> None:
+        """After a failure: drop a broken connection, roll back a working one."""
+        if isinstance(err, (psycopg2.OperationalError, psycopg2.InterfaceError)) or conn.closed:
+            self.close()
+            return
+        try:
+            conn.rollback()
+        except psycopg2.Error:
+            self.close()
 
     def _connection(self):
         if self._conn is None or self._conn.closed:
@@ -113,6 +130,32 @@ class WarehouseWriter:
                 raise WriteFailed(_first_line(err)) from None
             self._conn = conn
         return self._conn
+
+
+def _merge(cur, stage: str, columns: Sequence[str], merge_sql: str, lines: list[str], halving: bool = False) -> list[RefusedRow]:
+    """COPY ``lines`` into ``stage`` and merge them, under a savepoint; rows at fault are found
+    by halving and returned, the rest merged."""
+    if not lines:
+        return []
+    cur.execute("SAVEPOINT stream_rows")
+    try:
+        copy_lines(cur, stage, columns, "".join(lines))
+        cur.execute(merge_sql)
+        if halving:
+            cur.execute(f"DELETE FROM {stage}")  # the next half starts from an empty stage (commit empties it otherwise)
+    except psycopg2.Error as err:
+        if (err.pgcode or "")[:2] not in _ROWS_AT_FAULT:
+            raise
+        cur.execute("ROLLBACK TO SAVEPOINT stream_rows")
+        cur.execute("RELEASE SAVEPOINT stream_rows")
+        if len(lines) == 1:
+            reason = (psycopg2.errorcodes.lookup(err.pgcode) or err.pgcode).lower()
+            return [RefusedRow(lines[0].partition("\t")[0], reason, _first_line(err))]
+        half = len(lines) // 2
+        return (_merge(cur, stage, columns, merge_sql, lines[:half], halving=True)
+                + _merge(cur, stage, columns, merge_sql, lines[half:], halving=True))
+    cur.execute("RELEASE SAVEPOINT stream_rows")
+    return []
 
 
 def _first_line(err: Exception) -> str:

@@ -106,7 +106,16 @@ MIGRATIONS: list[tuple[int, str]] = [
         """,
     ),
     (
-        11,
+        3,
+        # The collector's heartbeat says what it dropped, by reason, and which configured symbols
+        # it does not stream, and why ({"ETHUSDT": "BREAK"}).
+        """
+        ALTER TABLE stream_heartbeats ADD COLUMN IF NOT EXISTS dropped jsonb NOT NULL DEFAULT '{}',
+            ADD COLUMN IF NOT EXISTS not_streaming jsonb NOT NULL DEFAULT '{}';
+        """,
+    ),
+    (
+        4,
         # Catch-up bookkeeping: failed partitions waiting for their next retry, and the days
         # ``crypto clear --before`` removed on purpose (the sensors do not refill below them).
         """

@@ -140,3 +140,11 @@ def test_weight_limit_is_never_reached_by_two_clients_at_once():
             t.join()
         assert results == {"BTCUSDT": 60_000, "ETHUSDT": 60_000}
         assert sim.stats[429] == 0 and sim.stats[418] == 0
+
+
+def test_a_long_symbol_list_asks_for_the_whole_exchange_info_not_a_long_url(simulator, client):
+    many = ["BTCUSDT", "ETHUSDT"] + [f"NOPE{i:04d}USDT" for i in range(700)]  # 15 KB as symbols=[...]
+    listed = client.listed_symbols(many)
+    assert {s: info.status for s, info in listed.items()} == {"BTCUSDT": "TRADING", "ETHUSDT": "TRADING"}
+    assert simulator.stats["requests"] == 1 and simulator.stats["weight"] == 20  # one exchangeInfo, answered
+    assert client.listed_symbols(["ETHUSDT", "NOPEUSDT"]).keys() == {"ETHUSDT"}  # short: asked by name, then whole

@@ -232,18 +232,19 @@ def test_refused_reconnects_answer_503_until_the_fault_ends(sim):
     assert asyncio.run(attempt()) == "kline"
 
 
-def test_more_than_5_client_messages_a_second_close_the_connection(sim):
+@pytest.mark.parametrize("kind", ["pings", "requests"])
+def test_more_than_5_client_messages_a_second_close_the_connection(sim, kind):
     async def run():
         async with open_ws(f"{sim.ws_url}/ws/btcusdt@kline_1m") as ws:
-            for _ in range(6):
-                await ws.ping()
+            for n in range(6):
+                await (ws.ping() if kind == "pings" else ws.send(json.dumps({"method": "LIST_SUBSCRIPTIONS", "id": n})))
             with pytest.raises(ConnectionClosedError):
                 async with asyncio.timeout(DEADLINE_S):
                     while True:
                         await ws.recv()
-            return ws.close_code
+            return ws.close_code, ws.close_reason
 
-    assert asyncio.run(run()) == 1008
+    assert asyncio.run(run()) == (1008, "Too many requests")
     assert sim.streams.stats["closed_message_rate"] == 1
 
 
@@ -286,3 +287,106 @@ def test_the_admin_endpoint_sets_stream_faults_and_acts_on_connections(sim):
     assert changed["faults"]["malformed_next_n"] == 2 and changed["closed_dropped"] == 1
     bad = httpx.post(f"{sim.url}/_sim/stream", json={"stall": 3})
     assert bad.status_code == 400 and "stall" in bad.json()["error"]
+
+
+def test_a_request_line_over_8_kb_is_refused_with_414(sim):
+    names = [f"sym{i:04d}usdt@kline_1m" for i in range(1, 501)]  # 10.5 KB of names
+
+    async def attempt():
+        async with open_ws(f"{sim.ws_url}/stream?streams={'/'.join(names)}"):
+            pass
+
+    with pytest.raises(InvalidStatus) as refused:
+        asyncio.run(attempt())
+    assert refused.value.response.status_code == 414
+    symbols = json.dumps([f"SYM{i:04d}USDT" for i in range(1, 701)])
+    response = httpx.get(f"{sim.url}/api/v3/exchangeInfo", params={"symbols": symbols})
+    assert response.status_code == 414 and "at most 8192" in response.json()["msg"]
+
+
+def request(ws, method: str, request_id, params=None):
+    """Send one control request; returns its reply (pushes before it are skipped)."""
+
+    async def run():
+        body = {"method": method, "id": request_id} if params is None else {"method": method, "params": params, "id": request_id}
+        await ws.send(json.dumps(body))
+        async with asyncio.timeout(DEADLINE_S):
+            while "stream" in (reply := json.loads(await ws.recv())):
+                pass
+        await asyncio.sleep(0.5)  # at most 2 requests a second: with the pongs (a ping every 0.5 s), under 5
+        return reply
+
+    return run()
+
+
+def test_subscribe_unsubscribe_and_list_are_answered_as_binance_does(sim):
+    async def run():
+        async with open_ws(f"{sim.ws_url}/stream?streams=btcusdt@kline_1m") as ws:
+            subscribed = await request(ws, "SUBSCRIBE", 1, ["ethusdt@kline_1m"])
+            listed = await request(ws, "LIST_SUBSCRIPTIONS", 2)
+            async with asyncio.timeout(DEADLINE_S):
+                while json.loads(await ws.recv())["stream"] != "ethusdt@kline_1m":
+                    pass
+            unsubscribed = await request(ws, "UNSUBSCRIBE", 3, ["btcusdt@kline_1m"])
+            after = [json.loads(await ws.recv())["stream"] for _ in range(6)]
+            return subscribed, listed, unsubscribed, after
+
+    subscribed, listed, unsubscribed, after = asyncio.run(run())
+    # The replies of the documentation (binance-spot-api-docs, web-socket-streams.md).
+    assert subscribed == {"result": None, "id": 1} and unsubscribed == {"result": None, "id": 3}
+    assert listed == {"result": ["btcusdt@kline_1m", "ethusdt@kline_1m"], "id": 2}
+    assert set(after) == {"ethusdt@kline_1m"}
+    assert sim.streams.stats["requests"] == 3
+
+
+def test_bad_requests_get_binances_error_replies_and_change_nothing(sim):
+    async def run():
+        async with open_ws(f"{sim.ws_url}/stream?streams=btcusdt@kline_1m") as ws:
+            replies = [await request(ws, "SUBSCRIBE", 1, ["nopeusdt@kline_1m"]),
+                       await request(ws, "SUBSCRIBE", -1, ["ethusdt@kline_1m"]),
+                       await request(ws, "SUBSCRIBE_ALL", 2, [])]
+            await ws.send("{not json")
+            async with asyncio.timeout(DEADLINE_S):
+                while "stream" in (garbled := json.loads(await ws.recv())):
+                    pass
+            await asyncio.sleep(0.5)
+            return [*replies, garbled, await request(ws, "LIST_SUBSCRIPTIONS", 3)]
+
+    invalid_stream, negative_id, unknown_method, garbled, listed = asyncio.run(run())
+    # As the exchange sends it (ctubio/Krypto-trading-bot issue 1121) and as documented.
+    assert invalid_stream == {"error": {"code": 2, "msg": "Invalid request: invalid stream"}, "id": 1}
+    assert negative_id["error"] == {"code": 2, "msg": "Invalid request: request ID must be an unsigned integer"}
+    assert unknown_method["error"]["code"] == 2 and "unknown variant `SUBSCRIBE_ALL`" in unknown_method["error"]["msg"]
+    assert garbled["error"]["code"] == 3 and garbled["error"]["msg"].startswith("Invalid JSON")
+    assert listed == {"result": ["btcusdt@kline_1m"], "id": 3}
+    assert sim.streams.stats["requests_refused"] == 4
+
+
+def test_a_connection_carries_at_most_1024_streams():
+    names = [f"sym{i:04d}usdt@kline_1m" for i in range(1, 1101)]
+    with SimulatorServer(extra_symbols=1100) as sim:  # the wall clock: 1,024 streams push every 2 s
+
+        async def run():
+            async with open_ws(f"{sim.ws_url}/stream?streams={names[0]}") as ws:
+                too_many = await request(ws, "SUBSCRIBE", 1, names[1:1025])  # would make 1,025
+                fits = await request(ws, "SUBSCRIBE", 2, names[1:1024])
+                listed = await request(ws, "LIST_SUBSCRIPTIONS", 3)
+                return too_many, fits, listed
+
+        too_many, fits, listed = asyncio.run(run())
+    assert too_many["id"] == 1 and too_many["error"]["code"] == 2 and "at most 1024" in too_many["error"]["msg"]
+    assert fits == {"result": None, "id": 2}
+    assert listed["result"] == names[:1024]
+
+
+def test_a_symbol_that_is_not_trading_is_silent_and_exchange_info_says_so(sim):
+    sim.faults.update(symbol_status={"ETHUSDT": "BREAK"})
+    info = httpx.get(f"{sim.url}/api/v3/exchangeInfo", params={"symbol": "ETHUSDT"}).json()
+    assert info["symbols"][0]["status"] == "BREAK"
+    breaks = httpx.get(f"{sim.url}/api/v3/exchangeInfo", params={"symbolStatus": "BREAK"}).json()
+    assert "ETHUSDT" in {entry["symbol"] for entry in breaks["symbols"]}
+    url = f"{sim.ws_url}/stream?streams=btcusdt@kline_1m/ethusdt@kline_1m"
+    messages = collect(url, lambda ms: sum(m["data"]["k"]["x"] for m in ms) >= 2)  # two minutes of BTCUSDT
+    assert {m["stream"] for m in messages} == {"btcusdt@kline_1m"}
+    sim.faults.update(symbol_status={})  # trading again
+    assert collect(url, lambda ms: any(m["stream"] == "ethusdt@kline_1m" for m in ms))

@@ -58,6 +58,13 @@ def query(db_url: str, sql: str, params=None) -> list[tuple]:
     return rows
 
 
+def execute(db_url: str, sql: str, params=None) -> None:
+    """One statement that returns nothing (DDL), committed."""
+    with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
+        cur.execute(sql, params)
+    conn.close()
+
+
 def table_candles(db_url: str, symbol: str, start_ms: int, end_ms: int) -> list[tuple]:
     """candles_1m rows opening in [start, end) as REST's 11 values (text) + is_closed, source."""
     return query(
@@ -184,6 +191,13 @@ def assert_once_and_equal_to_rest(simulator, db_url: str, start_ms: int, end_ms:
         assert [row[0] for row in rows] == list(range(start_ms, end_ms, MINUTE)), f"{symbol}: minutes missing"
         assert all(row[11] for row in rows), f"{symbol}: a row is not closed"
         assert [row[:11] for row in rows] == rest_candles(simulator.url, symbol, start_ms, end_ms), f"{symbol}: differs from REST"
+
+
+def assert_a_sample_every_2s(db_url: str, start_ms: int, end_ms: int, symbols=SYMBOLS) -> None:
+    """One price sample per symbol for every 2 s push of market time in [start, end) (sampling every 2 s)."""
+    samples = query(db_url, "SELECT symbol, count(*) FROM price_samples WHERE sampled_at >= to_timestamp(%s / 1000.0)"
+                    " AND sampled_at < to_timestamp(%s / 1000.0) GROUP BY 1", (start_ms, end_ms))
+    assert sorted(samples) == [(symbol, (end_ms - start_ms) // 2_000) for symbol in sorted(symbols)]
 
 
 def write_config(directory: Path, symbols=SYMBOLS, **keys) -> Path:

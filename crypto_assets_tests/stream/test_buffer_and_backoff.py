@@ -1,14 +1,16 @@
-"""The collector's pending rows (dedup, thinning, bound, retry) and its reconnect pacing."""
+"""The collector's pending rows (dedup, thinning, bound, retry, drops), its reconnect pacing and its throttled log."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 
 import pytest
 
 from crypto_assets.binance.stream_backoff import Backoff, ConnectionBudget
 from crypto_assets.binance.stream_wire import KlineEvent
+from crypto_assets.binance.throttled_log import ThrottledLog
 from crypto_assets.binance.wire import Kline
 from crypto_assets.stream.buffer import PendingRows
 
@@ -109,3 +111,35 @@ def test_acquire_gives_up_when_stopping():
         return first, await budget.acquire(stop)
 
     assert asyncio.run(run()) == (True, False)
+
+
+def test_a_final_push_is_not_replaced_by_a_late_forming_one():
+    rows = PendingRows(capacity=100, sampling_interval_ms=2_000)
+    rows.add(push("BTCUSDT", T0, T0 + MINUTE, close="1.00000009", closed=True))  # from the new connection
+    rows.add(push("BTCUSDT", T0, T0 + 58_000, close="1.00000008"))  # the old one, a little behind
+    assert rows.take().candles["BTCUSDT", T0].endswith("\t1.00000009\t10.00000000\t15.00000000\t7\t5.00000000\t7.50000000\tt\tstream\n")
+
+
+def test_every_overflow_drop_is_reported_with_its_symbol():
+    drops = []
+    rows = PendingRows(capacity=3, sampling_interval_ms=1, on_drop=lambda symbol, what: drops.append((symbol, what)))
+    rows.add(push("BTCUSDT", T0, T0))
+    rows.add(push("ETHUSDT", T0, T0 + 1))  # 4 rows: BTCUSDT's candle goes
+    rows.add(push("ETHUSDT", T0, T0 + 2))  # a sample more: ETHUSDT's candle goes, then it is back
+    assert drops == [("BTCUSDT", "candle"), ("ETHUSDT", "candle")]
+    assert (rows.dropped_candles, rows.dropped_samples) == (2, 0)
+
+
+def test_the_throttled_log_says_each_reason_once_a_minute_and_counts_the_rest(caplog):
+    now = [0.0]
+    log = ThrottledLog(logging.getLogger("throttled-test"), every_s=60, clock=lambda: now[0])
+    with caplog.at_level(logging.WARNING, logger="throttled-test"):
+        assert log.warning("bad k.c", "dropped %s", "one")
+        assert not log.warning("bad k.c", "dropped %s", "two")
+        assert log.warning("not JSON", "dropped %s", "three")  # another reason is said at once
+        now[0] = 59.9
+        assert not log.warning("bad k.c", "dropped %s", "four")
+        now[0] = 60.0
+        assert log.warning("bad k.c", "dropped %s", "five")
+    assert [r.getMessage() for r in caplog.records] == [
+        "dropped one", "dropped three", "dropped five (and 2 more of this kind since the last such line)"]

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
+import pytest
+
 from crypto_assets.assets.candle_checks import GAPS
 from crypto_assets.assets.candles_1m_checks import COMPLETE, MATCHES_REST
 from crypto_assets.settings import Settings
 from crypto_assets_tests.assets.helpers import check_results, materialize_range, partition_metadata
-from crypto_assets_tests.stream.helpers import MINUTE, insert_candles, query, rest_candles, table_candles
+from crypto_assets_tests.stream.helpers import MINUTE, insert_candles, minute_of, query, rest_candles, table_candles
 
 DAY_MS = 86_400_000
 DAY_START = int(datetime(2025, 3, 10, tzinfo=timezone.utc).timestamp() * 1000)
@@ -86,3 +88,37 @@ def test_today_covers_the_closed_minutes_and_leaves_the_forming_one_to_the_strea
         rest_candles(simulator.url, "BTCUSDT", DAY_START, DAY_START + 10 * MINUTE)
     assert table_candles(db_url, "BTCUSDT", DAY_START + 10 * MINUTE, DAY_START + DAY_MS) == [(*forming[0], False, "stream")]
     assert checks[COMPLETE].passed and checks[MATCHES_REST].passed
+
+
+@pytest.mark.parametrize(
+    ("now", "partition_start"),
+    [
+        (DAY_START + 30 * MINUTE + 30_000, DAY_START),  # today's partition, half an hour in
+        (DAY_START + DAY_MS + MINUTE + 30_000, DAY_START),  # yesterday's, just after midnight
+    ],
+    ids=["today", "just-finished-day"],
+)
+def test_minutes_the_stream_has_and_a_lagging_rest_lacks_are_kept(simulator, db_url, now, partition_start):
+    simulator.clock.freeze(now)
+    last_closed = minute_of(now)  # exclusive: the minute forming now is the stream's
+    streamed = rest_candles(simulator.url, "BTCUSDT", last_closed - 10 * MINUTE, last_closed)
+    insert_candles(db_url, "BTCUSDT", streamed)  # the collector wrote the last 10 minutes, closed
+    simulator.faults.update(rest_lag_ms=4 * MINUTE)  # REST lacks the candles opening after now - 4 min
+    lacking = [row for row in streamed if row[0] > now - 4 * MINUTE]
+    assert [row[0] for row in lacking] == [last_closed - 3 * MINUTE, last_closed - 2 * MINUTE, last_closed - MINUTE]
+    partition_end = min(last_closed, partition_start + DAY_MS)
+
+    meta, checks = run(simulator, db_url)
+
+    held_back = [row for row in lacking if row[0] < partition_end]
+    assert meta["minutes_awaiting_rest"] == len(held_back)
+    kept = table_candles(db_url, "BTCUSDT", lacking[0][0], partition_end)
+    assert [row[:11] for row in kept] == held_back
+    assert {(row[11], row[12]) for row in kept} == {(True, "stream")}
+    assert checks[GAPS].passed and checks[COMPLETE].passed and checks[MATCHES_REST].passed
+
+    simulator.faults.update(rest_lag_ms=0)  # REST catches up: the next run finds them equal
+    meta, checks = run(simulator, db_url)
+    assert meta["minutes_awaiting_rest"] == 0 and checks[MATCHES_REST].passed
+    assert [row[:11] for row in table_candles(db_url, "BTCUSDT", partition_start, partition_end)] == \
+        rest_candles(simulator.url, "BTCUSDT", partition_start, partition_end)

@@ -52,10 +52,11 @@ def test_price_samples_keep_one_push_per_sampling_interval(stream_simulator, db_
 
 def test_each_connection_writes_a_heartbeat(stream_simulator, db_url, collector):
     running = collector(streams_per_connection=2)
-    assert [s.stats.streams for s in running.collector.streams] == [2, 1]
+    assert [s.symbols for s in running.collector.streams] == [["BTCUSDT", "ETHUSDT"], ["SOLUSDT"]]
     wait_until(lambda: len(query(db_url, "SELECT 1 FROM stream_heartbeats WHERE last_message_at IS NOT NULL")) == 2, "two heartbeats")
-    beats = query(db_url, "SELECT connection_id, streams, reconnect_count, malformed_count FROM stream_heartbeats ORDER BY 1")
-    assert beats == [("kline_1m-0", 2, 0, 0), ("kline_1m-1", 1, 0, 0)]
+    beats = query(db_url, "SELECT connection_id, streams, reconnect_count, malformed_count, dropped, not_streaming"
+                  " FROM stream_heartbeats ORDER BY 1")
+    assert beats == [("kline_1m-0", 2, 0, 0, {}, {}), ("kline_1m-1", 1, 0, 0, {}, {})]
     assert stream_simulator.streams.open_connections() == 2
 
 

@@ -51,6 +51,16 @@ def test_healthcheck_fails_when_the_last_message_is_old(database, capsys):
     assert "kline_1m-0: STALE" in capsys.readouterr().out
 
 
+def test_healthcheck_passes_for_a_connection_whose_symbols_all_left_trading(database, capsys):
+    with psycopg2.connect(database) as conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO stream_heartbeats (connection_id, streams, not_streaming)"
+                    " VALUES ('kline_1m-0', 0, '{\"ETHUSDT\": \"BREAK\"}')")  # alive, nothing to stream
+    conn.close()
+    assert main(["stream", "--healthcheck", "--max-age", "60"]) == 0
+    out = capsys.readouterr().out
+    assert "kline_1m-0: ok; 0 streams" in out and "not streaming ETHUSDT (BREAK)" in out
+
+
 def test_crypto_up_runs_the_collector_and_demo_points_it_at_the_simulator():
     demo = {s.name: s for s in platform_services(demo=True, dagster_port=3000)}
     assert demo["stream"].argv[-1] == "stream"

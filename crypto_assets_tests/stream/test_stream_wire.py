@@ -10,10 +10,13 @@ import pytest
 from crypto_assets.binance.stream_wire import (
     KlineEvent,
     MalformedFrame,
+    Reply,
     ServerShutdown,
     combined_stream_url,
+    control_request,
     parse_message,
     stream_name,
+    url_and_rest,
 )
 from crypto_assets.binance.wire import Kline
 
@@ -66,29 +69,73 @@ def _frame(**changes) -> str:
 
 
 @pytest.mark.parametrize(
-    ("text", "says"),
+    ("text", "reason", "says"),
     [
-        ('{"e":"kline","E":1', "not JSON"),
-        ("[1, 2]", "JSON object"),
-        ('{"e":"trade","E":1}', "unexpected event type 'trade'"),
-        ('{"e":"kline","E":1}', "'k'"),
-        (_frame(E="soon"), "'E'"),
-        (_frame(k_c="NaN"), "'k.c'"),
-        (_frame(k_v=12.5), "'k.v'"),
-        (_frame(k_h="1e5"), "'k.h'"),
-        (_frame(k_x="maybe"), "'k.x'"),
-        (_frame(k_n=True), "'k.n'"),
-        (_frame(k_i="5m"), "'k.i'"),
-        (_frame(k_t=1631637000001), "whole 1m candle"),
-        (_frame(k_s="ETHUSDT"), "symbol"),
+        ('{"e":"kline","E":1', "not JSON", "not JSON"),
+        ("[1, 2]", "not a JSON object", "JSON object"),
+        ('{"e":"trade","E":1}', "unexpected event type", "unexpected event type 'trade'"),
+        ('{"e":"kline","E":1}', "no candle", "'k'"),
+        (_frame(E="soon"), "bad E (event time)", "'E'"),
+        (_frame(E=-1), "bad E (event time)", "'E'"),
+        (_frame(k_c="NaN"), "bad k.c", "'k.c'"),
+        (_frame(k_c="1.0\n"), "bad k.c", "'k.c'"),  # a newline would end the COPY row early
+        (_frame(k_o="1.0\t2"), "bad k.o", "'k.o'"),  # a tab would shift every column after it
+        (_frame(k_l=" 1.0"), "bad k.l", "'k.l'"),
+        (_frame(k_v=12.5), "bad k.v", "'k.v'"),
+        (_frame(k_h="1e5"), "bad k.h", "'k.h'"),
+        (_frame(k_q="-5.0"), "bad k.q", "'k.q'"),
+        (_frame(k_x="maybe"), "bad k.x", "'k.x'"),
+        (_frame(k_n=True), "bad k.n", "'k.n'"),
+        (_frame(k_n=2**63), "bad k.n", "'k.n'"),  # past bigint
+        (_frame(k_t=10**16 * 6, k_T=10**16 * 6 + 59_999), "bad k.t", "'k.t'"),  # past year 9999
+        (_frame(k_i="5m"), "wrong interval", "'k.i'"),
+        (_frame(k_t=1631637000001), "not a whole candle", "whole 1m candle"),
+        (_frame(k_s="ETHUSDT"), "bad s (symbol)", "symbol"),
     ],
 )
-def test_malformed_frames_are_refused_saying_what_is_wrong(text, says):
-    with pytest.raises(MalformedFrame, match=says.replace("(", r"\(")):
+def test_malformed_frames_are_refused_saying_what_is_wrong(text, reason, says):
+    with pytest.raises(MalformedFrame, match=says.replace("(", r"\(")) as refused:
         parse_message(text)
+    assert refused.value.reason == reason
+
+
+def test_a_kline_of_a_symbol_not_subscribed_is_malformed():
+    assert parse_message(_frame(), symbols={"BTCUSDT"}).symbol == "BTCUSDT"
+    with pytest.raises(MalformedFrame, match="'BTCUSDT' is not one this connection subscribed to") as refused:
+        parse_message(_frame(), symbols={"ETHUSDT"})
+    assert refused.value.reason == "symbol not subscribed"
+
+
+@pytest.mark.parametrize(
+    ("text", "reply"),
+    [
+        ('{"result":null,"id":1}', Reply(1, None, None)),  # binance-spot-api-docs, "Subscribe to a stream"
+        ('{"result":["btcusdt@aggTrade"],"id":3}', Reply(3, ["btcusdt@aggTrade"], None)),
+        # as the exchange sent it to a client (ctubio/Krypto-trading-bot issue 1121)
+        ('{"error":{"code":2,"msg":"Invalid request: invalid stream"},"id":2}', Reply(2, None, "code 2: Invalid request: invalid stream")),
+    ],
+)
+def test_replies_to_control_requests_are_recognised(text, reply):
+    assert parse_message(text) == reply
+
+
+def test_a_subscribe_request_is_binances_json():
+    assert json.loads(control_request("SUBSCRIBE", ["btcusdt@kline_1m"], 7)) == \
+        {"method": "SUBSCRIBE", "params": ["btcusdt@kline_1m"], "id": 7}
 
 
 def test_stream_names_and_combined_urls_follow_binance():
     assert stream_name("BTCUSDT") == "btcusdt@kline_1m"
     assert combined_stream_url("wss://data-stream.binance.vision:443/", ["btcusdt@kline_1m", "ethusdt@kline_1m"]) == \
         "wss://data-stream.binance.vision:443/stream?streams=btcusdt@kline_1m/ethusdt@kline_1m"
+
+
+def test_the_url_names_as_many_streams_as_fit_and_leaves_the_rest():
+    base = "wss://data-stream.binance.vision:443"
+    streams = [stream_name(f"SYM{i:04d}USDT") for i in range(1, 2001)]  # 20 characters each
+    url, named = url_and_rest(base, streams, 2000)
+    # "wss://data-stream.binance.vision:443/stream?streams=" is 52 characters, then 20 per name and
+    # a "/" between names: 52 + 20 + 21 (n - 1) <= 2000 holds up to n = 92 (1,983 characters).
+    assert named == 92 and len(url) == 52 + 20 + 21 * 91 == 1983
+    assert url.endswith("/sym0092usdt@kline_1m")
+    assert url_and_rest(base, streams[:3], 2000) == (combined_stream_url(base, streams[:3]), 3)

@@ -35,13 +35,17 @@ def stream_health(view: LiveView) -> None:
         return
     lag, state = worst_lag(view.connections), stream_state(view.connections)
     icon = {"healthy": ":material/check_circle:", "lagging": ":material/warning:", "stalled": ":material/error:"}[state]
-    cols = st.columns(4)
+    cols = st.columns(5)
     cols[0].metric("Status", state.capitalize(),
                    help=f"healthy: every connection heard from within {formats.age(LAG_HEALTHY)}")
     cols[1].metric("Message lag (worst connection)", formats.age(lag))
     cols[2].metric("Reconnects", int(view.connections["reconnect_count"].sum()))
     cols[3].metric("Malformed messages dropped", int(view.connections["malformed_count"].sum()))
-    st.caption(f"{icon} {view.connections.height} connection(s), lag measured against the database clock.")
+    cols[4].metric("Symbols not streaming", view.not_streaming.height,
+                   help="configured symbols exchangeInfo says are not TRADING (checked every 5 minutes): "
+                        "unsubscribed until they trade again")
+    st.caption(f"{icon} {view.connections.height} connection(s), "
+               f"{int(view.connections['streams'].sum())} streams, lag measured against the database clock.")
     st.dataframe(
         view.connections.drop("updated_at"), hide_index=True,
         column_config={
@@ -52,6 +56,12 @@ def stream_health(view: LiveView) -> None:
             "reconnect_count": "Reconnects", "malformed_count": "Malformed",
         },
     )
+    if not view.not_streaming.is_empty():
+        named = ", ".join(f"{symbol} ({status})" for symbol, status in view.not_streaming.select("symbol", "status").iter_rows())
+        st.warning(f"Not streaming: {named}.", icon=":material/pause_circle:")
+    if not view.drops.is_empty():
+        st.caption("Dropped by the collector, by reason (counted since it started):")
+        st.dataframe(view.drops, hide_index=True, column_config={"reason": "Reason", "count": "Count"})
 
 
 @st.fragment(run_every=REFRESH_S)

@@ -8,9 +8,10 @@
 * ``GET /_sim/clock`` the simulated present; ``POST /_sim/clock`` a JSON object with any of
   ``frozen_now_ms`` (null to let time run), ``offset_ms``, ``speed``, ``start_ms``, or
   ``{"reset": true}`` for the clock the server started with;
-* ``GET /_sim/stream`` open stream connections, stream faults and counts; ``POST /_sim/stream``
-  a JSON object with any of ``malformed_next_n``, ``stall_s``, ``refuse_s`` (see
-  ``stream_faults.py``), ``"drop": true`` and ``"shutdown": true`` (or the grace in seconds).
+* ``GET /_sim/stream`` open stream connections and the streams they carry, stream faults and
+  counts; ``POST /_sim/stream`` a JSON object with any of ``malformed_next_n``, ``stall_s``,
+  ``refuse_s`` (see ``stream_faults.py``), ``"drop": true`` and ``"shutdown": true`` (or the
+  grace in seconds).
 
 A bad request is answered 400 with ``{"error": "..."}`` saying what to send instead.
 """

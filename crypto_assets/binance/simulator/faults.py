@@ -15,6 +15,10 @@ Each is a way the real exchange misbehaves and a client must survive:
 * ``outages``: ``[[start_ms, end_ms], ...)``: no candle of any symbol opens in these windows, as
   after a real exchange outage (klines skip them; nothing errors);
 * ``geo_block``: every API request is answered 451 with Binance's restricted-location body;
+* ``rest_lag_ms``: klines leave out every candle opening in the last ``rest_lag_ms`` (REST behind
+  the stream, as in a busy market): the stream has minutes REST does not have yet;
+* ``symbol_status``: ``{symbol: status}`` overrides exchangeInfo's status (``BREAK``, ``HALT``,
+  ... or back to ``TRADING``); the streams push nothing for a symbol that is not ``TRADING``;
 * ``enforce_limits``: off = weight is counted and reported but no 429 or 418 is ever sent.
 """
 
@@ -27,6 +31,7 @@ from dataclasses import asdict, dataclass, fields, replace
 
 _COUNTERS = ("fail_next_n", "throttle_next_n", "truncate_next_n")
 _TRUNCATE_STYLES = ("close", "json")
+SYMBOL_STATUSES = ("TRADING", "HALT", "BREAK", "END_OF_DAY", "CANCEL_ONLY")
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,8 @@ class FaultSettings:
     outages: tuple[tuple[int, int], ...] = ()
     geo_block: bool = False
     enforce_limits: bool = True
+    rest_lag_ms: int = 0
+    symbol_status: tuple[tuple[str, str], ...] = ()
 
 
 def checked_number(name: str, value, kind: type, low: float, high: float | None = None):
@@ -66,6 +73,15 @@ def _outages(value) -> tuple[tuple[int, int], ...]:
     return windows
 
 
+def _symbol_status(value) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, dict) or not all(isinstance(symbol, str) for symbol in value):
+        raise ValueError(f"fault 'symbol_status' must be an object of symbol: status, got {value!r}")
+    bad = {symbol: status for symbol, status in value.items() if status not in SYMBOL_STATUSES}
+    if bad:
+        raise ValueError(f"fault 'symbol_status': {bad} is not one of {', '.join(SYMBOL_STATUSES)}")
+    return tuple(sorted(value.items()))
+
+
 def _validated(name: str, value):
     if name == "latency_ms":
         return checked_number(name, value, float, 0)
@@ -81,6 +97,10 @@ def _validated(name: str, value):
         return value
     if name == "outages":
         return _outages(value)
+    if name == "rest_lag_ms":
+        return checked_number(name, value, int, 0)
+    if name == "symbol_status":
+        return _symbol_status(value)
     if not isinstance(value, bool):
         raise ValueError(f"fault {name!r} must be true or false, got {value!r}")
     return value
@@ -121,7 +141,12 @@ class Faults:
         """JSON-ready state, as ``GET /_sim/faults`` shows it."""
         state = asdict(self._settings)
         state["outages"] = [list(window) for window in self._settings.outages]
+        state["symbol_status"] = dict(self._settings.symbol_status)
         return state
+
+    def status_overrides(self) -> dict[str, str]:
+        """``symbol_status`` as a dict: the symbols whose exchangeInfo status is not their listed one."""
+        return dict(self._settings.symbol_status)
 
     def take(self, counter: str) -> bool:
         """Consume one of ``fail_next_n`` / ``throttle_next_n`` / ``truncate_next_n`` if any is left."""

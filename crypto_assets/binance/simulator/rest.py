@@ -11,7 +11,7 @@ import json
 from typing import Callable
 
 from crypto_assets.binance.simulator.clock import SimClock
-from crypto_assets.binance.simulator.faults import Faults
+from crypto_assets.binance.simulator.faults import SYMBOL_STATUSES, Faults
 from crypto_assets.binance.simulator.klines import KlineStore
 from crypto_assets.binance.simulator.limits import RateLimiter
 from crypto_assets.binance.simulator.params import ApiError, Params, invalid_symbol
@@ -22,7 +22,6 @@ KLINES_DEFAULT_LIMIT = 500
 # Every interval Binance serves except "1s" (1s candles are not simulated).
 KLINE_INTERVALS = frozenset(INTERVAL_MS) - {"1s"}
 _UTC = {"0", "+0", "-0", "00:00", "+00:00", "-00:00", "0:00", "+0:00", "-0:00"}
-_STATUSES = {"TRADING", "HALT", "BREAK", "END_OF_DAY", "CANCEL_ONLY"}
 
 
 def _json(value) -> bytes:
@@ -96,14 +95,16 @@ class RestApi:
         params.optional("permissions")
         params.optional("showPermissionSets")
         if status is not None:
-            if status not in _STATUSES:
+            if status not in SYMBOL_STATUSES:
                 raise ApiError(-1122, "Invalid symbolStatus.")
             if chosen is not None:
                 raise ApiError(-1128, "Combination of optional parameters invalid.")
         specs = chosen if chosen is not None else list(self._symbols.values())
+        overrides = self._faults.status_overrides()
         if status is not None:
-            specs = [spec for spec in specs if spec.status == status]
-        info = exchange_info(specs, server_time_ms=self._clock.now_ms(), rate_limits=self._limiter.rate_limits())
+            specs = [spec for spec in specs if overrides.get(spec.symbol, spec.status) == status]
+        info = exchange_info(specs, server_time_ms=self._clock.now_ms(), rate_limits=self._limiter.rate_limits(),
+                             status_overrides=overrides)
         return _json(info)
 
     def _ticker_price(self, params: Params) -> bytes:
@@ -132,12 +133,15 @@ class RestApi:
         spec = self._spec(symbol)
         if time_zone is not None and time_zone not in _UTC:
             raise ApiError(-1130, "Data sent for parameter 'timeZone' is not valid.")
+        now, lag = self._clock.now_ms(), self._faults.current.rest_lag_ms
+        if lag:  # REST behind the stream: the newest candles have not reached it yet
+            end = now - lag if end is None else min(end, now - lag)
         return self._store.klines(
             spec,
             interval,
             start=start,
             end=end,
             limit=KLINES_DEFAULT_LIMIT if limit is None else limit,
-            now=self._clock.now_ms(),
+            now=now,
             outages=self._faults.current.outages,
         )

@@ -63,10 +63,11 @@ def parse_route(path: str, query: str, symbols: dict[str, SymbolSpec], max_strea
         raise StreamRequestError(400, -1102, "No stream name given.")
     if len(names) > max_streams:
         raise StreamRequestError(400, -1130, f"{len(names)} streams requested; a connection carries at most {max_streams}.")
-    return StreamRoute(tuple(_subscription(name, symbols) for name in names), combined)
+    return StreamRoute(tuple(subscription(name, symbols) for name in names), combined)
 
 
-def _subscription(name: str, symbols: dict[str, SymbolSpec]) -> Subscription:
+def subscription(name: str, symbols: dict[str, SymbolSpec]) -> Subscription:
+    """The stream called ``name``, or ``StreamRequestError`` saying what is wrong with the name."""
     match = _NAME.match(name)
     if match is None:
         raise StreamRequestError(400, -1100, f"Invalid stream name {name!r}: expected <symbol>@kline_<interval> in lower case.")

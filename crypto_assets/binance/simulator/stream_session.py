@@ -7,8 +7,12 @@ Three tasks share the socket (websockets' sans-I/O ``ServerProtocol`` does the f
   that minute), then the new minute's first push. A stall skips pushes and nothing is
   replayed; a client or clock far behind (over 5 market minutes) also jumps to the present;
 * pings: every ``ping_interval_s``; no pong echoing a ping within ``pong_timeout_s`` closes
-  the connection, as does a client sending over ``max_incoming_per_s`` messages in a second;
-* reading: the client's frames (pongs, closes, anything it sends).
+  the connection, as does a client sending over ``max_incoming_per_s`` messages in a second
+  (pings, pongs and requests all count; closed with 1008 "Too many requests", as Binance does);
+* reading: the client's frames: pongs, closes, and ``SUBSCRIBE`` / ``UNSUBSCRIBE`` /
+  ``LIST_SUBSCRIPTIONS`` requests, answered as the exchange does (``stream_control.py``).
+
+A symbol whose exchangeInfo status is not ``TRADING`` (the ``symbol_status`` fault) is silent.
 
 The connection ends after ``max_lifetime_s`` (the exchange's 24 h), on a drop, or after a
 ``serverShutdown`` event and its grace period.
@@ -26,8 +30,9 @@ from websockets.frames import CloseCode, Opcode
 from websockets.server import ServerProtocol
 
 from crypto_assets.binance.simulator import stream_frames
+from crypto_assets.binance.simulator.stream_control import answer
 from crypto_assets.binance.simulator.stream_limits import MessageRate
-from crypto_assets.binance.simulator.stream_request import StreamRoute
+from crypto_assets.binance.simulator.stream_request import StreamRoute, subscription
 from crypto_assets.binance.wire import MINUTE_MS
 
 if TYPE_CHECKING:
@@ -43,7 +48,9 @@ class StreamSession:
     """Serves one upgraded connection until it closes."""
 
     def __init__(self, hub: StreamHub, protocol: ServerProtocol, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, route: StreamRoute):
-        self._hub, self._protocol, self._reader, self._writer, self._route = hub, protocol, reader, writer, route
+        self._hub, self._protocol, self._reader, self._writer = hub, protocol, reader, writer
+        self._combined = route.combined
+        self.subscriptions = {sub.name: sub for sub in route.subscriptions}
         self._rate = MessageRate(hub.rules.max_incoming_per_s)
         self._pings: dict[bytes, float] = {}  # unanswered ping payload -> when sent
         self._ping_count = 0
@@ -130,10 +137,13 @@ class StreamSession:
     def _messages(self, tick: int) -> list[str]:
         """Every stream's pushes at market instant ``tick``."""
         store, outages = self._hub.store, self._hub.outages()
+        statuses = self._hub.status_overrides()
         forming_open = tick - tick % MINUTE_MS
         messages = []
-        for sub in self._route.subscriptions:
+        for sub in list(self.subscriptions.values()):
             spec = sub.spec
+            if statuses.get(spec.symbol, spec.status) != "TRADING":
+                continue
             pushes = []
             if tick == forming_open and (final := store.minute(spec, forming_open - MINUTE_MS, now=tick, outages=outages)) is not None:
                 pushes.append(stream_frames.kline_event(spec.symbol, sub.interval, final, tick, True))
@@ -142,7 +152,7 @@ class StreamSession:
             for payload in pushes:
                 if self._hub.faults.take_malformed():
                     payload = stream_frames.malformed(payload, self._hub.stats.count("malformed_sent"))
-                messages.append(stream_frames.combined(sub.name, payload) if self._route.combined else payload)
+                messages.append(stream_frames.combined(sub.name, payload) if self._combined else payload)
         self._hub.stats.count("pushes", len(messages))
         return messages
 
@@ -167,6 +177,12 @@ class StreamSession:
 
     # -- reading -----------------------------------------------------------------------------
 
+    def _answer(self, request: bytes) -> None:
+        hub = self._hub
+        reply, failed = answer(request, self.subscriptions, lambda name: subscription(name, hub.symbols), hub.rules.max_streams)
+        hub.stats.count("requests_refused" if failed else "requests")
+        self._protocol.send_text(reply.encode())
+
     async def _read(self) -> None:
         while True:
             data = await self._reader.read(65536)
@@ -177,13 +193,15 @@ class StreamSession:
             self._protocol.receive_data(data)
             for frame in self._protocol.events_received():
                 if self._rate.exceeded():
-                    self.close(CloseCode.POLICY_VIOLATION, "too many messages", reason_key="message_rate")
+                    self.close(CloseCode.POLICY_VIOLATION, "Too many requests", reason_key="message_rate")
                     return
                 if frame.opcode is Opcode.PONG and frame.data in self._pings:
                     sent = self._pings[frame.data]
                     self._pings = {p: t for p, t in self._pings.items() if t > sent}
                     self._hub.stats.count("pongs")
-            self._flush()  # answers to the client's pings and closes
+                elif frame.opcode is Opcode.TEXT:
+                    self._answer(frame.data)
+            self._flush()  # answers to the client's pings, requests and closes
             if self._protocol.close_expected():
                 self.close_reason = self.close_reason or "client_closed"
                 return

@@ -136,13 +136,15 @@ def build_universe(extra_symbols: int = 0) -> dict[str, SymbolSpec]:
     return universe
 
 
-def exchange_info(specs: list[SymbolSpec], *, server_time_ms: int, rate_limits: list[dict]) -> dict:
-    """The ``GET /api/v3/exchangeInfo`` body for these symbols."""
+def exchange_info(specs: list[SymbolSpec], *, server_time_ms: int, rate_limits: list[dict],
+                  status_overrides: dict[str, str] | None = None) -> dict:
+    """The ``GET /api/v3/exchangeInfo`` body for these symbols (``status_overrides``: symbol -> status now)."""
     recorded = _recorded_exchange_info()
+    overrides = status_overrides or {}
     return {
         "timezone": recorded["timezone"],
         "serverTime": server_time_ms,
         "rateLimits": rate_limits,
         "exchangeFilters": recorded["exchangeFilters"],
-        "symbols": [spec.info for spec in specs],
+        "symbols": [{**spec.info, "status": overrides[spec.symbol]} if spec.symbol in overrides else spec.info for spec in specs],
     }

@@ -36,7 +36,8 @@ T = TypeVar("T")
 
 class StreamStats:
     """Thread-safe counts: connections accepted and refused (by status), pushes, malformed
-    pushes, pings and pongs, and connections closed by reason (``closed_<reason>``)."""
+    pushes, pings and pongs, control requests answered (``requests``) and refused
+    (``requests_refused``), and connections closed by reason (``closed_<reason>``)."""
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -78,6 +79,10 @@ class StreamHub:
     def outages(self):
         """The exchange outages REST honours: no candle is pushed inside them either."""
         return self._rest_faults.current.outages
+
+    def status_overrides(self) -> dict[str, str]:
+        """Symbols whose exchangeInfo status is changed (``symbol_status``): not TRADING, no pushes."""
+        return self._rest_faults.status_overrides()
 
     # -- the upgrade -------------------------------------------------------------------------
 
@@ -180,9 +185,14 @@ class StreamHub:
             self.shutdown_all(DEFAULT_SHUTDOWN_GRACE_S if shutdown is True else shutdown)
         return self.snapshot()
 
+    def subscribed_streams(self) -> int:
+        """Streams subscribed over every open connection."""
+        return self._call(lambda: sum(len(session.subscriptions) for session in self._sessions))
+
     def snapshot(self) -> dict:
-        """JSON-ready: open connections, the faults and every count."""
-        return {"open": self.open_connections(), "faults": self.faults.snapshot(), **self.stats.snapshot()}
+        """JSON-ready: open connections and the streams they carry, the faults and every count."""
+        return {"open": self.open_connections(), "streams": self.subscribed_streams(), "faults": self.faults.snapshot(),
+                **self.stats.snapshot()}
 
     def reset(self) -> None:
         """Faults off, counts zeroed, connection attempts forgotten (open connections stay)."""

@@ -1,5 +1,6 @@
 """The Live page (and the API's live endpoints): last price and its 24-hour change, the forming
-1m candle, the last hour of 1m candles and the stream collector's heartbeats (lag and reconnects).
+1m candle, the last hour of 1m candles and the stream collector's heartbeats (lag, reconnects,
+configured symbols it does not stream and why, what it dropped by reason).
 
 All lookups walk the ``(symbol, time)`` keys backwards from the newest row, so the page costs
 the same on a day or a year of data. "Now" is the database's clock, the one the collector's
@@ -33,12 +34,17 @@ _HEARTBEATS = {
     "connection_id": pl.String, "streams": pl.Int64, "connected_at": TIME, "last_message_at": TIME,
     "lag_s": pl.Float64, "reconnect_count": pl.Int64, "malformed_count": pl.Int64, "updated_at": TIME,
 }
+_NOT_STREAMING = {"symbol": pl.String, "status": pl.String, "connection_id": pl.String}
+_DROPS = {"reason": pl.String, "count": pl.Int64}
 
 
 @dataclass(frozen=True)
 class LiveView:
     """``last_hour``: the symbol's 1m candles of the hour up to its newest one (time, OHLC,
-    volume, is_closed, source); ``connections``: one row per collector connection."""
+    volume, is_closed, source); ``connections``: one row per collector connection;
+    ``not_streaming``: configured symbols the collector does not stream (symbol, status: why,
+    connection_id); ``drops``: what it dropped (malformed messages, refused or overflowed rows),
+    by reason, over every connection."""
 
     symbol: str
     now: datetime
@@ -47,6 +53,8 @@ class LiveView:
     reference_price: float | None
     last_hour: pl.DataFrame
     connections: pl.DataFrame
+    not_streaming: pl.DataFrame
+    drops: pl.DataFrame
 
     @property
     def change_pct(self) -> float | None:
@@ -151,4 +159,18 @@ def live_view(conn, symbol: str) -> LiveView:
             last_at, last_price = sample_at, sample_price
         reference = None if last_at is None else _reference_price(cur, symbol, last_at)
         connections = collector_connections(cur)
-    return LiveView(symbol, now, last_price, last_at, reference, last_hour, connections)
+        not_streaming = fetch_frame(
+            cur,
+            "SELECT n.key, n.value, h.connection_id FROM stream_heartbeats h"
+            " CROSS JOIN LATERAL jsonb_each_text(h.not_streaming) AS n ORDER BY 1",
+            None,
+            _NOT_STREAMING,
+        )
+        drops = fetch_frame(
+            cur,
+            "SELECT d.key, sum(d.value::bigint)::bigint FROM stream_heartbeats h CROSS JOIN LATERAL jsonb_each_text(h.dropped) AS d"
+            " GROUP BY 1 ORDER BY 2 DESC, 1",
+            None,
+            _DROPS,
+        )
+    return LiveView(symbol, now, last_price, last_at, reference, last_hour, connections, not_streaming, drops)
