@@ -6,9 +6,9 @@ fresh database on the test PostgreSQL, the queued run coordinator, runs as subpr
 ``dagster-webserver`` and ``dagster-daemon run`` on the project's ``workspace.yaml``, the
 warehouse at ``DATABASE_URL``, a test config file and the simulator as Binance.
 
-- ``start_webserver()`` waits until the code location is loaded; ``stop_sensors()`` switches
-  sensors off through GraphQL, as a user does in the UI (before the daemon starts, they never
-  tick); ``start_daemon()`` waits until every required daemon reports a healthy heartbeat.
+- ``start_webserver()`` waits until the code location is loaded; ``keep_only_sensors()`` switches
+  the other sensors off through GraphQL, as a user does in the UI (before the daemon starts, they
+  never tick); ``start_daemon()`` waits until every required daemon reports a healthy heartbeat.
 - ``graphql`` is the webserver's API, queried the way the UI queries it.
 - ``crypto(*argv)`` runs the ``crypto`` command against the same instance and warehouse.
 - ``stop()`` ends the processes (SIGTERM to each process group, SIGKILL after a grace period:
@@ -125,8 +125,8 @@ def sensor_selector(name: str) -> dict:
 _LOCATIONS = """{ workspaceOrError { __typename ... on Workspace { locationEntries {
   name loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
 
-_SENSOR_ID = """query ($selector: SensorSelector!) { sensorOrError(sensorSelector: $selector) {
-  __typename ... on Sensor { id } ... on PythonError { message } } }"""
+_SENSORS = """query ($selector: RepositorySelector!) { repositoryOrError(repositorySelector: $selector) {
+  __typename ... on Repository { sensors { id name } } ... on PythonError { message } } }"""
 
 _STOP_SENSOR = """mutation ($id: String!) { stopSensor(id: $id) {
   __typename ... on StopSensorMutationResult { instigationState { status } } ... on PythonError { message } } }"""
@@ -180,12 +180,17 @@ class DagsterPlatform:
             raise AssertionError(f"code location {entry['name']} failed to load: {loaded['message']}")
         return entry["loadStatus"] == "LOADED" and loaded is not None
 
-    def stop_sensors(self, *names: str) -> None:
-        for name in names:
-            sensor = self.graphql(_SENSOR_ID, selector=sensor_selector(name))["sensorOrError"]
-            assert sensor["__typename"] == "Sensor", f"sensor {name}: {sensor}"
-            result = self.graphql(_STOP_SENSOR, id=sensor["id"])["stopSensor"]
-            assert result["__typename"] == "StopSensorMutationResult", f"stopping sensor {name}: {result}"
+    def keep_only_sensors(self, *names: str) -> None:
+        """Switch off every sensor but ``names`` (each must exist), as a user would in the UI."""
+        selector = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY}
+        repository = self.graphql(_SENSORS, selector=selector)["repositoryOrError"]
+        assert repository["__typename"] == "Repository", repository
+        sensors = {sensor["name"]: sensor["id"] for sensor in repository["sensors"]}
+        assert set(names) <= set(sensors), f"no sensor {sorted(set(names) - set(sensors))} in {sorted(sensors)}"
+        for name, sensor_id in sensors.items():
+            if name not in names:
+                result = self.graphql(_STOP_SENSOR, id=sensor_id)["stopSensor"]
+                assert result["__typename"] == "StopSensorMutationResult", f"stopping sensor {name}: {result}"
 
     def start_daemon(self, timeout: float = 60) -> None:
         self._start("dagster-daemon", [str(BIN / "dagster-daemon"), "run", "-w", str(ROOT / "workspace.yaml")])

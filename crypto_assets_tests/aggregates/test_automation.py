@@ -1,5 +1,6 @@
 """Automation conditions of the aggregates, evaluated against a real Dagster instance."""
 
+import threading
 from datetime import datetime, timezone
 
 import dagster as dg
@@ -7,6 +8,7 @@ import pytest
 
 from crypto_assets.automation.partition_wipe import forget_partitions
 from crypto_assets.assets.aggregates import build_aggregates
+from crypto_assets.assets.candle_checks import ON_GRID
 from crypto_assets.assets.partitions import day_symbol_partitions
 from crypto_assets.definitions import build_definitions
 from crypto_assets.resources import WarehouseResource
@@ -125,6 +127,30 @@ def test_a_failed_partition_waits_for_its_upstream_to_change(instance):
     assert "candles_1h" not in requested(first) | requested(second)  # not retried every tick
     report(instance, "candles_1m", ["2024-09-03|BTCUSDT"])  # new upstream data
     assert requested(evaluate(defs, instance, second.cursor))["candles_1h"] == {"2024-09-03|BTCUSDT"}
+
+
+def test_rollups_wait_until_an_upstream_run_has_finished_writing(instance):
+    """A run's partitions appear one by one; its checks come last. Until then nothing is asked."""
+    defs = build_definitions(SETTINGS)
+    written, release = threading.Event(), threading.Event()
+
+    @dg.asset(name="candles_15m", partitions_def=day_symbol_partitions(SETTINGS), check_specs=[dg.AssetCheckSpec(ON_GRID, asset="candles_15m")])
+    def candles_15m_run(context: dg.AssetExecutionContext):
+        yield dg.AssetMaterialization("candles_15m", partition=context.partition_key)  # written, checks not yet
+        written.set()
+        release.wait(30)
+        yield dg.MaterializeResult(check_results=[dg.AssetCheckResult(passed=True)])
+
+    run = threading.Thread(target=dg.materialize, args=([candles_15m_run],), kwargs={"instance": instance, "partition_key": "2024-09-03|BTCUSDT"})
+    run.start()
+    try:
+        assert written.wait(30)
+        during = evaluate(defs, instance)
+    finally:
+        release.set()
+        run.join(30)
+    assert requested(during) == {}
+    assert requested(evaluate(defs, instance, during.cursor))["candles_1h"] == {"2024-09-03|BTCUSDT"}
 
 
 def test_reported_price_samples_rerun_exactly_their_downsampled_partitions(instance):

@@ -1,8 +1,8 @@
 """The rollups kept fresh by the running daemon alone, end to end.
 
-The real ``dagster-daemon`` and webserver on a throwaway instance; only the catch-up and
-stream-gaps sensors are switched off (as a user would in the UI) so that nothing but the test's
-run brings candles. The collector's samples of a past day are written to ``price_samples``;
+The real ``dagster-daemon`` and webserver on a throwaway instance; only the automation sensor
+and the price_samples watch stay on (the others are switched off as a user would in the UI), so
+that nothing but the test's run brings candles. The collector's samples of a past day are written to ``price_samples``;
 then that day's ``candles_1m`` arrives through a ``crypto backfill`` run, as in production.
 From there the daemon must build the day's ``candles_1h``, ``candles_1d``,
 ``market_metrics_daily`` and ``price_downsampled`` partitions, and no others, within a few
@@ -148,7 +148,7 @@ def assert_downsampled(db_url: str, symbol: str, samples: list[tuple[int, D]]) -
 def test_a_new_candles_1m_day_is_rolled_up_by_the_daemon_alone(dagster_platform, db_url, simulator_url):
     platform = dagster_platform(CONFIG)
     graphql = platform.start_webserver()
-    platform.stop_sensors("candles_15m_catch_up", "candles_1m_stream_gaps")
+    platform.keep_only_sensors(SENSOR_NAME, "price_samples_watch")  # no catch-up: only the test brings candles
     platform.start_daemon()
 
     samples = insert_samples(db_url)  # what the collector wrote that day

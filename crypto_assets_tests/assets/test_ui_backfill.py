@@ -11,7 +11,6 @@ import psycopg2
 from crypto_assets_tests.dagster_processes import wait_until
 
 CONFIG = "symbols: [BTCUSDT, ETHUSDT, LTCUSDT]\nhistory_start: 2024-08-20\n"
-RUN_LAUNCHING_SENSORS = ("candles_15m_catch_up", "candles_1m_stream_gaps", "automation_conditions")
 CANDLES_PER_DAY = 24 * 4
 
 # The mutation as ui-core's LaunchAssetChoosePartitionsDialog sends it (LAUNCH_PARTITION_BACKFILL_MUTATION).
@@ -114,7 +113,7 @@ def run_shapes(backfill: dict) -> list[str]:
 def test_ui_backfills_of_a_block_and_of_a_scattered_set_write_exactly_their_partitions(dagster_platform, db_url):
     platform = dagster_platform(CONFIG)
     graphql = platform.start_webserver()
-    platform.stop_sensors(*RUN_LAUNCHING_SENSORS)  # only the backfills write candles_15m
+    platform.keep_only_sensors()  # only the backfills write candles_15m
 
     block = keys(["2024-08-21", "2024-08-22", "2024-08-23"], ["BTCUSDT", "ETHUSDT"])
     scattered = ["2024-08-25|BTCUSDT", "2024-08-27|LTCUSDT"]  # symbols 1 and 3 of 3, days apart: not a key range
