@@ -12,16 +12,19 @@ from typing import Iterator
 
 import dagster as dg
 
+from crypto_assets.binance.archive import BinanceArchiveClient
 from crypto_assets.binance.limiter import WeightLimiter
 from crypto_assets.binance.rest import BinanceRestClient
-from crypto_assets.settings import DEFAULT_API_URL
+from crypto_assets.settings import DEFAULT_API_URL, DEFAULT_ARCHIVE_URL
 from crypto_assets.warehouse.db import connect
 
 
 class BinanceResource(dg.ConfigurableResource):
-    """Binance's public market-data REST API (no key needed)."""
+    """Binance's public market-data REST API (no key needed) and its kline archive
+    (``archive_url``; empty for none)."""
 
     base_url: str = DEFAULT_API_URL
+    archive_url: str = DEFAULT_ARCHIVE_URL
     rate_limit_share: float = 0.95
     concurrency: int = 4
 
@@ -30,6 +33,15 @@ class BinanceResource(dg.ConfigurableResource):
         limiter = WeightLimiter(share=self.rate_limit_share)
         with BinanceRestClient(self.base_url, limiter=limiter, concurrency=self.concurrency) as client:
             yield client
+
+    @contextmanager
+    def archive(self) -> Iterator[BinanceArchiveClient | None]:
+        """The archive client, or None when no archive is configured."""
+        if not self.archive_url:
+            yield None
+            return
+        with BinanceArchiveClient(self.archive_url, concurrency=self.concurrency) as archive:
+            yield archive
 
 
 class WarehouseResource(dg.ConfigurableResource):

@@ -9,8 +9,9 @@ from crypto_assets.assets.candle_checks import (
     check_ohlc_invariants,
 )
 from crypto_assets.assets.kline_ingest import IngestStats, RunSummary, ingest_day_ranges
+from crypto_assets.assets.kline_source import KlineSource, record_sources
 from crypto_assets.assets.partitions import day_ranges_by_symbol
-from crypto_assets.assets.progress import ProgressLog
+from crypto_assets.assets.progress import ProgressLog, expected_candles
 from crypto_assets.binance.wire import interval_ms, ms_to_datetime
 from crypto_assets.resources import BinanceResource, WarehouseResource
 
@@ -31,12 +32,13 @@ def build_candles_15m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefin
         check_specs=candle_check_specs(TABLE),
         group_name="history",
         kinds={"postgres"},
-        tags={"source": "binance-rest"},
+        tags={"source": "binance-archive-and-rest"},
     )
     def candles_15m(
         context: dg.AssetExecutionContext, binance: BinanceResource, warehouse: WarehouseResource
     ) -> dg.MaterializeResult:
-        """Closed 15-minute candles from Binance's REST klines, exact to the digit.
+        """Closed 15-minute candles from Binance's archive files and REST klines, exact to the digit
+        (``kline_source.py`` says which days come from where; each partition's metadata too).
 
         Each run replaces its (day, symbol) windows in table ``candles_15m``: delete the window,
         then COPY every closed candle, in one transaction, so re-running never duplicates and a
@@ -46,17 +48,18 @@ def build_candles_15m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefin
         """
         ranges = day_ranges_by_symbol(context.partition_keys)
         step = interval_ms(INTERVAL)
-        expected = sum(((end - start).days + 1) * (86_400_000 // step) for runs in ranges.values() for start, end in runs)
-        progress = ProgressLog(context.log, expected, unit="candles")
-        with binance.client() as client:
+        with binance.client() as client, binance.archive() as archive:
             client.validate_symbols(list(ranges))
+            source = KlineSource(client, archive, context.log)
+            progress = ProgressLog(context.log, expected_candles(ranges, step), unit="candles", detail=source.describe)
             with warehouse.transaction() as conn, conn.cursor() as cur:
-                results = ingest_day_ranges(client, cur, TABLE, INTERVAL, ranges, progress=progress.advance)
+                results = ingest_day_ranges(source, cur, TABLE, INTERVAL, ranges, progress=progress.advance)
                 windows = [(s.symbol, s.start_ms, s.end_ms) for s in results]
                 check_results = [check_no_duplicates(cur, TABLE, windows), check_ohlc_invariants(cur, TABLE, windows)]
         for stats in results:
             if stats.listed_from_ms is not None:
                 context.log.warning(_listing_note(stats))
+        record_sources(context, results)
         summary = RunSummary(results, step)
         summary.log_gaps(context.log)
         check_results.append(check_gaps(summary.gaps, summary.missing))

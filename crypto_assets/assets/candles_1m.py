@@ -14,7 +14,9 @@ from crypto_assets.assets.candles_1m_checks import (
     freshness,
 )
 from crypto_assets.assets.kline_ingest import RunSummary, ingest_day_ranges
+from crypto_assets.assets.kline_source import KlineSource, record_sources
 from crypto_assets.assets.partitions import day_ranges_by_symbol
+from crypto_assets.assets.progress import ProgressLog, expected_candles
 from crypto_assets.binance.wire import interval_ms
 from crypto_assets.resources import BinanceResource, WarehouseResource
 from crypto_assets.settings import Settings
@@ -37,13 +39,14 @@ def build_candles_1m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
         check_specs=candles_1m_check_specs(TABLE),
         group_name="live",
         kinds={"postgres"},
-        tags={"source": "binance-websocket-and-rest"},
+        tags={"source": "binance-websocket-archive-and-rest"},
     )
     def candles_1m(
         context: dg.AssetExecutionContext, binance: BinanceResource, warehouse: WarehouseResource
     ) -> dg.MaterializeResult:
         """One-minute candles: written live by the stream collector (`crypto stream`), made
-        complete here from Binance's REST klines for each (day, symbol).
+        complete here from Binance's archive files and REST klines for each (day, symbol)
+        (``kline_source.py`` says which days come from where; each partition's metadata too).
 
         A run reads REST's closed 1m candles for its windows, compares the stream's closed
         candles with them (check `stream_matches_rest`), then makes the table equal REST:
@@ -55,13 +58,15 @@ def build_candles_1m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
         minutes are missing; a daily schedule finalises yesterday.
         """
         ranges = day_ranges_by_symbol(context.partition_keys)
-        with binance.client() as client:
+        with binance.client() as client, binance.archive() as archive:
             client.validate_symbols(list(ranges))
             rest_now_ms = client.server_time_ms()
+            source = KlineSource(client, archive, context.log)
+            progress = ProgressLog(context.log, expected_candles(ranges, interval_ms(INTERVAL)), unit="candles", detail=source.describe)
             with warehouse.transaction() as conn, conn.cursor() as cur:
                 repair.create_staging(cur)
-                results = ingest_day_ranges(client, cur, repair.STAGING, INTERVAL, ranges,
-                                            constants={"is_closed": "true", "source": "rest"})
+                results = ingest_day_ranges(source, cur, repair.STAGING, INTERVAL, ranges,
+                                            constants={"is_closed": "true", "source": "rest"}, progress=progress.advance)
                 windows = [(s.symbol, s.start_ms, s.end_ms) for s in results if s.end_ms > s.start_ms]
                 repair.set_windows(cur, windows)
                 comparison = repair.compare(cur)
@@ -73,6 +78,7 @@ def build_candles_1m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
                     check_complete(missing),
                     check_matches_rest(comparison),
                 ]
+        record_sources(context, results)
         summary = RunSummary(results, interval_ms(INTERVAL))
         summary.log_gaps(context.log)
         check_results.append(check_gaps(summary.gaps, summary.missing))

@@ -13,10 +13,10 @@ from typing import Callable
 
 import dagster as dg
 
-from crypto_assets.binance.rest import BinanceRestClient
+from crypto_assets.assets.kline_source import DaySource, KlineSource
 from crypto_assets.assets.partitions import day_start
 from crypto_assets.binance.wire import datetime_to_ms, interval_ms, ms_to_datetime
-from crypto_assets.warehouse.candles import CANDLE_COLUMNS, StreamingCopy, delete_window, find_gaps, kline_lines
+from crypto_assets.warehouse.candles import CANDLE_COLUMNS, StreamingCopy, delete_window, find_gaps
 
 
 @dataclass
@@ -31,6 +31,7 @@ class IngestStats:
     last_open_ms: int | None = None
     gaps: list[tuple[int, int]] = field(default_factory=list)
     listed_from_ms: int | None = None  # set when the range starts before the symbol's first candle
+    sources: dict[int, DaySource] = field(default_factory=dict)  # per day (start ms): archive or REST, rows
 
     def describe_gaps(self, step_ms: int) -> list[str]:
         """Human-readable gaps: 'BTCUSDT 2018-02-08 00:30 .. 2018-02-09 09:15 (131 candles missing)'."""
@@ -42,7 +43,7 @@ class IngestStats:
 
 
 def ingest_klines(
-    client: BinanceRestClient,
+    client: KlineSource,
     cur,
     table: str,
     symbol: str,
@@ -53,7 +54,8 @@ def ingest_klines(
     constants: dict[str, str] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> IngestStats:
-    """Replace ``table``'s candles of ``symbol`` opening in [start_ms, end_ms) with REST's closed ones.
+    """Replace ``table``'s candles of ``symbol`` opening in [start_ms, end_ms) with the exchange's
+    closed ones, from its archive or REST (``kline_source``).
 
     ``constants`` fills extra columns with one value each (``candles_1m``: is_closed, source).
     Runs inside the caller's transaction: nothing is visible until it commits.
@@ -70,11 +72,12 @@ def ingest_klines(
     suffix = "".join(f"\t{value}" for value in constants.values())
     open_times: list[int] = []
     with StreamingCopy(cur, table, columns) as copy:
-        for page in client.iter_klines(symbol, interval, start_ms, closed_end):
-            copy.write(kline_lines(symbol, page, suffix))
-            open_times.extend(k.open_time for k in page)
+        for day in client.iter_day_klines(symbol, interval, start_ms, closed_end):
+            copy.write(day.copy_text(suffix))
+            open_times.extend(day.open_times)
+            stats.sources[day.start_ms] = DaySource(day.source, len(day.open_times), day.file)
             if progress is not None:
-                progress(len(page))
+                progress(len(day.open_times))
     stats.rows = len(open_times)
     if open_times:
         stats.first_open_ms, stats.last_open_ms = open_times[0], open_times[-1]
@@ -92,7 +95,7 @@ def ingest_klines(
 
 
 def ingest_day_ranges(
-    client: BinanceRestClient,
+    client: KlineSource,
     cur,
     table: str,
     interval: str,

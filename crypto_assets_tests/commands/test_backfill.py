@@ -20,6 +20,7 @@ def cli_env(tmp_path, monkeypatch, simulator, db_url):
     monkeypatch.setenv("DATABASE_URL", db_url)
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     monkeypatch.setenv("BINANCE_API_URL", simulator.url)
+    monkeypatch.setenv("BINANCE_ARCHIVE_URL", simulator.url)
     return {"config": config, "home": home, "db_url": db_url}
 
 

@@ -14,11 +14,18 @@ Each is a way the real exchange misbehaves and a client must survive:
 * ``outages``: ``[[start_ms, end_ms], ...)``: no candle of any symbol opens in these windows, as
   after a real exchange outage (klines skip them; nothing errors);
 * ``geo_block``: every API request is answered 451 with Binance's restricted-location body;
-* ``enforce_limits``: off = weight is counted and reported but no 429 or 418 is ever sent.
+* ``enforce_limits``: off = weight is counted and reported but no 429 or 418 is ever sent;
+* ``archive_files``: ``{pattern: fault}`` for archive files whose name matches the glob
+  ``pattern`` (``"BTCUSDT-1m-2024-02-*"``): ``"missing"`` (the zip and its .CHECKSUM answer
+  404), ``"bad_checksum"`` (the .CHECKSUM holds another sha256), ``"corrupt"`` (the published
+  zip is damaged inside, and its .CHECKSUM matches the damaged bytes), ``"truncated"`` (every
+  download of the zip announces its full length, sends half and drops the connection);
+* ``archive_bytes_per_s``: archive zips trickle out at this many bytes a second (0: at once).
 """
 
 from __future__ import annotations
 
+import fnmatch
 import math
 import random
 import threading
@@ -26,6 +33,7 @@ from dataclasses import asdict, dataclass, fields, replace
 
 _COUNTERS = ("fail_next_n", "throttle_next_n", "truncate_next_n")
 _TRUNCATE_STYLES = ("close", "json")
+ARCHIVE_FAULTS = ("missing", "bad_checksum", "corrupt", "truncated")
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,15 @@ class FaultSettings:
     outages: tuple[tuple[int, int], ...] = ()
     geo_block: bool = False
     enforce_limits: bool = True
+    archive_files: tuple[tuple[str, str], ...] = ()
+    archive_bytes_per_s: float = 0.0
+
+    def archive_fault(self, name: str) -> str | None:
+        """The fault switched on for the archive file ``name`` (its .CHECKSUM included), if any."""
+        for pattern, fault in self.archive_files:
+            if fnmatch.fnmatchcase(name, pattern):
+                return fault
+        return None
 
 
 def checked_number(name: str, value, kind: type, low: float, high: float | None = None):
@@ -65,6 +82,15 @@ def _outages(value) -> tuple[tuple[int, int], ...]:
     return windows
 
 
+def _archive_files(value) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, dict) or not all(isinstance(p, str) for p in value):
+        raise ValueError(f"fault 'archive_files' must be an object of file name patterns to faults, got {value!r}")
+    for pattern, fault in value.items():
+        if fault not in ARCHIVE_FAULTS:
+            raise ValueError(f"archive fault {fault!r} for {pattern!r} is not one of {', '.join(ARCHIVE_FAULTS)}")
+    return tuple(value.items())
+
+
 def _validated(name: str, value):
     if name == "latency_ms":
         return checked_number(name, value, float, 0)
@@ -80,6 +106,10 @@ def _validated(name: str, value):
         return value
     if name == "outages":
         return _outages(value)
+    if name == "archive_files":
+        return _archive_files(value)
+    if name == "archive_bytes_per_s":
+        return checked_number(name, value, float, 0)
     if not isinstance(value, bool):
         raise ValueError(f"fault {name!r} must be true or false, got {value!r}")
     return value
@@ -120,6 +150,7 @@ class Faults:
         """JSON-ready state, as ``GET /_sim/faults`` shows it."""
         state = asdict(self._settings)
         state["outages"] = [list(window) for window in self._settings.outages]
+        state["archive_files"] = dict(self._settings.archive_files)
         return state
 
     def take(self, counter: str) -> bool:
