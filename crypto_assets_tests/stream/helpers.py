@@ -198,6 +198,6 @@ def write_config(directory: Path, symbols=SYMBOLS, **keys) -> Path:
 def spawn_stream(simulator, db_url: str, config: Path, log: Path) -> subprocess.Popen:
     """``crypto stream`` as its own process, logging to ``log``."""
     env = {**os.environ, "CRYPTO_CONFIG": str(config), "DATABASE_URL": db_url, "BINANCE_API_URL": simulator.url,
-           "BINANCE_ARCHIVE_URL": simulator.url, "BINANCE_WS_URL": simulator.ws_url, "DAGSTER_HOME": str(config.parent)}
+           "BINANCE_WS_URL": simulator.ws_url, "DAGSTER_HOME": str(config.parent)}
     with open(log, "ab") as out:
         return subprocess.Popen([sys.executable, "-m", "crypto_assets.cli", "stream"], env=env, stdout=out, stderr=subprocess.STDOUT)
