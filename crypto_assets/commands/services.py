@@ -57,10 +57,11 @@ def platform_services(
             Service(
                 name="simulator",
                 argv=_crypto("simulator", "--port", str(SIMULATOR_PORT)),
-                description=f"Binance simulator on http://127.0.0.1:{SIMULATOR_PORT} (streams on ws://)",
+                description=f"Binance simulator on http://127.0.0.1:{SIMULATOR_PORT} (streams on ws://, archive under /data/)",
                 exports={
                     "BINANCE_API_URL": f"http://127.0.0.1:{SIMULATOR_PORT}",
                     "BINANCE_WS_URL": f"ws://127.0.0.1:{SIMULATOR_PORT}",
+                    "BINANCE_ARCHIVE_URL": f"http://127.0.0.1:{SIMULATOR_PORT}",
                 },
             )
         )
