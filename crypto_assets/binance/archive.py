@@ -275,7 +275,7 @@ def read_frame(verified: VerifiedFile) -> pl.DataFrame:
     except (pl.exceptions.PolarsError, ValueError) as err:
         raise ArchiveFileBad(url, f"not 12-column kline rows ({str(err).splitlines()[0]})") from None
     if text.null_count().sum_horizontal().item():
-        raise ArchiveFileBad(url, "a row has fewer than 12 columns")
+        raise ArchiveFileBad(url, "not 12-column kline rows (a row has fewer columns)")
     try:
         frame = text.select(
             *(pl.col(name).cast(pl.Int64, strict=True) if name in _INTEGER_COLUMNS else pl.col(name) for name in KLINE_COLUMNS)
