@@ -109,8 +109,8 @@ class KlineSource:
         days = ", ".join(f"{count:,} {source if source == ARCHIVE else 'REST'}" for source, count in sorted(self.days.items()))
         if self.archive is None:
             return f"days: {days or 'none yet'} (no archive configured)"
-        stats = self.archive.stats
-        return f"archive {stats['files']:,} files, {stats['bytes'] / 1e6:,.1f} MB; days: {days or 'none yet'}"
+        files, size = self.archive.stats["files"], self.archive.stats["bytes"]
+        return f"archive {files:,} file{'' if files == 1 else 's'}, {size / 1e6:,.1f} MB; days: {days or 'none yet'}"
 
     # -- the rule ----------------------------------------------------------------------------
 
