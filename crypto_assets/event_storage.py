@@ -55,14 +55,16 @@ class BatchedPostgresEventLogStorage(PostgresEventLogStorage):
 def insert_planned_events(storage: PostgresEventLogStorage, events: Sequence[dg.EventLogEntry]) -> None:
     """Write planned-materialization events in one INSERT and update each asset's record once.
 
-    The one place that reaches into Dagster's private storage API (the event table and the
-    asset-record update that ``store_event`` runs for each event);
+    The one place that reaches into Dagster's private storage API (the event table, its row for
+    an event, and the asset-record update that ``store_event`` runs for each event);
     ``crypto_assets_tests/test_event_storage.py`` fails if either changes.
     """
     from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
 
-    with storage._connect() as conn:
-        result = conn.execute(storage.prepare_insert_event_batch(events).returning(SqlEventLogStorageTable.c.id))
+    table = SqlEventLogStorageTable
+    rows = [storage._event_to_row(event) for event in events]
+    with storage._connect() as conn:  # one statement compiled once, sent as multi-row INSERTs
+        result = conn.execute(table.insert().returning(table.c.id, sort_by_parameter_order=True), rows)
         event_ids = [int(row[0]) for row in result.fetchall()]
     last_by_asset: dict[str, tuple[dg.EventLogEntry, int]] = {}
     for event, event_id in zip(events, event_ids):

@@ -27,6 +27,7 @@ from datetime import date
 from itertools import islice
 from typing import Iterator
 
+from crypto_assets.assets.partition_metadata import add_partition_metadata
 from crypto_assets.assets.partitions import partition_key
 import polars as pl
 
@@ -331,6 +332,4 @@ def _utc_day(ms: int) -> date:
 
 def record_sources(context, results) -> None:
     """Put each partition's source counts on its materialization (``IngestStats`` results)."""
-    for stats in results:
-        for key, metadata in source_metadata(stats.symbol, stats.sources).items():
-            context.add_asset_metadata(metadata, partition_key=key)
+    add_partition_metadata(context, {key: meta for stats in results for key, meta in source_metadata(stats.symbol, stats.sources).items()})
