@@ -27,10 +27,10 @@ from datetime import date
 from itertools import islice
 from typing import Iterator
 
-from crypto_assets.assets.partition_metadata import add_partition_metadata
-from crypto_assets.assets.partitions import partition_key
 import polars as pl
 
+from crypto_assets.assets.partition_metadata import add_partition_metadata
+from crypto_assets.assets.partitions import partition_key
 from crypto_assets.binance.archive import (
     ArchiveError,
     ArchiveFile,
@@ -219,7 +219,7 @@ class KlineSource:
     @staticmethod
     def _instead(file: ArchiveFile) -> str:
         if file.period == "monthly":
-            return f"{file.label} comes from the daily files"
+            return f"{file.symbol} {file.interval} {file.label} comes from the daily files"
         return f"{file.label} {file.symbol} {file.interval} comes from REST"
 
     @staticmethod

@@ -149,10 +149,6 @@ class BinanceArchiveClient:
         self._lock = threading.Lock()
         self.stats = {"files": 0, "bytes": 0, "retries": 0}
 
-    @property
-    def host(self) -> str:
-        return urlsplit(self.base_url).netloc
-
     def close(self) -> None:
         self._http.close()
 
@@ -170,10 +166,7 @@ class BinanceArchiveClient:
         url = self.url(file)
         problem = "no attempt made"
         for attempt in range(self.max_retries + 1):
-            if attempt:
-                with self._lock:
-                    self.stats["retries"] += 1
-                time.sleep(self.backoff_s * 2 ** (attempt - 1))
+            self._pause_before(attempt)
             expected = _parse_checksum(url, self._download(url + ".CHECKSUM"))
             body = self._download(url)
             actual = hashlib.sha256(body).hexdigest()
@@ -189,10 +182,7 @@ class BinanceArchiveClient:
         """GET ``url`` whole within the download timeout, retrying transient failures."""
         problem = "no attempt made"
         for attempt in range(self.max_retries + 1):
-            if attempt:
-                with self._lock:
-                    self.stats["retries"] += 1
-                time.sleep(self.backoff_s * 2 ** (attempt - 1))
+            self._pause_before(attempt)
             try:
                 status, body = self._get(url)
             except httpx.ConnectError as err:
@@ -211,6 +201,13 @@ class BinanceArchiveClient:
                 raise ArchiveFileBad(url, f"HTTP {status}")
             return body
         raise ArchiveFileBad(url, f"download failed {self.max_retries + 1} times: {problem}")
+
+    def _pause_before(self, attempt: int) -> None:
+        """Back off exponentially before a retry (attempt 0 is the first try: no pause)."""
+        if attempt:
+            with self._lock:
+                self.stats["retries"] += 1
+            time.sleep(self.backoff_s * 2 ** (attempt - 1))
 
     def _get(self, url: str) -> tuple[int, bytes]:
         deadline = time.monotonic() + self.download_timeout_s
