@@ -1,7 +1,7 @@
 """The one ``dg.Definitions`` of crypto-assets: assets, checks, schedules, sensors, resources.
 
 Symbols and the first day come from the config file (``CRYPTO_CONFIG``); URLs from the
-environment (``BINANCE_API_URL``, ``DATABASE_URL``).
+environment (``BINANCE_API_URL``, ``BINANCE_ARCHIVE_URL``, ``DATABASE_URL``).
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         resources={
             "binance": BinanceResource(
                 base_url=settings.binance_api_url,
+                archive_url=settings.binance_archive_url,
                 rate_limit_share=settings.rate_limit_share,
                 concurrency=settings.concurrency,
                 retry_budget_s=settings.rest_retry_seconds,

@@ -20,6 +20,11 @@ from crypto_assets.warehouse.server import ensure_database_url, local_state_dir
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DAGSTER_YAML = PROJECT_ROOT / "dagster.yaml"
+EVENT_BATCH_SIZE = "1000"
+"""``DAGSTER_EVENT_BATCH_SIZE``: Dagster writes a ranged run's per-partition materializations
+(and, with ``event_storage.py``, its planned events) in batches of this many events instead of
+one database round trip each (dagster pull request #19862); a run has at most a few hundred
+partitions, so one batch. Processes started by the platform inherit it."""
 
 
 @dataclass(frozen=True)
@@ -84,7 +89,8 @@ def check_environment() -> None:
 
 def prepare_environment() -> Environment:
     """Make ``DATABASE_URL``, ``DAGSTER_HOME`` and ``DAGSTER_POSTGRES_URL`` usable; migrate the schema
-    and ensure the read-only roles of the dashboard and the API."""
+    and ensure the read-only roles of the dashboard and the API; batch Dagster's event writes
+    (``EVENT_BATCH_SIZE``)."""
     check_environment()
     local = not os.environ.get("DATABASE_URL", "").strip()
     if local:
@@ -101,6 +107,7 @@ def prepare_environment() -> Environment:
     logins = {role: role_url(database_url, role) if made and (local or role_password(role)) else None
               for role, made in readers.items()}
     os.environ["DAGSTER_POSTGRES_URL"] = _dagster_postgres_url(database_url, local)
+    os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", EVENT_BATCH_SIZE)
     if not os.environ.get("DAGSTER_HOME"):
         home = local_state_dir() / "dagster_home"
         home.mkdir(parents=True, exist_ok=True)

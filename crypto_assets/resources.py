@@ -13,16 +13,19 @@ from typing import Iterator
 import dagster as dg
 import psycopg2
 
+from crypto_assets.binance.archive import BinanceArchiveClient
 from crypto_assets.binance.limiter import WeightLimiter
 from crypto_assets.binance.rest import DEFAULT_RETRY_BUDGET_S, BinanceRestClient
-from crypto_assets.settings import DEFAULT_API_URL
+from crypto_assets.settings import DEFAULT_API_URL, DEFAULT_ARCHIVE_URL
 from crypto_assets.warehouse.db import connect, first_line
 
 
 class BinanceResource(dg.ConfigurableResource):
-    """Binance's public market-data REST API (no key needed)."""
+    """Binance's public market-data REST API (no key needed) and its kline archive
+    (``archive_url``; empty for none)."""
 
     base_url: str = DEFAULT_API_URL
+    archive_url: str = DEFAULT_ARCHIVE_URL
     rate_limit_share: float = 0.95
     concurrency: int = 4
     retry_budget_s: float = DEFAULT_RETRY_BUDGET_S
@@ -36,6 +39,15 @@ class BinanceResource(dg.ConfigurableResource):
             log=dg.get_dagster_logger("binance"),
         ) as client:
             yield client
+
+    @contextmanager
+    def archive(self) -> Iterator[BinanceArchiveClient | None]:
+        """The archive client, or None when no archive is configured."""
+        if not self.archive_url:
+            yield None
+            return
+        with BinanceArchiveClient(self.archive_url, concurrency=self.concurrency) as archive:
+            yield archive
 
 
 class WarehouseResource(dg.ConfigurableResource):

@@ -18,6 +18,7 @@ from crypto_assets.inputs import InputError, check_url, closest, parse_day, posi
 
 DEFAULT_API_URL = "https://data-api.binance.vision"
 DEFAULT_WS_URL = "wss://data-stream.binance.vision:443"
+DEFAULT_ARCHIVE_URL = "https://data.binance.vision"
 _SYMBOL = re.compile(r"^[A-Z0-9]{2,20}$")
 _WINDOW = re.compile(r"^(\d+)([smhd])$")
 _WINDOW_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -49,6 +50,7 @@ class Settings:
     database_url: str | None = None
     binance_api_url: str = DEFAULT_API_URL
     binance_ws_url: str = DEFAULT_WS_URL
+    binance_archive_url: str = DEFAULT_ARCHIVE_URL  # "" = no archive: every candle from REST
     config_path: Path | None = field(default=None, compare=False)
 
     def downsample_window_seconds(self) -> list[int]:
@@ -243,6 +245,13 @@ def _check_partition_count(values: dict) -> None:
         )
 
 
+def _archive_url_from_env() -> str:
+    """``BINANCE_ARCHIVE_URL``: unset means Binance's archive; set but empty means none (REST only)."""
+    if os.environ.get("BINANCE_ARCHIVE_URL") is not None and not os.environ["BINANCE_ARCHIVE_URL"].strip():
+        return ""
+    return url_from_env("BINANCE_ARCHIVE_URL", DEFAULT_ARCHIVE_URL, ("http", "https"))
+
+
 def load_settings(path: str | Path | None = None) -> Settings:
     """Read ``CRYPTO_CONFIG`` (or ``path``) and the environment into Settings."""
     config_path = path or os.environ.get("CRYPTO_CONFIG") or None
@@ -266,5 +275,6 @@ def load_settings(path: str | Path | None = None) -> Settings:
         database_url=database_url_from_env(),
         binance_api_url=url_from_env("BINANCE_API_URL", DEFAULT_API_URL, ("http", "https")),
         binance_ws_url=url_from_env("BINANCE_WS_URL", DEFAULT_WS_URL, ("ws", "wss")),
+        binance_archive_url=_archive_url_from_env(),
         config_path=Path(config_path) if config_path else None,
     )

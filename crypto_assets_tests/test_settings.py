@@ -14,7 +14,7 @@ def write(tmp_path, text):
 
 
 def test_defaults_without_config(monkeypatch):
-    for name in ("CRYPTO_CONFIG", "DATABASE_URL", "BINANCE_API_URL", "BINANCE_WS_URL"):
+    for name in ("CRYPTO_CONFIG", "DATABASE_URL", "BINANCE_API_URL", "BINANCE_WS_URL", "BINANCE_ARCHIVE_URL"):
         monkeypatch.delenv(name, raising=False)
     settings = load_settings()
     assert settings.binance_api_url == "https://data-api.binance.vision"

@@ -4,7 +4,8 @@ Each symbol is written in its own transaction, so one symbol that is not trading
 ``BREAK``, delisted) or that the exchange keeps failing for loses only its own partitions: the
 others are committed and materialized, and the run fails naming the symbol and why
 (``partition_results.finish``). Every partition's metadata is its own: rows and first/last
-open time as stored, candles expected, gaps found (``partition_metadata``).
+open time as stored, candles expected, gaps found, and which source (archive or REST) gave
+how many rows (``partition_metadata``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import dagster as dg
 
 from crypto_assets.assets.candle_checks import check_day_counts, check_gaps, check_ohlc_invariants, check_on_grid
 from crypto_assets.assets.kline_ingest import IngestStats
+from crypto_assets.assets.kline_source import source_metadata
 from crypto_assets.assets.partition_results import empty_stats, table_stats
 from crypto_assets.assets.partitions import partition_key
 from crypto_assets.binance.errors import BinanceError
@@ -68,10 +70,12 @@ def partition_metadata(
     metadata: dict[str, dict] = {}
     reported: dict[str, tuple[int, int]] = {}
     for stats in results:
+        sources = source_metadata(stats.symbol, stats.sources)
         for day, report in stats.day_reports(step_ms).items():
             key = str(partition_key(day, stats.symbol))
             metadata[key] = {
                 **stored.get(key, empty_stats(list(extra or {}))),
+                **sources.get(key, {"source": "none", "archive_rows": 0, "rest_rows": 0}),
                 "expected_candles": report.expected,
                 "missing_candles": report.missing,
                 "gaps": len(report.gaps),

@@ -5,17 +5,18 @@ import dagster as dg
 from crypto_assets.assets.candle_checks import candle_check_specs
 from crypto_assets.assets.candle_run import candle_checks, log_gaps, partition_metadata, write_per_symbol
 from crypto_assets.assets.kline_ingest import IngestStats, ingest_day_ranges
+from crypto_assets.assets.kline_source import KlineSource
 from crypto_assets.assets.partition_results import finish
 from crypto_assets.assets.partitions import day_ranges_by_symbol
-from crypto_assets.assets.progress import ProgressLog
+from crypto_assets.assets.progress import ProgressLog, expected_candles
 from crypto_assets.binance.wire import interval_ms
 from crypto_assets.resources import BinanceResource, WarehouseResource
 
 TABLE = "candles_15m"
 INTERVAL = "15m"
-# A backfill of N partitions takes ceil(N / this) runs: a run costs seconds to start, while a
-# day of 15m candles for one symbol is a single 96-row request.
-MAX_PARTITIONS_PER_RUN = 400
+# A backfill of N partitions takes ceil(N / this) runs: a run costs about a second to start,
+# while a day of 15m candles for one symbol is a single 96-row request or archive file slice.
+MAX_PARTITIONS_PER_RUN = 2000
 
 
 def build_candles_15m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
@@ -28,10 +29,11 @@ def build_candles_15m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefin
         check_specs=candle_check_specs(TABLE),
         group_name="history",
         kinds={"postgres"},
-        tags={"source": "binance-rest"},
+        tags={"source": "binance-archive-and-rest"},
     )
     def candles_15m(context: dg.AssetExecutionContext, binance: BinanceResource, warehouse: WarehouseResource):
-        """Closed 15-minute candles from Binance's REST klines, exact to the digit.
+        """Closed 15-minute candles from Binance's archive files and REST klines, exact to the digit
+        (``kline_source.py`` says which days come from where; each partition's metadata too).
 
         Each run replaces its (day, symbol) windows in table ``candles_15m``: delete the window,
         then COPY every closed candle, one transaction per symbol, so re-running never
@@ -39,26 +41,26 @@ def build_candles_15m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefin
         not stored. Exchange outages show up as gaps (a warning check), never as invented
         candles. A symbol that is not TRADING (or a symbol the exchange keeps failing for) fails
         only its own partitions; the others are materialized. Each partition's metadata holds its
-        own rows, first/last open time, expected and missing candles.
+        own rows, first/last open time, expected and missing candles, and its source.
         """
         ranges = day_ranges_by_symbol(context.partition_keys)
         step = interval_ms(INTERVAL)
-        expected = sum(((end - start).days + 1) * (86_400_000 // step) for runs in ranges.values() for start, end in runs)
-        progress = ProgressLog(context.log, expected, unit="candles")
         metadata: dict[str, dict] = {}
         reported: dict[str, tuple[int, int]] = {}
         results: list[IngestStats] = []
 
         def write_symbol(symbol, days):
             with warehouse.transaction() as conn, conn.cursor() as cur:
-                written = ingest_day_ranges(client, cur, TABLE, INTERVAL, {symbol: days}, progress=progress.advance)
+                written = ingest_day_ranges(source, cur, TABLE, INTERVAL, {symbol: days}, progress=progress.advance)
                 symbol_metadata, symbol_reported = partition_metadata(cur, TABLE, written, step)
             metadata.update(symbol_metadata)
             reported.update(symbol_reported)
             results.extend(written)
             return written
 
-        with binance.client() as client:
+        with binance.client() as client, binance.archive() as archive:
+            source = KlineSource(client, archive, context.log)
+            progress = ProgressLog(context.log, expected_candles(ranges, step), unit="candles", detail=source.describe)
             _, failures = write_per_symbol(context, client, ranges, write_symbol)
         log_gaps(context, results, step)
         with warehouse.transaction() as conn, conn.cursor() as cur:

@@ -14,8 +14,10 @@ from crypto_assets.assets.candles_1m_checks import (
     freshness,
 )
 from crypto_assets.assets.kline_ingest import IngestStats, ingest_day_ranges
+from crypto_assets.assets.kline_source import KlineSource
 from crypto_assets.assets.partition_results import finish
 from crypto_assets.assets.partitions import day_ranges_by_symbol, partition_key
+from crypto_assets.assets.progress import ProgressLog, expected_candles
 from crypto_assets.binance.wire import interval_ms
 from crypto_assets.resources import BinanceResource, WarehouseResource
 from crypto_assets.settings import Settings
@@ -30,8 +32,10 @@ SOURCE_COUNTS = {
     "rows_from_rest": "count(*) FILTER (WHERE t.source = 'rest')",
 }
 """Per-partition metadata: how many of the day's stored minutes came from the stream, and from REST."""
-# One partition is 1,440 candles in two REST requests; a run costs seconds to start.
-MAX_PARTITIONS_PER_RUN = 200
+# One partition is 1,440 candles: two REST requests, or a slice of an archive file (a year of
+# two symbols loads in seconds). A run costs about a second to start, so a backfill of N
+# partitions takes ceil(N / this) runs of up to 1.44 M candles (30 s at REST's weight limit).
+MAX_PARTITIONS_PER_RUN = 1000
 
 
 def build_candles_1m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
@@ -44,11 +48,12 @@ def build_candles_1m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
         check_specs=candles_1m_check_specs(TABLE),
         group_name="live",
         kinds={"postgres"},
-        tags={"source": "binance-websocket-and-rest"},
+        tags={"source": "binance-websocket-archive-and-rest"},
     )
     def candles_1m(context: dg.AssetExecutionContext, binance: BinanceResource, warehouse: WarehouseResource):
         """One-minute candles: written live by the stream collector (`crypto stream`), made
-        complete here from Binance's REST klines for each (day, symbol).
+        complete here from Binance's archive files and REST klines for each (day, symbol)
+        (``kline_source.py`` says which days come from where; each partition's metadata too).
 
         A run reads REST's closed 1m candles for its windows, compares the stream's closed
         candles with them (check `stream_matches_rest`), then makes the table equal REST:
@@ -74,13 +79,14 @@ def build_candles_1m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
             with warehouse.transaction() as conn, conn.cursor() as cur:
                 lock_symbols(cur, TABLE, [symbol])
                 repair.create_staging(cur)
-                written = ingest_day_ranges(client, cur, repair.STAGING, INTERVAL, {symbol: days},
-                                            constants={"is_closed": "true", "source": "rest"})
+                written = ingest_day_ranges(source, cur, repair.STAGING, INTERVAL, {symbol: days},
+                                            constants={"is_closed": "true", "source": "rest"}, progress=progress.advance)
                 written, awaiting_rest = repair.hold_back_unserved(written, rest_now_ms, step)
                 repair.set_windows(cur, stored_windows(written))
                 comparisons.append(repair.compare(cur))
                 counts = repair.merge(cur)
-                missing_after.extend(repair.missing_after(cur))
+                if not counts.into_empty_windows:  # else every REST candle was inserted: none can be missing
+                    missing_after.extend(repair.missing_after(cur))
                 symbol_metadata, symbol_reported = partition_metadata(cur, TABLE, written, step, SOURCE_COUNTS)
             context.log.info(
                 f"{symbol}: {counts.filled:,} minutes filled from REST, {counts.replaced:,} replaced, "
@@ -93,8 +99,10 @@ def build_candles_1m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
             results.extend(written)
             return written
 
-        with binance.client() as client:
+        with binance.client() as client, binance.archive() as archive:
             rest_now_ms = client.server_time_ms()
+            source = KlineSource(client, archive, context.log)
+            progress = ProgressLog(context.log, expected_candles(ranges, step), unit="candles", detail=source.describe)
             _, failures = write_per_symbol(context, client, ranges, write_symbol)
         log_gaps(context, results, step)
         comparison = repair.Comparison.combine(comparisons)

@@ -10,7 +10,9 @@ then, in the caller's transaction:
    different is written with ``source = 'rest'`` (``INSERT .. ON CONFLICT DO UPDATE``, so the
    collector writing the same minute at the same moment waits instead of failing the run).
    The stream's rows equal to REST's stay as they are (``source = 'stream'``);
-3. ``missing_after``: REST candles still absent from the table (zero unless something is wrong).
+3. ``missing_after``: REST candles still absent from the table (zero unless something is wrong;
+   not asked after a merge into empty windows, whose insert count already says every REST
+   candle was added).
 
 Windows live in a temporary table too, so each step is one set-based statement.
 
@@ -107,30 +109,38 @@ def compare(cur) -> Comparison:
 
 @dataclass(frozen=True)
 class MergeCounts:
-    """What the merge changed: REST candles added where none was, rows replaced, rows removed."""
+    """What the merge changed: REST candles added where none was, rows replaced, rows removed.
+
+    ``into_empty_windows``: the windows held no row before (a backfill of new days), so there
+    was nothing to remove and every REST candle was added, as the insert's count shows.
+    """
 
     filled: int
     replaced: int
     removed: int
+    into_empty_windows: bool = False
 
 
 def merge(cur) -> MergeCounts:
     """Make the windows equal REST's candles (see the module docstring)."""
-    cur.execute(
-        f"DELETE FROM candles_1m t USING {_WINDOWS} w WHERE t.symbol = w.symbol AND t.open_time >= w.lo AND t.open_time < w.hi"
-        f" AND NOT EXISTS (SELECT 1 FROM {STAGING} r WHERE r.symbol = t.symbol AND r.open_time = t.open_time)"
-    )
-    removed = cur.rowcount
+    cur.execute(f"SELECT EXISTS (SELECT 1 FROM candles_1m t {_IN_WINDOW})")
+    empty = not cur.fetchone()[0]
+    removed = 0
+    if not empty:  # rows REST does not have can only be there when something is
+        cur.execute(
+            f"DELETE FROM candles_1m t USING {_WINDOWS} w WHERE t.symbol = w.symbol AND t.open_time >= w.lo AND t.open_time < w.hi"
+            f" AND NOT EXISTS (SELECT 1 FROM {STAGING} r WHERE r.symbol = t.symbol AND r.open_time = t.open_time)"
+        )
+        removed = cur.rowcount
     updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in _COLUMNS[2:])
     cur.execute(
-        f"INSERT INTO candles_1m AS t ({', '.join(_COLUMNS)}) SELECT {', '.join(_COLUMNS)} FROM {STAGING}"
+        f"WITH written AS (INSERT INTO candles_1m AS t ({', '.join(_COLUMNS)}) SELECT {', '.join(_COLUMNS)} FROM {STAGING}"
         f" ON CONFLICT (symbol, open_time) DO UPDATE SET {updates}"
         f" WHERE NOT t.is_closed OR {_tuple('t')} IS DISTINCT FROM {_tuple('EXCLUDED')}"
-        " RETURNING xmax = 0"
+        " RETURNING xmax = 0 AS added) SELECT count(*) FILTER (WHERE added), count(*) FROM written"
     )
-    inserted = [row[0] for row in cur.fetchall()]
-    filled = sum(inserted)
-    return MergeCounts(filled=filled, replaced=len(inserted) - filled, removed=removed)
+    filled, written = cur.fetchone()
+    return MergeCounts(filled=filled, replaced=written - filled, removed=removed, into_empty_windows=empty and filled == written)
 
 
 def missing_after(cur) -> list[str]:

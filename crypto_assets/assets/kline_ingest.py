@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Callable
 
-from crypto_assets.binance.rest import BinanceRestClient
+from crypto_assets.assets.kline_source import DaySource, KlineSource
 from crypto_assets.assets.partitions import day_start
 from crypto_assets.binance.wire import DAY_MS, datetime_to_ms, interval_ms, ms_to_datetime
-from crypto_assets.warehouse.candles import CANDLE_COLUMNS, StreamingCopy, delete_window, find_gaps, kline_lines
+from crypto_assets.warehouse.candles import CANDLE_COLUMNS, StreamingCopy, delete_window, find_gaps
 
 
 @dataclass
@@ -31,6 +31,7 @@ class IngestStats:
     gaps: list[tuple[int, int]] = field(default_factory=list)
     listed_from_ms: int | None = None  # set when the range starts before the symbol's first candle
     expected_from_ms: int | None = None  # first open time a candle is expected at (None: none is)
+    sources: dict[int, DaySource] = field(default_factory=dict)  # per day (start ms): archive or REST, rows
 
     def describe_gaps(self, step_ms: int) -> list[str]:
         """Human-readable gaps: 'BTCUSDT 2018-02-08 00:30 .. 2018-02-09 09:15 (131 candles missing)'."""
@@ -71,7 +72,7 @@ def _clip(start: int, count: int, step_ms: int, lo: int, hi: int) -> tuple[int, 
 
 
 def ingest_klines(
-    client: BinanceRestClient,
+    client: KlineSource,
     cur,
     table: str,
     symbol: str,
@@ -82,7 +83,8 @@ def ingest_klines(
     constants: dict[str, str] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> IngestStats:
-    """Replace ``table``'s candles of ``symbol`` opening in [start_ms, end_ms) with REST's closed ones.
+    """Replace ``table``'s candles of ``symbol`` opening in [start_ms, end_ms) with the exchange's
+    closed ones, from its archive or REST (``kline_source``).
 
     ``constants`` fills extra columns with one value each (``candles_1m``: is_closed, source).
     Runs inside the caller's transaction: nothing is visible until it commits.
@@ -99,11 +101,12 @@ def ingest_klines(
     suffix = "".join(f"\t{value}" for value in constants.values())
     open_times: list[int] = []
     with StreamingCopy(cur, table, columns) as copy:
-        for page in client.iter_klines(symbol, interval, start_ms, closed_end):
-            copy.write(kline_lines(symbol, page, suffix))
-            open_times.extend(k.open_time for k in page)
+        for day in client.iter_day_klines(symbol, interval, start_ms, closed_end):
+            copy.write(day.copy_text(suffix))
+            open_times.extend(day.open_times)
+            stats.sources[day.start_ms] = DaySource(day.source, len(day.open_times), day.file)
             if progress is not None:
-                progress(len(page))
+                progress(len(day.open_times))
     stats.rows = len(open_times)
     if open_times:
         stats.first_open_ms, stats.last_open_ms = open_times[0], open_times[-1]
@@ -122,7 +125,7 @@ def ingest_klines(
 
 
 def ingest_day_ranges(
-    client: BinanceRestClient,
+    client: KlineSource,
     cur,
     table: str,
     interval: str,

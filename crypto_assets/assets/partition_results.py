@@ -15,6 +15,7 @@ from typing import Iterator, Mapping, Sequence
 
 import dagster as dg
 
+from crypto_assets.assets.partition_metadata import add_partition_metadata
 from crypto_assets.assets.partitions import partition_key
 from crypto_assets.warehouse.candles import ms_to_pg
 
@@ -77,8 +78,7 @@ def finish(
     """
     asset_key = context.asset_key
     if not failures:
-        for key, entry in metadata.items():
-            context.add_asset_metadata(entry, partition_key=key)
+        add_partition_metadata(context, metadata)
         yield dg.MaterializeResult(check_results=list(check_results))
         return
     for key, entry in metadata.items():

@@ -123,11 +123,12 @@ def platform_services(
             Service(
                 name="simulator",
                 argv=_crypto("simulator", "--port", str(simulator_port)),
-                description=f"Binance simulator on http://127.0.0.1:{simulator_port} (streams on ws://)",
+                description=f"Binance simulator on http://127.0.0.1:{simulator_port} (streams on ws://, archive under /data/)",
                 ready=r"Binance simulator listening on ",
                 exports={
                     "BINANCE_API_URL": f"http://127.0.0.1:{simulator_port}",
                     "BINANCE_WS_URL": f"ws://127.0.0.1:{simulator_port}",
+                    "BINANCE_ARCHIVE_URL": f"http://127.0.0.1:{simulator_port}",
                 },
             )
         )

@@ -19,19 +19,20 @@ def test_settings(symbols=("BTCUSDT", "ETHUSDT"), history_start=date(2024, 1, 1)
 ASSET_BUILDERS = {"candles_15m": build_candles_15m, "candles_1m": build_candles_1m}
 
 
-def resources(binance_url: str, database_url: str) -> dict:
+def resources(binance_url: str, database_url: str, archive_url: str | None = None) -> dict:
+    """The assets' resources; the simulator serves the archive too (``archive_url`` "" for none)."""
     return {
-        "binance": BinanceResource(base_url=binance_url, concurrency=4),
+        "binance": BinanceResource(base_url=binance_url, archive_url=binance_url if archive_url is None else archive_url, concurrency=4),
         "warehouse": WarehouseResource(database_url=database_url),
     }
 
 
-def materialize_range(asset_name, settings, binance_url, database_url, first, last, instance=None):
+def materialize_range(asset_name, settings, binance_url, database_url, first, last, instance=None, archive_url=None):
     """Materialize days first..last (strings 'YYYY-MM-DD|SYMBOL') in one run."""
     asset = ASSET_BUILDERS[asset_name](day_symbol_partitions(settings))
     return dg.materialize(
         [asset],
-        resources=resources(binance_url, database_url),
+        resources=resources(binance_url, database_url, archive_url),
         instance=instance or dg.DagsterInstance.ephemeral(),
         tags={RANGE_START_TAG: first, RANGE_END_TAG: last},
         raise_on_error=False,

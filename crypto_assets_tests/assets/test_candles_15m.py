@@ -188,7 +188,8 @@ def test_overlapping_runs_at_once_take_turns_and_never_duplicate(simulator, db_u
     for index in range(2):
         home = tmp_path / f"home{index}"
         home.mkdir()
-        env = {**os.environ, "DATABASE_URL": db_url, "DAGSTER_HOME": str(home), "CRYPTO_CONFIG": str(config), "BINANCE_API_URL": simulator.url}
+        env = {**os.environ, "DATABASE_URL": db_url, "DAGSTER_HOME": str(home), "CRYPTO_CONFIG": str(config), "BINANCE_API_URL": simulator.url,
+               "BINANCE_ARCHIVE_URL": simulator.url}
         argv = [sys.executable, "-m", "crypto_assets.cli", "backfill", "candles_15m", "--start", "2024-03-01", "--end", "2024-03-20"]
         processes.append(subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
     outputs = [p.communicate(timeout=240)[0] for p in processes]

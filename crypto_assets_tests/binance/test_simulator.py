@@ -513,7 +513,10 @@ def test_faults_and_clock_over_http(api, simulator):
     api.post("/_sim/faults", json={"throttle_next_n": 3})
     api.post("/_sim/reset")
     assert api.get("/api/v3/ping").status_code == 200
-    assert api.get("/_sim/stats").json() == {"requests": 1, "weight": 1, "5xx": 0, "200": 1, "418": 0, "429": 0}
+    assert api.get("/_sim/stats").json() == {
+        "requests": 1, "weight": 1, "5xx": 0, "200": 1, "418": 0, "429": 0, "weight /api/v3/ping": 1,
+        "archive_requests": 0, "archive_files": 0, "archive_bytes": 0,
+    }
     assert api.post("/_sim/clock", json={"frozen_now_ms": NOW}).json()["now_ms"] == NOW
     assert api.get("/api/v3/time").json() == {"serverTime": NOW}
     api.post("/_sim/clock", json={"reset": True})

@@ -20,6 +20,7 @@ def cli_env(tmp_path, monkeypatch, simulator, db_url):
     monkeypatch.setenv("DATABASE_URL", db_url)
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     monkeypatch.setenv("BINANCE_API_URL", simulator.url)
+    monkeypatch.setenv("BINANCE_ARCHIVE_URL", simulator.url)
     return {"config": config, "home": home, "db_url": db_url}
 
 
@@ -45,6 +46,14 @@ def test_backfill_runs_through_dagster_with_progress(cli_env, capsys):
         materialized = instance.get_materialized_partitions(dg.AssetKey("candles_15m"))
         assert len(materialized) == 40
         assert [r.status for r in instance.get_runs()] == [dg.DagsterRunStatus.SUCCESS]
+
+
+def test_backfill_progress_shows_archive_files_bytes_rows_rate_and_eta(cli_env, capsys):
+    assert main(["backfill", "candles_1m", "--start", "2024-02-01", "--end", "2024-02-29", "--symbols", "BTCUSDT"]) == 0
+    captured = capsys.readouterr()
+    progress = [line for line in captured.err.splitlines() if "candles_1m - 100% (41,760/41,760 candles" in line]
+    assert len(progress) == 1 and "/s, ETA 0 s; archive 1 file, " in progress[0] and "MB; days: 29 archive" in progress[0]
+    assert "41,760 rows in" in captured.out and " rows/s (run " in captured.out
 
 
 def test_backfill_of_some_symbols_only(cli_env, capsys):

@@ -7,7 +7,8 @@ Binance's error body); the truncation fault. Every API response carries
 ``X-MBX-USED-WEIGHT-1M`` (the client IP's weight in the current window, whatever the window's
 length) and, when the window is not one minute, also the header named after it (for a 6 s
 window ``X-MBX-USED-WEIGHT-6S``), and is counted in ``Stats``. ``/_sim/...`` requests are the
-simulator's own controls: no faults, no weight, not counted.
+simulator's own controls: no faults, no weight, not counted. ``/data/...`` is the kline archive
+(``archive.py``): its own faults, no weight.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import asyncio
 import json
 
 from crypto_assets.binance.simulator.admin import Admin
+from crypto_assets.binance.simulator.archive import ArchiveFiles
 from crypto_assets.binance.simulator.clock import SimClock
 from crypto_assets.binance.simulator.faults import Faults
 from crypto_assets.binance.simulator.http11 import Request, Response
@@ -39,13 +41,17 @@ def _error(status: int, code: int, msg: str) -> Response:
 class Application:
     """The request handler the HTTP server calls."""
 
-    def __init__(self, rest: RestApi, admin: Admin, limiter: RateLimiter, faults: Faults, stats: Stats, clock: SimClock):
-        self._rest, self._admin = rest, admin
+    def __init__(
+        self, rest: RestApi, admin: Admin, archive: ArchiveFiles, limiter: RateLimiter, faults: Faults, stats: Stats, clock: SimClock
+    ):
+        self._rest, self._admin, self._archive = rest, admin, archive
         self._limiter, self._faults, self._stats, self._clock = limiter, faults, stats, clock
 
     async def __call__(self, request: Request) -> Response:
         if request.path.startswith("/_sim/"):
             return self._admin.handle(request)
+        if self._archive.knows(request.path):
+            return await self._archive.handle(request)
         if not self._rest.knows(request.path):
             return Response(404)
         if request.method != "GET":
@@ -59,7 +65,7 @@ class Application:
         response.headers.append((WEIGHT_HEADER, used))
         if self._limiter.header != WEIGHT_HEADER:
             response.headers.append((self._limiter.header, used))
-        self._stats.record(response.status, weight)
+        self._stats.record(response.status, weight, request.path)
         return response
 
     def _api(self, request: Request, now: int) -> tuple[Response, int]:

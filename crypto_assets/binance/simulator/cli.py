@@ -32,8 +32,8 @@ def _keep_buffers_on_heap() -> None:
 def _parser() -> Parser:
     parser = Parser(
         prog="crypto simulator",
-        description="Serve a Binance spot simulator: REST (klines, exchangeInfo, ticker/price, ping, time) and "
-        "WebSocket kline_1m streams (/ws/<stream>, /stream?streams=..) on the same port.",
+        description="Serve a Binance spot simulator: REST (klines, exchangeInfo, ticker/price, ping, time), "
+        "WebSocket kline_1m streams (/ws/<stream>, /stream?streams=..) and the kline archive (/data/spot/..) on the same port.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     parser.add_argument("--port", type=listen_port_flag, default=DEFAULT_PORT, help="port, 0 for any free one (default: %(default)s)")
@@ -43,6 +43,7 @@ def _parser() -> Parser:
     parser.add_argument("--recordings", action="store_true", help="serve the recorded real BTCUSDT candles where they exist")
     parser.add_argument("--extra-symbols", type=count_or_zero_flag, default=0, metavar="N", help="add N synthetic symbols SYM0001USDT..")
     parser.add_argument("--cache-mb", type=count_flag, default=128, metavar="MB", help="memory for encoded klines pages (default: %(default)s)")
+    parser.add_argument("--archive-cache-mb", type=count_flag, default=256, metavar="MB", help="memory for built archive zips (default: %(default)s)")
     return parser
 
 
@@ -59,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         recordings=args.recordings,
         extra_symbols=args.extra_symbols,
         cache_bytes=args.cache_mb << 20,
+        archive_cache_bytes=args.archive_cache_mb << 20,
     )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

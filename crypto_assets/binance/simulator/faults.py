@@ -19,11 +19,18 @@ Each is a way the real exchange misbehaves and a client must survive:
   the stream, as in a busy market): the stream has minutes REST does not have yet;
 * ``symbol_status``: ``{symbol: status}`` overrides exchangeInfo's status (``BREAK``, ``HALT``,
   ... or back to ``TRADING``); the streams push nothing for a symbol that is not ``TRADING``;
-* ``enforce_limits``: off = weight is counted and reported but no 429 or 418 is ever sent.
+* ``enforce_limits``: off = weight is counted and reported but no 429 or 418 is ever sent;
+* ``archive_files``: ``{pattern: fault}`` for archive files whose name matches the glob
+  ``pattern`` (``"BTCUSDT-1m-2024-02-*"``): ``"missing"`` (the zip and its .CHECKSUM answer
+  404), ``"bad_checksum"`` (the .CHECKSUM holds another sha256), ``"corrupt"`` (the published
+  zip is damaged inside, and its .CHECKSUM matches the damaged bytes), ``"truncated"`` (every
+  download of the zip announces its full length, sends half and drops the connection);
+* ``archive_bytes_per_s``: archive zips trickle out at this many bytes a second (0: at once).
 """
 
 from __future__ import annotations
 
+import fnmatch
 import math
 import random
 import threading
@@ -32,6 +39,7 @@ from dataclasses import asdict, dataclass, fields, replace
 _COUNTERS = ("fail_next_n", "throttle_next_n", "truncate_next_n")
 _TRUNCATE_STYLES = ("close", "json")
 SYMBOL_STATUSES = ("TRADING", "HALT", "BREAK", "END_OF_DAY", "CANCEL_ONLY")
+ARCHIVE_FAULTS = ("missing", "bad_checksum", "corrupt", "truncated")
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,15 @@ class FaultSettings:
     enforce_limits: bool = True
     rest_lag_ms: int = 0
     symbol_status: tuple[tuple[str, str], ...] = ()
+    archive_files: tuple[tuple[str, str], ...] = ()
+    archive_bytes_per_s: float = 0.0
+
+    def archive_fault(self, name: str) -> str | None:
+        """The fault switched on for the archive file ``name`` (its .CHECKSUM included), if any."""
+        for pattern, fault in self.archive_files:
+            if fnmatch.fnmatchcase(name, pattern):
+                return fault
+        return None
 
 
 def checked_number(name: str, value, kind: type, low: float, high: float | None = None):
@@ -82,6 +99,15 @@ def _symbol_status(value) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(value.items()))
 
 
+def _archive_files(value) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, dict) or not all(isinstance(p, str) for p in value):
+        raise ValueError(f"fault 'archive_files' must be an object of file name patterns to faults, got {value!r}")
+    for pattern, fault in value.items():
+        if fault not in ARCHIVE_FAULTS:
+            raise ValueError(f"archive fault {fault!r} for {pattern!r} is not one of {', '.join(ARCHIVE_FAULTS)}")
+    return tuple(value.items())
+
+
 def _validated(name: str, value):
     if name == "latency_ms":
         return checked_number(name, value, float, 0)
@@ -101,6 +127,10 @@ def _validated(name: str, value):
         return checked_number(name, value, int, 0)
     if name == "symbol_status":
         return _symbol_status(value)
+    if name == "archive_files":
+        return _archive_files(value)
+    if name == "archive_bytes_per_s":
+        return checked_number(name, value, float, 0)
     if not isinstance(value, bool):
         raise ValueError(f"fault {name!r} must be true or false, got {value!r}")
     return value
@@ -142,6 +172,7 @@ class Faults:
         state = asdict(self._settings)
         state["outages"] = [list(window) for window in self._settings.outages]
         state["symbol_status"] = dict(self._settings.symbol_status)
+        state["archive_files"] = dict(self._settings.archive_files)
         return state
 
     def status_overrides(self) -> dict[str, str]:

@@ -45,6 +45,8 @@ class Response:
     content_type: str = "application/json;charset=UTF-8"
     # Send the full Content-Length but only this many body bytes, then drop the connection.
     cut_at: int | None = None
+    # Send the body at this many bytes a second (a slow download) instead of at once.
+    bytes_per_s: float | None = None
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -62,6 +64,19 @@ def _head(response: Response, keep_alive: bool) -> bytes:
     if not keep_alive:
         lines.append("Connection: close")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+_TRICKLE_TICK_S = 0.05
+
+
+async def _trickle(writer: asyncio.StreamWriter, head: bytes, body: bytes, bytes_per_s: float) -> None:
+    """Write ``head`` then ``body`` a slice every 50 ms, at ``bytes_per_s`` on average."""
+    writer.write(head)
+    step = max(1, int(bytes_per_s * _TRICKLE_TICK_S))
+    for offset in range(0, len(body), step):
+        writer.write(body[offset : offset + step])
+        await writer.drain()
+        await asyncio.sleep(_TRICKLE_TICK_S)
 
 
 class HttpServer:
@@ -158,6 +173,9 @@ class HttpServer:
             writer.write(_head(response, True) + response.body[: response.cut_at])
             await writer.drain()
             return False
+        if response.bytes_per_s:
+            await _trickle(writer, _head(response, keep_alive), response.body, response.bytes_per_s)
+            return keep_alive
         writer.write(_head(response, keep_alive) + response.body)
         await writer.drain()
         return keep_alive

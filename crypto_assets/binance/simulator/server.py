@@ -19,6 +19,7 @@ import threading
 
 from crypto_assets.binance.simulator.admin import Admin
 from crypto_assets.binance.simulator.app import Application
+from crypto_assets.binance.simulator.archive import DEFAULT_DAILY_DELAY_MS, DEFAULT_MONTHLY_DELAY_MS, ArchiveFiles
 from crypto_assets.binance.simulator.clock import SimClock
 from crypto_assets.binance.simulator.faults import Faults
 from crypto_assets.binance.simulator.http11 import HttpServer
@@ -41,7 +42,9 @@ class SimulatorServer:
     serves the recorded real BTCUSDT candles where they exist; ``extra_symbols=N`` adds N
     synthetic TRADING symbols SYM0001USDT..; ``clock`` shares a ``SimClock``, a wall-clock one
     by default. WebSocket streams are served on the same port (``ws_url``, ``streams``) under
-    ``stream_rules`` (Binance's ping, lifetime and rate rules by default).
+    ``stream_rules`` (Binance's ping, lifetime and rate rules by default), and so is the kline
+    archive (``url`` is also ``BINANCE_ARCHIVE_URL``; ``archive.py``), its zips kept in
+    ``archive_cache_bytes``, daily and monthly files published the given delays after their period.
     """
 
     def __init__(
@@ -57,6 +60,9 @@ class SimulatorServer:
         clock: SimClock | None = None,
         stream_rules: StreamRules | None = None,
         cache_bytes: int = 128 << 20,
+        archive_cache_bytes: int = 256 << 20,
+        archive_daily_delay_ms: int = DEFAULT_DAILY_DELAY_MS,
+        archive_monthly_delay_ms: int = DEFAULT_MONTHLY_DELAY_MS,
     ):
         self.host, self.port = host, port
         self.clock = clock or SimClock()
@@ -68,7 +74,12 @@ class SimulatorServer:
         rest = RestApi(self.symbols, self.store, self.clock, self.limiter, self.faults)
         self.streams = StreamHub(self.symbols, self.store, self.clock, self.faults, stream_rules)
         admin = Admin(self.faults, self.limiter, self.stats, self.clock, self.streams)
-        self._http = HttpServer(Application(rest, admin, self.limiter, self.faults, self.stats, self.clock), self.streams.upgrade)
+        archive = ArchiveFiles(
+            self.symbols, self.store, self.clock, self.faults, self.stats, cache_bytes=archive_cache_bytes,
+            daily_delay_ms=archive_daily_delay_ms, monthly_delay_ms=archive_monthly_delay_ms,
+        )
+        application = Application(rest, admin, archive, self.limiter, self.faults, self.stats, self.clock)
+        self._http = HttpServer(application, self.streams.upgrade)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 

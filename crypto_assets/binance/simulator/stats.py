@@ -12,7 +12,10 @@ class Stats:
     """Thread-safe API response counts by HTTP status, and the request weight charged.
 
     ``stats[429]`` (or ``stats["429"]``), ``stats["5xx"]``, ``stats["requests"]`` and
-    ``stats["weight"]`` read one count; ``snapshot()`` gives them all.
+    ``stats["weight"]`` read one count; ``stats["weight /api/v3/klines"]`` the weight charged
+    on one endpoint; ``stats["archive_files"]`` and ``stats["archive_bytes"]`` the archive zips
+    served whole (200) and their bytes (archive requests are not API requests: no weight, not
+    in the counts by status); ``snapshot()`` gives them all.
     """
 
     def __init__(self):
@@ -23,11 +26,23 @@ class Stats:
         with self._lock:
             self._statuses: Counter[int] = Counter()
             self._weight = 0
+            self._endpoint_weight: Counter[str] = Counter()
+            self._archive: Counter[str] = Counter()
 
-    def record(self, status: int, weight: int) -> None:
+    def record(self, status: int, weight: int, endpoint: str | None = None) -> None:
         with self._lock:
             self._statuses[status] += 1
             self._weight += weight
+            if endpoint is not None and weight:
+                self._endpoint_weight[endpoint] += weight
+
+    def record_archive(self, status: int, body_bytes: int) -> None:
+        """An archive answer; ``body_bytes`` counts for a zip (0 for a .CHECKSUM)."""
+        with self._lock:
+            self._archive["archive_requests"] += 1
+            if status == 200 and body_bytes:
+                self._archive["archive_files"] += 1
+                self._archive["archive_bytes"] += body_bytes
 
     def snapshot(self) -> dict[str, int]:
         """``{"requests", "weight", "5xx", "200", "418", "429", ...every other status seen}``."""
@@ -38,6 +53,10 @@ class Stats:
                 "weight": self._weight,
                 "5xx": sum(n for status, n in self._statuses.items() if status >= 500),
                 **{str(status): n for status, n in sorted(statuses.items())},
+                **{f"weight {endpoint}": n for endpoint, n in sorted(self._endpoint_weight.items())},
+                "archive_requests": self._archive["archive_requests"],
+                "archive_files": self._archive["archive_files"],
+                "archive_bytes": self._archive["archive_bytes"],
             }
 
     def __getitem__(self, key: int | str) -> int:
