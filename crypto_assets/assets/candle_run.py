@@ -108,6 +108,13 @@ def candle_checks(
 
 
 def log_gaps(context: dg.AssetExecutionContext, results: Sequence[IngestStats], step_ms: int, limit: int = 20) -> None:
+    """Warn of days before a symbol's listing, then of the gaps (the first ``limit``)."""
+    for stats in results:
+        if stats.listed_from_ms is not None:
+            context.log.warning(
+                f"{stats.symbol} has no candles before {ms_to_datetime(stats.listed_from_ms):%Y-%m-%d %H:%M} UTC "
+                f"(its first candle); stored what exists from {ms_to_datetime(stats.start_ms):%Y-%m-%d}"
+            )
     gaps = [text for s in results for text in s.describe_gaps(step_ms)]
     for text in gaps[:limit]:
         context.log.warning(f"gap (exchange outage or missing data; reported, not filled): {text}")

@@ -31,7 +31,7 @@ def test_archive_url_defaults_to_binance_and_empty_means_rest_only(monkeypatch, 
 
 def test_a_bad_archive_url_names_the_variable(monkeypatch):
     monkeypatch.setenv("BINANCE_ARCHIVE_URL", "data.binance.vision")
-    with pytest.raises(ConfigError, match="environment variable BINANCE_ARCHIVE_URL: 'data.binance.vision' is not a http or https URL"):
+    with pytest.raises(ConfigError, match=r"environment variable BINANCE_ARCHIVE_URL: 'data.binance.vision' is not a URL: it needs a scheme \(http:// or https://\)"):
         load_settings()
 
 
