@@ -22,9 +22,18 @@ demo: sync
 test: sync
 	$(UV) run --frozen pytest $(PYTEST_ARGS)
 
-## The suite again on plain PostgreSQL (no TimescaleDB).
+## The tests whose SQL meets the schema, again on plain PostgreSQL (no TimescaleDB): the
+## warehouse, the assets' writes and checks, the aggregates, the API's and dashboard's queries,
+## audit and clear. (The process-level tests - daemon, webserver, stream, faults - do not
+## depend on the server's extensions and run once, in `make test`.)
+PLAIN_TESTS ?= crypto_assets_tests/warehouse crypto_assets_tests/aggregates/test_rollups.py \
+	crypto_assets_tests/aggregates/test_metrics.py crypto_assets_tests/aggregates/test_downsampled.py \
+	crypto_assets_tests/assets/test_candles_15m.py crypto_assets_tests/assets/test_archive_source.py \
+	crypto_assets_tests/api crypto_assets_tests/dashboards/test_queries.py \
+	crypto_assets_tests/commands/test_audit.py crypto_assets_tests/commands/test_clear.py \
+	crypto_assets_tests/stream/test_candles_1m_asset.py
 test-plain: sync
-	CRYPTO_TEST_TIMESCALEDB=0 $(UV) run --frozen pytest $(PYTEST_ARGS)
+	CRYPTO_TEST_TIMESCALEDB=0 $(UV) run --frozen pytest $(PLAIN_TESTS) $(PYTEST_ARGS)
 
 ## Benchmarks (figures go to BENCHMARKS.md by hand).
 bench: sync
