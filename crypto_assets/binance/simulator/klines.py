@@ -102,7 +102,7 @@ class KlineStore:
         runs = self._select(spec, interval, start, end, limit, now, outages)
         return np.concatenate([block.rows[i:j] for block, i, j in runs]) if runs else _NO_ROWS
 
-    def minute(self, spec: SymbolSpec, open_ms: int, *, now: int, outages: Outages = ()) -> np.ndarray | None:
+    def minute(self, spec: SymbolSpec, open_ms: int, *, now: int, outages: Outages = ()) -> np.ndarray | list[int] | None:
         """The 1m candle opening at ``open_ms`` as it stands at ``now``, for a stream push.
 
         The same candle REST serves (forming while ``now`` is inside its minute, final after),
