@@ -47,7 +47,7 @@ Limit = Annotated[int | None, _described(
 )]
 Cursor = Annotated[str | None, _described(
     Query, "next_cursor of the previous JSON page (same other parameters): continues where it stopped.",
-    "MjAyNC0wMy0wMVQxNjo0MDowMCswMDowMA",
+    "MjAyNC0wMy0wMVQxNjo0MDowMC4wMDBa",
 )]
 Format = Annotated[Literal["json", "csv", "arrow", "parquet"], _described(
     Query, "json (pages), or a stream of the whole range: csv (header row, same names and values as JSON), "
@@ -99,8 +99,9 @@ def time_range(start: str | None, end: str | None) -> tuple[datetime | None, dat
     return lo, hi
 
 
-def encode_cursor(key: datetime | date) -> str:
-    return base64.urlsafe_b64encode(key.isoformat().encode()).decode().rstrip("=")
+def encode_cursor(key: str) -> str:
+    """The cursor of the row whose key (time or day) has this ISO 8601 text."""
+    return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
 
 
 def decode_cursor(text: str | None, date_keyed: bool) -> datetime | date | None:

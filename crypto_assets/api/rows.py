@@ -1,7 +1,7 @@
 """One symbol's rows of a series table as the client asked: a JSON page or a streamed download.
 
 JSON: at most ``limit`` rows (default 1,000) and ``next_cursor`` when more follow; the body is
-built by PostgreSQL and hashed for a strong ETag. CSV, Arrow and Parquet: the whole range (or
+hashed for a strong ETag. CSV, Arrow and Parquet: the whole range (or
 ``limit`` rows) in batches, with a weak ETag from a summary of the rows read in the same
 snapshot as the rows themselves. Both carry ``Cache-Control`` by whether the range is closed,
 and a request that already holds the ETag gets 304.
@@ -19,7 +19,7 @@ from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
 
 from crypto_assets.api import caching
-from crypto_assets.api.formats import BODIES, CSV_BATCHES, EXTENSIONS, MEDIA_TYPES
+from crypto_assets.api.formats import BODIES, CSV_BATCHES, EXTENSIONS, MEDIA_TYPES, json_rows
 from crypto_assets.api.params import JSON_LIMIT, decode_cursor, encode_cursor
 from crypto_assets.api.streaming import ReadAhead, ThreadedStream
 from crypto_assets.warehouse.queries import export
@@ -39,11 +39,13 @@ def serve_rows(request: Request, selection: export.Selection, *, envelope: dict,
 
 def _json_page(request: Request, selection: export.Selection, envelope: dict, rows_name: str, limit: int,
                headers: dict) -> Response:
+    batch_rows = request.app.state.config.batch_rows
     with request.app.state.warehouse.snapshot() as conn, conn.cursor() as cur:
-        rows, next_key = export.json_page(cur, selection, limit)
+        batches = list(export.copy_batches(cur, selection, for_csv=True, limit=limit + 1, batch_rows=batch_rows))
+    rows, next_key = json_rows(selection.series, batches, limit)
     next_cursor = None if next_key is None else encode_cursor(next_key)
-    head = json.dumps(envelope)[:-1]
-    body = f'{head}, "{rows_name}": {rows}, "next_cursor": {json.dumps(next_cursor)}}}'.encode()
+    head = json.dumps(envelope)[:-1].encode()
+    body = head + f', "{rows_name}": '.encode() + rows + f', "next_cursor": {json.dumps(next_cursor)}}}'.encode()
     headers["ETag"] = caching.strong_etag(body)
     if caching.matches(request, headers["ETag"]):
         return caching.not_modified(headers)

@@ -1,12 +1,12 @@
-"""Exact rows of the series tables, as the HTTP API hands them out: JSON pages, COPY batches and
-a cheap fingerprint of a range.
+"""Exact rows of the series tables, as the HTTP API hands them out: COPY batches, JSON objects
+and a cheap fingerprint of a range.
 
 The dashboard's queries chart (bucketed, ``float8``); these return every row of one symbol's
 range as stored: ``numeric`` as its decimal text (never a float), column names as in the table.
-PostgreSQL writes the text itself: JSON pages with ``json_build_object``, batches with
-``COPY .. CSV``, either as clients read them (times as ISO 8601 UTC text, flags true/false) or,
-for a typed reader (pyarrow), as its plain output, the cheapest it has. No value becomes a Python
-object on the way, so a year of 1m candles streams near COPY speed.
+PostgreSQL writes the text itself: batches with ``COPY .. CSV``, either as clients read them
+(times as ISO 8601 UTC text, flags true/false) or, for a typed reader (pyarrow), as its plain
+output, the cheapest it has; single rows as JSON with ``json_object``. No value becomes a
+Python object on the way, so a year of 1m candles streams near COPY speed.
 
 Long ranges are read in batches: [start, end) is cut into windows of ``batch_rows`` steps of the
 table's cadence (a candle table holds at most one row per step and symbol), each window one
@@ -185,20 +185,6 @@ def json_object(series: Series) -> sql.Composable:
     numbers, flags as true/false."""
     pairs = [sql.SQL("{}, {}").format(sql.Literal(c.name), _json_value(c)) for c in series.columns]
     return sql.SQL("json_build_object({})").format(sql.SQL(", ").join(pairs))
-
-
-def json_page(cur, selection: Selection, limit: int) -> tuple[str, datetime | date | None]:
-    """(a JSON array of the first ``limit`` rows, the key of the next row or None)."""
-    series = selection.series
-    query = sql.SQL(
-        "WITH page AS (SELECT {key} AS k, {obj} AS o FROM {table} WHERE {where} ORDER BY {key} LIMIT %(more)s)"
-        " SELECT coalesce((SELECT json_agg(o ORDER BY k) FROM (SELECT k, o FROM page ORDER BY k LIMIT %(limit)s) p),"
-        " '[]'::json)::text, (SELECT k FROM page ORDER BY k OFFSET %(limit)s LIMIT 1)"
-    ).format(key=sql.Identifier(series.key), obj=json_object(series), table=sql.Identifier(series.table),
-             where=selection.where())
-    cur.execute(query, {**selection.params(), "limit": limit, "more": limit + 1})
-    rows, next_key = cur.fetchone()
-    return rows, next_key
 
 
 def _csv_value(column: Column) -> sql.Composable:
