@@ -7,20 +7,18 @@ read-only role's URL); unset, it starts or reuses the local server, migrates it 
 
 from __future__ import annotations
 
-from crypto_assets.commands.errors import UsageError
+from crypto_assets.commands.arguments import port_flag
 from crypto_assets.commands.services import API_PORT
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("api", help=f"serve the read-only HTTP API (docs on http://127.0.0.1:{API_PORT}/docs)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s; 0.0.0.0 for every interface)")
-    parser.add_argument("--port", type=int, default=API_PORT, help="port (default %(default)s)")
+    parser.add_argument("--port", type=port_flag, default=API_PORT, help="port (default %(default)s)")
     parser.set_defaults(handler=run)
 
 
 def run(args) -> int:
-    if not 1 <= args.port <= 65535:
-        raise UsageError(f"--port {args.port} is not a port number (1-65535)")
     import uvicorn
 
     from crypto_assets.api import ApiConfig, create_app

@@ -68,13 +68,13 @@ def dashboard_service(*, dagster_port: int, port: int = DASHBOARD_PORT, database
     )
 
 
-def api_service(*, database_url: str | None = None) -> Service:
-    """The read-only HTTP API (``crypto api``); ``database_url`` (the ``crypto_api`` role's URL,
-    when the platform created one) becomes its ``DATABASE_URL``, else it inherits the platform's."""
+def api_service(*, port: int = API_PORT, database_url: str | None = None) -> Service:
+    """The read-only HTTP API (``crypto api``) on ``port``; ``database_url`` (the ``crypto_api``
+    role's URL, when the platform created one) becomes its ``DATABASE_URL``, else it inherits the platform's."""
     return Service(
         name="api",
-        argv=_crypto("api", "--port", str(API_PORT)),
-        description=f"HTTP API on http://localhost:{API_PORT} (docs on /docs)",
+        argv=_crypto("api", "--port", str(port)),
+        description=f"HTTP API on http://localhost:{port} (docs on /docs)",
         ready=r"Uvicorn running on ",
         env={"DATABASE_URL": database_url} if database_url else {},
     )
@@ -111,6 +111,7 @@ def platform_services(
     dagster_port: int = DAGSTER_PORT,
     dashboard_port: int = DASHBOARD_PORT,
     simulator_port: int = SIMULATOR_PORT,
+    api_port: int = API_PORT,
     dashboard_database_url: str | None = None,
     dagster_home: str | None = None,
     api_database_url: str | None = None,
@@ -138,7 +139,7 @@ def platform_services(
             name="stream",
             argv=_crypto("stream"),
             description="stream collector (kline_1m -> candles_1m, price_samples; heartbeat in stream_heartbeats)",
-            ready=r"streaming \d+ symbols? from ",
+            ready=r"streaming \d+ (of \d+ )?symbols? from ",
         )
     )
     services.append(dashboard_service(dagster_port=dagster_port, port=dashboard_port, database_url=dashboard_database_url))
@@ -151,5 +152,5 @@ def platform_services(
             echo=r"^\d\d:\d\d:\d\d ",  # its own lines, each stamped with the time
         )
     )
-    services.append(api_service(database_url=api_database_url))
+    services.append(api_service(port=api_port, database_url=api_database_url))
     return services

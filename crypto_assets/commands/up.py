@@ -29,7 +29,14 @@ from pathlib import Path
 
 from crypto_assets.commands.arguments import port_flag
 from crypto_assets.commands.errors import UsageError
-from crypto_assets.commands.services import DAGSTER_PORT, DASHBOARD_PORT, SIMULATOR_PORT, Service, platform_services
+from crypto_assets.commands.services import (
+    API_PORT,
+    DAGSTER_PORT,
+    DASHBOARD_PORT,
+    SIMULATOR_PORT,
+    Service,
+    platform_services,
+)
 
 STOP_GRACE_S = 15
 READY_TIMEOUT_S = 300
@@ -44,6 +51,7 @@ def register(subparsers) -> None:
     parser.add_argument("--dashboard-port", type=port_flag, default=DASHBOARD_PORT, help="dashboard port (default %(default)s)")
     parser.add_argument("--simulator-port", type=port_flag, default=SIMULATOR_PORT,
                         help="with --demo: the simulator's port (default %(default)s)")
+    parser.add_argument("--api-port", type=port_flag, default=API_PORT, help="HTTP API port (default %(default)s)")
     parser.set_defaults(handler=run)
 
 
@@ -69,7 +77,7 @@ def run(args) -> int:
         os.environ["CRYPTO_CONFIG"] = str(Path(os.environ["CRYPTO_CONFIG"]).resolve())
     services = platform_services(
         demo=args.demo, dagster_port=args.dagster_port, dashboard_port=args.dashboard_port,
-        simulator_port=args.simulator_port, dashboard_database_url=env.dashboard_url, dagster_home=str(env.dagster_home),
+        simulator_port=args.simulator_port, api_port=args.api_port, dashboard_database_url=env.dashboard_url, dagster_home=str(env.dagster_home),
         api_database_url=env.api_url,
     )
     for service in services:
@@ -81,7 +89,7 @@ def run(args) -> int:
 
 def check_ports(args) -> None:
     """Every port ``crypto up`` will listen on is free; else a UsageError naming its flag."""
-    wanted = [("--dagster-port", args.dagster_port), ("--dashboard-port", args.dashboard_port)]
+    wanted = [("--dagster-port", args.dagster_port), ("--dashboard-port", args.dashboard_port), ("--api-port", args.api_port)]
     if args.demo:
         wanted.append(("--simulator-port", args.simulator_port))
     seen: dict[int, str] = {}

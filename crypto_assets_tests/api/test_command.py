@@ -45,7 +45,7 @@ def test_a_bad_port_is_refused_before_anything_starts():
     result = subprocess.run([sys.executable, "-m", "crypto_assets.cli", "api", "--port", "70000"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
-    assert result.stderr.strip() == "crypto api: error: --port 70000 is not a port number (1-65535)"
+    assert result.stderr.strip() == "crypto api: error: flag --port: 70000 is not a port number (1 to 65535) (see crypto api --help)"
 
 
 def test_compose_runs_the_api_readonly_healthchecked_and_after_migrate():

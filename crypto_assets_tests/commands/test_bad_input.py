@@ -89,14 +89,14 @@ def test_bad_input_is_one_line_exit_2_and_no_traceback(tmp_path, case):
 
 
 def test_a_port_in_use_is_named_by_its_flag_before_anything_starts(tmp_path):
-    with socket.socket() as taken, socket.socket() as free_a, socket.socket() as free_b:
-        for sock in (taken, free_a, free_b):
+    with socket.socket() as taken, socket.socket() as a, socket.socket() as b, socket.socket() as c:
+        for sock in (taken, a, b, c):
             sock.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        others = [str(sock.getsockname()[1]) for sock in (free_a, free_b)]
-        free_a.close(), free_b.close()
-        result = crypto(["up", "--demo", "--dagster-port", others[0], "--dashboard-port", others[1],
+        others = [str(sock.getsockname()[1]) for sock in (a, b, c)]
+        a.close(), b.close(), c.close()
+        result = crypto(["up", "--demo", "--dagster-port", others[0], "--dashboard-port", others[1], "--api-port", others[2],
                          "--simulator-port", str(port)], tmp_path)
     assert result.returncode == 2, result.stderr
     assert result.stderr == (f"crypto up: error: flag --simulator-port: port {port} is in use by another program"

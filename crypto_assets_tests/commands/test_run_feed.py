@@ -2,7 +2,7 @@
 failed with the reason) from a real Dagster instance's records, and nothing of Dagster's
 per-event chatter."""
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 
 import dagster as dg
 import pytest
@@ -28,9 +28,10 @@ def broken(context):
     raise ValueError("the exchange said no")
 
 
-@pytest.fixture
-def instance(tmp_path):
-    with dg.DagsterInstance.local_temp(str(tmp_path)) as instance:
+@pytest.fixture(scope="module")
+def instance(tmp_path_factory):
+    """One instance for the module: each feed starts after the runs of the tests before it."""
+    with dg.DagsterInstance.local_temp(str(tmp_path_factory.mktemp("run-feed"))) as instance:
         yield instance
 
 
@@ -46,7 +47,7 @@ def text(lines: list[str]) -> list[str]:
 
 
 def test_a_finished_run_is_its_progress_its_warnings_and_one_line_with_its_rows(instance):
-    feed = RunFeed(instance, since=datetime.now(timezone.utc) - timedelta(seconds=1))
+    feed = RunFeed(instance, since=datetime.now(timezone.utc))
     result = run(instance, candles, "2024-01-02|ETHUSDT")
     short = result.run_id[:8]
     assert text(feed.poll()) == [
@@ -59,7 +60,7 @@ def test_a_finished_run_is_its_progress_its_warnings_and_one_line_with_its_rows(
 
 
 def test_a_failed_run_says_why(instance):
-    feed = RunFeed(instance, since=datetime.now(timezone.utc) - timedelta(seconds=1))
+    feed = RunFeed(instance, since=datetime.now(timezone.utc))
     result = run(instance, broken, "2024-01-02|BTCUSDT")
     lines = text(feed.poll())
     assert lines == [f"run {result.run_id[:8]} FAILED in {elapsed(instance, result.run_id)}: broken 2024-01-02|BTCUSDT:"

@@ -43,7 +43,7 @@ class Stack:
     def __init__(self, root: Path):
         self.root = root
         self.data = root / "data"
-        self.ports = {flag: free_port() for flag in ("--dagster-port", "--dashboard-port", "--simulator-port")}
+        self.ports = {flag: free_port() for flag in ("--dagster-port", "--dashboard-port", "--simulator-port", "--api-port")}
         self.pg_port = free_port()
         (root / "crypto.yaml").write_text(f"symbols: [BTCUSDT]\nhistory_start: {YESTERDAY}\n")
         unset = {"DATABASE_URL", "DAGSTER_HOME", "DAGSTER_POSTGRES_URL", "BINANCE_API_URL", "BINANCE_WS_URL", "CRYPTO_CONFIG"}
@@ -114,10 +114,11 @@ def test_the_terminal_shows_each_service_start_line(stack):
     assert "dagster-daemon: " in started and "Instance is configured with the following daemons" in started
     assert f"dashboard: Local URL: http://localhost:{ports['--dashboard-port']}" in started
     assert "runs: following Dagster runs" in started
+    assert f"api: " in started and f"Uvicorn running on http://127.0.0.1:{ports['--api-port']}" in started
     assert f"Streamlit dashboard on http://localhost:{ports['--dashboard-port']}" in stack.lines[-1]
     logs = stack.data / "logs"
     assert {p.name for p in logs.iterdir()} >= {f"{name}.log" for name in
-                                                ("simulator", "dagster-webserver", "dagster-daemon", "stream", "dashboard", "runs")}
+                                                ("simulator", "dagster-webserver", "dagster-daemon", "stream", "dashboard", "runs", "api")}
 
 
 def test_commands_beside_the_stack_use_its_database_instance_and_simulator(stack):
@@ -150,7 +151,7 @@ def test_ctrl_c_stops_everything_quietly(stack):
     assert not re.search(r" - DEBUG - |RUN_START|ASSET_MATERIALIZATION|STEP_", output)
     assert len(stack.lines) < 60, output
     assert [line for line in stack.lines if line.startswith("stopped ")] == [
-        "stopped runs", "stopped dashboard", "stopped stream", "stopped dagster-daemon", "stopped dagster-webserver",
+        "stopped api", "stopped runs", "stopped dashboard", "stopped stream", "stopped dagster-daemon", "stopped dagster-webserver",
         "stopped simulator", "stopped local PostgreSQL",
     ]
     assert not (stack.data / "stack.json").exists()

@@ -5,6 +5,7 @@ one that never said which, is not judged."""
 import os
 
 import dagster as dg
+import pytest
 
 from crypto_assets.run_launcher import HOST_TAG, LocalRunLauncher, health_result, host_tags, worker_state
 
@@ -14,22 +15,26 @@ def quick() -> None:
     return None
 
 
+@pytest.fixture(scope="module")
+def instance(tmp_path_factory):
+    with dg.DagsterInstance.local_temp(str(tmp_path_factory.mktemp("launcher"))) as instance:
+        yield instance
+
+
 def finished_run(instance, tags):
     job = dg.Definitions(assets=[quick]).resolve_implicit_global_asset_job_def()
     return job.execute_in_process(instance=instance, tags=tags).dagster_run
 
 
-def test_a_run_of_this_host_in_a_live_process_is_running(tmp_path):
-    with dg.DagsterInstance.local_temp(str(tmp_path)) as instance:
-        run = finished_run(instance, host_tags())
-        assert worker_state(run, instance) == (True, f"process {os.getpid()} is running")
+def test_a_run_of_this_host_in_a_live_process_is_running(instance):
+    run = finished_run(instance, host_tags())
+    assert worker_state(run, instance) == (True, f"process {os.getpid()} is running")
 
 
-def test_runs_of_another_host_or_untagged_are_not_judged(tmp_path):
-    with dg.DagsterInstance.local_temp(str(tmp_path)) as instance:
-        elsewhere = finished_run(instance, {HOST_TAG: "another-machine"})
-        assert worker_state(elsewhere, instance)[0] is None
-        assert worker_state(finished_run(instance, {}), instance)[0] is None
+def test_runs_of_another_host_or_untagged_are_not_judged(instance):
+    elsewhere = finished_run(instance, {HOST_TAG: "another-machine"})
+    assert worker_state(elsewhere, instance)[0] is None
+    assert worker_state(finished_run(instance, {}), instance)[0] is None
 
 
 def test_dagster_still_takes_this_health_answer():
