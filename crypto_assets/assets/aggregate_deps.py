@@ -11,9 +11,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import dagster as dg
 
 from crypto_assets.assets.partitions import DAY, SYMBOL
+
+RECENT = timedelta(days=2)  # today and yesterday: followed even while upstream runs are writing
 
 # A backfill of N partitions takes ceil(N / this) runs; one partition is a few ms of SQL.
 MAX_PARTITIONS_PER_RUN = 1000
@@ -59,7 +63,8 @@ def follow_upstream() -> dg.AutomationCondition:
     all of its partitions' materializations, are in progress). A run records its partitions one
     by one, in no particular order; a tick in the middle would see a random sample of them, and
     the backfill for it would need a run per gap: one run of 84 partitions of candles_15m made
-    30-odd rollup runs, against 3 (one per symbol) with this wait.
+    30-odd rollup runs, against 3 (one per symbol) with this wait. Today and yesterday do not wait
+    (two days cannot scatter into many runs), so they stay fresh during a long history catch-up.
     """
     upstream_has_data = ~dg.AutomationCondition.all_deps_match(
         dg.AutomationCondition.missing() & ~dg.AutomationCondition.will_be_requested()
@@ -69,10 +74,11 @@ def follow_upstream() -> dg.AutomationCondition:
     upstream_run_writing = dg.AutomationCondition.any_deps_match(
         dg.AutomationCondition.any_checks_match(dg.AutomationCondition.in_progress())
     ).with_label("an upstream run is still writing")
+    recent = dg.AutomationCondition.in_latest_time_window(RECENT).with_label("today or yesterday")
     return (
         (unbuilt | stale)
         & upstream_has_data
-        & ~upstream_run_writing
+        & (recent | ~upstream_run_writing)
         & ~dg.AutomationCondition.any_deps_in_progress()
         & ~dg.AutomationCondition.in_progress()
     ).with_label("follow upstream, any day")

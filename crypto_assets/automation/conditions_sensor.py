@@ -15,6 +15,9 @@ import dagster as dg
 from crypto_assets.settings import Settings
 
 SENSOR_NAME = "automation_conditions"
+# Rollup runs are seconds of SQL: the run queue starts them before queued catch-up runs (which
+# fetch from the exchange for minutes), so the dashboard's recent days do not wait for history.
+RUN_PRIORITY = {"dagster/priority": "1"}
 
 
 def build_automation_sensor(settings: Settings) -> dg.AutomationConditionSensorDefinition:
@@ -24,6 +27,7 @@ def build_automation_sensor(settings: Settings) -> dg.AutomationConditionSensorD
         target=dg.AssetSelection.all(),
         default_status=dg.DefaultSensorStatus.RUNNING,
         minimum_interval_seconds=settings.automation_interval_seconds,
+        run_tags=RUN_PRIORITY,
         description=(
             "Runs the rollups (candles_1h, candles_1d, market_metrics_daily, price_downsampled) when the "
             "partitions they read change or they go missing, and the hourly freshness checks "

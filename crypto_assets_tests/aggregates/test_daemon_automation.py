@@ -167,8 +167,8 @@ def test_a_new_candles_1m_day_is_rolled_up_by_the_daemon_alone(dagster_platform,
     for asset in ROLLUPS:
         events = materializations(graphql, asset)
         assert partitions_of(events) == wanted, asset  # that day only: the day before has nothing to roll up
-        launched_by = {next((t["value"] for t in runs[e["runId"]]["tags"] if t["key"] == "dagster/sensor_name"), None) for e in events}
-        assert launched_by == {SENSOR_NAME}, asset
+        tags = [{t["key"]: t["value"] for t in runs[e["runId"]]["tags"]} for e in events]
+        assert {(t.get("dagster/sensor_name"), t.get("dagster/priority")) for t in tags} == {(SENSOR_NAME, "1")}, asset
     assert {e["partition"] for e in materializations(graphql, "price_samples") if not e["runId"]} == wanted
 
     ticks = graphql(TICKS, selector=sensor_selector(SENSOR_NAME))["sensorOrError"]["sensorState"]["ticks"]
