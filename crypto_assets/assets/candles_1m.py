@@ -66,13 +66,14 @@ def build_candles_1m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
             source = KlineSource(client, archive, context.log)
             progress = ProgressLog(context.log, expected_candles(ranges, interval_ms(INTERVAL)), unit="candles", detail=source.describe)
             with warehouse.transaction() as conn, conn.cursor() as cur:
+                direct = repair.empty_past_days(cur, ranges, rest_now_ms)  # nothing to merge with: COPY straight in
                 repair.create_staging(cur)
-                results = ingest_day_ranges(source, cur, repair.STAGING, INTERVAL, ranges,
+                results = ingest_day_ranges(source, cur, TABLE if direct else repair.STAGING, INTERVAL, ranges,
                                             constants={"is_closed": "true", "source": "rest"}, progress=progress.advance)
                 windows = [(s.symbol, s.start_ms, s.end_ms) for s in results if s.end_ms > s.start_ms]
                 repair.set_windows(cur, windows)
                 comparison = repair.compare(cur)
-                counts = repair.merge(cur)
+                counts = repair.copied(results) if direct else repair.merge(cur)
                 missing = [] if counts.into_empty_windows else repair.missing_after(cur)
                 check_results = [
                     check_no_duplicates(cur, TABLE, windows),
