@@ -78,13 +78,14 @@ def build_candles_1m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
         def write_symbol(symbol, days):
             with warehouse.transaction() as conn, conn.cursor() as cur:
                 lock_symbols(cur, TABLE, [symbol])
+                direct = repair.empty_past_days(cur, {symbol: days}, rest_now_ms)  # nothing to merge with: COPY straight in
                 repair.create_staging(cur)
-                written = ingest_day_ranges(source, cur, repair.STAGING, INTERVAL, {symbol: days},
+                written = ingest_day_ranges(source, cur, TABLE if direct else repair.STAGING, INTERVAL, {symbol: days},
                                             constants={"is_closed": "true", "source": "rest"}, progress=progress.advance)
                 written, awaiting_rest = repair.hold_back_unserved(written, rest_now_ms, step)
                 repair.set_windows(cur, stored_windows(written))
                 comparisons.append(repair.compare(cur))
-                counts = repair.merge(cur)
+                counts = repair.copied(written) if direct else repair.merge(cur)
                 if not counts.into_empty_windows:  # else every REST candle was inserted: none can be missing
                     missing_after.extend(repair.missing_after(cur))
                 symbol_metadata, symbol_reported = partition_metadata(cur, TABLE, written, step, SOURCE_COUNTS)

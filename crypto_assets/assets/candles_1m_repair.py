@@ -20,17 +20,24 @@ REST can lag the stream by a few minutes in a busy market: the newest closed min
 the table (streamed) and not yet in REST's answer. ``hold_back_unserved`` ends each window at
 the first of those minutes, so the merge never deletes them (nor reports them as a gap) and a
 later run, once REST has them, compares and settles them.
+
+When the run's days hold no row at all and are over (a backfill of new days: nothing the
+stream wrote to compare or keep, and the collector only writes the present minutes), the merge
+would add every REST candle and change nothing else, so the asset COPYs them straight into
+``candles_1m`` instead (``empty_past_days``, ``copied``): one write instead of two.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import date, timedelta
 from typing import Sequence
-
-from crypto_assets.assets.kline_ingest import IngestStats
 
 from psycopg2.extras import execute_values
 
+from crypto_assets.assets.kline_ingest import IngestStats
+from crypto_assets.assets.partitions import day_start
+from crypto_assets.binance.wire import datetime_to_ms
 from crypto_assets.warehouse.candles import CANDLE_COLUMNS, ms_to_pg
 
 STAGING = "candles_1m_rest"
@@ -44,6 +51,9 @@ _SAMPLE = 20
 REST_LAG_ALLOWANCE_MS = 15 * 60_000
 
 Window = tuple[str, int, int]  # symbol, start ms, end ms (exclusive)
+# A day counts as over for the straight COPY this long after its end: the collector writes the
+# minute that just closed a moment after the minute ends.
+_SETTLED_MS = 3_600_000
 
 
 def _tuple(alias: str) -> str:
@@ -62,6 +72,22 @@ def hold_back_unserved(results: Sequence[IngestStats], rest_now_ms: int, step_ms
             stats = replace(stats, end_ms=trailing[0], gaps=stats.gaps[:-1])
         out.append(stats)
     return out, held_back
+
+def empty_past_days(cur, ranges: dict[str, list[tuple[date, date]]], now_ms: int) -> bool:
+    """Whether every day of ``ranges`` (per symbol, inclusive) ended an hour before ``now_ms``
+    and ``candles_1m`` holds no row in any of them."""
+    spans = [(symbol, datetime_to_ms(day_start(first)), datetime_to_ms(day_start(last + timedelta(days=1))))
+             for symbol, runs in ranges.items() for first, last in runs]
+    if not spans or any(hi + _SETTLED_MS > now_ms for _, _, hi in spans):
+        return False
+    for symbol, lo, hi in spans:
+        cur.execute(
+            "SELECT EXISTS (SELECT 1 FROM candles_1m WHERE symbol = %s AND open_time >= %s::timestamptz AND open_time < %s::timestamptz)",
+            (symbol, ms_to_pg(lo), ms_to_pg(hi)),
+        )
+        if cur.fetchone()[0]:
+            return False
+    return True
 
 
 def create_staging(cur) -> None:
@@ -121,8 +147,19 @@ class MergeCounts:
     into_empty_windows: bool = False
 
 
+def copied(results) -> MergeCounts:
+    """The counts of REST's candles COPYed straight into empty windows (``IngestStats`` results)."""
+    return MergeCounts(filled=sum(stats.rows for stats in results), replaced=0, removed=0, into_empty_windows=True)
+
+
 def merge(cur) -> MergeCounts:
-    """Make the windows equal REST's candles (see the module docstring)."""
+    """Make the windows equal REST's candles (see the module docstring).
+
+    Takes the per-symbol lock a straight COPY holds (``delete_window``'s), in symbol order, so a
+    merge and a straight COPY into the same days take turns.
+    """
+    cur.execute(f"SELECT pg_advisory_xact_lock(hashtext('candles_1m:' || symbol)) FROM"
+                f" (SELECT DISTINCT symbol FROM {_WINDOWS} ORDER BY symbol) s")
     cur.execute(f"SELECT EXISTS (SELECT 1 FROM candles_1m t {_IN_WINDOW})")
     empty = not cur.fetchone()[0]
     removed = 0

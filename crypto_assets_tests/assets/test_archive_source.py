@@ -16,7 +16,7 @@ import pytest
 
 from crypto_assets.settings import Settings
 from crypto_assets_tests.assets.helpers import materialize_range
-from crypto_assets_tests.stream.helpers import query, rest_candles, table_candles
+from crypto_assets_tests.stream.helpers import insert_candles, query, rest_candles, table_candles
 
 SETTINGS = Settings(symbols=("BTCUSDT", "ETHUSDT"), history_start=date(2017, 8, 1))
 DAY_MS = 86_400_000
@@ -143,12 +143,32 @@ def test_days_before_the_listing_need_no_file_and_raise_no_warning(simulator, db
     assert "no candles before 2017-08-17 04:00" in warning and ".zip" not in warning
 
 
+def filled_replaced_removed(result) -> tuple[int, int, int]:
+    meta = result.get_asset_materialization_events()[0].materialization.metadata
+    return meta["filled_from_rest"].value, meta["replaced_by_rest"].value, meta["removed_not_in_rest"].value
+
+
 def test_candles_1m_from_microsecond_files_equal_rest_only_ones(simulator, db_url):
+    """An empty past day is COPYed straight in; run again from REST only, the merge finds the
+    same values and changes nothing."""
     day, end = ms("2025-03-10"), ms("2025-03-11")
     result, _ = run(simulator, db_url, "2025-03-10|ETHUSDT", "2025-03-10|ETHUSDT", asset="candles_1m")
     assert sources(result) == {"2025-03-10|ETHUSDT": ("archive", 1440, 0, "ETHUSDT-1m-2025-03-10.zip")}
+    assert filled_replaced_removed(result) == (1440, 0, 0)
     from_archive = table_candles(db_url, "ETHUSDT", day, end)
     assert [row[:11] for row in from_archive] == rest_candles(simulator.url, "ETHUSDT", day, end)
+    assert {row[11:] for row in from_archive} == {(True, "rest")}
     result, _ = run(simulator, db_url, "2025-03-10|ETHUSDT", "2025-03-10|ETHUSDT", asset="candles_1m", archive_url="")
     assert sources(result) == {"2025-03-10|ETHUSDT": ("rest", 0, 1440, None)}
-    assert table_candles(db_url, "ETHUSDT", day, end) == from_archive  # nothing to change: the same values
+    assert filled_replaced_removed(result) == (0, 0, 0)
+    assert table_candles(db_url, "ETHUSDT", day, end) == from_archive
+
+
+def test_a_past_day_the_stream_wrote_to_is_merged_not_copied(simulator, db_url):
+    day, end = ms("2025-03-10"), ms("2025-03-11")
+    rest = rest_candles(simulator.url, "ETHUSDT", day, end)
+    insert_candles(db_url, "ETHUSDT", rest[:5])  # the stream had the first five minutes, right
+    result, _ = run(simulator, db_url, "2025-03-10|ETHUSDT", "2025-03-10|ETHUSDT", asset="candles_1m")
+    assert filled_replaced_removed(result) == (1435, 0, 0)
+    assert [row[:11] for row in table_candles(db_url, "ETHUSDT", day, end)] == rest
+    assert dict(query(db_url, "SELECT source, count(*) FROM candles_1m GROUP BY 1")) == {"stream": 5, "rest": 1435}

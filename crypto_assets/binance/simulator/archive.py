@@ -78,7 +78,8 @@ class ArchiveFiles:
 
     async def handle(self, request: Request) -> Response:
         response = await self._answer(request)
-        self._stats.record_archive(response.status, 0 if request.path.endswith(".CHECKSUM") else len(response.body))
+        whole_zip = response.status == 200 and request.path.endswith(".zip") and response.cut_at is None
+        self._stats.record_archive(whole_zip, len(response.body) if whole_zip else 0)
         return response
 
     async def _answer(self, request: Request) -> Response:

@@ -14,7 +14,7 @@ class Stats:
     ``stats[429]`` (or ``stats["429"]``), ``stats["5xx"]``, ``stats["requests"]`` and
     ``stats["weight"]`` read one count; ``stats["weight /api/v3/klines"]`` the weight charged
     on one endpoint; ``stats["archive_files"]`` and ``stats["archive_bytes"]`` the archive zips
-    served whole (200) and their bytes (archive requests are not API requests: no weight, not
+    served whole and their bytes (archive requests are not API requests: no weight, not
     in the counts by status); ``snapshot()`` gives them all.
     """
 
@@ -36,11 +36,11 @@ class Stats:
             if endpoint is not None and weight:
                 self._endpoint_weight[endpoint] += weight
 
-    def record_archive(self, status: int, body_bytes: int) -> None:
-        """An archive answer; ``body_bytes`` counts for a zip (0 for a .CHECKSUM)."""
+    def record_archive(self, whole_zip: bool, body_bytes: int) -> None:
+        """An archive answer: a zip served whole (with its bytes), or anything else."""
         with self._lock:
             self._archive["archive_requests"] += 1
-            if status == 200 and body_bytes:
+            if whole_zip:
                 self._archive["archive_files"] += 1
                 self._archive["archive_bytes"] += body_bytes
 
