@@ -143,9 +143,10 @@ def test_days_before_the_listing_need_no_file_and_raise_no_warning(simulator, db
     assert "no candles before 2017-08-17 04:00" in warning and ".zip" not in warning
 
 
-def filled_replaced_removed(result) -> tuple[int, int, int]:
+def stored_by_source(result) -> tuple[int, int, int]:
+    """The partition's rows as stored: all, from the stream, from REST (archive included)."""
     meta = result.get_asset_materialization_events()[0].materialization.metadata
-    return meta["filled_from_rest"].value, meta["replaced_by_rest"].value, meta["removed_not_in_rest"].value
+    return meta["rows"].value, meta["rows_from_stream"].value, meta["rows_from_rest"].value
 
 
 def test_candles_1m_from_microsecond_files_equal_rest_only_ones(simulator, db_url):
@@ -154,13 +155,13 @@ def test_candles_1m_from_microsecond_files_equal_rest_only_ones(simulator, db_ur
     day, end = ms("2025-03-10"), ms("2025-03-11")
     result, _ = run(simulator, db_url, "2025-03-10|ETHUSDT", "2025-03-10|ETHUSDT", asset="candles_1m")
     assert sources(result) == {"2025-03-10|ETHUSDT": ("archive", 1440, 0, "ETHUSDT-1m-2025-03-10.zip")}
-    assert filled_replaced_removed(result) == (1440, 0, 0)
+    assert stored_by_source(result) == (1440, 0, 1440)
     from_archive = table_candles(db_url, "ETHUSDT", day, end)
     assert [row[:11] for row in from_archive] == rest_candles(simulator.url, "ETHUSDT", day, end)
     assert {row[11:] for row in from_archive} == {(True, "rest")}
     result, _ = run(simulator, db_url, "2025-03-10|ETHUSDT", "2025-03-10|ETHUSDT", asset="candles_1m", archive_url="")
     assert sources(result) == {"2025-03-10|ETHUSDT": ("rest", 0, 1440, None)}
-    assert filled_replaced_removed(result) == (0, 0, 0)
+    assert stored_by_source(result) == (1440, 0, 1440)
     assert table_candles(db_url, "ETHUSDT", day, end) == from_archive
 
 
@@ -169,6 +170,6 @@ def test_a_past_day_the_stream_wrote_to_is_merged_not_copied(simulator, db_url):
     rest = rest_candles(simulator.url, "ETHUSDT", day, end)
     insert_candles(db_url, "ETHUSDT", rest[:5])  # the stream had the first five minutes, right
     result, _ = run(simulator, db_url, "2025-03-10|ETHUSDT", "2025-03-10|ETHUSDT", asset="candles_1m")
-    assert filled_replaced_removed(result) == (1435, 0, 0)
+    assert stored_by_source(result) == (1440, 5, 1435)
     assert [row[:11] for row in table_candles(db_url, "ETHUSDT", day, end)] == rest
     assert dict(query(db_url, "SELECT source, count(*) FROM candles_1m GROUP BY 1")) == {"stream": 5, "rest": 1435}
