@@ -201,28 +201,32 @@ class BinanceRestClient:
         self._limits_configured = True
         return info
 
-    def listed_symbols(self, symbols: list[str]) -> dict[str, SymbolInfo]:
-        """What exchangeInfo says about those of ``symbols`` it lists (unknown ones are absent)."""
+    def _listed(self, symbols: list[str]) -> dict[str, SymbolInfo]:
+        """exchangeInfo's entries for ``symbols``: just those, or every symbol when one is unknown."""
         try:
             info = self.exchange_info(symbols)
         except BinanceAPIError as err:
             if err.code != -1121:
                 raise
             info = self.exchange_info()  # find out which of them is unknown
-        wanted = set(symbols)
         return {
             entry["symbol"]: SymbolInfo(entry["symbol"], entry["status"], entry.get("baseAsset", ""), entry.get("quoteAsset", ""))
             for entry in info.get("symbols", [])
-            if entry["symbol"] in wanted
         }
+
+    def listed_symbols(self, symbols: list[str]) -> dict[str, SymbolInfo]:
+        """What exchangeInfo says about those of ``symbols`` it lists (unknown ones are absent)."""
+        wanted = set(symbols)
+        return {symbol: info for symbol, info in self._listed(symbols).items() if symbol in wanted}
 
     def symbol_statuses(self, symbols: list[str]) -> dict[str, str]:
         """Each listed symbol's status ('TRADING', 'HALT', 'BREAK'...); unknown ones are absent."""
         return {symbol: info.status for symbol, info in self.listed_symbols(symbols).items()}
 
     def validate_symbols(self, symbols: list[str]) -> dict[str, SymbolInfo]:
-        """Check that every symbol exists and is TRADING, before any work is done."""
-        listed = self.listed_symbols(symbols)
+        """Check that every symbol exists and is TRADING, before any work is done (an unknown
+        one is named with the listed symbol it most likely meant)."""
+        listed = self._listed(symbols)
         unknown = [s for s in symbols if s not in listed]
         if unknown:
             raise UnknownSymbolError(unknown, self.base_url, list(listed))

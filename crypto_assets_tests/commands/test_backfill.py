@@ -53,7 +53,7 @@ def test_backfill_progress_shows_archive_files_bytes_rows_rate_and_eta(cli_env, 
     captured = capsys.readouterr()
     progress = [line for line in captured.err.splitlines() if "candles_1m - 100% (41,760/41,760 candles" in line]
     assert len(progress) == 1 and "/s, ETA 0 s; archive 1 file, " in progress[0] and "MB; days: 29 archive" in progress[0]
-    assert "41,760 rows in" in captured.out and " rows/s (run " in captured.out
+    assert "rows BTCUSDT 41,760, " in captured.out and " rows/s (run " in captured.out
 
 
 def test_backfill_of_some_symbols_only(cli_env, capsys):
