@@ -75,7 +75,7 @@ def _download(request: Request, selection: export.Selection, fmt: str, limit: in
         with conn.cursor() as cur:
             try:
                 yield from export.copy_batches(cur, selection, for_csv=CSV_BATCHES[fmt], limit=limit,
-                                                      batch_rows=config.batch_rows)
+                                               batch_rows=config.batch_rows)
             except psycopg2.Error as err:
                 raise warehouse.explain(err) from None
 
