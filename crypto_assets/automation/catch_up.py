@@ -46,16 +46,21 @@ def run_in_flight(instance: dg.DagsterInstance, sensor_name: str) -> str | None:
 def latest_materializations(
     instance: dg.DagsterInstance, asset_key: dg.AssetKey, keys: Iterable[str]
 ) -> dict[str, dg.EventLogRecord]:
-    """Each partition's latest materialization record (two queries, however many partitions)."""
+    """Each partition's latest materialization record (two queries, however many partitions);
+    only the asked ``keys`` (the storage may answer with more)."""
+    wanted = set(keys)
+    if not wanted:  # (an empty filter means every partition to the storage)
+        return {}
     ids = instance.event_log_storage.get_latest_storage_id_by_partition(
-        asset_key, dg.DagsterEventType.ASSET_MATERIALIZATION, set(keys)
+        asset_key, dg.DagsterEventType.ASSET_MATERIALIZATION, wanted
     )
+    ids = {key: storage_id for key, storage_id in ids.items() if key in wanted}
     if not ids:
         return {}
     records = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=asset_key, storage_ids=list(ids.values())), limit=len(ids)
     ).records
-    return {record.partition_key: record for record in records if record.partition_key is not None}
+    return {record.partition_key: record for record in records if record.partition_key in wanted}
 
 
 @dataclass

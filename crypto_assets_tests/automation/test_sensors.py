@@ -136,3 +136,11 @@ def test_days_cleared_on_purpose_are_not_refilled(instance, db_url):
     result = evaluate(instance, db_url)
     assert ranges(result) == sorted([(f"{day(-1)}|ETHUSDT", f"{day(0)}|ETHUSDT"), (f"{day(-2)}|BTCUSDT", f"{day(0)}|BTCUSDT")])
     assert json.loads(result.cursor)["cleared"] == 3 + 4
+
+
+def test_latest_materializations_answer_only_for_the_partitions_asked(instance):
+    from crypto_assets.automation.catch_up import latest_materializations
+
+    materialize(instance, [-2, -1], "BTCUSDT")
+    assert latest_materializations(instance, KEY, []) == {}  # not "every partition"
+    assert set(latest_materializations(instance, KEY, [f"{day(-1)}|BTCUSDT", f"{day(-1)}|ETHUSDT"])) == {f"{day(-1)}|BTCUSDT"}
