@@ -201,20 +201,23 @@ class BinanceRestClient:
         self._limits_configured = True
         return info
 
-    def listed_symbols(self, symbols: list[str]) -> dict[str, SymbolInfo]:
-        """What exchangeInfo says about those of ``symbols`` it lists (unknown ones are absent)."""
+    def _listing(self, symbols: list[str]) -> dict[str, SymbolInfo]:
+        """exchangeInfo's entries for ``symbols``: just those, or every symbol when one is unknown."""
         try:
             info = self.exchange_info(symbols)
         except BinanceAPIError as err:
             if err.code != -1121:
                 raise
             info = self.exchange_info()  # find out which of them is unknown
-        wanted = set(symbols)
         return {
             entry["symbol"]: SymbolInfo(entry["symbol"], entry["status"], entry.get("baseAsset", ""), entry.get("quoteAsset", ""))
             for entry in info.get("symbols", [])
-            if entry["symbol"] in wanted
         }
+
+    def listed_symbols(self, symbols: list[str]) -> dict[str, SymbolInfo]:
+        """What exchangeInfo says about those of ``symbols`` it lists (unknown ones are absent)."""
+        wanted = set(symbols)
+        return {symbol: info for symbol, info in self._listing(symbols).items() if symbol in wanted}
 
     def symbol_statuses(self, symbols: list[str]) -> dict[str, str]:
         """Each listed symbol's status ('TRADING', 'HALT', 'BREAK'...); unknown ones are absent."""
@@ -222,7 +225,7 @@ class BinanceRestClient:
 
     def validate_symbols(self, symbols: list[str]) -> dict[str, SymbolInfo]:
         """Check that every symbol exists and is TRADING, before any work is done."""
-        listed = self.listed_symbols(symbols)
+        listed = self._listing(symbols)  # every symbol when one is unknown: the error suggests the nearest
         unknown = [s for s in symbols if s not in listed]
         if unknown:
             raise UnknownSymbolError(unknown, self.base_url, list(listed))
