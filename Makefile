@@ -35,6 +35,6 @@ PLAIN_TESTS ?= crypto_assets_tests/warehouse crypto_assets_tests/aggregates/test
 test-plain: sync
 	CRYPTO_TEST_TIMESCALEDB=0 $(UV) run --frozen pytest $(PLAIN_TESTS) $(PYTEST_ARGS)
 
-## Benchmarks (figures go to BENCHMARKS.md by hand).
+## List the benchmarks and their commands (figures in BENCHMARKS.md).
 bench: sync
 	$(UV) run --frozen python -m bench
