@@ -22,6 +22,9 @@ def test_metrics_equal_an_independent_computation(db_url):
         materialize(db_url, ["candles_1h", "candles_1d"], f"{day}|BTCUSDT")
     result = materialize(db_url, ["market_metrics_daily"], "2024-09-04|BTCUSDT")
     assert all(c.passed for c in result.get_asset_check_evaluations())
+    (event,) = result.get_asset_materialization_events()
+    meta = {k: v.value for k, v in event.materialization.metadata.items()}
+    assert (event.materialization.partition, meta["rows"], meta["first_time"]) == ("2024-09-04|BTCUSDT", 1, "2024-09-04")
 
     (got,) = fetch(
         db_url,
