@@ -30,7 +30,9 @@ def test_crypto_up_ports_are_settable():
     assert dashboard.description == "Streamlit dashboard on http://localhost:8765"
     assert dashboard.env["DAGSTER_UI_URL"] == "http://localhost:3765"
     assert services["simulator"].argv[-2:] == ["--port", "9765"]
-    assert services["simulator"].exports == {"BINANCE_API_URL": "http://127.0.0.1:9765", "BINANCE_WS_URL": "ws://127.0.0.1:9765"}
+    assert services["simulator"].exports == {
+        "BINANCE_API_URL": "http://127.0.0.1:9765", "BINANCE_WS_URL": "ws://127.0.0.1:9765", "BINANCE_ARCHIVE_URL": "http://127.0.0.1:9765",
+    }
     assert services["dagster-webserver"].argv[services["dagster-webserver"].argv.index("-p") + 1] == "3765"
 
 

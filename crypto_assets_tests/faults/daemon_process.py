@@ -49,7 +49,9 @@ class DaemonInstance:
         self._pg_server = pg_server
         self._storage = f"dagster_faults_{uuid.uuid4().hex[:8]}"
         config = yaml.safe_load((ROOT / "dagster.yaml").read_text())
-        config["storage"]["postgres"]["postgres_url"] = dagster_storage_url(pg_server.create_database(self._storage))
+        url = dagster_storage_url(pg_server.create_database(self._storage))
+        for storage in ("run_storage", "event_log_storage", "schedule_storage"):
+            config[storage]["config"]["postgres_url"] = url
         config["run_monitoring"]["poll_interval_seconds"] = monitoring_poll_s
         (self.home / "dagster.yaml").write_text(yaml.safe_dump(config))
         self.env = {

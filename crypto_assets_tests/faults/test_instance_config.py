@@ -15,7 +15,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_dagster_reads_run_monitoring_retries_and_the_launcher(tmp_path):
     config = yaml.safe_load(DAGSTER_YAML.read_text())
-    config["storage"] = {"sqlite": {"base_dir": str(tmp_path / "storage")}}  # only the storage differs
+    for storage in ("run_storage", "event_log_storage", "schedule_storage"):  # only the storage differs
+        del config[storage]
+    config["storage"] = {"sqlite": {"base_dir": str(tmp_path / "storage")}}
     (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(config))
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
         assert instance.run_monitoring_enabled
