@@ -3,10 +3,10 @@
 All figures in one run, against one simulator process (REST, archive) and one throwaway
 PostgreSQL:
 
-(a) ``crypto backfill candles_1m`` 1 year x 2 symbols through the archive, from an empty
-    database and a fresh Dagster instance (the project's dagster.yaml), wall time of the whole
-    command; as a ratio to a plain single-stream COPY of the same rows into the same emptied
-    table (COPY time / command time);
+(a) ``crypto backfill candles_1m`` 1 year x 2 symbols through the archive, into an empty
+    warehouse and a Dagster instance without runs (the project's dagster.yaml, its tables
+    created), wall time of the whole command; as a ratio to a plain single-stream COPY of the
+    same rows into the same emptied table (COPY time / command time);
 (b) the same with ``BINANCE_ARCHIVE_URL`` empty: REST only, under Binance's weight limit;
 (c) 6 years (2,190 days) of 1m for one symbol through the archive, end to end, beside
     freqtrade's 15 s (its PR #10858, download to files, no database) and as a ratio to COPY;
@@ -57,18 +57,22 @@ OLD_DAGSTER_YAML = "storage:\n  postgres:\n    postgres_url:\n      env: DAGSTER
 
 @contextmanager
 def dagster_home(server, name: str, yaml_text: str | None = None):
-    """A DAGSTER_HOME with the project's dagster.yaml (or ``yaml_text``) over a fresh database."""
+    """A DAGSTER_HOME with the project's dagster.yaml (or ``yaml_text``) over a fresh database,
+    its tables already created (as on any instance after its first start: not timed)."""
     storage = dagster_storage_url(fresh_database(server, name))
     with tempfile.TemporaryDirectory(prefix="crypto-bench-home-") as home:
         if yaml_text is None:
             shutil.copyfile(DAGSTER_YAML, Path(home) / "dagster.yaml")
         else:
             (Path(home) / "dagster.yaml").write_text(yaml_text)
+        os.environ["DAGSTER_POSTGRES_URL"] = storage
+        with dg.DagsterInstance.from_config(home) as instance:
+            instance.get_runs(limit=1)
         yield home, storage
 
 
-def backfill(server, sim_url: str, symbols: tuple[str, ...], first: date, last: date, archive: bool) -> tuple[float, int, str]:
-    """``crypto backfill candles_1m`` in a subprocess; (seconds, klines weight, warehouse URL)."""
+def backfill(server, sim_url: str, symbols: tuple[str, ...], first: date, last: date, archive: bool) -> tuple[float, dict, str]:
+    """``crypto backfill candles_1m`` in a subprocess; (seconds, simulator stats, warehouse URL)."""
     db_url = fresh_database(server, "bench_archive")
     httpx.post(f"{sim_url}/_sim/reset").raise_for_status()
     with dagster_home(server, "bench_archive_dagster") as (home, storage):
@@ -77,6 +81,9 @@ def backfill(server, sim_url: str, symbols: tuple[str, ...], first: date, last: 
         env = {**os.environ, "DATABASE_URL": db_url, "DAGSTER_POSTGRES_URL": storage, "DAGSTER_HOME": home,
                "CRYPTO_CONFIG": str(config), "BINANCE_API_URL": sim_url, "BINANCE_ARCHIVE_URL": sim_url if archive else ""}
         env.pop("DAGSTER_EVENT_BATCH_SIZE", None)  # the command sets it, as the platform does
+        # Cached bytecode, as any install has (the Docker image compiles it): without it each
+        # start compiles ~1,500 modules from source, 2.4 s here. The warm-up pass writes it.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         began = time.perf_counter()
         subprocess.run(
             [sys.executable, "-m", "crypto_assets.cli", "backfill", "candles_1m", "--start", first.isoformat(), "--end", last.isoformat()],
@@ -84,8 +91,7 @@ def backfill(server, sim_url: str, symbols: tuple[str, ...], first: date, last: 
             stderr=None if os.environ.get("BENCH_VERBOSE") else subprocess.DEVNULL,
         )
         seconds = time.perf_counter() - began
-    weight = httpx.get(f"{sim_url}/_sim/stats").json().get("weight /api/v3/klines", 0)
-    return seconds, weight, db_url
+    return seconds, httpx.get(f"{sim_url}/_sim/stats").json(), db_url
 
 
 def plain_copy(db_url: str) -> tuple[float, int]:
@@ -111,10 +117,11 @@ def scenario(server, sim_url, label, symbols, first, last, archive, repeat, base
     walls, copies, ratios, weights = [], [], [], []
     rows = 0
     for attempt in range(repeat):
-        seconds, weight, db_url = backfill(server, sim_url, symbols, first, last, archive)
+        seconds, stats, db_url = backfill(server, sim_url, symbols, first, last, archive)
         walls.append(seconds)
-        weights.append(weight)
-        line = f"{label} run {attempt + 1}: {seconds:.1f} s, klines weight {weight}"
+        weights.append(stats.get("weight /api/v3/klines", 0))
+        line = (f"{label} run {attempt + 1}: {seconds:.1f} s, klines weight {weights[-1]},"
+                f" {stats['archive_files']} archive files ({stats['archive_bytes'] / 1e6:.0f} MB)")
         if baseline:
             copy_seconds, rows = plain_copy(db_url)
             copies.append(copy_seconds)
@@ -149,8 +156,7 @@ def dagster_overhead(server, yaml_text: str | None, batch_size: str, partitions:
     previous = os.environ.get("DAGSTER_EVENT_BATCH_SIZE")
     os.environ["DAGSTER_EVENT_BATCH_SIZE"] = batch_size
     try:
-        with dagster_home(server, "bench_overhead", yaml_text) as (home, storage):
-            os.environ["DAGSTER_POSTGRES_URL"] = storage
+        with dagster_home(server, "bench_overhead", yaml_text) as (home, _):
             with dg.DagsterInstance.from_config(home) as instance:
                 run(instance, 1)  # creates the tables and asset records
                 small, large = run(instance, 1), run(instance, partitions // 2)
