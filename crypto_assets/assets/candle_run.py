@@ -25,7 +25,7 @@ from crypto_assets.binance.rest import BinanceRestClient
 from crypto_assets.binance.wire import ms_to_datetime
 
 DayRanges = list[tuple[date, date]]
-WriteSymbol = Callable[[str, DayRanges], list[IngestStats]]
+WriteSymbol = Callable[[str, DayRanges], object]
 
 
 def not_trading_reason(symbol: str, status: str | None) -> str | None:
@@ -39,22 +39,22 @@ def not_trading_reason(symbol: str, status: str | None) -> str | None:
 
 def write_per_symbol(
     context: dg.AssetExecutionContext, client: BinanceRestClient, ranges: Mapping[str, DayRanges], write_symbol: WriteSymbol
-) -> tuple[dict[str, list[IngestStats]], dict[str, str]]:
-    """Call ``write_symbol`` (one transaction each) for every TRADING symbol; collect failures."""
+) -> dict[str, str]:
+    """Call ``write_symbol`` (one transaction each) for every TRADING symbol; returns the failed
+    symbols with why."""
     statuses = client.symbol_statuses(list(ranges))
-    done: dict[str, list[IngestStats]] = {}
     failures: dict[str, str] = {}
     for symbol in sorted(ranges):
         reason = not_trading_reason(symbol, statuses.get(symbol))
         if reason is None:
             try:
-                done[symbol] = write_symbol(symbol, ranges[symbol])
+                write_symbol(symbol, ranges[symbol])
                 continue
             except BinanceError as err:
                 reason = f"{symbol}: {err}"
         failures[symbol] = reason
         context.log.error(f"{reason}; its partitions are left failed, the other symbols go on")
-    return done, failures
+    return failures
 
 
 def stored_windows(results: Sequence[IngestStats]) -> list[tuple[str, int, int]]:

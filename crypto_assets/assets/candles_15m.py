@@ -56,12 +56,11 @@ def build_candles_15m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefin
             metadata.update(symbol_metadata)
             reported.update(symbol_reported)
             results.extend(written)
-            return written
 
         with binance.client() as client, binance.archive() as archive:
             source = KlineSource(client, archive, context.log)
             progress = ProgressLog(context.log, expected_candles(ranges, step), unit="candles", detail=source.describe)
-            _, failures = write_per_symbol(context, client, ranges, write_symbol)
+            failures = write_per_symbol(context, client, ranges, write_symbol)
         log_gaps(context, results, step)
         with warehouse.transaction() as conn, conn.cursor() as cur:
             checks = candle_checks(cur, TABLE, results, step, reported, {k: m["rows"] for k, m in metadata.items()})

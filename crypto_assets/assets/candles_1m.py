@@ -98,13 +98,12 @@ def build_candles_1m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
                 metadata[str(partition_key(days[-1][1], symbol))]["minutes_awaiting_rest"] = awaiting_rest
             reported.update(symbol_reported)
             results.extend(written)
-            return written
 
         with binance.client() as client, binance.archive() as archive:
             rest_now_ms = client.server_time_ms()
             source = KlineSource(client, archive, context.log)
             progress = ProgressLog(context.log, expected_candles(ranges, step), unit="candles", detail=source.describe)
-            _, failures = write_per_symbol(context, client, ranges, write_symbol)
+            failures = write_per_symbol(context, client, ranges, write_symbol)
         log_gaps(context, results, step)
         comparison = repair.Comparison.combine(comparisons)
         if comparison.mismatch_count:

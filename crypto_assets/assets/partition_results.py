@@ -15,9 +15,9 @@ from typing import Iterator, Mapping, Sequence
 
 import dagster as dg
 
+from crypto_assets.assets.candle_checks import windows_clause
 from crypto_assets.assets.partition_metadata import add_partition_metadata
 from crypto_assets.assets.partitions import partition_key
-from crypto_assets.warehouse.candles import ms_to_pg
 
 Window = tuple[str, int, int]  # symbol, start ms, end ms (exclusive)
 
@@ -32,8 +32,7 @@ def table_stats(cur, table: str, time_column: str, windows: Sequence[Window], ex
         return {}
     extra = dict(extra or {})
     day = "t.day" if time_column == "day" else f"(t.{time_column} AT TIME ZONE 'UTC')::date"
-    values = ", ".join("(%s, %s::timestamptz, %s::timestamptz)" for _ in windows)
-    params = [v for symbol, lo, hi in windows for v in (symbol, ms_to_pg(lo), ms_to_pg(hi))]
+    with_clause, params = windows_clause(windows)
     bounds = (
         f"t.{time_column} >= (w.lo AT TIME ZONE 'UTC')::date AND t.{time_column} < (w.hi AT TIME ZONE 'UTC')::date"
         if time_column == "day"
@@ -41,8 +40,7 @@ def table_stats(cur, table: str, time_column: str, windows: Sequence[Window], ex
     )
     extra_sql = "".join(f", {sql}" for sql in extra.values())
     cur.execute(
-        f"WITH w(symbol, lo, hi) AS (VALUES {values})"
-        f" SELECT t.symbol, {day}, count(*), min(t.{time_column}), max(t.{time_column}){extra_sql}"
+        f"{with_clause} SELECT t.symbol, {day}, count(*), min(t.{time_column}), max(t.{time_column}){extra_sql}"
         f" FROM {table} t JOIN w ON t.symbol = w.symbol AND {bounds} GROUP BY 1, 2",
         params,
     )

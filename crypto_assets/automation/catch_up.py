@@ -22,7 +22,7 @@ from typing import Iterable, Sequence
 import dagster as dg
 
 from crypto_assets.assets.partitions import every_partition, partition_key, split_key
-from crypto_assets.warehouse.catch_up_state import Retry, backoff_after, floor_for
+from crypto_assets.warehouse.catch_up_state import Retry, backoff_after, first_refill_days
 
 CATCH_UP_TAG = "crypto/catch-up"  # tags a sensor's runs with the sensor's name
 ATTEMPT_TAG = "crypto/attempt"  # on retry runs: which retry of their partitions this is
@@ -108,7 +108,7 @@ def plan_catch_up(
     today = now.date()
     partitions = every_partition(history_start, symbols, today)
     status = instance.get_status_by_partition(asset_key, [key for _, _, key in partitions], partitions_def) or {}
-    first_day = {symbol: floor_for(floors, symbol) or history_start for symbol in symbols}
+    first_day = first_refill_days(floors, symbols, history_start)
     plan = CatchUpPlan()
     recent: list[str] = []
     for day, symbol, key in partitions:

@@ -67,7 +67,7 @@ def partition_status(settings, database_url: str) -> list[dict]:
 
     from crypto_assets.assets.partitions import every_partition
     from crypto_assets.definitions import build_definitions
-    from crypto_assets.warehouse.catch_up_state import floor_for, floors, retries
+    from crypto_assets.warehouse.catch_up_state import first_refill_days, floors, retries
     from crypto_assets.warehouse.db import connect
 
     defs = build_definitions(settings)
@@ -83,7 +83,7 @@ def partition_status(settings, database_url: str) -> list[dict]:
                 name = spec.key.to_user_string()
                 status = instance.get_status_by_partition(spec.key, keys, spec.partitions_def) or {}
                 table_floors = floors(cur, name)
-                first_day = {s: floor_for(table_floors, s) or settings.history_start for s in settings.symbols}
+                first_day = first_refill_days(table_floors, settings.symbols, settings.history_start)
                 counts = {"materialized": 0, "failed": 0, "in_progress": 0, "cleared": 0, "missing": 0}
                 missing_by_symbol: dict[str, int] = {}
                 for day, symbol, key in partitions:

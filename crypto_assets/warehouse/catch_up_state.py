@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from psycopg2.extras import execute_values
 
@@ -41,9 +41,13 @@ def floors(cur, table: str) -> dict[str, date]:
     return dict(cur.fetchall())
 
 
-def floor_for(table_floors: dict[str, date], symbol: str) -> date | None:
-    found = [d for d in (table_floors.get(symbol), table_floors.get(ALL_SYMBOLS)) if d is not None]
-    return max(found) if found else None
+def first_refill_days(table_floors: dict[str, date], symbols: Sequence[str], history_start: date) -> dict[str, date]:
+    """Per symbol, the first day the sensors keep filled: ``history_start``, or the symbol's
+    (or every symbol's) cleared floor when that is later."""
+    return {
+        symbol: max(d for d in (history_start, table_floors.get(symbol), table_floors.get(ALL_SYMBOLS)) if d is not None)
+        for symbol in symbols
+    }
 
 
 @dataclass(frozen=True)
