@@ -16,7 +16,7 @@ import argparse
 import io
 import os
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
 
@@ -25,7 +25,18 @@ from bench.seed import seed_candles_1m
 from crypto_assets.warehouse.db import connect
 from crypto_assets.warehouse.rollups import write_candles_1d, write_candles_1h, write_market_metrics
 
-SYMBOLS = ["BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT", "DOGEUSDT", "AVAXUSDT", "DOTUSDT", "LINKUSDT"]
+SYMBOLS = [
+    "BTCUSDT",
+    "ETHUSDT",
+    "BNBUSDT",
+    "SOLUSDT",
+    "XRPUSDT",
+    "ADAUSDT",
+    "DOGEUSDT",
+    "AVAXUSDT",
+    "DOTUSDT",
+    "LINKUSDT",
+]
 START = date(2024, 1, 1)
 NUM = pl.Decimal(38, 8)
 SUMMED = ["volume", "quote_volume", "taker_buy_base_volume", "taker_buy_quote_volume"]
@@ -33,10 +44,11 @@ STAMP = "%Y-%m-%d %H:%M:%S%.3f+00"
 
 
 def _day(d: date) -> datetime:
-    return datetime.combine(d, datetime.min.time(), tzinfo=timezone.utc)
+    return datetime.combine(d, datetime.min.time(), tzinfo=UTC)
 
 
 # ---- SQL: what the assets run ---------------------------------------------------------------
+
 
 def sql_stage(url: str, write, symbols: list[str], lo: datetime, hi: datetime) -> float:
     began = time.perf_counter()
@@ -50,6 +62,7 @@ def sql_stage(url: str, write, symbols: list[str], lo: datetime, hi: datetime) -
 
 # ---- polars: the same results computed outside the database ----------------------------------
 
+
 def read_frame(cur, query: str, schema: dict) -> pl.DataFrame:
     buffer = io.BytesIO()
     cur.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER true)", buffer)
@@ -59,7 +72,9 @@ def read_frame(cur, query: str, schema: dict) -> pl.DataFrame:
 
 def write_frame(cur, table: str, frame: pl.DataFrame) -> None:
     buffer = io.BytesIO()
-    frame.write_csv(buffer, separator="\t", include_header=False, null_value="\\N", datetime_format=STAMP)
+    frame.write_csv(
+        buffer, separator="\t", include_header=False, null_value="\\N", datetime_format=STAMP
+    )
     buffer.seek(0)
     cur.copy_expert(f"COPY {table} ({', '.join(frame.columns)}) FROM STDIN", buffer)
 
@@ -70,7 +85,7 @@ def _window(table: str, column: str, symbols: list[str], lo: datetime, hi: datet
 
 
 def _candle_schema() -> dict:
-    return {c: NUM for c in ("open", "high", "low", "close", *SUMMED)} | {"trade_count": pl.Int64}
+    return dict.fromkeys(("open", "high", "low", "close", *SUMMED), NUM) | {"trade_count": pl.Int64}
 
 
 def _epoch_ms(column: str) -> str:
@@ -84,9 +99,18 @@ def _rollup(frame: pl.DataFrame, every_ms: int, count_column: str) -> pl.DataFra
         .with_columns((pl.col("open_time") // every_ms * every_ms).alias("bucket"))
         .group_by("symbol", "bucket", maintain_order=True)
         .agg(
-            pl.col("open").first(), pl.col("high").max(), pl.col("low").min(), pl.col("close").last(),
-            *[pl.col(c).sum() for c in SUMMED], pl.col("trade_count").sum(), pl.col(count_column).sum().alias("n"),
-            *([pl.col("is_complete").all(), pl.len().alias("hours")] if "is_complete" in frame.columns else []),
+            pl.col("open").first(),
+            pl.col("high").max(),
+            pl.col("low").min(),
+            pl.col("close").last(),
+            *[pl.col(c).sum() for c in SUMMED],
+            pl.col("trade_count").sum(),
+            pl.col(count_column).sum().alias("n"),
+            *(
+                [pl.col("is_complete").all(), pl.len().alias("hours")]
+                if "is_complete" in frame.columns
+                else []
+            ),
         )
     )
 
@@ -95,10 +119,19 @@ def _as_candles(frame: pl.DataFrame, width_ms: int, complete: pl.Expr) -> pl.Dat
     return frame.select(
         "symbol",
         pl.from_epoch("bucket", time_unit="ms").dt.replace_time_zone("UTC").alias("open_time"),
-        pl.from_epoch(pl.col("bucket") + width_ms - 1, time_unit="ms").dt.replace_time_zone("UTC").alias("close_time"),
-        "open", "high", "low", "close", *SUMMED, "trade_count",
+        pl.from_epoch(pl.col("bucket") + width_ms - 1, time_unit="ms")
+        .dt.replace_time_zone("UTC")
+        .alias("close_time"),
+        "open",
+        "high",
+        "low",
+        "close",
+        *SUMMED,
+        "trade_count",
         (pl.col("quote_volume").cast(pl.Float64) / pl.col("volume").cast(pl.Float64)).alias("vwap"),
-        pl.col("n").alias("source_candles"), complete.alias("is_complete"), pl.lit("1m").alias("source_interval"),
+        pl.col("n").alias("source_candles"),
+        complete.alias("is_complete"),
+        pl.lit("1m").alias("source_interval"),
     )
 
 
@@ -125,7 +158,11 @@ def polars_days(cur, symbols, lo, hi) -> None:
     )
     days = _rollup(frame, 86_400_000, "source_candles")
     cur.execute(f"DELETE FROM {_window('candles_1d', 'open_time', symbols, lo, hi)}")
-    write_frame(cur, "candles_1d", _as_candles(days, 86_400_000, pl.col("is_complete") & (pl.col("hours") == 24)))
+    write_frame(
+        cur,
+        "candles_1d",
+        _as_candles(days, 86_400_000, pl.col("is_complete") & (pl.col("hours") == 24)),
+    )
 
 
 def polars_metrics(cur, symbols, lo, hi) -> None:
@@ -138,7 +175,9 @@ def polars_metrics(cur, symbols, lo, hi) -> None:
     vol = (
         minutes.sort("symbol", "open_time")
         .with_columns((pl.col("open_time") // 86_400_000 * 86_400_000).alias("day_ms"))
-        .with_columns((pl.col("close") / pl.col("close").shift(1).over("symbol", "day_ms")).log().alias("lr"))
+        .with_columns(
+            (pl.col("close") / pl.col("close").shift(1).over("symbol", "day_ms")).log().alias("lr")
+        )
         .group_by("symbol", "day_ms")
         .agg((pl.col("lr") ** 2).sum().sqrt().alias("rv"), pl.len().alias("minutes_observed"))
     )
@@ -150,22 +189,39 @@ def polars_metrics(cur, symbols, lo, hi) -> None:
     ).sort("symbol", "open_time")
     days = days.with_columns(
         pl.when(pl.col("open_time").diff().over("symbol") == 86_400_000)
-        .then(pl.col("close").shift(1).over("symbol")).alias("previous_close")
+        .then(pl.col("close").shift(1).over("symbol"))
+        .alias("previous_close")
     ).filter(pl.col("open_time") >= int(lo.timestamp() * 1000))
-    out = days.join(vol, left_on=["symbol", "open_time"], right_on=["symbol", "day_ms"], how="left").select(
+    out = days.join(
+        vol, left_on=["symbol", "open_time"], right_on=["symbol", "day_ms"], how="left"
+    ).select(
         "symbol",
         pl.from_epoch("open_time", time_unit="ms").dt.date().alias("day"),
-        "open", "close", "previous_close",
-        (pl.col("close").cast(pl.Float64) / pl.col("previous_close").cast(pl.Float64) - 1).alias("simple_return"),
-        (pl.col("close").cast(pl.Float64) / pl.col("previous_close").cast(pl.Float64)).log().alias("log_return"),
+        "open",
+        "close",
+        "previous_close",
+        (pl.col("close").cast(pl.Float64) / pl.col("previous_close").cast(pl.Float64) - 1).alias(
+            "simple_return"
+        ),
+        (pl.col("close").cast(pl.Float64) / pl.col("previous_close").cast(pl.Float64))
+        .log()
+        .alias("log_return"),
         pl.col("rv").alias("realized_volatility"),
         (pl.col("rv") * 365**0.5).alias("realized_volatility_annualized"),
-        ((pl.col("high") - pl.col("low")).cast(pl.Float64) / pl.col("open").cast(pl.Float64) * 100).alias("range_pct"),
-        "volume", "quote_volume", "trade_count",
+        (
+            (pl.col("high") - pl.col("low")).cast(pl.Float64)
+            / pl.col("open").cast(pl.Float64)
+            * 100
+        ).alias("range_pct"),
+        "volume",
+        "quote_volume",
+        "trade_count",
         pl.col("minutes_observed").fill_null(0).cast(pl.Int32),
     )
-    cur.execute(f"DELETE FROM market_metrics_daily WHERE symbol IN ({', '.join(repr(s) for s in symbols)})"
-                f" AND day >= '{lo.date()}' AND day < '{hi.date()}'")
+    cur.execute(
+        f"DELETE FROM market_metrics_daily WHERE symbol IN ({', '.join(repr(s) for s in symbols)})"
+        f" AND day >= '{lo.date()}' AND day < '{hi.date()}'"
+    )
     write_frame(cur, "market_metrics_daily", out)
 
 
@@ -209,7 +265,11 @@ STAGES = [
 def build_all(url, engine: str, symbols, lo, hi) -> dict[str, float]:
     times = {}
     for name, sql_write, polars_build in STAGES:
-        times[name] = sql_stage(url, sql_write, symbols, lo, hi) if engine == "sql" else polars_stage(url, polars_build, symbols, lo, hi)
+        times[name] = (
+            sql_stage(url, sql_write, symbols, lo, hi)
+            if engine == "sql"
+            else polars_stage(url, polars_build, symbols, lo, hi)
+        )
     return times
 
 
@@ -236,21 +296,41 @@ def main() -> None:
             results[engine] = build_all(url, engine, symbols, lo, hi)
             results[engine + "_digest"] = digests(url)
             results[engine + "_day"] = build_all(url, engine, symbols, *last_day)
-        same = {t: results["sql_digest"][t] == results["polars_digest"][t] for t in results["sql_digest"]}
+        same = {
+            t: results["sql_digest"][t] == results["polars_digest"][t]
+            for t in results["sql_digest"]
+        }
         figures = [
             ("server", "TimescaleDB" if server.timescaledb else "plain PostgreSQL"),
-            ("load average (1, 5, 15 min)", ", ".join(f"{x:.2f}" for x in os.getloadavg()) + " on 2 shared cores"),
-            ("rows seeded", f"{rows:,} 1m candles ({len(symbols)} symbols x {args.days} days) in {seeded:.1f} s"),
+            (
+                "load average (1, 5, 15 min)",
+                ", ".join(f"{x:.2f}" for x in os.getloadavg()) + " on 2 shared cores",
+            ),
+            (
+                "rows seeded",
+                f"{rows:,} 1m candles ({len(symbols)} symbols x {args.days} days) in {seeded:.1f} s",
+            ),
         ]
         for name, _, _ in STAGES:
             sql_s, polars_s = results["sql"][name], results["polars"][name]
-            figures.append((f"{name} full build", f"SQL {sql_s:6.2f} s | polars {polars_s:6.2f} s | polars/SQL {polars_s / sql_s:4.2f}x"))
+            figures.append(
+                (
+                    f"{name} full build",
+                    f"SQL {sql_s:6.2f} s | polars {polars_s:6.2f} s | polars/SQL {polars_s / sql_s:4.2f}x",
+                )
+            )
         for engine in ("sql", "polars"):
-            figures.append((f"all three, full build ({engine})", f"{sum(results[engine].values()):6.2f} s"))
+            figures.append(
+                (f"all three, full build ({engine})", f"{sum(results[engine].values()):6.2f} s")
+            )
         for engine in ("sql", "polars"):
             day = results[engine + "_day"]
-            figures.append((f"one day incremental, {len(symbols)} symbols ({engine})",
-                            f"{sum(day.values()):6.3f} s ({', '.join(f'{k} {v:.3f}' for k, v in day.items())})"))
+            figures.append(
+                (
+                    f"one day incremental, {len(symbols)} symbols ({engine})",
+                    f"{sum(day.values()):6.3f} s ({', '.join(f'{k} {v:.3f}' for k, v in day.items())})",
+                )
+            )
         figures.append(("SQL and polars tables identical", str(same)))
         report("aggregates: SQL vs polars", figures)
 

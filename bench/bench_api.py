@@ -24,14 +24,21 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import psycopg2
 import yaml
 
-from bench.harness import fresh_database, free_port, median, report, server_process, throwaway_postgres
+from bench.harness import (
+    free_port,
+    fresh_database,
+    median,
+    report,
+    server_process,
+    throwaway_postgres,
+)
 from bench.seed import seed_candles_1m
 from crypto_assets.warehouse.roles import API_ROLE, ensure_readonly_role, role_url
 from crypto_assets.warehouse.rollups import write_candles_1h
@@ -39,12 +46,14 @@ from crypto_assets.warehouse.rollups import write_candles_1h
 SYMBOL = "BTCUSDT"
 START, DAYS = date(2024, 1, 1), 366  # all of 2024 (a leap year): 527,040 minutes
 MB = 1 << 20
-COPY_SQL = ("COPY (SELECT * FROM candles_1m WHERE symbol = %s AND open_time >= %s AND open_time < %s"
-            " ORDER BY open_time) TO STDOUT")
+COPY_SQL = (
+    "COPY (SELECT * FROM candles_1m WHERE symbol = %s AND open_time >= %s AND open_time < %s"
+    " ORDER BY open_time) TO STDOUT"
+)
 
 
 def _utc(day: date) -> datetime:
-    return datetime.combine(day, datetime.min.time(), tzinfo=timezone.utc)
+    return datetime.combine(day, datetime.min.time(), tzinfo=UTC)
 
 
 def seed(url: str) -> int:
@@ -94,10 +103,17 @@ def api_process(database_url: str):
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "crypto.yaml"
         config.write_text(yaml.safe_dump({"symbols": [SYMBOL]}))
-        env = {**os.environ, "DATABASE_URL": database_url, "CRYPTO_CONFIG": str(config), "CRYPTO_API_TOKENS": ""}
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "CRYPTO_CONFIG": str(config),
+            "CRYPTO_API_TOKENS": "",
+        }
         base = f"http://127.0.0.1:{port}"
         argv = [sys.executable, "-m", "crypto_assets.cli", "api", "--port", str(port)]
-        with server_process(argv, f"{base}/openapi.json", "crypto api", env, timeout_s=60) as process:
+        with server_process(
+            argv, f"{base}/openapi.json", "crypto api", env, timeout_s=60
+        ) as process:
             yield base, process.pid
 
 
@@ -122,7 +138,9 @@ def copy_seconds(url: str) -> float:
 
     with contextlib.closing(psycopg2.connect(url)) as conn, conn.cursor() as cur:
         began = time.perf_counter()
-        cur.copy_expert(cur.mogrify(COPY_SQL, (SYMBOL, _utc(START), _utc(date(2025, 1, 1)))).decode(), Discard())
+        cur.copy_expert(
+            cur.mogrify(COPY_SQL, (SYMBOL, _utc(START), _utc(date(2025, 1, 1)))).decode(), Discard()
+        )
         return time.perf_counter() - began
 
 
@@ -150,13 +168,24 @@ def main(argv: list[str] | None = None) -> None:
         url = fresh_database(server, "bench_api")
         began = time.perf_counter()
         year_rows = seed(url)
-        print(f"seeded {year_rows:,} 1m candles and their candles_1h in {time.perf_counter() - began:.1f} s", flush=True)
-        with api_process(role_url(url, API_ROLE, password=None)) as (base, pid), \
-                httpx.Client(base_url=base, timeout=120) as client:
-            day = latencies(client, {"interval": "1m", "start": "2024-06-01", "end": "2024-06-02", "limit": 1440},
-                            args.repeats)
-            year = latencies(client, {"interval": "1h", "start": "2024-01-01", "end": "2025-01-01", "limit": 10000},
-                             args.repeats)
+        print(
+            f"seeded {year_rows:,} 1m candles and their candles_1h in {time.perf_counter() - began:.1f} s",
+            flush=True,
+        )
+        with (
+            api_process(role_url(url, API_ROLE, password=None)) as (base, pid),
+            httpx.Client(base_url=base, timeout=120) as client,
+        ):
+            day = latencies(
+                client,
+                {"interval": "1m", "start": "2024-06-01", "end": "2024-06-02", "limit": 1440},
+                args.repeats,
+            )
+            year = latencies(
+                client,
+                {"interval": "1h", "start": "2024-01-01", "end": "2025-01-01", "limit": 10000},
+                args.repeats,
+            )
             download(client, pid, "arrow")  # warm: imports and buffers of both paths
             download(client, pid, "csv")
             baseline = rss(pid)
@@ -166,22 +195,47 @@ def main(argv: list[str] | None = None) -> None:
                 csv_s, csv_bytes, csv_peak = download(client, pid, "csv")
                 arrow_s, arrow_bytes, arrow_peak = download(client, pid, "arrow")
                 runs.append((copy_s, csv_s, arrow_s, csv_peak, arrow_peak))
-                print(f"  run: COPY {year_rows / copy_s:,.0f} rows/s; CSV {year_rows / csv_s:,.0f} rows/s"
-                      f" (ratio {copy_s / csv_s:.2f}); Arrow {year_rows / arrow_s:,.0f} rows/s"
-                      f" (ratio {copy_s / arrow_s:.2f}); peak RSS {csv_peak / MB:.0f} / {arrow_peak / MB:.0f} MB",
-                      flush=True)
-    report("HTTP API", [
-        ("JSON, a day of 1m (1,440 candles): p50 / p95", f"{day[0]:.1f} / {day[1]:.1f} ms ({day[2]} candles)"),
-        ("JSON, a year of 1h (limit 10000): p50 / p95", f"{year[0]:.1f} / {year[1]:.1f} ms ({year[2]} candles)"),
-        ("COPY TO STDOUT, a year of 1m", f"{year_rows / median([r[0] for r in runs]):,.0f} rows/s"),
-        ("CSV download, same rows", f"{year_rows / median([r[1] for r in runs]):,.0f} rows/s, {csv_bytes / MB:.0f} MB"),
-        ("CSV / COPY (median of runs)", f"{median([r[0] / r[1] for r in runs]):.2f}"),
-        ("Arrow download, same rows", f"{year_rows / median([r[2] for r in runs]):,.0f} rows/s, {arrow_bytes / MB:.0f} MB"),
-        ("Arrow / COPY (median of runs; target >= 0.5)", f"{median([r[0] / r[2] for r in runs]):.2f}"),
-        ("server RSS: idle after warm-up -> peak while streaming",
-         f"{baseline / MB:.0f} -> {max(max(r[3], r[4]) for r in runs) / MB:.0f} MB"),
-        ("load average at the end", f"{os.getloadavg()[0]:.1f}"),
-    ])
+                print(
+                    f"  run: COPY {year_rows / copy_s:,.0f} rows/s; CSV {year_rows / csv_s:,.0f} rows/s"
+                    f" (ratio {copy_s / csv_s:.2f}); Arrow {year_rows / arrow_s:,.0f} rows/s"
+                    f" (ratio {copy_s / arrow_s:.2f}); peak RSS {csv_peak / MB:.0f} / {arrow_peak / MB:.0f} MB",
+                    flush=True,
+                )
+    report(
+        "HTTP API",
+        [
+            (
+                "JSON, a day of 1m (1,440 candles): p50 / p95",
+                f"{day[0]:.1f} / {day[1]:.1f} ms ({day[2]} candles)",
+            ),
+            (
+                "JSON, a year of 1h (limit 10000): p50 / p95",
+                f"{year[0]:.1f} / {year[1]:.1f} ms ({year[2]} candles)",
+            ),
+            (
+                "COPY TO STDOUT, a year of 1m",
+                f"{year_rows / median([r[0] for r in runs]):,.0f} rows/s",
+            ),
+            (
+                "CSV download, same rows",
+                f"{year_rows / median([r[1] for r in runs]):,.0f} rows/s, {csv_bytes / MB:.0f} MB",
+            ),
+            ("CSV / COPY (median of runs)", f"{median([r[0] / r[1] for r in runs]):.2f}"),
+            (
+                "Arrow download, same rows",
+                f"{year_rows / median([r[2] for r in runs]):,.0f} rows/s, {arrow_bytes / MB:.0f} MB",
+            ),
+            (
+                "Arrow / COPY (median of runs; target >= 0.5)",
+                f"{median([r[0] / r[2] for r in runs]):.2f}",
+            ),
+            (
+                "server RSS: idle after warm-up -> peak while streaming",
+                f"{baseline / MB:.0f} -> {max(max(r[3], r[4]) for r in runs) / MB:.0f} MB",
+            ),
+            ("load average at the end", f"{os.getloadavg()[0]:.1f}"),
+        ],
+    )
 
 
 if __name__ == "__main__":

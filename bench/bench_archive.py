@@ -34,12 +34,15 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
 import httpx
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
 
 from bench.harness import fresh_database, median, report, simulator_process, throwaway_postgres
 from crypto_assets.assets.candles_1m_checks import candles_1m_check_specs
@@ -71,23 +74,44 @@ def dagster_home(server, name: str, yaml_text: str | None = None):
         yield home, storage
 
 
-def backfill(server, sim_url: str, symbols: tuple[str, ...], first: date, last: date, archive: bool) -> tuple[float, dict, str]:
+def backfill(
+    server, sim_url: str, symbols: tuple[str, ...], first: date, last: date, archive: bool
+) -> tuple[float, dict, str]:
     """``crypto backfill candles_1m`` in a subprocess; (seconds, simulator stats, warehouse URL)."""
     db_url = fresh_database(server, "bench_archive")
     httpx.post(f"{sim_url}/_sim/reset").raise_for_status()
     with dagster_home(server, "bench_archive_dagster") as (home, storage):
         config = Path(home) / "crypto.yaml"
         config.write_text(f"symbols: [{', '.join(symbols)}]\nhistory_start: {first.isoformat()}\n")
-        env = {**os.environ, "DATABASE_URL": db_url, "DAGSTER_POSTGRES_URL": storage, "DAGSTER_HOME": home,
-               "CRYPTO_CONFIG": str(config), "BINANCE_API_URL": sim_url, "BINANCE_ARCHIVE_URL": sim_url if archive else ""}
+        env = {
+            **os.environ,
+            "DATABASE_URL": db_url,
+            "DAGSTER_POSTGRES_URL": storage,
+            "DAGSTER_HOME": home,
+            "CRYPTO_CONFIG": str(config),
+            "BINANCE_API_URL": sim_url,
+            "BINANCE_ARCHIVE_URL": sim_url if archive else "",
+        }
         env.pop("DAGSTER_EVENT_BATCH_SIZE", None)  # the command sets it, as the platform does
         # Cached bytecode, as any install has (the Docker image compiles it): without it each
         # start compiles ~1,500 modules from source, 2.4 s here. The warm-up pass writes it.
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         began = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-m", "crypto_assets.cli", "backfill", "candles_1m", "--start", first.isoformat(), "--end", last.isoformat()],
-            env=env, check=True, stdout=None if os.environ.get("BENCH_VERBOSE") else subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "crypto_assets.cli",
+                "backfill",
+                "candles_1m",
+                "--start",
+                first.isoformat(),
+                "--end",
+                last.isoformat(),
+            ],
+            env=env,
+            check=True,
+            stdout=None if os.environ.get("BENCH_VERBOSE") else subprocess.DEVNULL,
             stderr=None if os.environ.get("BENCH_VERBOSE") else subprocess.DEVNULL,
         )
         seconds = time.perf_counter() - began
@@ -120,19 +144,28 @@ def scenario(server, sim_url, label, symbols, first, last, archive, repeat, base
         seconds, stats, db_url = backfill(server, sim_url, symbols, first, last, archive)
         walls.append(seconds)
         weights.append(stats.get("weight /api/v3/klines", 0))
-        line = (f"{label} run {attempt + 1}: {seconds:.1f} s, klines weight {weights[-1]},"
-                f" {stats['archive_files']} archive files ({stats['archive_bytes'] / 1e6:.0f} MB)")
+        line = (
+            f"{label} run {attempt + 1}: {seconds:.1f} s, klines weight {weights[-1]},"
+            f" {stats['archive_files']} archive files ({stats['archive_bytes'] / 1e6:.0f} MB)"
+        )
         if baseline:
             copy_seconds, rows = plain_copy(db_url)
             copies.append(copy_seconds)
             ratios.append(copy_seconds / seconds)
             line += f"; plain COPY of the same {rows:,} rows {copy_seconds:.1f} s, ratio {ratios[-1]:.2f}"
         print(line + f" (load {os.getloadavg()[0]:.1f})", flush=True)
-    return {"wall": median(walls), "copy": median(copies) if copies else None, "ratio": median(ratios) if ratios else None,
-            "weight": max(weights), "rows": rows}
+    return {
+        "wall": median(walls),
+        "copy": median(copies) if copies else None,
+        "ratio": median(ratios) if ratios else None,
+        "weight": max(weights),
+        "rows": rows,
+    }
 
 
-def dagster_overhead(server, yaml_text: str | None, batch_size: str, partitions: int) -> tuple[float, float]:
+def dagster_overhead(
+    server, yaml_text: str | None, batch_size: str, partitions: int
+) -> tuple[float, float]:
     """Per partition: (run overhead ms, status read ms) of a no-work ranged run of ``partitions``."""
     settings = Settings(symbols=("BTCUSDT", "ETHUSDT"), history_start=YEAR[0])
     partitions_def = day_symbol_partitions(settings)
@@ -140,16 +173,36 @@ def dagster_overhead(server, yaml_text: str | None, batch_size: str, partitions:
 
     @dg.asset(name="candles_1m", partitions_def=partitions_def, check_specs=specs)
     def stand_in(context):
-        add_partition_metadata(context, {key: {"source": "archive", "archive_rows": 1440, "rest_rows": 0,
-                                               "archive_file": "BTCUSDT-1m-2023-01.zip"} for key in context.partition_keys})
-        return dg.MaterializeResult(metadata={"rows": 1440 * len(context.partition_keys)},
-                                    check_results=[dg.AssetCheckResult(check_name=spec.name, passed=True) for spec in specs])
+        add_partition_metadata(
+            context,
+            {
+                key: {
+                    "source": "archive",
+                    "archive_rows": 1440,
+                    "rest_rows": 0,
+                    "archive_file": "BTCUSDT-1m-2023-01.zip",
+                }
+                for key in context.partition_keys
+            },
+        )
+        return dg.MaterializeResult(
+            metadata={"rows": 1440 * len(context.partition_keys)},
+            check_results=[
+                dg.AssetCheckResult(check_name=spec.name, passed=True) for spec in specs
+            ],
+        )
 
     def run(instance, days: int) -> float:
         last = YEAR[0] + timedelta(days=days - 1)
         began = time.perf_counter()
-        result = dg.materialize([stand_in], instance=instance, tags={
-            ASSET_PARTITION_RANGE_START_TAG: f"{YEAR[0]}|BTCUSDT", ASSET_PARTITION_RANGE_END_TAG: f"{last}|ETHUSDT"})
+        result = dg.materialize(
+            [stand_in],
+            instance=instance,
+            tags={
+                ASSET_PARTITION_RANGE_START_TAG: f"{YEAR[0]}|BTCUSDT",
+                ASSET_PARTITION_RANGE_END_TAG: f"{last}|ETHUSDT",
+            },
+        )
         assert result.success
         return time.perf_counter() - began
 
@@ -160,11 +213,16 @@ def dagster_overhead(server, yaml_text: str | None, batch_size: str, partitions:
             with dg.DagsterInstance.from_config(home) as instance:
                 run(instance, 1)  # creates the tables and asset records
                 small, large = run(instance, 1), run(instance, partitions // 2)
-                keys = partitions_def.get_partition_keys()[: partitions]
+                keys = partitions_def.get_partition_keys()[:partitions]
                 began = time.perf_counter()
-                status = instance.get_status_by_partition(dg.AssetKey("candles_1m"), keys, partitions_def)
+                status = instance.get_status_by_partition(
+                    dg.AssetKey("candles_1m"), keys, partitions_def
+                )
                 status_seconds = time.perf_counter() - began
-                assert sum(1 for s in status.values() if s == dg.AssetPartitionStatus.MATERIALIZED) == partitions
+                assert (
+                    sum(1 for s in status.values() if s == dg.AssetPartitionStatus.MATERIALIZED)
+                    == partitions
+                )
     finally:
         if previous is None:
             os.environ.pop("DAGSTER_EVENT_BATCH_SIZE", None)
@@ -177,31 +235,62 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
-    yesterday = datetime.now(timezone.utc).date() - timedelta(days=1)
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
     six_years = (yesterday - timedelta(days=SIX_YEARS_DAYS - 1), yesterday)
     two = ("BTCUSDT", "ETHUSDT")
-    with throwaway_postgres(durable=True) as server, simulator_process("--archive-cache-mb", "1024", "--cache-mb", "512") as url:
-        print(f"PostgreSQL {'with TimescaleDB' if server.timescaledb else 'plain'}; simulator {url}", flush=True)
-        overhead = [dagster_overhead(server, None, EVENT_BATCH_SIZE, 730) for _ in range(args.repeat)]
+    with (
+        throwaway_postgres(durable=True) as server,
+        simulator_process("--archive-cache-mb", "1024", "--cache-mb", "512") as url,
+    ):
+        print(
+            f"PostgreSQL {'with TimescaleDB' if server.timescaledb else 'plain'}; simulator {url}",
+            flush=True,
+        )
+        overhead = [
+            dagster_overhead(server, None, EVENT_BATCH_SIZE, 730) for _ in range(args.repeat)
+        ]
         before = dagster_overhead(server, OLD_DAGSTER_YAML, "0", 200)
-        print(f"(e) Dagster overhead per partition: {[f'{o:.2f}+{s:.3f} ms' for o, s in overhead]}; before: {before[0]:.1f}+{before[1]:.3f} ms", flush=True)
+        print(
+            f"(e) Dagster overhead per partition: {[f'{o:.2f}+{s:.3f} ms' for o, s in overhead]}; before: {before[0]:.1f}+{before[1]:.3f} ms",
+            flush=True,
+        )
         year = scenario(server, url, "(a) archive", two, *YEAR, True, args.repeat)
         rest = scenario(server, url, "(b) REST", two, *YEAR, False, args.repeat)
         six = scenario(server, url, "(c) 6 years", ("BTCUSDT",), *six_years, True, args.repeat)
     report(
         f"issue 16: bulk history through the archive, medians of {args.repeat}",
         [
-            (f"(a) crypto backfill candles_1m {YEAR[0]}..{YEAR[1]} x 2 symbols via archive ({year['rows']:,} rows)", f"{year['wall']:.1f} s"),
+            (
+                f"(a) crypto backfill candles_1m {YEAR[0]}..{YEAR[1]} x 2 symbols via archive ({year['rows']:,} rows)",
+                f"{year['wall']:.1f} s",
+            ),
             ("    plain single-stream COPY of the same rows", f"{year['copy']:.1f} s"),
             ("    ratio COPY time / backfill time (target >= 0.8)", f"{year['ratio']:.2f}"),
-            ("(b) the same, REST only (BINANCE_ARCHIVE_URL empty)", f"{rest['wall']:.1f} s (ratio {rest['ratio']:.2f})"),
-            (f"(c) 6 years of 1m, BTCUSDT {six_years[0]}..{six_years[1]} via archive ({six['rows']:,} rows)", f"{six['wall']:.1f} s"),
-            ("    freqtrade download-data, 6 years of 1m (files, no database)", f"{FREQTRADE_SECONDS:.0f} s"),
-            ("    plain COPY of the same rows / ratio", f"{six['copy']:.1f} s / {six['ratio']:.2f}"),
+            (
+                "(b) the same, REST only (BINANCE_ARCHIVE_URL empty)",
+                f"{rest['wall']:.1f} s (ratio {rest['ratio']:.2f})",
+            ),
+            (
+                f"(c) 6 years of 1m, BTCUSDT {six_years[0]}..{six_years[1]} via archive ({six['rows']:,} rows)",
+                f"{six['wall']:.1f} s",
+            ),
+            (
+                "    freqtrade download-data, 6 years of 1m (files, no database)",
+                f"{FREQTRADE_SECONDS:.0f} s",
+            ),
+            (
+                "    plain COPY of the same rows / ratio",
+                f"{six['copy']:.1f} s / {six['ratio']:.2f}",
+            ),
             ("(d) klines weight spent in (a) and (c)", f"{year['weight']} and {six['weight']}"),
-            ("(e) Dagster overhead per partition, 730-partition run (target <= 5 ms)",
-             f"{median([o for o, _ in overhead]):.2f} ms + status {median([s for _, s in overhead]):.3f} ms"),
-            ("    before (storage: postgres, no event batching), 200-partition run", f"{before[0]:.1f} ms + status {before[1]:.3f} ms"),
+            (
+                "(e) Dagster overhead per partition, 730-partition run (target <= 5 ms)",
+                f"{median([o for o, _ in overhead]):.2f} ms + status {median([s for _, s in overhead]):.3f} ms",
+            ),
+            (
+                "    before (storage: postgres, no event batching), 200-partition run",
+                f"{before[0]:.1f} ms + status {before[1]:.3f} ms",
+            ),
         ],
     )
 

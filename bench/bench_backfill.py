@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -28,7 +28,7 @@ from crypto_assets.environment import DAGSTER_YAML, dagster_storage_url
 def run_once(server, sim_url: str, days: int, index: int) -> tuple[float, int]:
     db_url = fresh_database(server, f"bench_backfill_{index}")
     dagster_url = fresh_database(server, f"bench_dagster_{index}")
-    end = datetime.now(timezone.utc).date() - timedelta(days=1)
+    end = datetime.now(UTC).date() - timedelta(days=1)
     start = end - timedelta(days=days - 1)
     with tempfile.TemporaryDirectory(prefix="crypto-bench-home-") as home:
         shutil.copyfile(DAGSTER_YAML, Path(home) / "dagster.yaml")
@@ -44,8 +44,20 @@ def run_once(server, sim_url: str, days: int, index: int) -> tuple[float, int]:
         }
         began = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-m", "crypto_assets.cli", "backfill", "candles_15m", "--start", start.isoformat(), "--end", end.isoformat()],
-            env=env, check=True, stdout=None if os.environ.get("BENCH_VERBOSE") else subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "crypto_assets.cli",
+                "backfill",
+                "candles_15m",
+                "--start",
+                start.isoformat(),
+                "--end",
+                end.isoformat(),
+            ],
+            env=env,
+            check=True,
+            stdout=None if os.environ.get("BENCH_VERBOSE") else subprocess.DEVNULL,
         )
         seconds = time.perf_counter() - began
         os.environ["DAGSTER_POSTGRES_URL"] = dagster_storage_url(dagster_url)

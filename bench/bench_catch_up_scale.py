@@ -16,7 +16,7 @@ import argparse
 import os
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -43,10 +43,17 @@ def seed(instance: dg.DagsterInstance, keys: list[str]) -> int:
         if index % 97 == 0:
             continue
         event = DagsterEvent(
-            DagsterEventType.ASSET_MATERIALIZATION.value, "__ASSET_JOB",
-            event_specific_data=StepMaterializationData(dg.AssetMaterialization(KEY, partition=key, metadata={"rows": 96})),
+            DagsterEventType.ASSET_MATERIALIZATION.value,
+            "__ASSET_JOB",
+            event_specific_data=StepMaterializationData(
+                dg.AssetMaterialization(KEY, partition=key, metadata={"rows": 96})
+            ),
         )
-        entries.append(EventLogEntry(None, "DEBUG", "", run_id, time.time(), job_name="__ASSET_JOB", dagster_event=event))
+        entries.append(
+            EventLogEntry(
+                None, "DEBUG", "", run_id, time.time(), job_name="__ASSET_JOB", dagster_event=event
+            )
+        )
     for start in range(0, len(entries), 2000):
         instance.event_log_storage.store_event_batch(entries[start : start + 2000])
     return len(entries)
@@ -56,16 +63,20 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--symbols", type=int, default=100)
     parser.add_argument("--years", type=int, default=3)
-    parser.add_argument("--profile", action="store_true", help="print where one tick and one audit spend their time")
+    parser.add_argument(
+        "--profile", action="store_true", help="print where one tick and one audit spend their time"
+    )
     args = parser.parse_args()
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     symbols = tuple(f"SYM{i:04d}USDT" for i in range(1, args.symbols + 1))
     settings = Settings(symbols=symbols, history_start=today - timedelta(days=365 * args.years))
     partitions = day_symbol_partitions(settings)
     with throwaway_postgres() as server, tempfile.TemporaryDirectory() as home:
         warehouse_url = fresh_database(server, "crypto")
         storage = dagster_storage_url(server.create_database("dagster"))
-        Path(home, "dagster.yaml").write_text(f"storage:\n  postgres:\n    postgres_url: {storage}\ntelemetry:\n  enabled: false\n")
+        Path(home, "dagster.yaml").write_text(
+            f"storage:\n  postgres:\n    postgres_url: {storage}\ntelemetry:\n  enabled: false\n"
+        )
         os.environ["DAGSTER_HOME"] = home
         with dg.DagsterInstance.get() as instance:
             keys = partitions.get_partition_keys()
@@ -78,7 +89,9 @@ def main() -> None:
             resources = {"warehouse": WarehouseResource(database_url=warehouse_url)}
             ticks, requested = [], 0
             for _ in range(5):
-                context = dg.build_sensor_context(instance=instance, resources=resources, definitions=defs)
+                context = dg.build_sensor_context(
+                    instance=instance, resources=resources, definitions=defs
+                )
                 began = time.monotonic()
                 result = sensor.evaluate_tick(context)
                 ticks.append(time.monotonic() - began)
@@ -89,7 +102,11 @@ def main() -> None:
 
                 profiler = cProfile.Profile()
                 profiler.enable()
-                sensor.evaluate_tick(dg.build_sensor_context(instance=instance, resources=resources, definitions=defs))
+                sensor.evaluate_tick(
+                    dg.build_sensor_context(
+                        instance=instance, resources=resources, definitions=defs
+                    )
+                )
                 partition_status(settings, warehouse_url)
                 profiler.disable()
                 pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
@@ -103,8 +120,14 @@ def main() -> None:
         f"catch-up at scale: {len(symbols)} symbols x {len(keys) // len(symbols)} days = {len(keys):,} partitions per asset",
         [
             ("materializations seeded", f"{seeded:,} in {seeding:.1f} s"),
-            ("sensor tick, median of 5", f"{median(ticks):.2f} s (runs: {', '.join(f'{t:.2f}' for t in ticks)}); {requested} run requests"),
-            ("crypto audit partition status, median of 3", f"{median(audits):.2f} s (runs: {', '.join(f'{t:.2f}' for t in audits)})"),
+            (
+                "sensor tick, median of 5",
+                f"{median(ticks):.2f} s (runs: {', '.join(f'{t:.2f}' for t in ticks)}); {requested} run requests",
+            ),
+            (
+                "crypto audit partition status, median of 3",
+                f"{median(audits):.2f} s (runs: {', '.join(f'{t:.2f}' for t in audits)})",
+            ),
             ("load average (1 min)", f"{load:.1f}"),
         ],
     )

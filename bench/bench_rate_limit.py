@@ -17,7 +17,7 @@ import contextlib
 import math
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 
@@ -28,7 +28,9 @@ from crypto_assets.binance.wire import MINUTE_MS, datetime_to_ms
 
 WEIGHT_LIMIT, WINDOW_S = 600, 6
 CEILING = WEIGHT_LIMIT // 2 * 1000 / WINDOW_S  # candles per second
-START_MS = datetime_to_ms(datetime(2017, 9, 1, tzinfo=timezone.utc))  # 30 s of ceiling stays in the past
+START_MS = datetime_to_ms(
+    datetime(2017, 9, 1, tzinfo=UTC)
+)  # 30 s of ceiling stays in the past
 SYMBOLS = ("BTCUSDT", "ETHUSDT")  # one per client
 
 
@@ -39,13 +41,17 @@ def fetch_at_once(url: str, clients: int, candles: int) -> list[tuple[float, int
     with contextlib.ExitStack() as open_clients:
         ready = []
         for _ in range(clients):
-            client = open_clients.enter_context(BinanceRestClient(url, limiter=WeightLimiter(), concurrency=4))
+            client = open_clients.enter_context(
+                BinanceRestClient(url, limiter=WeightLimiter(), concurrency=4)
+            )
             client.exchange_info(list(SYMBOLS))
             client.server_time_ms()
             ready.append(client)
 
         def fetch(index: int) -> None:
-            for page in ready[index].iter_klines(SYMBOLS[index], "1m", START_MS, START_MS + candles * MINUTE_MS):
+            for page in ready[index].iter_klines(
+                SYMBOLS[index], "1m", START_MS, START_MS + candles * MINUTE_MS
+            ):
                 pages.append((time.time(), len(page)))
 
         threads = [threading.Thread(target=fetch, args=(index,)) for index in range(clients)]
@@ -77,7 +83,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
     figures = []
-    with simulator_process("--weight-limit", str(WEIGHT_LIMIT), "--window-seconds", str(WINDOW_S)) as url:
+    with simulator_process(
+        "--weight-limit", str(WEIGHT_LIMIT), "--window-seconds", str(WINDOW_S)
+    ) as url:
         for clients in (1, 2):
             candles = int(CEILING * args.seconds / clients)
             shares, throttled = [], []
@@ -87,10 +95,16 @@ def main(argv: list[str] | None = None) -> None:
                 stats = httpx.get(f"{url}/_sim/stats").json()
                 shares.append(rate / CEILING)
                 throttled.append(stats.get("429", 0) + stats.get("418", 0))
-                print(f"{clients} client(s), run {attempt + 1}: {rate:,.0f} candles/s over {windows} whole windows "
-                      f"({shares[-1]:.2f} of ceiling), 429/418: {throttled[-1]}", flush=True)
+                print(
+                    f"{clients} client(s), run {attempt + 1}: {rate:,.0f} candles/s over {windows} whole windows "
+                    f"({shares[-1]:.2f} of ceiling), 429/418: {throttled[-1]}",
+                    flush=True,
+                )
             figures += [
-                (f"{clients} client(s) at once: share of ceiling (target >= 0.9)", f"{median(shares):.2f}"),
+                (
+                    f"{clients} client(s) at once: share of ceiling (target >= 0.9)",
+                    f"{median(shares):.2f}",
+                ),
                 (f"{clients} client(s) at once: 429 + 418 answers (target 0)", f"{sum(throttled)}"),
             ]
     report(

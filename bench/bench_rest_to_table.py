@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import io
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
@@ -27,7 +27,7 @@ from crypto_assets.binance.wire import datetime_to_ms
 from crypto_assets.warehouse.db import connect
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
-START = datetime(2023, 1, 1, tzinfo=timezone.utc)
+START = datetime(2023, 1, 1, tzinfo=UTC)
 
 
 def ingest_all(url: str, db_url: str, start_ms: int, end_ms: int, concurrency: int) -> int:
@@ -40,9 +40,22 @@ def ingest_all(url: str, db_url: str, start_ms: int, end_ms: int, concurrency: i
     httpx.post(f"{url}/_sim/reset").raise_for_status()
     conn = connect(db_url)
     try:
-        with conn, conn.cursor() as cur, BinanceRestClient(url, limiter=WeightLimiter(), concurrency=concurrency) as client:
+        with (
+            conn,
+            conn.cursor() as cur,
+            BinanceRestClient(url, limiter=WeightLimiter(), concurrency=concurrency) as client,
+        ):
             return sum(
-                ingest_klines(client, cur, "candles_1m", s, "1m", start_ms, end_ms, constants={"is_closed": "true", "source": "rest"}).rows
+                ingest_klines(
+                    client,
+                    cur,
+                    "candles_1m",
+                    s,
+                    "1m",
+                    start_ms,
+                    end_ms,
+                    constants={"is_closed": "true", "source": "rest"},
+                ).rows
                 for s in SYMBOLS
             )
     finally:
@@ -87,7 +100,10 @@ def main(argv: list[str] | None = None) -> None:
     start_ms = datetime_to_ms(START)
     end_ms = datetime_to_ms(START + timedelta(days=args.days))
     ours, baseline = [], []
-    with throwaway_postgres() as server, simulator_process("--no-limits", "--cache-mb", "1024") as url:
+    with (
+        throwaway_postgres() as server,
+        simulator_process("--no-limits", "--cache-mb", "1024") as url,
+    ):
         db_url = fresh_database(server, "bench_rest")
         ingest_all(url, db_url, start_ms, end_ms, args.concurrency)  # warm-up, not counted
         for attempt in range(args.repeat):
@@ -100,13 +116,19 @@ def main(argv: list[str] | None = None) -> None:
             began = time.perf_counter()
             raw_copy(db_url, text)
             baseline.append(rows / (time.perf_counter() - began))
-            print(f"run {attempt + 1}: {rows:,} rows; REST-to-table {ours[-1]:,.0f}/s, raw COPY {baseline[-1]:,.0f}/s", flush=True)
+            print(
+                f"run {attempt + 1}: {rows:,} rows; REST-to-table {ours[-1]:,.0f}/s, raw COPY {baseline[-1]:,.0f}/s",
+                flush=True,
+            )
     report(
         f"REST-to-table vs raw COPY: {args.days} days of 1m candles x {len(SYMBOLS)} symbols ({rows:,} rows), median of {args.repeat}",
         [
             ("REST-to-table (candles/s)", f"{median(ours):,.0f}"),
             ("raw COPY (candles/s)", f"{median(baseline):,.0f}"),
-            ("ratio, median of per-run ratios (target >= 0.7)", f"{median([o / b for o, b in zip(ours, baseline)]):.2f}"),
+            (
+                "ratio, median of per-run ratios (target >= 0.7)",
+                f"{median([o / b for o, b in zip(ours, baseline)]):.2f}",
+            ),
         ],
     )
 

@@ -16,7 +16,7 @@ import argparse
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 
@@ -25,7 +25,7 @@ from crypto_assets.binance.simulator.klines import KlineStore
 from crypto_assets.binance.simulator.symbols import build_universe
 from crypto_assets.binance.wire import DAY_MS, MINUTE_MS
 
-START_MS = int(datetime(2024, 1, 1, tzinfo=timezone.utc).timestamp() * 1000)
+START_MS = int(datetime(2024, 1, 1, tzinfo=UTC).timestamp() * 1000)
 PAGE = 1000
 
 
@@ -35,13 +35,17 @@ def in_process(pages: int) -> None:
     now = START_MS + 4 * 365 * DAY_MS
     started = time.process_time()
     for page in range(pages):
-        store.klines(spec, "1m", start=START_MS + page * PAGE * MINUTE_MS, end=None, limit=PAGE, now=now)
+        store.klines(
+            spec, "1m", start=START_MS + page * PAGE * MINUTE_MS, end=None, limit=PAGE, now=now
+        )
     fresh = (time.process_time() - started) / pages
     started = time.process_time()
     for _ in range(pages):
         store.klines(spec, "1m", start=START_MS, end=None, limit=PAGE, now=now)
     cached = (time.process_time() - started) / pages
-    print(f"in process: fresh 1000-row 1m page {fresh * 1000:.2f} ms CPU, cached page {cached * 1000:.3f} ms CPU")
+    print(
+        f"in process: fresh 1000-row 1m page {fresh * 1000:.2f} ms CPU, cached page {cached * 1000:.3f} ms CPU"
+    )
 
 
 def process_cpu_s(pid: int) -> float:
@@ -50,21 +54,31 @@ def process_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-
-
 def fetch(client: httpx.Client, symbol: str, start: int, end: int) -> int:
     response = client.get(
         "/api/v3/klines",
-        params={"symbol": symbol, "interval": "1m", "startTime": start, "endTime": end, "limit": PAGE},
+        params={
+            "symbol": symbol,
+            "interval": "1m",
+            "startTime": start,
+            "endTime": end,
+            "limit": PAGE,
+        },
     )
     response.raise_for_status()
     return len(response.json())
 
 
-def over_http(url: str, pid: int, symbols: list[str], first_ms: int, days: int, in_flight: int) -> None:
+def over_http(
+    url: str, pid: int, symbols: list[str], first_ms: int, days: int, in_flight: int
+) -> None:
     end = first_ms + days * DAY_MS - 1
-    jobs = [(symbol, start) for symbol in symbols for start in range(first_ms, end, PAGE * MINUTE_MS)]
-    with httpx.Client(base_url=url, limits=httpx.Limits(max_keepalive_connections=in_flight)) as client:
+    jobs = [
+        (symbol, start) for symbol in symbols for start in range(first_ms, end, PAGE * MINUTE_MS)
+    ]
+    with httpx.Client(
+        base_url=url, limits=httpx.Limits(max_keepalive_connections=in_flight)
+    ) as client:
         started, server_cpu = time.perf_counter(), process_cpu_s(pid)
         with ThreadPoolExecutor(in_flight) as pool:
             rows = sum(pool.map(lambda job: fetch(client, job[0], job[1], end), jobs))
@@ -89,7 +103,9 @@ def main() -> None:
         pid = url.pid
         for run, in_flight in enumerate((1, 4)):
             # Earlier days each run, so the server generates every page instead of reusing blocks.
-            over_http(url, pid, symbols, START_MS - (run + 1) * args.days * DAY_MS, args.days, in_flight)
+            over_http(
+                url, pid, symbols, START_MS - (run + 1) * args.days * DAY_MS, args.days, in_flight
+            )
 
 
 if __name__ == "__main__":

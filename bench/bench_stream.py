@@ -46,8 +46,15 @@ import yaml
 from bench.harness import fresh_database, report, simulator_process, throwaway_postgres
 
 STREAMS_PER_CONNECTION = 1024
-BROKEN_RULES = ("closed_message_rate", "closed_pong_timeout", "requests_refused", "status_400", "status_429")
+BROKEN_RULES = (
+    "closed_message_rate",
+    "closed_pong_timeout",
+    "requests_refused",
+    "status_400",
+    "status_429",
+)
 STORM_TIMEOUT_S = 120.0
+
 
 def process_cpu_s(pid: int) -> float:
     """User + system CPU seconds of a process so far (Linux /proc)."""
@@ -65,8 +72,10 @@ def rss_mb(pid: int) -> float:
 def rows_written(url: str) -> int:
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
         cur.execute("SELECT pg_stat_clear_snapshot()")
-        cur.execute("SELECT sum(n_tup_ins + n_tup_upd) FROM pg_stat_user_tables WHERE schemaname NOT LIKE 'pg_temp%%'"
-                    " AND relname NOT IN ('stream_heartbeats', 'schema_migrations')")
+        cur.execute(
+            "SELECT sum(n_tup_ins + n_tup_upd) FROM pg_stat_user_tables WHERE schemaname NOT LIKE 'pg_temp%%'"
+            " AND relname NOT IN ('stream_heartbeats', 'schema_migrations')"
+        )
         value = cur.fetchone()[0]
     conn.close()
     return int(value or 0)
@@ -76,16 +85,19 @@ def latencies(url: str, since_s: float, until_s: float) -> dict[str, tuple[float
     """(p50 s, p99 s, rows) of event-to-commit latency per table, for events in [since, until)."""
     queries = {
         "price_samples (every push)": "SELECT extract(epoch FROM pg_xact_commit_timestamp(xmin) - sampled_at) FROM price_samples"
-                                      " WHERE sampled_at >= to_timestamp(%s) AND sampled_at < to_timestamp(%s)",
+        " WHERE sampled_at >= to_timestamp(%s) AND sampled_at < to_timestamp(%s)",
         "candles_1m (final push)": "SELECT extract(epoch FROM pg_xact_commit_timestamp(xmin) - (open_time + interval '1 minute'))"
-                                   " FROM candles_1m WHERE is_closed AND open_time + interval '1 minute' >= to_timestamp(%s)"
-                                   " AND open_time + interval '1 minute' < to_timestamp(%s)",
+        " FROM candles_1m WHERE is_closed AND open_time + interval '1 minute' >= to_timestamp(%s)"
+        " AND open_time + interval '1 minute' < to_timestamp(%s)",
     }
     out = {}
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
         for label, sql in queries.items():
-            cur.execute(f"SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY d), percentile_cont(0.99) WITHIN GROUP (ORDER BY d),"
-                        f" count(*) FROM ({sql}) AS t(d)", (since_s, until_s))
+            cur.execute(
+                f"SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY d), percentile_cont(0.99) WITHIN GROUP (ORDER BY d),"
+                f" count(*) FROM ({sql}) AS t(d)",
+                (since_s, until_s),
+            )
             p50, p99, n = cur.fetchone()
             out[label] = (float(p50 or 0), float(p99 or 0), n)
     conn.close()
@@ -103,19 +115,28 @@ def back_after_storm(url: str, api_url: str, symbols: int) -> tuple[float, float
             dropped_at = time.time()
             httpx.post(f"{api_url}/_sim/stream", json={"drop": True}, timeout=10).raise_for_status()
             while True:
-                cur.execute("SELECT count(*), max(first) FROM (SELECT min(sampled_at) AS first FROM price_samples"
-                            " WHERE sampled_at > to_timestamp(%s) GROUP BY symbol) AS t", (dropped_at,))
+                cur.execute(
+                    "SELECT count(*), max(first) FROM (SELECT min(sampled_at) AS first FROM price_samples"
+                    " WHERE sampled_at > to_timestamp(%s) GROUP BY symbol) AS t",
+                    (dropped_at,),
+                )
                 back, last_first = cur.fetchone()
                 if back == symbols:
                     in_table_s = time.time() - dropped_at
                     break
                 if time.time() - dropped_at > STORM_TIMEOUT_S:
-                    raise RuntimeError(f"only {back} of {symbols} symbols pushed again within {STORM_TIMEOUT_S:g} s")
+                    raise RuntimeError(
+                        f"only {back} of {symbols} symbols pushed again within {STORM_TIMEOUT_S:g} s"
+                    )
                 time.sleep(0.1)  # the benchmark's own poll, after the measured run
     finally:
         conn.close()
     counts = httpx.get(f"{api_url}/_sim/stream", timeout=10).json()
-    return last_first.timestamp() - dropped_at, in_table_s, {name: counts.get(name, 0) for name in BROKEN_RULES}
+    return (
+        last_first.timestamp() - dropped_at,
+        in_table_s,
+        {name: counts.get(name, 0) for name in BROKEN_RULES},
+    )
 
 
 def enable_commit_timestamps(server) -> None:
@@ -130,21 +151,41 @@ def enable_commit_timestamps(server) -> None:
 
 def run(minutes: float, symbols: int, warmup_s: float) -> None:
     names = [f"SYM{i:04d}USDT" for i in range(1, symbols + 1)]
-    with throwaway_postgres() as server, tempfile.TemporaryDirectory(prefix="crypto-bench-stream-") as tmp:
+    with (
+        throwaway_postgres() as server,
+        tempfile.TemporaryDirectory(prefix="crypto-bench-stream-") as tmp,
+    ):
         enable_commit_timestamps(server)
         url = fresh_database(server, "stream_bench")
         config = Path(tmp) / "crypto.yaml"
         config.write_text(yaml.safe_dump({"symbols": names}))
         with simulator_process("--extra-symbols", str(symbols), "--no-limits") as api_url:
-            env = {**os.environ, "CRYPTO_CONFIG": str(config), "DATABASE_URL": url, "BINANCE_API_URL": api_url,
-                   "BINANCE_WS_URL": "ws" + api_url[len("http"):], "DAGSTER_HOME": tmp}
+            env = {
+                **os.environ,
+                "CRYPTO_CONFIG": str(config),
+                "DATABASE_URL": url,
+                "BINANCE_API_URL": api_url,
+                "BINANCE_WS_URL": "ws" + api_url[len("http") :],
+                "DAGSTER_HOME": tmp,
+            }
             log = open(Path(tmp) / "stream.log", "wb")
-            collector = subprocess.Popen([sys.executable, "-m", "crypto_assets.cli", "stream"], env=env, stdout=log, stderr=subprocess.STDOUT)
+            collector = subprocess.Popen(
+                [sys.executable, "-m", "crypto_assets.cli", "stream"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
             try:
                 time.sleep(warmup_s)  # a benchmark's warm-up: nothing waits on it
                 if collector.poll() is not None:
-                    raise RuntimeError(f"the collector exited: {(Path(tmp) / 'stream.log').read_text()[-2000:]}")
-                began_wall, began_cpu, began_rows = time.time(), process_cpu_s(collector.pid), rows_written(url)
+                    raise RuntimeError(
+                        f"the collector exited: {(Path(tmp) / 'stream.log').read_text()[-2000:]}"
+                    )
+                began_wall, began_cpu, began_rows = (
+                    time.time(),
+                    process_cpu_s(collector.pid),
+                    rows_written(url),
+                )
                 memory = [(0.0, rss_mb(collector.pid))]
                 end = began_wall + minutes * 60
                 while (left := end - time.time()) > 0:
@@ -160,16 +201,32 @@ def run(minutes: float, symbols: int, warmup_s: float) -> None:
         figures = latencies(url, began_wall, began_wall + wall - 5)
     load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     connections = math.ceil(symbols / STREAMS_PER_CONNECTION)
-    rows_out = [("symbols / connections", f"{symbols} / {connections}"), ("measured", f"{wall / 60:.1f} min after {warmup_s:.0f} s warm-up")]
+    rows_out = [
+        ("symbols / connections", f"{symbols} / {connections}"),
+        ("measured", f"{wall / 60:.1f} min after {warmup_s:.0f} s warm-up"),
+    ]
     for label, (p50, p99, n) in figures.items():
-        rows_out.append((f"latency {label}", f"p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms ({n} rows)"))
+        rows_out.append(
+            (f"latency {label}", f"p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms ({n} rows)")
+        )
     rows_out += [
         ("collector CPU", f"{cpu / wall * 100:.1f} % of one core ({cpu:.1f} s in {wall:.0f} s)"),
-        ("rows written", f"{rows / wall:.0f} rows/s (inserts + updates, candles_1m + price_samples)"),
-        ("collector RSS", ", ".join(f"{t / 60:.1f} min {mb:.1f} MB" for t, mb in memory[:-1:4] + memory[-1:])),
-        (f"reconnect storm ({connections} connections dropped)",
-         f"every symbol pushing again after {pushed_again_s:.1f} s, every symbol in the table after {in_table_s:.1f} s"),
-        ("rules broken (simulator's counts)", ", ".join(f"{k} {v}" for k, v in broken.items() if v) or "none"),
+        (
+            "rows written",
+            f"{rows / wall:.0f} rows/s (inserts + updates, candles_1m + price_samples)",
+        ),
+        (
+            "collector RSS",
+            ", ".join(f"{t / 60:.1f} min {mb:.1f} MB" for t, mb in memory[:-1:4] + memory[-1:]),
+        ),
+        (
+            f"reconnect storm ({connections} connections dropped)",
+            f"every symbol pushing again after {pushed_again_s:.1f} s, every symbol in the table after {in_table_s:.1f} s",
+        ),
+        (
+            "rules broken (simulator's counts)",
+            ", ".join(f"{k} {v}" for k, v in broken.items() if v) or "none",
+        ),
         ("load average", load),
     ]
     report("Stream collector at real cadence", rows_out)
@@ -177,9 +234,18 @@ def run(minutes: float, symbols: int, warmup_s: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=10.0, help="measured duration (default %(default)s)")
-    parser.add_argument("--symbols", type=int, default=200, help="synthetic symbols streamed (default %(default)s)")
-    parser.add_argument("--warmup", type=float, default=30.0, help="seconds left out at the start (default %(default)s)")
+    parser.add_argument(
+        "--minutes", type=float, default=10.0, help="measured duration (default %(default)s)"
+    )
+    parser.add_argument(
+        "--symbols", type=int, default=200, help="synthetic symbols streamed (default %(default)s)"
+    )
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=30.0,
+        help="seconds left out at the start (default %(default)s)",
+    )
     args = parser.parse_args()
     run(args.minutes, args.symbols, args.warmup)
 

@@ -13,8 +13,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 
@@ -57,8 +57,13 @@ class SimulatorURL(str):
 
 
 @contextlib.contextmanager
-def server_process(argv: list[str], ready_url: str, what: str, env: dict[str, str] | None = None,
-                   timeout_s: float = 30) -> Iterator[subprocess.Popen]:
+def server_process(
+    argv: list[str],
+    ready_url: str,
+    what: str,
+    env: dict[str, str] | None = None,
+    timeout_s: float = 30,
+) -> Iterator[subprocess.Popen]:
     """Run ``argv`` until the block ends; yields the process once ``ready_url`` answers 2xx."""
     process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL)
     try:

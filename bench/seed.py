@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import zlib
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import numpy as np
 import polars as pl
@@ -18,13 +18,24 @@ import polars as pl
 from crypto_assets.warehouse.db import connect
 
 MINUTE_MS = 60_000
-_START_PRICE_CENTS = {"BTCUSDT": 6_000_000, "ETHUSDT": 300_000, "BNBUSDT": 55_000, "SOLUSDT": 14_000}
+_START_PRICE_CENTS = {
+    "BTCUSDT": 6_000_000,
+    "ETHUSDT": 300_000,
+    "BNBUSDT": 55_000,
+    "SOLUSDT": 14_000,
+}
 
 
 def _decimal_text(units: pl.Expr, scale: int) -> pl.Expr:
     """Integer units of 10^-scale -> '123.45' text, exactly (no float formatting)."""
     factor = 10**scale
-    return pl.concat_str([(units // factor).cast(pl.Utf8), pl.lit("."), (units % factor).cast(pl.Utf8).str.zfill(scale)])
+    return pl.concat_str(
+        [
+            (units // factor).cast(pl.Utf8),
+            pl.lit("."),
+            (units % factor).cast(pl.Utf8).str.zfill(scale),
+        ]
+    )
 
 
 def candle_frame(symbol: str, start: date, days: int) -> pl.DataFrame:
@@ -41,12 +52,20 @@ def candle_frame(symbol: str, start: date, days: int) -> pl.DataFrame:
     volume = rng.integers(1_000_000, 5_000_000_000, n)  # 0.01 .. 50 base units, 8 decimals
     taker = (volume * rng.uniform(0.2, 0.8, n)).astype(np.int64)
     mid = (high + low) // 2  # cents: quote volume = volume x mid, kept in units of 10^-8
-    start_ms = int(datetime.combine(start, datetime.min.time(), tzinfo=timezone.utc).timestamp() * 1000)
+    start_ms = int(
+        datetime.combine(start, datetime.min.time(), tzinfo=UTC).timestamp() * 1000
+    )
     frame = pl.DataFrame(
         {
             "open_ms": np.arange(start_ms, start_ms + n * MINUTE_MS, MINUTE_MS, dtype=np.int64),
-            "open": open_, "high": high, "low": low, "close": close, "volume": volume, "taker": taker,
-            "quote": volume // 100 * mid, "taker_quote": taker // 100 * mid,
+            "open": open_,
+            "high": high,
+            "low": low,
+            "close": close,
+            "volume": volume,
+            "taker": taker,
+            "quote": volume // 100 * mid,
+            "taker_quote": taker // 100 * mid,
             "trades": rng.integers(50, 5_000, n),
         }
     )
@@ -54,7 +73,9 @@ def candle_frame(symbol: str, start: date, days: int) -> pl.DataFrame:
     return frame.select(
         pl.lit(symbol).alias("symbol"),
         pl.from_epoch("open_ms", time_unit="ms").dt.strftime(stamp).alias("open_time"),
-        pl.from_epoch(pl.col("open_ms") + MINUTE_MS - 1, time_unit="ms").dt.strftime(stamp).alias("close_time"),
+        pl.from_epoch(pl.col("open_ms") + MINUTE_MS - 1, time_unit="ms")
+        .dt.strftime(stamp)
+        .alias("close_time"),
         *[_decimal_text(pl.col(c), 2).alias(c) for c in ("open", "high", "low", "close")],
         _decimal_text(pl.col("volume"), 8).alias("volume"),
         _decimal_text(pl.col("quote"), 8).alias("quote_volume"),

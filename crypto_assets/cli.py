@@ -23,8 +23,12 @@ USER_ERRORS = (UsageError, ConfigError, BinanceError, DatabaseUnavailableError, 
 
 
 def build_parser() -> Parser:
-    parser = Parser(prog="crypto", description="crypto-assets: Binance market data on Dagster and TimescaleDB.")
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
+    parser = Parser(
+        prog="crypto", description="crypto-assets: Binance market data on Dagster and TimescaleDB."
+    )
+    subparsers = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=Parser
+    )
     for module in COMMANDS:
         module.register(subparsers)
     return parser

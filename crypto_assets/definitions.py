@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import dagster as dg
 
-from crypto_assets.assets.aggregates import build_aggregates
 from crypto_assets.assets import candles_1m as candles_1m_module
+from crypto_assets.assets.aggregates import build_aggregates
 from crypto_assets.assets.candles_15m import MAX_PARTITIONS_PER_RUN, build_candles_15m
 from crypto_assets.assets.partitions import day_symbol_partitions
 from crypto_assets.automation.conditions_sensor import build_automation_sensor
@@ -31,18 +31,31 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     storage_care, storage_care_daily = build_storage_care(settings)
     return dg.Definitions(
         assets=[candles_15m, candles_1m, *aggregates.upstream, *aggregates.assets],
-        asset_checks=[*aggregates.checks, candles_1m_module.build_freshness_check(candles_1m.key, settings)],
+        asset_checks=[
+            *aggregates.checks,
+            candles_1m_module.build_freshness_check(candles_1m.key, settings),
+        ],
         jobs=[storage_care],
         schedules=[
             build_daily_schedule(candles_15m.key, settings, MAX_PARTITIONS_PER_RUN),
-            build_daily_schedule(candles_1m.key, settings, candles_1m_module.MAX_PARTITIONS_PER_RUN, minute=5),
+            build_daily_schedule(
+                candles_1m.key, settings, candles_1m_module.MAX_PARTITIONS_PER_RUN, minute=5
+            ),
             storage_care_daily,
         ],
         sensors=[
             build_catch_up_sensor(candles_15m.key, partitions, settings, MAX_PARTITIONS_PER_RUN),
             # candles_1m: the stream and its gaps sensor keep today; this fills every older hole.
-            build_catch_up_sensor(candles_1m.key, partitions, settings, candles_1m_module.MAX_PARTITIONS_PER_RUN, today_refresh=None),
-            build_stream_gaps_sensor(candles_1m.key, settings, candles_1m_module.MAX_PARTITIONS_PER_RUN),
+            build_catch_up_sensor(
+                candles_1m.key,
+                partitions,
+                settings,
+                candles_1m_module.MAX_PARTITIONS_PER_RUN,
+                today_refresh=None,
+            ),
+            build_stream_gaps_sensor(
+                candles_1m.key, settings, candles_1m_module.MAX_PARTITIONS_PER_RUN
+            ),
             build_automation_sensor(settings),
             build_price_samples_watch(settings),
         ],

@@ -14,7 +14,13 @@ from pathlib import Path
 
 from crypto_assets.settings import ConfigError, database_url_from_env, url_from_env
 from crypto_assets.warehouse.db import connect
-from crypto_assets.warehouse.roles import API_ROLE, DASHBOARD_ROLE, ensure_readonly_role, role_password, role_url
+from crypto_assets.warehouse.roles import (
+    API_ROLE,
+    DASHBOARD_ROLE,
+    ensure_readonly_role,
+    role_password,
+    role_url,
+)
 from crypto_assets.warehouse.schema import migrate
 from crypto_assets.warehouse.server import ensure_database_url, local_state_dir
 
@@ -49,7 +55,7 @@ def dagster_storage_url(url: str) -> str:
     """
     for scheme in ("postgresql://", "postgres://"):
         if url.startswith(scheme):
-            url = "postgresql+psycopg2://" + url[len(scheme):]
+            url = "postgresql+psycopg2://" + url[len(scheme) :]
     if "synchronous_commit" not in url:
         url += ("&" if "?" in url else "?") + "options=-csynchronous_commit%3Doff"
     return url
@@ -75,16 +81,27 @@ def check_environment() -> None:
     if home:
         path = Path(home)
         if not path.is_absolute():
-            raise ConfigError(f"environment variable DAGSTER_HOME: {home!r} is not an absolute path"
-                              f" (Dagster needs one, like {path.absolute()})")
+            raise ConfigError(
+                f"environment variable DAGSTER_HOME: {home!r} is not an absolute path"
+                f" (Dagster needs one, like {path.absolute()})"
+            )
         if not path.is_dir():
-            raise ConfigError(f"environment variable DAGSTER_HOME: {home} is not a directory; create it"
-                              " (with a dagster.yaml: copy the project's) or unset DAGSTER_HOME to use the data directory's")
+            raise ConfigError(
+                f"environment variable DAGSTER_HOME: {home} is not a directory; create it"
+                " (with a dagster.yaml: copy the project's) or unset DAGSTER_HOME to use the data directory's"
+            )
     database_url_from_env()
-    url_from_env("DAGSTER_POSTGRES_URL", None, ("postgresql", "postgres", "postgresql+psycopg2"), needs_host=False)
+    url_from_env(
+        "DAGSTER_POSTGRES_URL",
+        None,
+        ("postgresql", "postgres", "postgresql+psycopg2"),
+        needs_host=False,
+    )
     data_dir = local_state_dir()
     if data_dir.exists() and not data_dir.is_dir():
-        raise ConfigError(f"the data directory {data_dir} (environment variable CRYPTO_DATA_DIR) is a file, not a directory")
+        raise ConfigError(
+            f"the data directory {data_dir} (environment variable CRYPTO_DATA_DIR) is a file, not a directory"
+        )
 
 
 def prepare_environment() -> Environment:
@@ -104,8 +121,10 @@ def prepare_environment() -> Environment:
         conn.close()
     # The dashboard and the API log in as their read-only roles where these exist and can
     # authenticate: on the local trust-auth server always, elsewhere when a password is configured.
-    logins = {role: role_url(database_url, role) if made and (local or role_password(role)) else None
-              for role, made in readers.items()}
+    logins = {
+        role: role_url(database_url, role) if made and (local or role_password(role)) else None
+        for role, made in readers.items()
+    }
     os.environ["DAGSTER_POSTGRES_URL"] = _dagster_postgres_url(database_url, local)
     os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", EVENT_BATCH_SIZE)
     if not os.environ.get("DAGSTER_HOME"):
@@ -113,5 +132,11 @@ def prepare_environment() -> Environment:
         home.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(DAGSTER_YAML, home / "dagster.yaml")
         os.environ["DAGSTER_HOME"] = str(home)
-    return Environment(database_url, Path(os.environ["DAGSTER_HOME"]), state.timescaledb, local,
-                       logins[DASHBOARD_ROLE], logins[API_ROLE])
+    return Environment(
+        database_url,
+        Path(os.environ["DAGSTER_HOME"]),
+        state.timescaledb,
+        local,
+        logins[DASHBOARD_ROLE],
+        logins[API_ROLE],
+    )

@@ -34,7 +34,9 @@ class BatchedPostgresEventLogStorage(PostgresEventLogStorage):
     """``PostgresEventLogStorage`` that stores a batch of planned materializations in bulk."""
 
     @classmethod
-    def from_config_value(cls, inst_data, config_value: Mapping[str, Any]) -> BatchedPostgresEventLogStorage:
+    def from_config_value(
+        cls, inst_data, config_value: Mapping[str, Any]
+    ) -> BatchedPostgresEventLogStorage:
         return cls(
             inst_data=inst_data,
             postgres_url=pg_url_from_config(config_value),
@@ -52,7 +54,9 @@ class BatchedPostgresEventLogStorage(PostgresEventLogStorage):
                 self.store_event(event)
 
 
-def insert_planned_events(storage: PostgresEventLogStorage, events: Sequence[dg.EventLogEntry]) -> None:
+def insert_planned_events(
+    storage: PostgresEventLogStorage, events: Sequence[dg.EventLogEntry]
+) -> None:
     """Write planned-materialization events in one INSERT and update each asset's record once.
 
     The one place that reaches into Dagster's private storage API (the event table, its row for
@@ -64,7 +68,9 @@ def insert_planned_events(storage: PostgresEventLogStorage, events: Sequence[dg.
     table = SqlEventLogStorageTable
     rows = [storage._event_to_row(event) for event in events]
     with storage._connect() as conn:  # one statement compiled once, sent as multi-row INSERTs
-        result = conn.execute(table.insert().returning(table.c.id, sort_by_parameter_order=True), rows)
+        result = conn.execute(
+            table.insert().returning(table.c.id, sort_by_parameter_order=True), rows
+        )
         event_ids = [int(row[0]) for row in result.fetchall()]
     last_by_asset: dict[str, tuple[dg.EventLogEntry, int]] = {}
     for event, event_id in zip(events, event_ids):

@@ -36,7 +36,9 @@ def parse_day(value) -> date:
         return value
     text = str(value).strip()
     if match := _DATETIME.match(text):
-        raise InputError(f"{text!r} is a date and time; give the day alone, like {match.group(1)} (days are whole UTC days)")
+        raise InputError(
+            f"{text!r} is a date and time; give the day alone, like {match.group(1)} (days are whole UTC days)"
+        )
     match = _DAY.match(text)
     if not match:
         raise InputError(f"{text!r} is not a date like 2024-01-31 (YYYY-MM-DD)")
@@ -58,7 +60,11 @@ def parse_day(value) -> date:
 def positive_number(value, *, whole: bool = False, ceiling: float | None = None):
     """``value`` as an int (``whole``) or float, finite and > 0 (and <= ``ceiling``)."""
     kind = "whole number" if whole else "number"
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (whole and not isinstance(value, int)):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or (whole and not isinstance(value, int))
+    ):
         raise InputError(f"{value!r} is not a {kind}")
     if not math.isfinite(value):
         raise InputError(f"{value!r} is not a finite {kind}")
@@ -92,7 +98,9 @@ def check_url(value: str, schemes: tuple[str, ...], *, needs_host: bool = True) 
     shown = redact(value)
     expected = " or ".join(f"{scheme}://" for scheme in schemes)
     if "://" not in value:
-        raise InputError(f"{shown!r} is not a URL: it needs a scheme ({expected}), as in {schemes[0]}://host")
+        raise InputError(
+            f"{shown!r} is not a URL: it needs a scheme ({expected}), as in {schemes[0]}://host"
+        )
     parts = urlsplit(value)
     if parts.scheme not in schemes:
         hint = closest(parts.scheme, schemes)

@@ -7,8 +7,8 @@ docker-compose and in tests, which pass explicit values.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from typing import Iterator
 
 import dagster as dg
 import psycopg2
@@ -35,7 +35,10 @@ class BinanceResource(dg.ConfigurableResource):
         """A client whose retries are logged to the run's log (``get_dagster_logger``, from every thread)."""
         limiter = WeightLimiter(share=self.rate_limit_share)
         with BinanceRestClient(
-            self.base_url, limiter=limiter, concurrency=self.concurrency, retry_budget_s=self.retry_budget_s,
+            self.base_url,
+            limiter=limiter,
+            concurrency=self.concurrency,
+            retry_budget_s=self.retry_budget_s,
             log=dg.get_dagster_logger("binance"),
         ) as client:
             yield client
@@ -77,7 +80,10 @@ class WarehouseResource(dg.ConfigurableResource):
             if not conn.closed:
                 with suppress(psycopg2.Error):
                     conn.rollback()
-            if isinstance(err, (psycopg2.OperationalError, psycopg2.InterfaceError)) and conn.closed:
+            if (
+                isinstance(err, (psycopg2.OperationalError, psycopg2.InterfaceError))
+                and conn.closed
+            ):
                 raise self._retry(err) from err
             raise
         finally:
@@ -88,4 +94,6 @@ class WarehouseResource(dg.ConfigurableResource):
             f"lost the database connection ({type(err).__name__}: {first_line(err)});"
             f" retrying the step in {self.lost_connection_wait_s:g} s"
         )
-        return dg.RetryRequested(max_retries=self.lost_connection_retries, seconds_to_wait=self.lost_connection_wait_s)
+        return dg.RetryRequested(
+            max_retries=self.lost_connection_retries, seconds_to_wait=self.lost_connection_wait_s
+        )

@@ -14,7 +14,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -24,8 +24,12 @@ POLL_S = 1.0
 READY_LINE = "following Dagster runs (one line each; every event is in the Dagster UI)"
 _PROGRESS = re.compile(r"^\d+% \(")
 _FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
-_ORIGIN_TAGS = (("dagster/sensor_name", "sensor"), ("dagster/schedule_name", "schedule"),
-                ("dagster/backfill", "backfill"), ("crypto/backfill", "crypto backfill"))
+_ORIGIN_TAGS = (
+    ("dagster/sensor_name", "sensor"),
+    ("dagster/schedule_name", "schedule"),
+    ("dagster/backfill", "backfill"),
+    ("crypto/backfill", "crypto backfill"),
+)
 
 
 @dataclass
@@ -38,7 +42,9 @@ class _Followed:
 
 def describe(run: dg.DagsterRun) -> str:
     """'candles_15m 2024-01-01|BTCUSDT..2024-01-20|BTCUSDT (sensor candles_15m_catch_up)'."""
-    assets = ", ".join(sorted(key.to_user_string() for key in run.asset_selection or ())) or run.job_name
+    assets = (
+        ", ".join(sorted(key.to_user_string() for key in run.asset_selection or ())) or run.job_name
+    )
     tags = run.tags
     if "dagster/asset_partition_range_start" in tags:
         partitions = f" {tags['dagster/asset_partition_range_start']}..{tags['dagster/asset_partition_range_end']}"
@@ -63,7 +69,9 @@ class RunFeed:
         """Lines for what happened since the last poll, in order."""
         lines: list[str] = []
         records = self._instance.get_run_records(
-            filters=dg.RunsFilter(updated_after=self._since), order_by="update_timestamp", ascending=True
+            filters=dg.RunsFilter(updated_after=self._since),
+            order_by="update_timestamp",
+            ascending=True,
         )
         for record in records:
             self._since = max(self._since, record.update_timestamp)
@@ -94,18 +102,32 @@ class RunFeed:
                 if event is None:
                     if entry.level >= logging.WARNING or _PROGRESS.match(entry.user_message):
                         lines.append(f"run {run_id[:8]}: {entry.user_message}")
-                elif event.is_step_materialization or event.is_step_failure or event.event_type == dg.DagsterEventType.RUN_FAILURE:
+                elif (
+                    event.is_step_materialization
+                    or event.is_step_failure
+                    or event.event_type == dg.DagsterEventType.RUN_FAILURE
+                ):
                     followed.events.append(event)
             followed.cursor = page.cursor
             if not page.has_more:
                 return lines
 
     @staticmethod
-    def _ending(name: str, record: dg.RunRecord, run: dg.DagsterRun, events: list[dg.DagsterEvent]) -> str:
-        took = f" in {record.end_time - record.start_time:.1f} s" if record.start_time and record.end_time else ""
+    def _ending(
+        name: str, record: dg.RunRecord, run: dg.DagsterRun, events: list[dg.DagsterEvent]
+    ) -> str:
+        took = (
+            f" in {record.end_time - record.start_time:.1f} s"
+            if record.start_time and record.end_time
+            else ""
+        )
         if run.status == dg.DagsterRunStatus.SUCCESS:
             rows = rows_per_symbol(events)
-            written = "rows " + ", ".join(f"{symbol} {count:,}" for symbol, count in rows.items()) if rows else "no rows"
+            written = (
+                "rows " + ", ".join(f"{symbol} {count:,}" for symbol, count in rows.items())
+                if rows
+                else "no rows"
+            )
             return f"{name} done{took}: {describe(run)}; {written}"
         if run.status == dg.DagsterRunStatus.CANCELED:
             return f"{name} canceled{took}: {describe(run)}"
@@ -118,7 +140,7 @@ def main() -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     with dg.DagsterInstance.get() as instance:
-        feed = RunFeed(instance, since=datetime.now(timezone.utc))
+        feed = RunFeed(instance, since=datetime.now(UTC))
         print(READY_LINE, flush=True)
         failing = False
         while not stop.wait(POLL_S):
@@ -126,8 +148,11 @@ def main() -> int:
                 lines = feed.poll()
             except Exception as err:  # the database restarting, say: say so once, keep following
                 if not failing:
-                    print(f"{time.strftime('%H:%M:%S')} runs: cannot read the Dagster instance ({type(err).__name__});"
-                          " retrying every second", flush=True)
+                    print(
+                        f"{time.strftime('%H:%M:%S')} runs: cannot read the Dagster instance ({type(err).__name__});"
+                        " retrying every second",
+                        flush=True,
+                    )
                 failing = True
                 continue
             failing = False

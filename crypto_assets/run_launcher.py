@@ -34,8 +34,13 @@ def host_tags() -> dict[str, str]:
 def worker_state(run: dg.DagsterRun, instance: dg.DagsterInstance) -> tuple[bool | None, str]:
     """(alive?, why): True/False for a run of this host, None when it cannot be told."""
     if run.tags.get(HOST_TAG) != socket.gethostname():
-        return None, f"run process on host {run.tags.get(HOST_TAG, 'unknown')!r}, not checked from {socket.gethostname()!r}"
-    starts = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.RUN_START, limit=1).records
+        return (
+            None,
+            f"run process on host {run.tags.get(HOST_TAG, 'unknown')!r}, not checked from {socket.gethostname()!r}",
+        )
+    starts = instance.get_records_for_run(
+        run.run_id, of_type=dg.DagsterEventType.RUN_START, limit=1
+    ).records
     if not starts:
         return None, "the run has not recorded its start yet"
     event = starts[0].event_log_entry
@@ -46,7 +51,10 @@ def worker_state(run: dg.DagsterRun, instance: dg.DagsterInstance) -> tuple[bool
     if started is False:
         return False, f"its process {pid} is gone"
     if started is not None and started > event.timestamp + 1:
-        return False, f"its process {pid} is gone (that pid now belongs to a process started after the run)"
+        return (
+            False,
+            f"its process {pid} is gone (that pid now belongs to a process started after the run)",
+        )
     return True, f"process {pid} is running"
 
 
@@ -57,7 +65,11 @@ def _process_start(pid: int) -> float | bool | None:
         return False
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime "))
+        boot = next(
+            float(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime ")
+        )
     except (OSError, StopIteration, ValueError):
         return None
     fields = stat.rsplit(")", 1)[1].split()

@@ -14,10 +14,16 @@ import dagster as dg
 from crypto_assets.assets.partitions import split_key
 
 # Errors Dagster wraps around the one the code raised.
-_WRAPPER_CLASSES = {"DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError", "RetryRequested"}
+_WRAPPER_CLASSES = {
+    "DagsterExecutionStepExecutionError",
+    "DagsterUserCodeExecutionError",
+    "RetryRequested",
+}
 
 
-def rows_per_symbol(events: Iterable[dg.DagsterEvent], asset_key: dg.AssetKey | None = None) -> dict[str, int]:
+def rows_per_symbol(
+    events: Iterable[dg.DagsterEvent], asset_key: dg.AssetKey | None = None
+) -> dict[str, int]:
     """Rows the run's partition materializations carry (metadata ``rows``), summed per symbol."""
     rows: dict[str, int] = {}
     for event in events:
@@ -43,7 +49,9 @@ def root_cause(error) -> str:
     while True:
         if error.message.startswith("Exceeded max_retries of "):
             retries = f" (after {error.message.split()[-1].strip()} retries)"
-        if error.cause is not None and (error.cls_name in _WRAPPER_CLASSES or "Error occurred while executing" in error.message):
+        if error.cause is not None and (
+            error.cls_name in _WRAPPER_CLASSES or "Error occurred while executing" in error.message
+        ):
             error = error.cause
         elif error.context is not None:
             error = error.context

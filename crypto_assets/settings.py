@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import yaml
@@ -115,9 +115,11 @@ def _history_start(value) -> date:
         day = parse_day(value)
     except InputError as err:
         raise ConfigError(f"config key 'history_start': {err}") from None
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     if day > today:
-        raise ConfigError(f"config key 'history_start': {day} is in the future (today is {today} UTC, the latest valid value)")
+        raise ConfigError(
+            f"config key 'history_start': {day} is in the future (today is {today} UTC, the latest valid value)"
+        )
     return day
 
 
@@ -125,7 +127,9 @@ def _parse_file(raw: dict) -> dict:
     unknown = sorted(str(key) for key in set(raw) - _KEYS)
     if unknown:
         key = unknown[0]
-        raise ConfigError(f"unknown config key {key!r}{closest(key, _KEYS)}; known keys: {', '.join(sorted(_KEYS))}")
+        raise ConfigError(
+            f"unknown config key {key!r}{closest(key, _KEYS)}; known keys: {', '.join(sorted(_KEYS))}"
+        )
     values: dict = {}
     if "symbols" in raw:
         values["symbols"] = parse_symbols(raw["symbols"])
@@ -144,21 +148,37 @@ def _parse_file(raw: dict) -> dict:
                 raise ConfigError(f"config key 'downsample_windows[{index}]': {err}") from None
         values["downsample_windows"] = tuple(str(w) for w in windows)
     if "rate_limit_share" in raw:
-        values["rate_limit_share"] = _number(raw, "rate_limit_share", ceiling=1, why="a share of the exchange's limit")
-    for key in ("concurrency", "compress_after_days", "price_samples_retention_days", "stream_buffer_rows",
-                "automation_interval_seconds"):
+        values["rate_limit_share"] = _number(
+            raw, "rate_limit_share", ceiling=1, why="a share of the exchange's limit"
+        )
+    for key in (
+        "concurrency",
+        "compress_after_days",
+        "price_samples_retention_days",
+        "stream_buffer_rows",
+        "automation_interval_seconds",
+    ):
         if key in raw:
             values[key] = _number(raw, key, whole=True)
     if "stream_flush_interval_seconds" in raw:
         values["stream_flush_interval_seconds"] = _number(
-            raw, "stream_flush_interval_seconds", ceiling=1, why="the collector writes at least once a second")
+            raw,
+            "stream_flush_interval_seconds",
+            ceiling=1,
+            why="the collector writes at least once a second",
+        )
     if "rest_retry_seconds" in raw:
         values["rest_retry_seconds"] = _number(raw, "rest_retry_seconds")
     if "stream_idle_timeout_seconds" in raw:
         values["stream_idle_timeout_seconds"] = _number(raw, "stream_idle_timeout_seconds")
     if "stream_streams_per_connection" in raw:
         values["stream_streams_per_connection"] = _number(
-            raw, "stream_streams_per_connection", whole=True, ceiling=1024, why="Binance's limit of streams per connection")
+            raw,
+            "stream_streams_per_connection",
+            whole=True,
+            ceiling=1024,
+            why="Binance's limit of streams per connection",
+        )
     if "api_tokens" in raw:
         values["api_tokens"] = parse_api_tokens(raw["api_tokens"], "config key 'api_tokens'")
     return values
@@ -173,13 +193,15 @@ def parse_api_tokens(values, where: str) -> tuple[str, ...]:
         raise ConfigError(f"{where}: expected a list of tokens")
     for index, token in enumerate(values):
         if not isinstance(token, str) or not _TOKEN.match(token) or "," in token:
-            raise ConfigError(f"{where}: token {index + 1} is not at least 16 printable characters without spaces or commas")
+            raise ConfigError(
+                f"{where}: token {index + 1} is not at least 16 printable characters without spaces or commas"
+            )
     return tuple(dict.fromkeys(values))
 
 
-
-
-def _number(raw: dict, key: str, *, whole: bool = False, ceiling: float | None = None, why: str = ""):
+def _number(
+    raw: dict, key: str, *, whole: bool = False, ceiling: float | None = None, why: str = ""
+):
     """A positive number (no larger than ``ceiling``, for the reason ``why``) from the config; the
     error names the key."""
     try:
@@ -188,7 +210,9 @@ def _number(raw: dict, key: str, *, whole: bool = False, ceiling: float | None =
         raise ConfigError(f"config key {key!r}: {err}{f' ({why})' if why else ''}") from None
 
 
-def url_from_env(name: str, default: str | None, schemes: tuple[str, ...], *, needs_host: bool = True) -> str | None:
+def url_from_env(
+    name: str, default: str | None, schemes: tuple[str, ...], *, needs_host: bool = True
+) -> str | None:
     """The URL in environment variable ``name`` (``default`` when unset or blank), checked."""
     value = os.environ.get(name, "").strip() or default
     if value is None:
@@ -232,7 +256,7 @@ MAX_PARTITIONS_PER_ASSET = 120_000
 def _check_partition_count(values: dict) -> None:
     symbols = values.get("symbols", Settings.symbols)
     start = values.get("history_start", Settings.history_start)
-    days = (datetime.now(timezone.utc).date() - start).days + 1
+    days = (datetime.now(UTC).date() - start).days + 1
     count = len(symbols) * days
     if count > MAX_PARTITIONS_PER_ASSET:
         fitting_days = MAX_PARTITIONS_PER_ASSET // len(symbols)
@@ -240,14 +264,17 @@ def _check_partition_count(values: dict) -> None:
             f"config keys 'symbols' and 'history_start': {len(symbols)} symbols x {days:,} days = {count:,} partitions"
             f" per asset, above the {MAX_PARTITIONS_PER_ASSET:,} this platform supports (Dagster recommends at most"
             f" 100,000: its UI and sensors slow down); set history_start to"
-            f" {datetime.now(timezone.utc).date() - timedelta(days=fitting_days - 1)} or later, or split the symbols"
+            f" {datetime.now(UTC).date() - timedelta(days=fitting_days - 1)} or later, or split the symbols"
             f" over several configs of at most {MAX_PARTITIONS_PER_ASSET // days} symbols"
         )
 
 
 def _archive_url_from_env() -> str:
     """``BINANCE_ARCHIVE_URL``: unset means Binance's archive; set but empty means none (REST only)."""
-    if os.environ.get("BINANCE_ARCHIVE_URL") is not None and not os.environ["BINANCE_ARCHIVE_URL"].strip():
+    if (
+        os.environ.get("BINANCE_ARCHIVE_URL") is not None
+        and not os.environ["BINANCE_ARCHIVE_URL"].strip()
+    ):
         return ""
     return url_from_env("BINANCE_ARCHIVE_URL", DEFAULT_ARCHIVE_URL, ("http", "https"))
 
@@ -259,17 +286,25 @@ def load_settings(path: str | Path | None = None) -> Settings:
     if config_path:
         config_path = Path(config_path)
         if not config_path.is_file():
-            raise ConfigError(f"environment variable CRYPTO_CONFIG: config file {str(config_path)!r} does not exist")
+            raise ConfigError(
+                f"environment variable CRYPTO_CONFIG: config file {str(config_path)!r} does not exist"
+            )
         try:
             raw = yaml.load(config_path.read_text(), Loader=_Loader) or {}
         except yaml.YAMLError as err:
-            raise ConfigError(f"config file {str(config_path)!r} is not valid YAML: {_yaml_problem(err)}") from None
+            raise ConfigError(
+                f"config file {str(config_path)!r} is not valid YAML: {_yaml_problem(err)}"
+            ) from None
         if not isinstance(raw, dict):
-            raise ConfigError(f"config file {str(config_path)!r}: expected a mapping of keys to values")
+            raise ConfigError(
+                f"config file {str(config_path)!r}: expected a mapping of keys to values"
+            )
         values = _parse_file(raw)
         _check_partition_count(values)
     if os.environ.get(API_TOKENS_ENV, "").strip():
-        values["api_tokens"] = parse_api_tokens(os.environ[API_TOKENS_ENV], f"environment variable {API_TOKENS_ENV}")
+        values["api_tokens"] = parse_api_tokens(
+            os.environ[API_TOKENS_ENV], f"environment variable {API_TOKENS_ENV}"
+        )
     return Settings(
         **values,
         database_url=database_url_from_env(),

@@ -19,7 +19,14 @@ from crypto_assets.warehouse.db import redact
 from crypto_assets.warehouse.server import local_state_dir, pid_alive
 
 STATE_FILE = "stack.json"
-SHARED = ("DATABASE_URL", "DAGSTER_HOME", "DAGSTER_POSTGRES_URL", "BINANCE_API_URL", "BINANCE_WS_URL", "CRYPTO_CONFIG")
+SHARED = (
+    "DATABASE_URL",
+    "DAGSTER_HOME",
+    "DAGSTER_POSTGRES_URL",
+    "BINANCE_API_URL",
+    "BINANCE_WS_URL",
+    "CRYPTO_CONFIG",
+)
 """The variables a running stack shares with the commands beside it."""
 
 
@@ -83,13 +90,17 @@ def use_running_stack() -> RunningStack | None:
     stack = running_stack()
     if stack is None:
         return None
-    adopted = tuple(name for name, value in stack.env.items() if not os.environ.get(name, "").strip())
+    adopted = tuple(
+        name for name, value in stack.env.items() if not os.environ.get(name, "").strip()
+    )
     for name in adopted:
         os.environ[name] = stack.env[name]
     return RunningStack(stack.pid, stack.env, adopted)
 
 
-def endpoints(database_url: str, dagster_home, stack: RunningStack | None, exchange: str | None = None) -> str:
+def endpoints(
+    database_url: str, dagster_home, stack: RunningStack | None, exchange: str | None = None
+) -> str:
     """One line saying which database, Dagster instance (and exchange) a command uses, and why."""
     parts = [f"database {redact(database_url)}", f"Dagster instance {dagster_home}"]
     if exchange:

@@ -27,8 +27,9 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import httpx
 
@@ -48,7 +49,9 @@ class Process:
     def __init__(self, name: str, argv: list[str], env: dict[str, str], cwd: Path, log: Path):
         self.name, self.log = name, log
         with log.open("w") as out:
-            self.popen = subprocess.Popen(argv, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            self.popen = subprocess.Popen(
+                argv, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
 
     @property
     def running(self) -> bool:
@@ -56,7 +59,10 @@ class Process:
 
     def tail(self, lines: int = 30) -> str:
         text = self.log.read_text(errors="replace").splitlines()[-lines:]
-        return f"--- {self.name} (pid {self.popen.pid}, {'running' if self.running else f'exited {self.popen.returncode}'}):\n" + "\n".join(text)
+        return (
+            f"--- {self.name} (pid {self.popen.pid}, {'running' if self.running else f'exited {self.popen.returncode}'}):\n"
+            + "\n".join(text)
+        )
 
     def stop(self) -> None:
         if self.running:
@@ -73,7 +79,13 @@ class Process:
                 pass
 
 
-def wait_until(condition: Callable[[], Any], timeout: float, what: str, processes: Iterable[Process] = (), interval: float = 0.5):
+def wait_until(
+    condition: Callable[[], Any],
+    timeout: float,
+    what: str,
+    processes: Iterable[Process] = (),
+    interval: float = 0.5,
+):
     """Poll ``condition`` until it returns something truthy (returned); AssertionError at the
     deadline, or at once when one of ``processes`` has exited, with their log tails."""
     deadline = time.monotonic() + timeout
@@ -84,7 +96,11 @@ def wait_until(condition: Callable[[], Any], timeout: float, what: str, processe
             return value
         dead = [p for p in processes if not p.running]
         if dead or time.monotonic() > deadline:
-            reason = f"{', '.join(p.name for p in dead)} exited" if dead else f"not within {timeout:.0f} s"
+            reason = (
+                f"{', '.join(p.name for p in dead)} exited"
+                if dead
+                else f"not within {timeout:.0f} s"
+            )
             raise AssertionError(f"{what}: {reason}\n" + "\n".join(p.tail() for p in processes))
         time.sleep(interval)
 
@@ -137,7 +153,9 @@ _DAEMONS = "{ instance { daemonHealth { allDaemonStatuses { daemonType required 
 class DagsterPlatform:
     """The webserver, the daemon and the ``crypto`` command on one throwaway instance (module docstring)."""
 
-    def __init__(self, root: Path, pg_server: LocalPostgres, database_url: str, binance_url: str, config: str):
+    def __init__(
+        self, root: Path, pg_server: LocalPostgres, database_url: str, binance_url: str, config: str
+    ):
         self.root = root
         self.home = root / "dagster_home"
         self.home.mkdir(parents=True)
@@ -163,10 +181,23 @@ class DagsterPlatform:
 
     def start_webserver(self, timeout: float = 60) -> GraphQL:
         port = free_port()
-        argv = [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-w", str(ROOT / "workspace.yaml")]
+        argv = [
+            str(BIN / "dagster-webserver"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-w",
+            str(ROOT / "workspace.yaml"),
+        ]
         self._start("dagster-webserver", argv)
         self.graphql = GraphQL(f"http://127.0.0.1:{port}")
-        wait_until(self._location_loaded, timeout, "the webserver loading the code location", self.processes)
+        wait_until(
+            self._location_loaded,
+            timeout,
+            "the webserver loading the code location",
+            self.processes,
+        )
         return self.graphql
 
     def _location_loaded(self) -> bool:
@@ -177,7 +208,9 @@ class DagsterPlatform:
         [entry] = data["workspaceOrError"]["locationEntries"]
         loaded = entry["locationOrLoadError"]
         if loaded and loaded["__typename"] == "PythonError":
-            raise AssertionError(f"code location {entry['name']} failed to load: {loaded['message']}")
+            raise AssertionError(
+                f"code location {entry['name']} failed to load: {loaded['message']}"
+            )
         return entry["loadStatus"] == "LOADED" and loaded is not None
 
     def keep_only_sensors(self, *names: str) -> None:
@@ -186,15 +219,24 @@ class DagsterPlatform:
         repository = self.graphql(_SENSORS, selector=selector)["repositoryOrError"]
         assert repository["__typename"] == "Repository", repository
         sensors = {sensor["name"]: sensor["id"] for sensor in repository["sensors"]}
-        assert set(names) <= set(sensors), f"no sensor {sorted(set(names) - set(sensors))} in {sorted(sensors)}"
+        assert set(names) <= set(sensors), (
+            f"no sensor {sorted(set(names) - set(sensors))} in {sorted(sensors)}"
+        )
         for name, sensor_id in sensors.items():
             if name not in names:
                 result = self.graphql(_STOP_SENSOR, id=sensor_id)["stopSensor"]
-                assert result["__typename"] == "StopSensorMutationResult", f"stopping sensor {name}: {result}"
+                assert result["__typename"] == "StopSensorMutationResult", (
+                    f"stopping sensor {name}: {result}"
+                )
 
     def start_daemon(self, timeout: float = 60) -> None:
-        self._start("dagster-daemon", [str(BIN / "dagster-daemon"), "run", "-w", str(ROOT / "workspace.yaml")])
-        wait_until(self._daemons_healthy, timeout, "every required daemon heartbeating", self.processes)
+        self._start(
+            "dagster-daemon",
+            [str(BIN / "dagster-daemon"), "run", "-w", str(ROOT / "workspace.yaml")],
+        )
+        wait_until(
+            self._daemons_healthy, timeout, "every required daemon heartbeating", self.processes
+        )
 
     def _daemons_healthy(self) -> bool:
         statuses = self.graphql(_DAEMONS)["instance"]["daemonHealth"]["allDaemonStatuses"]
@@ -203,7 +245,12 @@ class DagsterPlatform:
     def crypto(self, *argv: str, timeout: float = 120) -> subprocess.CompletedProcess:
         """Run the ``crypto`` command on this platform's instance and warehouse; its output is captured."""
         return subprocess.run(
-            [sys.executable, "-m", "crypto_assets.cli", *argv], env=self.env, cwd=self.root, capture_output=True, text=True, timeout=timeout
+            [sys.executable, "-m", "crypto_assets.cli", *argv],
+            env=self.env,
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
 
     def diagnostics(self) -> str:

@@ -11,7 +11,14 @@ def test_definitions_load_with_the_documented_names():
     dg.Definitions.validate_loadable(defs)
     repo = defs.get_repository_def()
     assets = {key.to_user_string() for key in repo.asset_graph.get_all_asset_keys()}
-    assert {"candles_15m", "candles_1m", "candles_1h", "candles_1d", "price_downsampled", "market_metrics_daily"} <= assets
+    assert {
+        "candles_15m",
+        "candles_1m",
+        "candles_1h",
+        "candles_1d",
+        "price_downsampled",
+        "market_metrics_daily",
+    } <= assets
     assert {"candles_15m_daily", "candles_1m_daily"} <= {s.name for s in repo.schedule_defs}
     assert "candles_15m_catch_up" in {s.name for s in repo.sensor_defs}
 

@@ -11,7 +11,10 @@ from datetime import date
 
 import dagster as dg
 import pytest
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
 
 from crypto_assets.assets.partitions import day_symbol_partitions
 from crypto_assets.environment import DAGSTER_YAML, dagster_storage_url
@@ -19,16 +22,22 @@ from crypto_assets.event_storage import BatchedPostgresEventLogStorage
 from crypto_assets.settings import Settings
 from crypto_assets_tests.plugins.postgres import new_database
 
-PARTITIONS = day_symbol_partitions(Settings(symbols=("BTCUSDT", "ETHUSDT"), history_start=date(2024, 1, 1)))
+PARTITIONS = day_symbol_partitions(
+    Settings(symbols=("BTCUSDT", "ETHUSDT"), history_start=date(2024, 1, 1))
+)
 KEY = dg.AssetKey("candles_15m")
-RUN_KEYS = [f"2024-01-{day:02d}|{symbol}" for day in range(1, 6) for symbol in ("BTCUSDT", "ETHUSDT")]
+RUN_KEYS = [
+    f"2024-01-{day:02d}|{symbol}" for day in range(1, 6) for symbol in ("BTCUSDT", "ETHUSDT")
+]
 PLANNED = dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED
 
 
 @pytest.fixture
 def instance(tmp_path, pg_server, monkeypatch):
     shutil.copyfile(DAGSTER_YAML, tmp_path / "dagster.yaml")
-    monkeypatch.setenv("DAGSTER_POSTGRES_URL", dagster_storage_url(new_database(pg_server, "dagster_events")))
+    monkeypatch.setenv(
+        "DAGSTER_POSTGRES_URL", dagster_storage_url(new_database(pg_server, "dagster_events"))
+    )
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
         yield instance
 
@@ -47,8 +56,13 @@ def run(instance, *, fail: bool) -> tuple[dg.ExecuteInProcessResult, dict]:
         return dg.MaterializeResult(metadata={"run_rows": 10})
 
     result = dg.materialize(
-        [candles], instance=instance, raise_on_error=False,
-        tags={ASSET_PARTITION_RANGE_START_TAG: RUN_KEYS[0], ASSET_PARTITION_RANGE_END_TAG: RUN_KEYS[-1]},
+        [candles],
+        instance=instance,
+        raise_on_error=False,
+        tags={
+            ASSET_PARTITION_RANGE_START_TAG: RUN_KEYS[0],
+            ASSET_PARTITION_RANGE_END_TAG: RUN_KEYS[-1],
+        },
     )
     return result, seen
 
@@ -70,14 +84,20 @@ def test_planned_events_go_in_one_batch_one_per_partition(instance, monkeypatch)
     assert result.success
     assert [PLANNED] * 10 in batches  # all ten in one batch, not ten round trips
     planned = instance.get_records_for_run(result.run_id, of_type=PLANNED).records
-    assert sorted(record.event_log_entry.dagster_event.partition for record in planned) == sorted(RUN_KEYS)
+    assert sorted(record.event_log_entry.dagster_event.partition for record in planned) == sorted(
+        RUN_KEYS
+    )
     assert set(seen.values()) == {dg.AssetPartitionStatus.IN_PROGRESS}
     status = instance.get_status_by_partition(KEY, [*RUN_KEYS, "2024-01-06|BTCUSDT"], PARTITIONS)
     assert {status[key] for key in RUN_KEYS} == {dg.AssetPartitionStatus.MATERIALIZED}
     assert status["2024-01-06|BTCUSDT"] is None
-    records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=KEY), limit=20).records
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=KEY), limit=20
+    ).records
     rows = {r.partition_key: r.asset_materialization.metadata["day_rows"].value for r in records}
-    assert rows == {key: index for index, key in enumerate(sorted(RUN_KEYS))}  # each partition its own metadata
+    assert rows == {
+        key: index for index, key in enumerate(sorted(RUN_KEYS))
+    }  # each partition its own metadata
     assert instance.get_latest_materialization_event(KEY).run_id == result.run_id
 
 

@@ -10,18 +10,26 @@ multipage layout and would run those files without this entry point.
 from __future__ import annotations
 
 import streamlit as st
-
-from crypto_assets.warehouse.db import redact
 from ui import data
 
-st.set_page_config(page_title="crypto-assets", page_icon="📈", layout="wide")  # an emoji: no icon download
-navigation = st.navigation([
-    st.Page("views/market.py", title="Market", icon=":material/candlestick_chart:", default=True),
-    st.Page("views/downsampled.py", title="Downsampled", icon=":material/ssid_chart:"),
-    st.Page("views/volatility.py", title="Volatility", icon=":material/show_chart:"),
-    st.Page("views/live.py", title="Live", icon=":material/sensors:"),
-    st.Page("views/health.py", title="Data health", icon=":material/monitor_heart:"),
-])
+from crypto_assets.warehouse.db import redact
+
+st.set_page_config(
+    page_title="crypto-assets", page_icon="📈", layout="wide"
+)  # an emoji: no icon download
+navigation = st.navigation(
+    [
+        st.Page(
+            "views/market.py", title="Market", icon=":material/candlestick_chart:", default=True
+        ),
+        st.Page("views/downsampled.py", title="Downsampled", icon=":material/ssid_chart:"),
+        st.Page("views/volatility.py", title="Volatility", icon=":material/show_chart:"),
+        st.Page("views/live.py", title="Live", icon=":material/sensors:"),
+        st.Page("views/health.py", title="Data health", icon=":material/monitor_heart:"),
+    ]
+)
 with st.sidebar:
-    st.caption(f"Binance spot market data · all times UTC\n\nWarehouse: `{redact(data.database_url())}`")
+    st.caption(
+        f"Binance spot market data · all times UTC\n\nWarehouse: `{redact(data.database_url())}`"
+    )
 navigation.run()

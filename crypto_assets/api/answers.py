@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import polars as pl
 from fastapi import Request, Response
@@ -18,7 +18,7 @@ def iso(value: datetime | date | None) -> str | None:
     if value is None:
         return None
     if isinstance(value, datetime):
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
         return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
     return value.isoformat()
 
@@ -39,6 +39,8 @@ def collector(connections: pl.DataFrame) -> dict:
     return {
         "state": live.stream_state(connections),
         "lag_s": None if lag is None else lag.total_seconds(),
-        "connections": [{k: iso(v) if k.endswith("_at") else v for k, v in row.items()}
-                        for row in connections.iter_rows(named=True)],
+        "connections": [
+            {k: iso(v) if k.endswith("_at") else v for k, v in row.items()}
+            for row in connections.iter_rows(named=True)
+        ],
     }

@@ -31,7 +31,9 @@ def create_app(config: ApiConfig) -> FastAPI:
         yield
         warehouse.dispose()
 
-    app = FastAPI(title="crypto-assets analytics API", version="1", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="crypto-assets analytics API", version="1", description=DESCRIPTION, lifespan=lifespan
+    )
     app.state.config = config
     app.state.warehouse = warehouse
     errors.install(app)

@@ -14,16 +14,24 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from crypto_assets.api.errors import ApiError
 
-bearer = HTTPBearer(auto_error=False, description="One of the config's api_tokens (only when any are set).")
+bearer = HTTPBearer(
+    auto_error=False, description="One of the config's api_tokens (only when any are set)."
+)
 
 
-def require_token(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+def require_token(
+    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
+) -> None:
     tokens = request.app.state.config.tokens
     if not tokens:
         return
     given = credentials.credentials.encode() if credentials else b""
     if not any(hmac.compare_digest(given, token.encode()) for token in tokens):
         reason = "a bearer token" if credentials is None else "a valid bearer token"
-        raise ApiError(401, f"this API requires {reason}: send Authorization: Bearer <token> "
-                            "with one of the config's api_tokens", parameter="Authorization",
-                       headers={"WWW-Authenticate": "Bearer"})
+        raise ApiError(
+            401,
+            f"this API requires {reason}: send Authorization: Bearer <token> "
+            "with one of the config's api_tokens",
+            parameter="Authorization",
+            headers={"WWW-Authenticate": "Bearer"},
+        )

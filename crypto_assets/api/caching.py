@@ -11,7 +11,7 @@ the rows (``export.fingerprint``) and the request.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, time, timezone
+from datetime import UTC, datetime, time
 
 from fastapi import Request, Response
 
@@ -22,7 +22,9 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 def is_closed(end: datetime | None, now: datetime | None = None) -> bool:
     """True when the range ends by today's midnight (UTC): only finished days."""
-    today = datetime.combine((now or datetime.now(timezone.utc)).date(), time.min, tzinfo=timezone.utc)
+    today = datetime.combine(
+        (now or datetime.now(UTC)).date(), time.min, tzinfo=UTC
+    )
     return end is not None and end <= today
 
 

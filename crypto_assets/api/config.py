@@ -27,7 +27,13 @@ class ApiConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings, database_url: str, **overrides) -> ApiConfig:
-        widths = {label: timedelta(seconds=window_seconds(label)) for label in settings.downsample_windows}
-        values = {"database_url": database_url, "symbols": settings.symbols, "widths": widths,
-                  "tokens": settings.api_tokens}
+        widths = {
+            label: timedelta(seconds=window_seconds(label)) for label in settings.downsample_windows
+        }
+        values = {
+            "database_url": database_url,
+            "symbols": settings.symbols,
+            "widths": widths,
+            "tokens": settings.api_tokens,
+        }
         return cls(**(values | overrides))

@@ -32,22 +32,34 @@ class Warehouse:
     def __init__(self, config: ApiConfig):
         self.url = config.database_url
         self.timeout_s = config.statement_timeout_s
-        options = (f"-c default_transaction_read_only=on -c statement_timeout={round(self.timeout_s * 1000)}ms"
-                   " -c TimeZone=UTC -c DateStyle=ISO")
+        options = (
+            f"-c default_transaction_read_only=on -c statement_timeout={round(self.timeout_s * 1000)}ms"
+            " -c TimeZone=UTC -c DateStyle=ISO"
+        )
 
         def connect():
-            return psycopg2.connect(self.url, options=options, application_name="crypto-api", connect_timeout=5)
+            return psycopg2.connect(
+                self.url, options=options, application_name="crypto-api", connect_timeout=5
+            )
 
         self.engine = sqlalchemy.create_engine(
-            "postgresql+psycopg2://", creator=connect, pool_size=config.pool_size, max_overflow=0,
-            pool_timeout=config.pool_wait_s, pool_pre_ping=True,
+            "postgresql+psycopg2://",
+            creator=connect,
+            pool_size=config.pool_size,
+            max_overflow=0,
+            pool_timeout=config.pool_wait_s,
+            pool_pre_ping=True,
         )
 
     def explain(self, err: psycopg2.Error) -> ApiError:
         """A database failure as the answer the client gets: 504 for a timeout, else 503."""
         status = 504 if isinstance(err, pg_errors.QueryCanceled) else 503
-        return ApiError(status, explain_read_error(err, self.url, reader="The API", subject="this request",
-                                                   timeout_s=self.timeout_s))
+        return ApiError(
+            status,
+            explain_read_error(
+                err, self.url, reader="The API", subject="this request", timeout_s=self.timeout_s
+            ),
+        )
 
     @contextmanager
     def snapshot(self) -> Iterator[psycopg2.extensions.connection]:
@@ -56,8 +68,11 @@ class Warehouse:
         try:
             pooled = self.engine.raw_connection()
         except sqlalchemy.exc.TimeoutError:
-            raise ApiError(503, "The API is busy: every database session is in use. Try again shortly.",
-                           headers={"Retry-After": "1"}) from None
+            raise ApiError(
+                503,
+                "The API is busy: every database session is in use. Try again shortly.",
+                headers={"Retry-After": "1"},
+            ) from None
         except psycopg2.Error as err:  # from the creator: the pool passes it on unwrapped
             raise self.explain(err) from None
         conn = pooled.driver_connection

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -23,16 +23,33 @@ _log = logging.getLogger(__name__)
 class ApiError(Exception):
     """An answer other than 2xx, with the message a client developer needs."""
 
-    def __init__(self, status: int, detail: str, *, parameter: str | None = None,
-                 allowed: Sequence[str] | None = None, headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        parameter: str | None = None,
+        allowed: Sequence[str] | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(detail)
-        self.status, self.detail, self.parameter, self.allowed, self.headers = status, detail, parameter, allowed, headers
+        self.status, self.detail, self.parameter, self.allowed, self.headers = (
+            status,
+            detail,
+            parameter,
+            allowed,
+            headers,
+        )
 
     def response(self) -> JSONResponse:
-        return JSONResponse(error_body(self.detail, self.parameter, self.allowed), self.status, headers=self.headers)
+        return JSONResponse(
+            error_body(self.detail, self.parameter, self.allowed), self.status, headers=self.headers
+        )
 
 
-def error_body(detail: str, parameter: str | None = None, allowed: Sequence[str] | str | None = None) -> dict:
+def error_body(
+    detail: str, parameter: str | None = None, allowed: Sequence[str] | str | None = None
+) -> dict:
     body: dict = {"detail": detail}
     if parameter is not None:
         body["parameter"] = parameter
@@ -54,7 +71,9 @@ def _validation_failed(request: Request, exc: RequestValidationError) -> JSONRes
     shown = f" (got {value!r})" if isinstance(value, (str, int, float)) else ""
     expected = (error.get("ctx") or {}).get("expected")  # e.g. "'1m', '15m', '1h' or '1d'"
     allowed = re.findall(r"'([^']*)'", expected) if isinstance(expected, str) else None
-    return JSONResponse(error_body(f"{parameter}: {error.get('msg', 'invalid')}{shown}", parameter, allowed), 422)
+    return JSONResponse(
+        error_body(f"{parameter}: {error.get('msg', 'invalid')}{shown}", parameter, allowed), 422
+    )
 
 
 def _http_error(request: Request, exc: HTTPException) -> JSONResponse:

@@ -34,13 +34,22 @@ MEDIA_TYPES = {
 EXTENSIONS = {"json": "json", "csv": "csv", "arrow": "arrows", "parquet": "parquet"}
 
 _TYPES = {
-    Kind.TIME: pa.timestamp("us", tz="UTC"), Kind.DATE: pa.date32(), Kind.DECIMAL: pa.string(),
-    Kind.INTEGER: pa.int64(), Kind.BOOLEAN: pa.bool_(), Kind.FLOAT: pa.float64(), Kind.TEXT: pa.string(),
+    Kind.TIME: pa.timestamp("us", tz="UTC"),
+    Kind.DATE: pa.date32(),
+    Kind.DECIMAL: pa.string(),
+    Kind.INTEGER: pa.int64(),
+    Kind.BOOLEAN: pa.bool_(),
+    Kind.FLOAT: pa.float64(),
+    Kind.TEXT: pa.string(),
     Kind.WIDTH: pa.string(),
 }
 CSV_BATCHES = {"csv": True, "arrow": False, "parquet": False}
 """Which formats take their batches as CSV clients read them (``copy_batches(for_csv=...)``)."""
-_JSON_TYPES = {Kind.INTEGER: pl.Int64, Kind.BOOLEAN: pl.Boolean, Kind.FLOAT: pl.Float64}  # else strings
+_JSON_TYPES = {
+    Kind.INTEGER: pl.Int64,
+    Kind.BOOLEAN: pl.Boolean,
+    Kind.FLOAT: pl.Float64,
+}  # else strings
 
 
 def arrow_schema(series: Series) -> pa.Schema:
@@ -53,11 +62,17 @@ class _Reader:
     def __init__(self, series: Series):
         self.schema = arrow_schema(series)
         self._read = pacsv.ReadOptions(column_names=list(series.names), use_threads=False)
-        self._convert = pacsv.ConvertOptions(column_types=dict(zip(self.schema.names, self.schema.types)),
-                                             strings_can_be_null=True, true_values=["t"], false_values=["f"])
+        self._convert = pacsv.ConvertOptions(
+            column_types=dict(zip(self.schema.names, self.schema.types)),
+            strings_can_be_null=True,
+            true_values=["t"],
+            false_values=["f"],
+        )
 
     def __call__(self, batch: bytes) -> pa.Table:
-        return pacsv.read_csv(pa.py_buffer(batch), read_options=self._read, convert_options=self._convert)
+        return pacsv.read_csv(
+            pa.py_buffer(batch), read_options=self._read, convert_options=self._convert
+        )
 
 
 class _Sink:

@@ -12,8 +12,13 @@ def get(router: APIRouter, path: str, **kwargs) -> Callable:
 
     def register(endpoint: Callable) -> Callable:
         router.add_api_route(path, endpoint, methods=["GET"], **kwargs)
-        router.add_api_route(path, endpoint, methods=["HEAD"], include_in_schema=False,
-                             **{k: v for k, v in kwargs.items() if k in ("response_class", "dependencies")})
+        router.add_api_route(
+            path,
+            endpoint,
+            methods=["HEAD"],
+            include_in_schema=False,
+            **{k: v for k, v in kwargs.items() if k in ("response_class", "dependencies")},
+        )
         return endpoint
 
     return register

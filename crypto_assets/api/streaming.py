@@ -84,7 +84,9 @@ class ThreadedStream(StreamingResponse):
     """Streams the last stage of a pipeline and, at the end whatever happens, stops every stage
     (``stages``, last first) and calls ``cleanup``. ``make_stages`` builds them when sending starts."""
 
-    def __init__(self, make_stages: Callable[[], list[ReadAhead]], cleanup: Callable[[], None], **kwargs):
+    def __init__(
+        self, make_stages: Callable[[], list[ReadAhead]], cleanup: Callable[[], None], **kwargs
+    ):
         self._make_stages, self._cleanup, self._stages = make_stages, cleanup, []
         super().__init__(self._chunks(), **kwargs)
 

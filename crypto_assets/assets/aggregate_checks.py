@@ -10,14 +10,19 @@ and a freshness check per table that runs on its own every hour.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Sequence
 
 import dagster as dg
 
 from crypto_assets.assets.aggregate_run import Window
-from crypto_assets.assets.candle_checks import OHLC_INVARIANTS, ON_GRID, candle_check_specs, windows_clause
+from crypto_assets.assets.candle_checks import (
+    OHLC_INVARIANTS,
+    ON_GRID,
+    candle_check_specs,
+    windows_clause,
+)
 from crypto_assets.resources import WarehouseResource
 from crypto_assets.warehouse.rollups import ORIGIN
 
@@ -35,7 +40,9 @@ def _plain(value):
     return str(value) if isinstance(value, Decimal) else value
 
 
-def _result(name: str, rows: list, columns: Sequence[str], severity=dg.AssetCheckSeverity.ERROR) -> dg.AssetCheckResult:
+def _result(
+    name: str, rows: list, columns: Sequence[str], severity=dg.AssetCheckSeverity.ERROR
+) -> dg.AssetCheckResult:
     """A check result: passed when ``rows`` (the offenders) is empty; examples in the metadata."""
     examples = [{c: _plain(v) for c, v in zip(columns, row)} for row in rows[:_SAMPLE]]
     return dg.AssetCheckResult(
@@ -63,7 +70,12 @@ def check_incomplete(cur, table: str, windows: Sequence[Window]) -> dg.AssetChec
         f"SELECT t.symbol, t.open_time, t.source_candles, t.source_interval FROM {table} t JOIN w"
         " ON t.symbol = w.symbol AND t.open_time >= w.lo AND t.open_time < w.hi WHERE NOT t.is_complete ORDER BY 1, 2",
     )
-    return _result(INCOMPLETE, rows, ("symbol", "open_time", "source_candles", "source_interval"), dg.AssetCheckSeverity.WARN)
+    return _result(
+        INCOMPLETE,
+        rows,
+        ("symbol", "open_time", "source_candles", "source_interval"),
+        dg.AssetCheckSeverity.WARN,
+    )
 
 
 # market_metrics_daily rows (alias t) whose day lies in a window w
@@ -98,7 +110,16 @@ def check_hours_match_source(cur, windows: Sequence[Window]) -> dg.AssetCheckRes
         WHERE (h.volume, h.quote_volume, h.trade_count) IS DISTINCT FROM (s.volume, s.quote_volume, s.trade_count)
         ORDER BY 1, 2""",
     )
-    columns = ("symbol", "day", "volume_1h", "volume_source", "quote_volume_1h", "quote_volume_source", "trades_1h", "trades_source")
+    columns = (
+        "symbol",
+        "day",
+        "volume_1h",
+        "volume_source",
+        "quote_volume_1h",
+        "quote_volume_source",
+        "trades_1h",
+        "trades_source",
+    )
     return _result(MATCHES_SOURCE, rows, columns)
 
 
@@ -119,7 +140,16 @@ def check_days_match_hours(cur, windows: Sequence[Window]) -> dg.AssetCheckResul
         WHERE (d.volume, d.quote_volume, d.trade_count, d.n) IS DISTINCT FROM (h.volume, h.quote_volume, h.trade_count, h.n)
         ORDER BY 1, 2""",
     )
-    columns = ("symbol", "day", "volume_1d", "volume_1h", "quote_volume_1d", "quote_volume_1h", "source_candles_1d", "source_candles_1h")
+    columns = (
+        "symbol",
+        "day",
+        "volume_1d",
+        "volume_1h",
+        "quote_volume_1d",
+        "quote_volume_1h",
+        "source_candles_1d",
+        "source_candles_1h",
+    )
     return _result(MATCHES_SOURCE, rows, columns)
 
 
@@ -133,7 +163,11 @@ def check_metrics_invariants(cur, windows: Sequence[Window]) -> dg.AssetCheckRes
         " WHERE NOT (coalesce(t.realized_volatility, 0) >= 0 AND coalesce(t.range_pct, 0) >= 0"
         " AND t.minutes_observed BETWEEN 0 AND 1440 AND t.volume >= 0) ORDER BY 1, 2",
     )
-    return _result(INVARIANTS, rows, ("symbol", "day", "realized_volatility", "range_pct", "minutes_observed", "volume"))
+    return _result(
+        INVARIANTS,
+        rows,
+        ("symbol", "day", "realized_volatility", "range_pct", "minutes_observed", "volume"),
+    )
 
 
 def check_metrics_match_days(cur, windows: Sequence[Window]) -> dg.AssetCheckResult:
@@ -152,7 +186,11 @@ def check_metrics_match_days(cur, windows: Sequence[Window]) -> dg.AssetCheckRes
         WHERE (m.volume, m.quote_volume, m.trade_count) IS DISTINCT FROM (d.volume, d.quote_volume, d.trade_count)
         ORDER BY 1, 2""",
     )
-    return _result(MATCHES_SOURCE, rows, ("symbol", "day", "volume_metrics", "volume_1d", "trades_metrics", "trades_1d"))
+    return _result(
+        MATCHES_SOURCE,
+        rows,
+        ("symbol", "day", "volume_metrics", "volume_1d", "trades_metrics", "trades_1d"),
+    )
 
 
 def check_downsampled_invariants(cur, windows: Sequence[Window]) -> dg.AssetCheckResult:
@@ -166,11 +204,22 @@ def check_downsampled_invariants(cur, windows: Sequence[Window]) -> dg.AssetChec
         " WHERE NOT (t.min_price <= t.median_price AND t.median_price <= t.max_price"
         " AND t.min_price <= t.avg_price AND t.avg_price <= t.max_price AND t.sample_count > 0) ORDER BY 1, 2, 3",
     )
-    columns = ("symbol", "bucket_width", "bucket_start", "min", "median", "avg", "max", "sample_count")
+    columns = (
+        "symbol",
+        "bucket_width",
+        "bucket_start",
+        "min",
+        "median",
+        "avg",
+        "max",
+        "sample_count",
+    )
     return _result(INVARIANTS, rows, columns)
 
 
-def check_downsampled_match_samples(cur, windows: Sequence[Window], widths_s: Sequence[int]) -> dg.AssetCheckResult:
+def check_downsampled_match_samples(
+    cur, windows: Sequence[Window], widths_s: Sequence[int]
+) -> dg.AssetCheckResult:
     """For every window width, the buckets' sample counts add up to the samples of the day."""
     rows = _offenders(
         cur,
@@ -188,10 +237,16 @@ def check_downsampled_match_samples(cur, windows: Sequence[Window], widths_s: Se
         SELECT symbol, day, width::text, d.n, expected.n FROM d FULL JOIN expected USING (symbol, day, width)
         WHERE d.n IS DISTINCT FROM expected.n ORDER BY 1, 2, 3""",
     )
-    return _result(MATCHES_SOURCE, rows, ("symbol", "day", "bucket_width", "samples_in_buckets", "samples_in_source"))
+    return _result(
+        MATCHES_SOURCE,
+        rows,
+        ("symbol", "day", "bucket_width", "samples_in_buckets", "samples_in_source"),
+    )
 
 
-def stale_symbols(cur, table: str, time_sql: str, symbols: Sequence[str], max_age: timedelta, now: datetime) -> list:
+def stale_symbols(
+    cur, table: str, time_sql: str, symbols: Sequence[str], max_age: timedelta, now: datetime
+) -> list:
     """Configured symbols whose newest row in ``table`` is older than ``max_age`` (or absent).
 
     ``time_sql`` is the row's time as a timestamptz expression over alias ``t``.
@@ -201,7 +256,11 @@ def stale_symbols(cur, table: str, time_sql: str, symbols: Sequence[str], max_ag
         f" LEFT JOIN {table} t ON t.symbol = s GROUP BY s ORDER BY s",
         (list(symbols),),
     )
-    return [(symbol, newest) for symbol, newest in cur.fetchall() if newest is None or newest < now - max_age]
+    return [
+        (symbol, newest)
+        for symbol, newest in cur.fetchall()
+        if newest is None or newest < now - max_age
+    ]
 
 
 def build_freshness_check(
@@ -214,11 +273,13 @@ def build_freshness_check(
         asset=asset_key,
         name=FRESH,
         description=f"Every configured symbol has a {table} row newer than {max_age} (a warning).",
-        automation_condition=dg.AutomationCondition.cron_tick_passed("0 * * * *").since_last_handled(),
+        automation_condition=dg.AutomationCondition.cron_tick_passed(
+            "0 * * * *"
+        ).since_last_handled(),
     )
     def fresh(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse.transaction() as conn, conn.cursor() as cur:
-            rows = stale_symbols(cur, table, time_sql, symbols, max_age, datetime.now(timezone.utc))
+            rows = stale_symbols(cur, table, time_sql, symbols, max_age, datetime.now(UTC))
         return _result(FRESH, rows, ("symbol", "newest"), dg.AssetCheckSeverity.WARN)
 
     return fresh
@@ -227,15 +288,31 @@ def build_freshness_check(
 def rollup_check_specs(asset_key: str) -> list[dg.AssetCheckSpec]:
     """The checks candles_1h and candles_1d carry on every materialization."""
     return [
-        *[spec for spec in candle_check_specs(asset_key) if spec.name in (ON_GRID, OHLC_INVARIANTS)],
-        dg.AssetCheckSpec(MATCHES_SOURCE, asset=asset_key, description="Volumes and trade counts equal the finer candles' sums, exactly."),
-        dg.AssetCheckSpec(INCOMPLETE, asset=asset_key, description="Buckets missing a finer candle are listed (a warning; never filled)."),
+        *[
+            spec
+            for spec in candle_check_specs(asset_key)
+            if spec.name in (ON_GRID, OHLC_INVARIANTS)
+        ],
+        dg.AssetCheckSpec(
+            MATCHES_SOURCE,
+            asset=asset_key,
+            description="Volumes and trade counts equal the finer candles' sums, exactly.",
+        ),
+        dg.AssetCheckSpec(
+            INCOMPLETE,
+            asset=asset_key,
+            description="Buckets missing a finer candle are listed (a warning; never filled).",
+        ),
     ]
 
 
 def table_check_specs(asset_key: str, source_description: str) -> list[dg.AssetCheckSpec]:
     """The checks market_metrics_daily and price_downsampled carry on every materialization."""
     return [
-        dg.AssetCheckSpec(INVARIANTS, asset=asset_key, description="Values within their bounds (min <= median <= max, volatility >= 0...)."),
+        dg.AssetCheckSpec(
+            INVARIANTS,
+            asset=asset_key,
+            description="Values within their bounds (min <= median <= max, volatility >= 0...).",
+        ),
         dg.AssetCheckSpec(MATCHES_SOURCE, asset=asset_key, description=source_description),
     ]

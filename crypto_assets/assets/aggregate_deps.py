@@ -42,7 +42,10 @@ def previous_and_same_day() -> dg.MultiPartitionMapping:
     return dg.MultiPartitionMapping(
         {
             DAY: dg.DimensionPartitionMapping(
-                DAY, dg.TimeWindowPartitionMapping(start_offset=-1, allow_nonexistent_upstream_partitions=True)
+                DAY,
+                dg.TimeWindowPartitionMapping(
+                    start_offset=-1, allow_nonexistent_upstream_partitions=True
+                ),
             ),
             SYMBOL: dg.DimensionPartitionMapping(SYMBOL, dg.IdentityPartitionMapping()),
         }

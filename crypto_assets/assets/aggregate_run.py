@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterable
 
 import dagster as dg
 
@@ -37,7 +37,12 @@ def partition_windows(partition_keys: Iterable[str]) -> list[Window]:
 
 
 def aggregate_partition_metadata(
-    context: dg.AssetExecutionContext, cur, table: str, time_column: str, windows: list[Window], extra: dict[str, str] | None = None
+    context: dg.AssetExecutionContext,
+    cur,
+    table: str,
+    time_column: str,
+    windows: list[Window],
+    extra: dict[str, str] | None = None,
 ) -> dict[str, dict]:
     """Each partition of the run: its own rows and first/last time in ``table`` (0 rows included)."""
     stats = table_stats(cur, table, time_column, [w.ms for w in windows], extra)

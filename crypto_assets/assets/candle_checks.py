@@ -7,7 +7,7 @@ warning: it is reported and no candle is invented.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import dagster as dg
 
@@ -29,7 +29,9 @@ def windows_clause(windows: Sequence[Window]) -> tuple[str, list]:
     return f"WITH w(symbol, lo, hi) AS (VALUES {values})", params
 
 
-def _rows_in_windows(cur, table: str, windows: Sequence[Window], select: str, rest: str) -> list[tuple]:
+def _rows_in_windows(
+    cur, table: str, windows: Sequence[Window], select: str, rest: str
+) -> list[tuple]:
     """``SELECT {select} FROM table t`` joined to the windows, then ``rest`` (WHERE/GROUP/ORDER)."""
     if not windows:
         return []
@@ -49,7 +51,9 @@ def check_on_grid(cur, table: str, windows: Sequence[Window], step_ms: int) -> d
     fault, or a writer that mixed intervals) and would break every rollup built on it.
     """
     rows = _rows_in_windows(
-        cur, table, windows,
+        cur,
+        table,
+        windows,
         "t.symbol, t.open_time, t.close_time",
         f"WHERE (extract(epoch FROM t.open_time) * 1000)::bigint %% {step_ms} <> 0"
         f" OR t.close_time <> t.open_time + interval '{step_ms - 1} milliseconds' ORDER BY 1, 2",
@@ -59,12 +63,16 @@ def check_on_grid(cur, table: str, windows: Sequence[Window], step_ms: int) -> d
         passed=not rows,
         metadata={
             "off_grid_candles": len(rows),
-            "examples": dg.MetadataValue.json([[s, o.isoformat(), c.isoformat()] for s, o, c in rows[:_SAMPLE]]),
+            "examples": dg.MetadataValue.json(
+                [[s, o.isoformat(), c.isoformat()] for s, o, c in rows[:_SAMPLE]]
+            ),
         },
     )
 
 
-def check_day_counts(reported: Mapping[str, tuple[int, int]], stored: Mapping[str, int]) -> dg.AssetCheckResult:
+def check_day_counts(
+    reported: Mapping[str, tuple[int, int]], stored: Mapping[str, int]
+) -> dg.AssetCheckResult:
     """Each partition holds exactly the candles expected for its day minus the gaps it reported.
 
     ``reported``: partition key -> (candles expected, candles reported missing); ``stored``:
@@ -72,21 +80,32 @@ def check_day_counts(reported: Mapping[str, tuple[int, int]], stored: Mapping[st
     run's back (a failed COPY, a concurrent writer): what the run says is not what is stored.
     """
     wrong = [
-        {"partition": key, "expected": expected, "reported_missing": missing, "stored": stored.get(key, 0)}
+        {
+            "partition": key,
+            "expected": expected,
+            "reported_missing": missing,
+            "stored": stored.get(key, 0),
+        }
         for key, (expected, missing) in sorted(reported.items())
         if stored.get(key, 0) != expected - missing
     ]
     return dg.AssetCheckResult(
         check_name=DAY_COUNTS,
         passed=not wrong,
-        metadata={"partitions_checked": len(reported), "mismatches": len(wrong), "examples": dg.MetadataValue.json(wrong[:_SAMPLE])},
+        metadata={
+            "partitions_checked": len(reported),
+            "mismatches": len(wrong),
+            "examples": dg.MetadataValue.json(wrong[:_SAMPLE]),
+        },
     )
 
 
 def check_ohlc_invariants(cur, table: str, windows: Sequence[Window]) -> dg.AssetCheckResult:
     """low <= open, close <= high; low <= high; volumes and trade counts >= 0."""
     rows = _rows_in_windows(
-        cur, table, windows,
+        cur,
+        table,
+        windows,
         "t.symbol, t.open_time, t.open::text, t.high::text, t.low::text, t.close::text, t.volume::text",
         "WHERE NOT (t.low <= t.open AND t.open <= t.high AND t.low <= t.close AND t.close <= t.high"
         " AND t.volume >= 0 AND t.quote_volume >= 0 AND t.trade_count >= 0"
@@ -98,7 +117,18 @@ def check_ohlc_invariants(cur, table: str, windows: Sequence[Window]) -> dg.Asse
         metadata={
             "violations": len(rows),
             "examples": dg.MetadataValue.json(
-                [{"symbol": r[0], "open_time": r[1].isoformat(), "open": r[2], "high": r[3], "low": r[4], "close": r[5], "volume": r[6]} for r in rows[:_SAMPLE]]
+                [
+                    {
+                        "symbol": r[0],
+                        "open_time": r[1].isoformat(),
+                        "open": r[2],
+                        "high": r[3],
+                        "low": r[4],
+                        "close": r[5],
+                        "volume": r[6],
+                    }
+                    for r in rows[:_SAMPLE]
+                ]
             ),
         },
     )
@@ -120,8 +150,24 @@ def check_gaps(gap_descriptions: Sequence[str], missing: int) -> dg.AssetCheckRe
 def candle_check_specs(asset_key: str) -> list[dg.AssetCheckSpec]:
     """The checks every candle asset carries."""
     return [
-        dg.AssetCheckSpec(ON_GRID, asset=asset_key, description="Candles open on the interval grid; close_time = open_time + interval - 1 ms."),
-        dg.AssetCheckSpec(DAY_COUNTS, asset=asset_key, description="Each day holds the candles expected minus the gaps it reported."),
-        dg.AssetCheckSpec(OHLC_INVARIANTS, asset=asset_key, description="low <= open, close <= high; volumes >= 0."),
-        dg.AssetCheckSpec(GAPS, asset=asset_key, description="Missing candles are listed (a warning: exchange outages are never filled)."),
+        dg.AssetCheckSpec(
+            ON_GRID,
+            asset=asset_key,
+            description="Candles open on the interval grid; close_time = open_time + interval - 1 ms.",
+        ),
+        dg.AssetCheckSpec(
+            DAY_COUNTS,
+            asset=asset_key,
+            description="Each day holds the candles expected minus the gaps it reported.",
+        ),
+        dg.AssetCheckSpec(
+            OHLC_INVARIANTS,
+            asset=asset_key,
+            description="low <= open, close <= high; volumes >= 0.",
+        ),
+        dg.AssetCheckSpec(
+            GAPS,
+            asset=asset_key,
+            description="Missing candles are listed (a warning: exchange outages are never filled).",
+        ),
     ]

@@ -10,12 +10,17 @@ how many rows (``partition_metadata``).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
-from typing import Callable, Mapping, Sequence
 
 import dagster as dg
 
-from crypto_assets.assets.candle_checks import check_day_counts, check_gaps, check_ohlc_invariants, check_on_grid
+from crypto_assets.assets.candle_checks import (
+    check_day_counts,
+    check_gaps,
+    check_ohlc_invariants,
+    check_on_grid,
+)
 from crypto_assets.assets.kline_ingest import IngestStats
 from crypto_assets.assets.kline_source import source_metadata
 from crypto_assets.assets.partition_results import empty_stats, table_stats
@@ -38,7 +43,10 @@ def not_trading_reason(symbol: str, status: str | None) -> str | None:
 
 
 def write_per_symbol(
-    context: dg.AssetExecutionContext, client: BinanceRestClient, ranges: Mapping[str, DayRanges], write_symbol: WriteSymbol
+    context: dg.AssetExecutionContext,
+    client: BinanceRestClient,
+    ranges: Mapping[str, DayRanges],
+    write_symbol: WriteSymbol,
 ) -> dict[str, str]:
     """Call ``write_symbol`` (one transaction each) for every TRADING symbol; returns the failed
     symbols with why."""
@@ -63,7 +71,11 @@ def stored_windows(results: Sequence[IngestStats]) -> list[tuple[str, int, int]]
 
 
 def partition_metadata(
-    cur, table: str, results: Sequence[IngestStats], step_ms: int, extra: Mapping[str, str] | None = None
+    cur,
+    table: str,
+    results: Sequence[IngestStats],
+    step_ms: int,
+    extra: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, dict], dict[str, tuple[int, int]]]:
     """Per partition key: its metadata, and (candles expected, candles missing) for ``day_counts``."""
     stored = table_stats(cur, table, "open_time", stored_windows(results), extra)
@@ -94,7 +106,12 @@ def _listing(stats: IngestStats, day: date) -> dict:
 
 
 def candle_checks(
-    cur, table: str, results: Sequence[IngestStats], step_ms: int, reported: Mapping[str, tuple[int, int]], stored_rows: Mapping[str, int]
+    cur,
+    table: str,
+    results: Sequence[IngestStats],
+    step_ms: int,
+    reported: Mapping[str, tuple[int, int]],
+    stored_rows: Mapping[str, int],
 ) -> list[dg.AssetCheckResult]:
     """The checks of the windows a run wrote (see ``candle_checks``)."""
     windows = stored_windows(results)
@@ -107,7 +124,9 @@ def candle_checks(
     ]
 
 
-def log_gaps(context: dg.AssetExecutionContext, results: Sequence[IngestStats], step_ms: int, limit: int = 20) -> None:
+def log_gaps(
+    context: dg.AssetExecutionContext, results: Sequence[IngestStats], step_ms: int, limit: int = 20
+) -> None:
     """Warn of days before a symbol's listing, then of the gaps (the first ``limit``)."""
     for stats in results:
         if stats.listed_from_ms is not None:

@@ -3,7 +3,12 @@
 import dagster as dg
 
 from crypto_assets.assets.candle_checks import candle_check_specs
-from crypto_assets.assets.candle_run import candle_checks, log_gaps, partition_metadata, write_per_symbol
+from crypto_assets.assets.candle_run import (
+    candle_checks,
+    log_gaps,
+    partition_metadata,
+    write_per_symbol,
+)
 from crypto_assets.assets.kline_ingest import IngestStats, ingest_day_ranges
 from crypto_assets.assets.kline_source import KlineSource
 from crypto_assets.assets.partition_results import finish
@@ -31,7 +36,9 @@ def build_candles_15m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefin
         kinds={"postgres"},
         tags={"source": "binance-archive-and-rest"},
     )
-    def candles_15m(context: dg.AssetExecutionContext, binance: BinanceResource, warehouse: WarehouseResource):
+    def candles_15m(
+        context: dg.AssetExecutionContext, binance: BinanceResource, warehouse: WarehouseResource
+    ):
         """Closed 15-minute candles from Binance's archive files and REST klines, exact to the digit
         (``kline_source.py`` says which days come from where; each partition's metadata too).
 
@@ -51,7 +58,9 @@ def build_candles_15m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefin
 
         def write_symbol(symbol, days):
             with warehouse.transaction() as conn, conn.cursor() as cur:
-                written = ingest_day_ranges(source, cur, TABLE, INTERVAL, {symbol: days}, progress=progress.advance)
+                written = ingest_day_ranges(
+                    source, cur, TABLE, INTERVAL, {symbol: days}, progress=progress.advance
+                )
                 symbol_metadata, symbol_reported = partition_metadata(cur, TABLE, written, step)
             metadata.update(symbol_metadata)
             reported.update(symbol_reported)
@@ -59,12 +68,18 @@ def build_candles_15m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefin
 
         with binance.client() as client, binance.archive() as archive:
             source = KlineSource(client, archive, context.log)
-            progress = ProgressLog(context.log, expected_candles(ranges, step), unit="candles", detail=source.describe)
+            progress = ProgressLog(
+                context.log, expected_candles(ranges, step), unit="candles", detail=source.describe
+            )
             failures = write_per_symbol(context, client, ranges, write_symbol)
         log_gaps(context, results, step)
         with warehouse.transaction() as conn, conn.cursor() as cur:
-            checks = candle_checks(cur, TABLE, results, step, reported, {k: m["rows"] for k, m in metadata.items()})
-        context.log.info(f"REST: {client.stats['requests']} requests, {client.stats['retries']} retries")
+            checks = candle_checks(
+                cur, TABLE, results, step, reported, {k: m["rows"] for k, m in metadata.items()}
+            )
+        context.log.info(
+            f"REST: {client.stats['requests']} requests, {client.stats['retries']} retries"
+        )
         yield from finish(context, metadata, failures, checks)
 
     return candles_15m

@@ -1,11 +1,17 @@
 """Asset ``candles_1m``: the stream collector's 1-minute candles, made complete from REST per UTC day and symbol."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 
 from crypto_assets.assets import candles_1m_repair as repair
-from crypto_assets.assets.candle_run import candle_checks, log_gaps, partition_metadata, stored_windows, write_per_symbol
+from crypto_assets.assets.candle_run import (
+    candle_checks,
+    log_gaps,
+    partition_metadata,
+    stored_windows,
+    write_per_symbol,
+)
 from crypto_assets.assets.candles_1m_checks import (
     FRESH,
     candles_1m_check_specs,
@@ -50,7 +56,9 @@ def build_candles_1m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
         kinds={"postgres"},
         tags={"source": "binance-websocket-archive-and-rest"},
     )
-    def candles_1m(context: dg.AssetExecutionContext, binance: BinanceResource, warehouse: WarehouseResource):
+    def candles_1m(
+        context: dg.AssetExecutionContext, binance: BinanceResource, warehouse: WarehouseResource
+    ):
         """One-minute candles: written live by the stream collector (`crypto stream`), made
         complete here from Binance's archive files and REST klines for each (day, symbol)
         (``kline_source.py`` says which days come from where; each partition's metadata too).
@@ -78,39 +86,65 @@ def build_candles_1m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
         def write_symbol(symbol, days):
             with warehouse.transaction() as conn, conn.cursor() as cur:
                 lock_symbols(cur, TABLE, [symbol])
-                direct = repair.empty_past_days(cur, {symbol: days}, rest_now_ms)  # nothing to merge with: COPY straight in
+                direct = repair.empty_past_days(
+                    cur, {symbol: days}, rest_now_ms
+                )  # nothing to merge with: COPY straight in
                 repair.create_staging(cur)
-                written = ingest_day_ranges(source, cur, TABLE if direct else repair.STAGING, INTERVAL, {symbol: days},
-                                            constants={"is_closed": "true", "source": "rest"}, progress=progress.advance)
+                written = ingest_day_ranges(
+                    source,
+                    cur,
+                    TABLE if direct else repair.STAGING,
+                    INTERVAL,
+                    {symbol: days},
+                    constants={"is_closed": "true", "source": "rest"},
+                    progress=progress.advance,
+                )
                 written, awaiting_rest = repair.hold_back_unserved(written, rest_now_ms, step)
                 repair.set_windows(cur, stored_windows(written))
                 comparisons.append(repair.compare(cur))
                 counts = repair.copied(written) if direct else repair.merge(cur)
-                if not counts.into_empty_windows:  # else every REST candle was inserted: none can be missing
+                if (
+                    not counts.into_empty_windows
+                ):  # else every REST candle was inserted: none can be missing
                     missing_after.extend(repair.missing_after(cur))
-                symbol_metadata, symbol_reported = partition_metadata(cur, TABLE, written, step, SOURCE_COUNTS)
+                symbol_metadata, symbol_reported = partition_metadata(
+                    cur, TABLE, written, step, SOURCE_COUNTS
+                )
             context.log.info(
                 f"{symbol}: {counts.filled:,} minutes filled from REST, {counts.replaced:,} replaced, "
                 f"{counts.removed:,} removed (not in REST), {awaiting_rest:,} newest left to the stream (REST lags)"
             )
-            metadata.update({k: {**m, REST_NOW_KEY: rest_now_ms, "minutes_awaiting_rest": 0} for k, m in symbol_metadata.items()})
+            metadata.update(
+                {
+                    k: {**m, REST_NOW_KEY: rest_now_ms, "minutes_awaiting_rest": 0}
+                    for k, m in symbol_metadata.items()
+                }
+            )
             if awaiting_rest:  # held back at the end of the symbol's last window: today's partition
-                metadata[str(partition_key(days[-1][1], symbol))]["minutes_awaiting_rest"] = awaiting_rest
+                metadata[str(partition_key(days[-1][1], symbol))]["minutes_awaiting_rest"] = (
+                    awaiting_rest
+                )
             reported.update(symbol_reported)
             results.extend(written)
 
         with binance.client() as client, binance.archive() as archive:
             rest_now_ms = client.server_time_ms()
             source = KlineSource(client, archive, context.log)
-            progress = ProgressLog(context.log, expected_candles(ranges, step), unit="candles", detail=source.describe)
+            progress = ProgressLog(
+                context.log, expected_candles(ranges, step), unit="candles", detail=source.describe
+            )
             failures = write_per_symbol(context, client, ranges, write_symbol)
         log_gaps(context, results, step)
         comparison = repair.Comparison.combine(comparisons)
         if comparison.mismatch_count:
-            context.log.warning(f"{comparison.mismatch_count} stream candles differed from REST and were replaced")
+            context.log.warning(
+                f"{comparison.mismatch_count} stream candles differed from REST and were replaced"
+            )
         with warehouse.transaction() as conn, conn.cursor() as cur:
             checks = [
-                *candle_checks(cur, TABLE, results, step, reported, {k: m["rows"] for k, m in metadata.items()}),
+                *candle_checks(
+                    cur, TABLE, results, step, reported, {k: m["rows"] for k, m in metadata.items()}
+                ),
                 check_complete(missing_after),
                 check_matches_rest(comparison),
             ]
@@ -122,11 +156,15 @@ def build_candles_1m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
 def build_freshness_check(asset_key: dg.AssetKey, settings: Settings) -> dg.AssetChecksDefinition:
     """``fresh_while_streaming``, to run on demand (the stream-gaps sensor reports it every tick)."""
 
-    @dg.asset_check(asset=asset_key, name=FRESH, blocking=False,
-                    description="While the collector runs, each symbol's newest closed minute closed at most 2 minutes ago.")
+    @dg.asset_check(
+        asset=asset_key,
+        name=FRESH,
+        blocking=False,
+        description="While the collector runs, each symbol's newest closed minute closed at most 2 minutes ago.",
+    )
     def fresh_while_streaming(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse.transaction() as conn, conn.cursor() as cur:
-            passed, metadata = freshness(cur, settings.symbols, datetime.now(timezone.utc))
+            passed, metadata = freshness(cur, settings.symbols, datetime.now(UTC))
         return dg.AssetCheckResult(passed=passed, metadata=metadata)
 
     return fresh_while_streaming

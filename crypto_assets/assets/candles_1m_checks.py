@@ -11,8 +11,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Sequence
 
 import dagster as dg
 
@@ -32,8 +32,16 @@ def candles_1m_check_specs(asset_key: str) -> list[dg.AssetCheckSpec]:
     """The checks a ``candles_1m`` materialization reports."""
     return [
         *candle_check_specs(asset_key),
-        dg.AssetCheckSpec(COMPLETE, asset=asset_key, description="Every minute REST has is stored and closed (outages aside)."),
-        dg.AssetCheckSpec(MATCHES_REST, asset=asset_key, description="The stream's closed candles equal REST's for the same minutes."),
+        dg.AssetCheckSpec(
+            COMPLETE,
+            asset=asset_key,
+            description="Every minute REST has is stored and closed (outages aside).",
+        ),
+        dg.AssetCheckSpec(
+            MATCHES_REST,
+            asset=asset_key,
+            description="The stream's closed candles equal REST's for the same minutes.",
+        ),
     ]
 
 
@@ -41,7 +49,10 @@ def check_complete(missing: Sequence[str]) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         check_name=COMPLETE,
         passed=not missing,
-        metadata={"missing_minutes": len(missing), "examples": dg.MetadataValue.json(list(missing[:_SAMPLE]))},
+        metadata={
+            "missing_minutes": len(missing),
+            "examples": dg.MetadataValue.json(list(missing[:_SAMPLE])),
+        },
     )
 
 
@@ -60,7 +71,10 @@ def check_matches_rest(comparison: Comparison) -> dg.AssetCheckResult:
 def freshness(cur, symbols: Sequence[str], now: datetime) -> tuple[bool, dict]:
     """(passed, metadata) of ``fresh_while_streaming`` at ``now``."""
     if not collector_running(cur, COLLECTOR_ALIVE_WITHIN_S):
-        return True, {"collector_running": False, "note": "no collector heartbeat in the last minute: not applicable"}
+        return True, {
+            "collector_running": False,
+            "note": "no collector heartbeat in the last minute: not applicable",
+        }
     cur.execute(
         "SELECT s.symbol, last.open_time FROM unnest(%s::text[]) AS s(symbol) LEFT JOIN LATERAL"
         " (SELECT open_time FROM candles_1m c WHERE c.symbol = s.symbol AND c.is_closed ORDER BY open_time DESC LIMIT 1)"
@@ -68,15 +82,25 @@ def freshness(cur, symbols: Sequence[str], now: datetime) -> tuple[bool, dict]:
         (list(symbols),),
     )
     newest = dict(cur.fetchall())
-    stale = [s for s, open_time in newest.items() if open_time is None or now - (open_time + timedelta(minutes=1)) > FRESH_WITHIN]
+    stale = [
+        s
+        for s, open_time in newest.items()
+        if open_time is None or now - (open_time + timedelta(minutes=1)) > FRESH_WITHIN
+    ]
     return not stale, {
         "collector_running": True,
         "stale_symbols": dg.MetadataValue.json(stale),
-        "newest_closed_minute": dg.MetadataValue.json({s: t.isoformat() if t else None for s, t in newest.items()}),
+        "newest_closed_minute": dg.MetadataValue.json(
+            {s: t.isoformat() if t else None for s, t in newest.items()}
+        ),
     }
 
 
-def freshness_evaluation(asset_key: dg.AssetKey, cur, symbols: Sequence[str], now: datetime) -> dg.AssetCheckEvaluation:
+def freshness_evaluation(
+    asset_key: dg.AssetKey, cur, symbols: Sequence[str], now: datetime
+) -> dg.AssetCheckEvaluation:
     """``fresh_while_streaming`` as an evaluation a sensor can report."""
     passed, metadata = freshness(cur, symbols, now)
-    return dg.AssetCheckEvaluation(asset_key=asset_key, check_name=FRESH, passed=passed, metadata=metadata)
+    return dg.AssetCheckEvaluation(
+        asset_key=asset_key, check_name=FRESH, passed=passed, metadata=metadata
+    )

@@ -29,9 +29,9 @@ would add every REST candle and change nothing else, so the asset COPYs them str
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from typing import Sequence
 
 from psycopg2.extras import execute_values
 
@@ -44,7 +44,9 @@ STAGING = "candles_1m_rest"
 _WINDOWS = "candles_1m_windows"
 _COLUMNS = (*CANDLE_COLUMNS, "is_closed", "source")
 _VALUES = CANDLE_COLUMNS[2:]  # what must agree: close_time .. taker_buy_quote_volume
-_IN_WINDOW = f"JOIN {_WINDOWS} w ON t.symbol = w.symbol AND t.open_time >= w.lo AND t.open_time < w.hi"
+_IN_WINDOW = (
+    f"JOIN {_WINDOWS} w ON t.symbol = w.symbol AND t.open_time >= w.lo AND t.open_time < w.hi"
+)
 _SAMPLE = 20
 # How far behind the exchange's clock REST may still be catching up: a run of candles missing
 # at the end of a window and starting within this of the present is not (yet) a gap.
@@ -60,24 +62,38 @@ def _tuple(alias: str) -> str:
     return "(" + ", ".join(f"{alias}.{column}" for column in _VALUES) + ")"
 
 
-def hold_back_unserved(results: Sequence[IngestStats], rest_now_ms: int, step_ms: int) -> tuple[list[IngestStats], int]:
+def hold_back_unserved(
+    results: Sequence[IngestStats], rest_now_ms: int, step_ms: int
+) -> tuple[list[IngestStats], int]:
     """Each window ended before a trailing run of candles REST lacks that starts within
     ``REST_LAG_ALLOWANCE_MS`` of ``rest_now_ms`` (REST is still catching up there); returns
     the windows and how many minutes were held back for a later run."""
     held_back, out = 0, []
     for stats in results:
         trailing = stats.gaps[-1] if stats.gaps else None
-        if trailing is not None and trailing[0] + trailing[1] * step_ms >= stats.end_ms and trailing[0] >= rest_now_ms - REST_LAG_ALLOWANCE_MS:
+        if (
+            trailing is not None
+            and trailing[0] + trailing[1] * step_ms >= stats.end_ms
+            and trailing[0] >= rest_now_ms - REST_LAG_ALLOWANCE_MS
+        ):
             held_back += trailing[1]
             stats = replace(stats, end_ms=trailing[0], gaps=stats.gaps[:-1])
         out.append(stats)
     return out, held_back
 
+
 def empty_past_days(cur, ranges: dict[str, list[tuple[date, date]]], now_ms: int) -> bool:
     """Whether every day of ``ranges`` (per symbol, inclusive) ended an hour before ``now_ms``
     and ``candles_1m`` holds no row in any of them."""
-    spans = [(symbol, datetime_to_ms(day_start(first)), datetime_to_ms(day_start(last + timedelta(days=1))))
-             for symbol, runs in ranges.items() for first, last in runs]
+    spans = [
+        (
+            symbol,
+            datetime_to_ms(day_start(first)),
+            datetime_to_ms(day_start(last + timedelta(days=1))),
+        )
+        for symbol, runs in ranges.items()
+        for first, last in runs
+    ]
     if not spans or any(hi + _SETTLED_MS > now_ms for _, _, hi in spans):
         return False
     for symbol, lo, hi in spans:
@@ -99,7 +115,11 @@ def create_staging(cur) -> None:
 
 
 def set_windows(cur, windows: Sequence[Window]) -> None:
-    execute_values(cur, f"INSERT INTO {_WINDOWS} VALUES %s", [(s, ms_to_pg(lo), ms_to_pg(hi)) for s, lo, hi in windows])
+    execute_values(
+        cur,
+        f"INSERT INTO {_WINDOWS} VALUES %s",
+        [(s, ms_to_pg(lo), ms_to_pg(hi)) for s, lo, hi in windows],
+    )
 
 
 @dataclass(frozen=True)
@@ -108,18 +128,24 @@ class Comparison:
 
     compared: int
     mismatch_count: int
-    examples: list[dict]  # the first few: symbol, open_time, stream and REST values (None: REST has none)
+    examples: list[
+        dict
+    ]  # the first few: symbol, open_time, stream and REST values (None: REST has none)
 
     @staticmethod
-    def combine(parts: Sequence["Comparison"]) -> "Comparison":
+    def combine(parts: Sequence[Comparison]) -> Comparison:
         """One comparison for a run's symbols, each compared in its own transaction."""
         examples = [e for part in parts for e in part.examples][:_SAMPLE]
-        return Comparison(sum(p.compared for p in parts), sum(p.mismatch_count for p in parts), examples)
+        return Comparison(
+            sum(p.compared for p in parts), sum(p.mismatch_count for p in parts), examples
+        )
 
 
 def compare(cur) -> Comparison:
     """How many closed stream rows there are, and which differ from REST (or REST lacks)."""
-    cur.execute(f"SELECT count(*) FROM candles_1m t {_IN_WINDOW} WHERE t.source = 'stream' AND t.is_closed")
+    cur.execute(
+        f"SELECT count(*) FROM candles_1m t {_IN_WINDOW} WHERE t.source = 'stream' AND t.is_closed"
+    )
     compared = cur.fetchone()[0]
     cur.execute(
         f"SELECT t.symbol, t.open_time, {_tuple('t')}::text,"
@@ -129,7 +155,10 @@ def compare(cur) -> Comparison:
         f" ORDER BY t.symbol, t.open_time LIMIT {_SAMPLE}"
     )
     rows = cur.fetchall()
-    examples = [{"symbol": s, "open_time": t.isoformat(), "stream": mine, "rest": theirs} for s, t, mine, theirs, _ in rows]
+    examples = [
+        {"symbol": s, "open_time": t.isoformat(), "stream": mine, "rest": theirs}
+        for s, t, mine, theirs, _ in rows
+    ]
     return Comparison(compared, rows[0][4] if rows else 0, examples)
 
 
@@ -149,7 +178,9 @@ class MergeCounts:
 
 def copied(results) -> MergeCounts:
     """The counts of REST's candles COPYed straight into empty windows (``IngestStats`` results)."""
-    return MergeCounts(filled=sum(stats.rows for stats in results), replaced=0, removed=0, into_empty_windows=True)
+    return MergeCounts(
+        filled=sum(stats.rows for stats in results), replaced=0, removed=0, into_empty_windows=True
+    )
 
 
 def merge(cur) -> MergeCounts:
@@ -158,8 +189,10 @@ def merge(cur) -> MergeCounts:
     Takes the per-symbol lock a straight COPY holds (``delete_window``'s), in symbol order, so a
     merge and a straight COPY into the same days take turns.
     """
-    cur.execute(f"SELECT pg_advisory_xact_lock(hashtext('candles_1m:' || symbol)) FROM"
-                f" (SELECT DISTINCT symbol FROM {_WINDOWS} ORDER BY symbol) s")
+    cur.execute(
+        f"SELECT pg_advisory_xact_lock(hashtext('candles_1m:' || symbol)) FROM"
+        f" (SELECT DISTINCT symbol FROM {_WINDOWS} ORDER BY symbol) s"
+    )
     cur.execute(f"SELECT EXISTS (SELECT 1 FROM candles_1m t {_IN_WINDOW})")
     empty = not cur.fetchone()[0]
     removed = 0
@@ -177,7 +210,12 @@ def merge(cur) -> MergeCounts:
         " RETURNING xmax = 0 AS added) SELECT count(*) FILTER (WHERE added), count(*) FROM written"
     )
     filled, written = cur.fetchone()
-    return MergeCounts(filled=filled, replaced=written - filled, removed=removed, into_empty_windows=empty and filled == written)
+    return MergeCounts(
+        filled=filled,
+        replaced=written - filled,
+        removed=removed,
+        into_empty_windows=empty and filled == written,
+    )
 
 
 def missing_after(cur) -> list[str]:

@@ -31,7 +31,9 @@ def window_widths(settings: Settings) -> list[int]:
     return widths
 
 
-def build_price_downsampled(partitions_def: dg.PartitionsDefinition, settings: Settings) -> dg.AssetsDefinition:
+def build_price_downsampled(
+    partitions_def: dg.PartitionsDefinition, settings: Settings
+) -> dg.AssetsDefinition:
     """The ``price_downsampled`` asset over the given day x symbol partitions."""
     widths = window_widths(settings)
 
@@ -41,7 +43,10 @@ def build_price_downsampled(partitions_def: dg.PartitionsDefinition, settings: S
         deps=[dg.AssetDep("price_samples")],
         automation_condition=follow_upstream(),
         backfill_policy=BACKFILL_POLICY,
-        check_specs=table_check_specs("price_downsampled", "Per width, the buckets' sample counts add up to the day's samples."),
+        check_specs=table_check_specs(
+            "price_downsampled",
+            "Per width, the buckets' sample counts add up to the day's samples.",
+        ),
         group_name="aggregates",
         kinds={"postgres"},
         metadata={"window_widths": ", ".join(settings.downsample_windows)},
@@ -62,8 +67,13 @@ def build_price_downsampled(partitions_def: dg.PartitionsDefinition, settings: S
             lock_symbols(cur, "price_downsampled", [w.symbol for w in windows])
             for w in windows:
                 write_price_downsampled(cur, w.symbol, w.lo, w.hi, widths)
-            checks = [check_downsampled_invariants(cur, windows), check_downsampled_match_samples(cur, windows, widths)]
-            metadata = aggregate_partition_metadata(context, cur, "price_downsampled", "bucket_start", windows, _SAMPLES)
+            checks = [
+                check_downsampled_invariants(cur, windows),
+                check_downsampled_match_samples(cur, windows, widths),
+            ]
+            metadata = aggregate_partition_metadata(
+                context, cur, "price_downsampled", "bucket_start", windows, _SAMPLES
+            )
         yield from finish(context, metadata, {}, checks)
 
     return price_downsampled

@@ -7,9 +7,9 @@ Gaps are reported, never filled.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Callable
 
 from crypto_assets.assets.kline_source import DaySource, KlineSource
 from crypto_assets.assets.partitions import day_start
@@ -31,7 +31,9 @@ class IngestStats:
     gaps: list[tuple[int, int]] = field(default_factory=list)
     listed_from_ms: int | None = None  # set when the range starts before the symbol's first candle
     expected_from_ms: int | None = None  # first open time a candle is expected at (None: none is)
-    sources: dict[int, DaySource] = field(default_factory=dict)  # per day (start ms): archive or REST, rows
+    sources: dict[int, DaySource] = field(
+        default_factory=dict
+    )  # per day (start ms): archive or REST, rows
 
     def describe_gaps(self, step_ms: int) -> list[str]:
         """Human-readable gaps: 'BTCUSDT 2018-02-08 00:30 .. 2018-02-09 09:15 (131 candles missing)'."""
@@ -41,7 +43,7 @@ class IngestStats:
             for start, count in self.gaps
         ]
 
-    def day_reports(self, step_ms: int) -> dict[date, "DayReport"]:
+    def day_reports(self, step_ms: int) -> dict[date, DayReport]:
         """Per UTC day of the range: candles expected there, and the gaps that fall inside it."""
         expected_from = self.expected_from_ms if self.expected_from_ms is not None else self.end_ms
         reports = {}
@@ -49,9 +51,15 @@ class IngestStats:
             hi = lo + DAY_MS
             first, last = max(lo, expected_from), min(hi, self.end_ms)
             expected = max(0, -(-(last - first) // step_ms))
-            gaps = [clipped for start, count in self.gaps if (clipped := _clip(start, count, step_ms, lo, hi))[1] > 0]
+            gaps = [
+                clipped
+                for start, count in self.gaps
+                if (clipped := _clip(start, count, step_ms, lo, hi))[1] > 0
+            ]
             described = IngestStats(self.symbol, lo, last, hi, gaps=gaps).describe_gaps(step_ms)
-            reports[ms_to_datetime(lo).date()] = DayReport(expected, sum(count for _, count in gaps), described)
+            reports[ms_to_datetime(lo).date()] = DayReport(
+                expected, sum(count for _, count in gaps), described
+            )
         return reports
 
 
@@ -141,6 +149,16 @@ def ingest_day_ranges(
             start_ms = datetime_to_ms(day_start(first_day))
             end_ms = datetime_to_ms(day_start(last_day + timedelta(days=1)))
             results.append(
-                ingest_klines(client, cur, table, symbol, interval, start_ms, end_ms, constants=constants, progress=progress)
+                ingest_klines(
+                    client,
+                    cur,
+                    table,
+                    symbol,
+                    interval,
+                    start_ms,
+                    end_ms,
+                    constants=constants,
+                    progress=progress,
+                )
             )
     return results

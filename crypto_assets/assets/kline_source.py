@@ -21,11 +21,11 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import Counter, deque
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from itertools import islice
-from typing import Iterator
 
 import polars as pl
 
@@ -85,7 +85,9 @@ class KlineSource:
     (both from REST; the first candle is asked for at most once per symbol and interval).
     """
 
-    def __init__(self, rest: BinanceRestClient, archive: BinanceArchiveClient | None = None, log=None):
+    def __init__(
+        self, rest: BinanceRestClient, archive: BinanceArchiveClient | None = None, log=None
+    ):
         self.rest = rest
         self.archive = archive
         self._log = log
@@ -106,7 +108,10 @@ class KlineSource:
 
     def describe(self) -> str:
         """Progress detail: 'archive 14 files, 36.2 MB; days: 420 archive, 2 REST'."""
-        days = ", ".join(f"{count:,} {source if source == ARCHIVE else 'REST'}" for source, count in sorted(self.days.items()))
+        days = ", ".join(
+            f"{count:,} {source if source == ARCHIVE else 'REST'}"
+            for source, count in sorted(self.days.items())
+        )
         if self.archive is None:
             return f"days: {days or 'none yet'} (no archive configured)"
         files, size = self.archive.stats["files"], self.archive.stats["bytes"]
@@ -114,7 +119,9 @@ class KlineSource:
 
     # -- the rule ----------------------------------------------------------------------------
 
-    def iter_day_klines(self, symbol: str, interval: str, start_ms: int, end_ms: int) -> Iterator[DayKlines]:
+    def iter_day_klines(
+        self, symbol: str, interval: str, start_ms: int, end_ms: int
+    ) -> Iterator[DayKlines]:
         """Candles opening in [start_ms, end_ms), one ``DayKlines`` per UTC day, oldest first.
 
         Every day of the range is yielded, with no candles where none exist. ``end_ms`` must
@@ -125,7 +132,11 @@ class KlineSource:
         now_ms = self.rest.server_time_ms()
         queue = deque(self._plan(symbol, interval, start_ms, end_ms, now_ms, step_ms))
         rest_from: int | None = None  # start of the REST days not yet fetched
-        pool = ThreadPoolExecutor(max_workers=self.archive.concurrency, thread_name_prefix="archive") if self.archive else None
+        pool = (
+            ThreadPoolExecutor(max_workers=self.archive.concurrency, thread_name_prefix="archive")
+            if self.archive
+            else None
+        )
         fetches: dict[_Step, Future] = {}
         try:
             while queue:
@@ -150,9 +161,13 @@ class KlineSource:
                 yield from self._rest_days(symbol, interval, rest_from, end_ms)
         finally:
             if pool is not None:
-                pool.shutdown(wait=False, cancel_futures=True)  # an error is not held up by downloads
+                pool.shutdown(
+                    wait=False, cancel_futures=True
+                )  # an error is not held up by downloads
 
-    def _plan(self, symbol: str, interval: str, start_ms: int, end_ms: int, now_ms: int, step_ms: int) -> list[_Step]:
+    def _plan(
+        self, symbol: str, interval: str, start_ms: int, end_ms: int, now_ms: int, step_ms: int
+    ) -> list[_Step]:
         """Monthly files for whole months that are over, daily files for other whole days, REST
         for the rest (no archive files for intervals that do not divide a day)."""
         steps: list[_Step] = []
@@ -161,11 +176,26 @@ class KlineSource:
         while day < end_ms:
             lo, hi = max(day, start_ms), min(day + DAY_MS, end_ms)
             whole = use_archive and lo == day and hi == day + DAY_MS and hi <= now_ms
-            steps.append(_Step(lo, hi, ArchiveFile.day(symbol, interval, ms_to_datetime(day).date()) if whole else None))
+            steps.append(
+                _Step(
+                    lo,
+                    hi,
+                    ArchiveFile.day(symbol, interval, ms_to_datetime(day).date())
+                    if whole
+                    else None,
+                )
+            )
             day += DAY_MS
         return _merge_months(steps, symbol, interval, now_ms)
 
-    def _prefetch(self, pool: ThreadPoolExecutor, fetches: dict[_Step, Future], step: _Step, queue: deque, symbol: str) -> None:
+    def _prefetch(
+        self,
+        pool: ThreadPoolExecutor,
+        fetches: dict[_Step, Future],
+        step: _Step,
+        queue: deque,
+        symbol: str,
+    ) -> None:
         """Start loading ``step``'s file and the next ones (``concurrency`` files in all)."""
         upcoming = (s for s in queue if s.file is not None)
         for ahead in [step, *islice(upcoming, self.archive.concurrency - 1)]:
@@ -177,14 +207,28 @@ class KlineSource:
         polars does the work with the GIL released)."""
         frame = read_frame(self.archive.fetch(step.file))
         day_starts = list(range(step.start_ms, step.end_ms, DAY_MS))
-        bounds = frame["open_time"].search_sorted(pl.Series([*day_starts, step.end_ms], dtype=pl.Int64)).to_list()
+        bounds = (
+            frame["open_time"]
+            .search_sorted(pl.Series([*day_starts, step.end_ms], dtype=pl.Int64))
+            .to_list()
+        )
         days = []
         for day_start, lo, hi in zip(day_starts, bounds, bounds[1:]):
             rows = frame.slice(lo, hi - lo)
-            days.append(DayKlines(day_start, ARCHIVE, frame_lines(symbol, rows), rows["open_time"].to_list(), step.file.name))
+            days.append(
+                DayKlines(
+                    day_start,
+                    ARCHIVE,
+                    frame_lines(symbol, rows),
+                    rows["open_time"].to_list(),
+                    step.file.name,
+                )
+            )
         return days
 
-    def _use(self, fetch: Future, step: _Step, symbol: str, now_ms: int) -> tuple[list[DayKlines] | None, str | None]:
+    def _use(
+        self, fetch: Future, step: _Step, symbol: str, now_ms: int
+    ) -> tuple[list[DayKlines] | None, str | None]:
         """(the file's days, None), or (None, where its days come from instead) after logging why."""
         file = step.file
         finer = _DAILY_FILES if file.period == "monthly" else _REST
@@ -201,16 +245,26 @@ class KlineSource:
             self._warn(f"{err}; {self._instead(file)}")
             return None, finer
 
-    def _missing(self, err: ArchiveFileMissing, file: ArchiveFile, symbol: str, now_ms: int, finer: str) -> str:
+    def _missing(
+        self, err: ArchiveFileMissing, file: ArchiveFile, symbol: str, now_ms: int, finer: str
+    ) -> str:
         """Log a 404 (info when expected) and say where the file's days come from instead."""
-        grace = MONTHLY_PUBLICATION_GRACE_MS if file.period == "monthly" else DAILY_PUBLICATION_GRACE_MS
+        grace = (
+            MONTHLY_PUBLICATION_GRACE_MS if file.period == "monthly" else DAILY_PUBLICATION_GRACE_MS
+        )
         if now_ms - file.end_ms < grace:
             self._info(f"{file.name} is not published yet; {self._instead(file)}")
             return finer
         first = self.first_open_time_ms(symbol, file.interval)
         if first is None or first >= file.end_ms:
-            listed = "at all yet" if first is None else f"before {ms_to_datetime(first):%Y-%m-%d %H:%M} UTC"
-            self._info(f"{file.name} does not exist: {symbol} has no {file.interval} candles {listed}")
+            listed = (
+                "at all yet"
+                if first is None
+                else f"before {ms_to_datetime(first):%Y-%m-%d %H:%M} UTC"
+            )
+            self._info(
+                f"{file.name} does not exist: {symbol} has no {file.interval} candles {listed}"
+            )
             return _REST  # REST is not asked for the days before the first candle either
         self._warn(f"{err}; {self._instead(file)}")
         return finer
@@ -225,11 +279,17 @@ class KlineSource:
     def _daily_steps(month: _Step) -> list[_Step]:
         file = month.file
         return [
-            _Step(day, day + DAY_MS, ArchiveFile.day(file.symbol, file.interval, ms_to_datetime(day).date()))
+            _Step(
+                day,
+                day + DAY_MS,
+                ArchiveFile.day(file.symbol, file.interval, ms_to_datetime(day).date()),
+            )
             for day in range(month.start_ms, month.end_ms, DAY_MS)
         ]
 
-    def _rest_days(self, symbol: str, interval: str, start_ms: int, end_ms: int) -> Iterator[DayKlines]:
+    def _rest_days(
+        self, symbol: str, interval: str, start_ms: int, end_ms: int
+    ) -> Iterator[DayKlines]:
         """REST's candles in [start_ms, end_ms), regrouped by UTC day (every day yielded).
 
         Days wholly before the symbol's first candle, when already known, are not asked for."""
@@ -240,7 +300,11 @@ class KlineSource:
         pending: list[Kline] = []
         days = _day_starts(start_ms, end_ms)
         index = 0
-        pages = self.rest.iter_klines(symbol, interval, fetch_from, end_ms) if fetch_from < end_ms else iter(())
+        pages = (
+            self.rest.iter_klines(symbol, interval, fetch_from, end_ms)
+            if fetch_from < end_ms
+            else iter(())
+        )
         for page in pages:
             pending.extend(page)
             while index + 1 < len(days) and pending and pending[-1].open_time >= days[index + 1]:
@@ -291,7 +355,11 @@ def _merge_months(steps: list[_Step], symbol: str, interval: str, now_ms: int) -
             month = ArchiveFile.month(symbol, interval, day.year, day.month)
             days = (month.end_ms - month.start_ms) // DAY_MS
             block = steps[index : index + days]
-            if len(block) == days and all(s.file is not None for s in block) and month.end_ms <= now_ms:
+            if (
+                len(block) == days
+                and all(s.file is not None for s in block)
+                and month.end_ms <= now_ms
+            ):
                 out.append(_Step(month.start_ms, month.end_ms, month))
                 index += days
                 continue

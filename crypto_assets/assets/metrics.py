@@ -7,7 +7,11 @@ from crypto_assets.assets.aggregate_checks import (
     check_metrics_match_days,
     table_check_specs,
 )
-from crypto_assets.assets.aggregate_deps import BACKFILL_POLICY, follow_upstream, previous_and_same_day
+from crypto_assets.assets.aggregate_deps import (
+    BACKFILL_POLICY,
+    follow_upstream,
+    previous_and_same_day,
+)
 from crypto_assets.assets.aggregate_run import aggregate_partition_metadata, partition_windows
 from crypto_assets.assets.partition_results import finish
 from crypto_assets.resources import WarehouseResource
@@ -21,10 +25,15 @@ def build_market_metrics_daily(partitions_def: dg.PartitionsDefinition) -> dg.As
     @dg.asset(
         name="market_metrics_daily",
         partitions_def=partitions_def,
-        deps=[dg.AssetDep("candles_1d", partition_mapping=previous_and_same_day()), dg.AssetDep("candles_1m")],
+        deps=[
+            dg.AssetDep("candles_1d", partition_mapping=previous_and_same_day()),
+            dg.AssetDep("candles_1m"),
+        ],
         automation_condition=follow_upstream(),
         backfill_policy=BACKFILL_POLICY,
-        check_specs=table_check_specs("market_metrics_daily", "Volumes and trade count equal the day's candles_1d row."),
+        check_specs=table_check_specs(
+            "market_metrics_daily", "Volumes and trade count equal the day's candles_1d row."
+        ),
         group_name="aggregates",
         kinds={"postgres"},
     )
@@ -48,8 +57,13 @@ def build_market_metrics_daily(partitions_def: dg.PartitionsDefinition) -> dg.As
             lock_symbols(cur, "market_metrics_daily", [w.symbol for w in windows])
             for w in windows:
                 write_market_metrics(cur, w.symbol, w.lo, w.hi)
-            checks = [check_metrics_invariants(cur, windows), check_metrics_match_days(cur, windows)]
-            metadata = aggregate_partition_metadata(context, cur, "market_metrics_daily", "day", windows)
+            checks = [
+                check_metrics_invariants(cur, windows),
+                check_metrics_match_days(cur, windows),
+            ]
+            metadata = aggregate_partition_metadata(
+                context, cur, "market_metrics_daily", "day", windows
+            )
         yield from finish(context, metadata, {}, checks)
 
     return market_metrics_daily

@@ -17,7 +17,9 @@ from typing import Any
 import dagster as dg
 
 
-def add_partition_metadata(context: dg.AssetExecutionContext, by_partition: Mapping[str, Mapping[str, Any]]) -> None:
+def add_partition_metadata(
+    context: dg.AssetExecutionContext, by_partition: Mapping[str, Mapping[str, Any]]
+) -> None:
     """Add ``by_partition[key]`` to the materialization of partition ``key`` of ``context``'s asset.
 
     Raises ``DagsterInvariantViolationError`` for a key the run does not target, as
@@ -25,7 +27,10 @@ def add_partition_metadata(context: dg.AssetExecutionContext, by_partition: Mapp
     metadata accumulator; ``crypto_assets_tests/assets/test_partition_metadata.py`` fails if
     they change.
     """
-    from dagster._core.execution.context.metadata_logging import AssetMetadataHandle, OutputMetadataAccumulator
+    from dagster._core.execution.context.metadata_logging import (
+        AssetMetadataHandle,
+        OutputMetadataAccumulator,
+    )
 
     targeted = set(context.partition_keys)
     stray = sorted(str(key) for key in by_partition if key not in targeted)

@@ -10,8 +10,8 @@ exactly the failed partitions as failed and the catch-up sensor retries only tho
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime
-from typing import Iterator, Mapping, Sequence
 
 import dagster as dg
 
@@ -22,7 +22,13 @@ from crypto_assets.assets.partitions import partition_key
 Window = tuple[str, int, int]  # symbol, start ms, end ms (exclusive)
 
 
-def table_stats(cur, table: str, time_column: str, windows: Sequence[Window], extra: Mapping[str, str] | None = None) -> dict[str, dict]:
+def table_stats(
+    cur,
+    table: str,
+    time_column: str,
+    windows: Sequence[Window],
+    extra: Mapping[str, str] | None = None,
+) -> dict[str, dict]:
     """Per partition key inside the windows: rows, first and last time in ``table`` (UTC days).
 
     ``extra`` adds named SQL aggregates (e.g. ``{"rows_from_stream": "count(*) FILTER (WHERE
@@ -61,7 +67,7 @@ def _iso(value: datetime | date) -> str:
 
 def empty_stats(extra_keys: Sequence[str] = ()) -> dict:
     """What a partition with no rows reports."""
-    return {"rows": 0, "first_time": "none", "last_time": "none", **{k: 0 for k in extra_keys}}
+    return {"rows": 0, "first_time": "none", "last_time": "none", **dict.fromkeys(extra_keys, 0)}
 
 
 def finish(
@@ -87,5 +93,8 @@ def finish(
             f"{len(failures)} symbol(s) failed, their partitions are left failed ({reasons}); "
             f"{len(metadata)} partition(s) of the other symbols were materialized"
         ),
-        metadata={"failed_symbols": dg.MetadataValue.json(dict(sorted(failures.items()))), "materialized_partitions": len(metadata)},
+        metadata={
+            "failed_symbols": dg.MetadataValue.json(dict(sorted(failures.items()))),
+            "materialized_partitions": len(metadata),
+        },
     )

@@ -7,8 +7,8 @@ change. Days run from ``history_start`` through today (today's partition fills d
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime, time, timedelta, timezone
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, time, timedelta
 
 import dagster as dg
 
@@ -31,7 +31,9 @@ def day_symbol_partitions(settings: Settings) -> dg.MultiPartitionsDefinition:
     )
 
 
-def every_partition(history_start: date, symbols: Sequence[str], today: date) -> list[tuple[date, str, str]]:
+def every_partition(
+    history_start: date, symbols: Sequence[str], today: date
+) -> list[tuple[date, str, str]]:
     """(day, symbol, key) of every partition from ``history_start`` through ``today``.
 
     The keys are the strings Dagster names these partitions by ('2024-01-01|BTCUSDT': dimensions
@@ -57,7 +59,7 @@ def split_key(key: str | dg.MultiPartitionKey) -> tuple[date, str]:
 
 
 def day_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=timezone.utc)
+    return datetime.combine(day, time.min, tzinfo=UTC)
 
 
 def contiguous_days(days: Iterable[date]) -> list[tuple[date, date]]:

@@ -15,9 +15,9 @@ materialized like any other and never retried forever.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
-from typing import Iterable, Sequence
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
@@ -39,7 +39,9 @@ Partition = tuple[date, str]  # (UTC day, symbol)
 
 def run_in_flight(instance: dg.DagsterInstance, sensor_name: str) -> str | None:
     """Id of a run ``sensor_name`` requested that has not finished (the sensor waits for it)."""
-    records = instance.get_run_records(dg.RunsFilter(statuses=NOT_FINISHED, tags={CATCH_UP_TAG: sensor_name}), limit=1)
+    records = instance.get_run_records(
+        dg.RunsFilter(statuses=NOT_FINISHED, tags={CATCH_UP_TAG: sensor_name}), limit=1
+    )
     return records[0].dagster_run.run_id if records else None
 
 
@@ -69,7 +71,9 @@ class CatchUpPlan:
 
     missing: list[Partition] = field(default_factory=list)
     refresh: list[Partition] = field(default_factory=list)
-    retry_due: dict[int, list[Partition]] = field(default_factory=dict)  # attempt number -> partitions
+    retry_due: dict[int, list[Partition]] = field(
+        default_factory=dict
+    )  # attempt number -> partitions
     retry_waiting: dict[Partition, Retry] = field(default_factory=dict)
     in_progress: int = 0
     cleared: int = 0
@@ -86,7 +90,10 @@ class CatchUpPlan:
             "in_progress": self.in_progress,
             "cleared": self.cleared,
             "waiting_retries": {
-                str(partition_key(d, s)): {"attempts": r.attempts, "next_attempt_at": r.next_attempt_at.isoformat()}
+                str(partition_key(d, s)): {
+                    "attempts": r.attempts,
+                    "next_attempt_at": r.next_attempt_at.isoformat(),
+                }
                 for (d, s), r in sorted(self.retry_waiting.items())[:200]
             },
         }
@@ -107,7 +114,12 @@ def plan_catch_up(
     """Sort every partition up to today into the plan's buckets (see the module docstring)."""
     today = now.date()
     partitions = every_partition(history_start, symbols, today)
-    status = instance.get_status_by_partition(asset_key, [key for _, _, key in partitions], partitions_def) or {}
+    status = (
+        instance.get_status_by_partition(
+            asset_key, [key for _, _, key in partitions], partitions_def
+        )
+        or {}
+    )
     first_day = first_refill_days(floors, symbols, history_start)
     plan = CatchUpPlan()
     recent: list[str] = []
@@ -130,17 +142,19 @@ def plan_catch_up(
             recent.append(key)
     for key, record in latest_materializations(instance, asset_key, recent).items():
         day, symbol = split_key(key)
-        stamp = datetime.fromtimestamp(record.timestamp, tz=timezone.utc)
+        stamp = datetime.fromtimestamp(record.timestamp, tz=UTC)
         if day == today:
             stale = today_refresh is not None and now - stamp >= today_refresh
         else:  # yesterday, written before it was over
-            stale = stamp < datetime.combine(today, datetime.min.time(), timezone.utc)
+            stale = stamp < datetime.combine(today, datetime.min.time(), UTC)
         if stale:
             plan.refresh.append((day, symbol))
     return plan
 
 
-def _schedule_retry(plan: CatchUpPlan, partition: Partition, retry: Retry | None, now: datetime) -> None:
+def _schedule_retry(
+    plan: CatchUpPlan, partition: Partition, retry: Retry | None, now: datetime
+) -> None:
     """A failed partition: first seen -> wait the first backoff; due -> retry and back off further."""
     if retry is None:
         retry = Retry(attempts=0, next_attempt_at=now + backoff_after(0))
@@ -150,7 +164,9 @@ def _schedule_retry(plan: CatchUpPlan, partition: Partition, retry: Retry | None
         return
     attempt = retry.attempts + 1
     plan.retry_due.setdefault(attempt, []).append(partition)
-    plan.retries_changed[partition] = Retry(attempts=attempt, next_attempt_at=now + backoff_after(attempt))
+    plan.retries_changed[partition] = Retry(
+        attempts=attempt, next_attempt_at=now + backoff_after(attempt)
+    )
 
 
 def all_wanted(plan: CatchUpPlan) -> Sequence[Partition]:

@@ -11,7 +11,7 @@ missing, and the catch-up sensors and automation conditions fill them again.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import dagster as dg
 from dagster._core.events import AssetWipedData, DagsterEvent, DagsterEventType
@@ -26,7 +26,9 @@ _FORGOTTEN_EVENTS = [
 _BATCH = 500  # partition keys per DELETE statement
 
 
-def forget_partitions(instance: dg.DagsterInstance, asset_key: dg.AssetKey, partition_keys: Sequence[str]) -> int:
+def forget_partitions(
+    instance: dg.DagsterInstance, asset_key: dg.AssetKey, partition_keys: Sequence[str]
+) -> int:
     """Delete the partitions' asset events; returns how many events were deleted."""
     keys = sorted(set(partition_keys))
     if not keys:
@@ -36,13 +38,23 @@ def forget_partitions(instance: dg.DagsterInstance, asset_key: dg.AssetKey, part
     deleted = 0
     with storage.index_connection() as conn:
         for start in range(0, len(keys), _BATCH):
-            events = table.select().with_only_columns(table.c.id).where(
-                table.c.asset_key == asset_key.to_string(),
-                table.c.partition.in_(keys[start : start + _BATCH]),
-                table.c.dagster_event_type.in_(_FORGOTTEN_EVENTS),
+            events = (
+                table.select()
+                .with_only_columns(table.c.id)
+                .where(
+                    table.c.asset_key == asset_key.to_string(),
+                    table.c.partition.in_(keys[start : start + _BATCH]),
+                    table.c.dagster_event_type.in_(_FORGOTTEN_EVENTS),
+                )
             )
-            conn.execute(AssetEventTagsTable.delete().where(AssetEventTagsTable.c.event_id.in_(events.scalar_subquery())))
-            deleted += conn.execute(table.delete().where(table.c.id.in_(events.scalar_subquery()))).rowcount
+            conn.execute(
+                AssetEventTagsTable.delete().where(
+                    AssetEventTagsTable.c.event_id.in_(events.scalar_subquery())
+                )
+            )
+            deleted += conn.execute(
+                table.delete().where(table.c.id.in_(events.scalar_subquery()))
+            ).rowcount
     instance.wipe_asset_cached_status([asset_key])
     instance.report_dagster_event(
         DagsterEvent(

@@ -13,9 +13,9 @@ every 15 minutes, and a finished day is rebuilt once its last samples are in.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
-from typing import Callable, Sequence
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
@@ -56,19 +56,31 @@ def count_samples(cur, symbols: Sequence[str], since: date, today: date) -> list
     return [DaySamples(s, d, n, last) for s, d, n, last in cur.fetchall() if d <= today]
 
 
-def due_reports(found: Sequence[DaySamples], seen: dict[str, list], now: datetime, refresh: timedelta = REFRESH) -> list[DaySamples]:
+def due_reports(
+    found: Sequence[DaySamples], seen: dict[str, list], now: datetime, refresh: timedelta = REFRESH
+) -> list[DaySamples]:
     """The partitions to report now: changed since their last report, and finished, new or due."""
     due = []
     for samples in found:
         previous = seen.get(samples.key)  # [rows, newest sample, reported at] as last reported
         if previous is not None and previous[:2] == samples.state:
             continue
-        if previous is None or samples.day < now.date() or now - datetime.fromisoformat(previous[2]) >= refresh:
+        if (
+            previous is None
+            or samples.day < now.date()
+            or now - datetime.fromisoformat(previous[2]) >= refresh
+        ):
             due.append(samples)
     return due
 
 
-def next_cursor(found: Sequence[DaySamples], reported: Sequence[DaySamples], seen: dict[str, list], since: date, now: datetime) -> dict:
+def next_cursor(
+    found: Sequence[DaySamples],
+    reported: Sequence[DaySamples],
+    seen: dict[str, list],
+    since: date,
+    now: datetime,
+) -> dict:
     """Remember what was reported; scan from the newest sample's day next time.
 
     Only today's changes are ever held back, and today then holds the newest sample, so nothing
@@ -77,7 +89,9 @@ def next_cursor(found: Sequence[DaySamples], reported: Sequence[DaySamples], see
     seen = {**seen, **{s.key: [*s.state, now.isoformat()] for s in reported}}
     if found:
         since = max(s.last for s in found).date()
-    kept = {key: state for key, state in seen.items() if date.fromisoformat(key.split("|")[0]) >= since}
+    kept = {
+        key: state for key, state in seen.items() if date.fromisoformat(key.split("|")[0]) >= since
+    }
     return {"since": since.isoformat(), "seen": kept}
 
 
@@ -85,7 +99,7 @@ def build_price_samples_watch(
     settings: Settings,
     *,
     refresh: timedelta = REFRESH,
-    now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> dg.SensorDefinition:
     """The sensor described in the module docstring, ticking every ``automation_interval_seconds``."""
     symbols = settings.symbols
@@ -118,7 +132,9 @@ def build_price_samples_watch(
         ]
         new_cursor = json.dumps(next_cursor(found, reported, seen, since, tick))
         if not events:
-            return dg.SensorResult(skip_reason="no price_samples partition changed (or is due)", cursor=new_cursor)
+            return dg.SensorResult(
+                skip_reason="no price_samples partition changed (or is due)", cursor=new_cursor
+            )
         return dg.SensorResult(asset_events=events, cursor=new_cursor)
 
     return watch

@@ -62,24 +62,39 @@ def care_for_storage(conn, settings: Settings) -> StorageCare:
                     "SELECT add_compression_policy(%s, %s::interval, if_not_exists => true)",
                     (table, f"{settings.compress_after_days} days"),
                 )
-                actions.append(f"compression policy on {table}: chunks older than {settings.compress_after_days} days")
-            cur.execute("SELECT add_retention_policy('price_samples', %s::interval, if_not_exists => true)", (keep,))
-            actions.append(f"retention policy on price_samples: chunks older than {keep} are dropped")
+                actions.append(
+                    f"compression policy on {table}: chunks older than {settings.compress_after_days} days"
+                )
+            cur.execute(
+                "SELECT add_retention_policy('price_samples', %s::interval, if_not_exists => true)",
+                (keep,),
+            )
+            actions.append(
+                f"retention policy on price_samples: chunks older than {keep} are dropped"
+            )
             return StorageCare(kind, actions)
         if kind == APACHE:
-            cur.execute("SELECT count(*) FROM drop_chunks('price_samples', older_than => now() - %s::interval)", (keep,))
+            cur.execute(
+                "SELECT count(*) FROM drop_chunks('price_samples', older_than => now() - %s::interval)",
+                (keep,),
+            )
             dropped = cur.fetchone()[0]
             return StorageCare(
                 kind,
-                [f"dropped {dropped} price_samples chunk(s) older than {keep}",
-                 "compression skipped: the Apache edition of TimescaleDB has none (community licence needed)"],
+                [
+                    f"dropped {dropped} price_samples chunk(s) older than {keep}",
+                    "compression skipped: the Apache edition of TimescaleDB has none (community licence needed)",
+                ],
                 chunks_dropped=dropped,
             )
         cur.execute("DELETE FROM price_samples WHERE sampled_at < now() - %s::interval", (keep,))
         deleted = cur.rowcount
         return StorageCare(
             kind,
-            [f"deleted {deleted} price_samples row(s) older than {keep}", "compression skipped: plain PostgreSQL"],
+            [
+                f"deleted {deleted} price_samples row(s) older than {keep}",
+                "compression skipped: plain PostgreSQL",
+            ],
             rows_deleted=deleted,
         )
 
@@ -96,11 +111,18 @@ def build_storage_care(settings: Settings) -> tuple[dg.JobDefinition, dg.Schedul
             context.log.info(f"{done.server}: {action}")
         return dg.Output(
             done.actions,
-            metadata={"server": done.server, "actions": dg.MetadataValue.json(done.actions),
-                      "rows_deleted": done.rows_deleted, "chunks_dropped": done.chunks_dropped},
+            metadata={
+                "server": done.server,
+                "actions": dg.MetadataValue.json(done.actions),
+                "rows_deleted": done.rows_deleted,
+                "chunks_dropped": done.chunks_dropped,
+            },
         )
 
-    @dg.job(name="storage_care", description="Compression and retention of old data, the way the server allows.")
+    @dg.job(
+        name="storage_care",
+        description="Compression and retention of old data, the way the server allows.",
+    )
     def storage_care():
         care_op()
 

@@ -12,9 +12,9 @@ builds runs (CLI, sensors, schedules) goes through it.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Iterable, Sequence
 
 import dagster as dg
 
@@ -42,10 +42,14 @@ class DayRange:
         return self.days * len(self.symbols)
 
     def keys(self) -> set[tuple[date, str]]:
-        return {(self.first_day + timedelta(days=i), s) for i in range(self.days) for s in self.symbols}
+        return {
+            (self.first_day + timedelta(days=i), s) for i in range(self.days) for s in self.symbols
+        }
 
 
-def exact_runs(wanted: Iterable[tuple[date, str]], symbol_order: Sequence[str], max_partitions: int) -> list[DayRange]:
+def exact_runs(
+    wanted: Iterable[tuple[date, str]], symbol_order: Sequence[str], max_partitions: int
+) -> list[DayRange]:
     """Rectangles covering exactly ``wanted`` (day, symbol) pairs, each of at most ``max_partitions``.
 
     Symbols with the same run of days are merged when they are adjacent in ``symbol_order``;
@@ -55,7 +59,9 @@ def exact_runs(wanted: Iterable[tuple[date, str]], symbol_order: Sequence[str], 
     days_by_symbol: dict[str, list[date]] = defaultdict(list)
     for day, symbol in wanted:
         if symbol not in position:
-            raise ValueError(f"symbol {symbol!r} is not one of the partitions' symbols ({', '.join(symbol_order)})")
+            raise ValueError(
+                f"symbol {symbol!r} is not one of the partitions' symbols ({', '.join(symbol_order)})"
+            )
         days_by_symbol[symbol].append(day)
     symbols_by_days: dict[tuple[date, date], list[str]] = defaultdict(list)
     for symbol in sorted(days_by_symbol, key=position.__getitem__):
@@ -73,7 +79,9 @@ def exact_runs(wanted: Iterable[tuple[date, str]], symbol_order: Sequence[str], 
     return sorted(runs, key=lambda r: (r.first_day, position[r.symbols[0]]))
 
 
-def _adjacent_blocks(symbols: list[str], position: dict[str, int], max_width: int) -> list[list[str]]:
+def _adjacent_blocks(
+    symbols: list[str], position: dict[str, int], max_width: int
+) -> list[list[str]]:
     """Split symbols (in partition order) into blocks of neighbours, at most ``max_width`` wide."""
     blocks: list[list[str]] = []
     for symbol in symbols:
@@ -93,7 +101,9 @@ def range_tags(days: DayRange) -> dict[str, str]:
     }
 
 
-def run_request(asset_key: dg.AssetKey, days: DayRange, tags: dict[str, str] | None = None) -> dg.RunRequest:
+def run_request(
+    asset_key: dg.AssetKey, days: DayRange, tags: dict[str, str] | None = None
+) -> dg.RunRequest:
     """A run of ``asset_key`` over one rectangle of partitions."""
     return dg.RunRequest(asset_selection=[asset_key], tags={**(tags or {}), **range_tags(days)})
 

@@ -31,9 +31,13 @@ def build_daily_schedule(
     )
     def daily(context: dg.ScheduleEvaluationContext):
         yesterday = (context.scheduled_execution_time - timedelta(days=1)).date()
-        runs = exact_runs([(yesterday, s) for s in settings.symbols], settings.symbols, max_partitions_per_run)
+        runs = exact_runs(
+            [(yesterday, s) for s in settings.symbols], settings.symbols, max_partitions_per_run
+        )
         return [
-            run_request(asset_key, days).with_replaced_attrs(run_key=f"{name}:{yesterday.isoformat()}:{index}")
+            run_request(asset_key, days).with_replaced_attrs(
+                run_key=f"{name}:{yesterday.isoformat()}:{index}"
+            )
             for index, days in enumerate(runs)
         ]
 

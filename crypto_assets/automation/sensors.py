@@ -11,16 +11,21 @@ Dagster, so they are not used to deduplicate).
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from crypto_assets.automation.catch_up import ATTEMPT_TAG, CATCH_UP_TAG, all_wanted, plan_catch_up, run_in_flight
+from crypto_assets.automation.catch_up import (
+    ATTEMPT_TAG,
+    CATCH_UP_TAG,
+    all_wanted,
+    plan_catch_up,
+    run_in_flight,
+)
 from crypto_assets.automation.run_shapes import exact_runs, run_request
 from crypto_assets.resources import WarehouseResource
 from crypto_assets.settings import Settings
 from crypto_assets.warehouse.catch_up_state import floors, retries, save_retries
-
 
 # At most this many runs per tick (each up to the asset's partitions per run): scattered holes
 # can mean thousands of one-partition runs; the rest wait for the next ticks.
@@ -35,7 +40,7 @@ def build_catch_up_sensor(
     *,
     today_refresh: timedelta | None = timedelta(minutes=15),
     minimum_interval_seconds: int = 60,
-    now=lambda: datetime.now(timezone.utc),
+    now=lambda: datetime.now(UTC),
 ) -> dg.SensorDefinition:
     """A sensor that keeps ``asset_key`` complete from ``history_start`` to today for every symbol."""
     name = f"{asset_key.to_user_string()}_catch_up"
@@ -50,7 +55,11 @@ def build_catch_up_sensor(
         description=(
             f"Requests runs of {table} for every missing partition since history_start and retries failed ones "
             "(after 1 min, 10 min, 1 h, then daily)"
-            + (f"; refreshes today's every {int(today_refresh.total_seconds() // 60)} minutes." if today_refresh else ".")
+            + (
+                f"; refreshes today's every {int(today_refresh.total_seconds() // 60)} minutes."
+                if today_refresh
+                else "."
+            )
         ),
     )
     def catch_up(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
@@ -60,13 +69,22 @@ def build_catch_up_sensor(
             return dg.SkipReason(f"a catch-up run ({in_flight[:8]}) is still in flight")
         with warehouse.transaction() as conn, conn.cursor() as cur:
             plan = plan_catch_up(
-                context.instance, asset_key, partitions_def, symbols, settings.history_start,
-                now=tick, today_refresh=today_refresh,
-                floors=floors(cur, table), retry_state=retries(cur, table),
+                context.instance,
+                asset_key,
+                partitions_def,
+                symbols,
+                settings.history_start,
+                now=tick,
+                today_refresh=today_refresh,
+                floors=floors(cur, table),
+                retry_state=retries(cur, table),
             )
             save_retries(cur, table, plan.retries_changed, plan.retries_resolved)
         tags = {CATCH_UP_TAG: name}
-        requests = [run_request(asset_key, r, tags) for r in exact_runs(all_wanted(plan), symbols, max_partitions_per_run)]
+        requests = [
+            run_request(asset_key, r, tags)
+            for r in exact_runs(all_wanted(plan), symbols, max_partitions_per_run)
+        ]
         for attempt, partitions in sorted(plan.retry_due.items()):
             requests += [
                 run_request(asset_key, r, {**tags, ATTEMPT_TAG: str(attempt)})
@@ -74,10 +92,23 @@ def build_catch_up_sensor(
             ]
         deferred = len(requests[MAX_RUNS_PER_TICK:])
         requests = requests[:MAX_RUNS_PER_TICK]
-        cursor = json.dumps({"last_tick": tick.isoformat(), **plan.summary, "runs_requested": len(requests), "runs_deferred": deferred})
+        cursor = json.dumps(
+            {
+                "last_tick": tick.isoformat(),
+                **plan.summary,
+                "runs_requested": len(requests),
+                "runs_deferred": deferred,
+            }
+        )
         if not requests:
-            waiting = f"; {len(plan.retry_waiting)} failed partition(s) wait for their retry" if plan.retry_waiting else ""
-            return dg.SensorResult(skip_reason=f"every partition is up to date{waiting}", cursor=cursor)
+            waiting = (
+                f"; {len(plan.retry_waiting)} failed partition(s) wait for their retry"
+                if plan.retry_waiting
+                else ""
+            )
+            return dg.SensorResult(
+                skip_reason=f"every partition is up to date{waiting}", cursor=cursor
+            )
         return dg.SensorResult(run_requests=requests, cursor=cursor)
 
     return catch_up

@@ -13,8 +13,8 @@ waits. Each tick also reports the ``fresh_while_streaming`` check.
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
@@ -39,9 +39,13 @@ _COUNT_CLOSED = (
 Window = tuple[str, date, int, int]  # symbol, day, first open time (ms), end (ms, exclusive)
 
 
-def due_windows(symbols: Sequence[str], history_start: date, now: datetime, grace: timedelta = GRACE) -> list[Window]:
+def due_windows(
+    symbols: Sequence[str], history_start: date, now: datetime, grace: timedelta = GRACE
+) -> list[Window]:
     """Today's and yesterday's minutes per symbol that should be closed in the table by ``now``."""
-    end = datetime_to_ms(now - grace) // MINUTE_MS * MINUTE_MS  # open time of the first minute not yet due
+    end = (
+        datetime_to_ms(now - grace) // MINUTE_MS * MINUTE_MS
+    )  # open time of the first minute not yet due
     windows = []
     for day in (now.date() - timedelta(days=1), now.date()):
         lo = datetime_to_ms(day_start(day))
@@ -55,12 +59,21 @@ def shortfalls(cur, windows: Sequence[Window]) -> dict[tuple[str, date], int]:
     """Minutes missing (or not closed) per (symbol, day) window; only windows that miss some."""
     if not windows:
         return {}
-    columns = list(zip(*[(s, d, ms_to_datetime(lo), ms_to_datetime(hi), (hi - lo) // MINUTE_MS) for s, d, lo, hi in windows]))
+    columns = list(
+        zip(
+            *[
+                (s, d, ms_to_datetime(lo), ms_to_datetime(hi), (hi - lo) // MINUTE_MS)
+                for s, d, lo, hi in windows
+            ]
+        )
+    )
     cur.execute(_COUNT_CLOSED, [list(column) for column in columns])
     return {(symbol, day): missing for symbol, day, missing in cur.fetchall()}
 
 
-def rest_read_at(instance: dg.DagsterInstance, asset_key: dg.AssetKey, partitions: Sequence[tuple[str, date]]) -> dict[tuple[str, date], int]:
+def rest_read_at(
+    instance: dg.DagsterInstance, asset_key: dg.AssetKey, partitions: Sequence[tuple[str, date]]
+) -> dict[tuple[str, date], int]:
     """For each (symbol, day) partition materialized, the exchange time its latest run read REST at."""
     keys = {str(partition_key(day, symbol)): (symbol, day) for symbol, day in partitions}
     found = {}
@@ -78,7 +91,7 @@ def build_stream_gaps_sensor(
     *,
     grace: timedelta = GRACE,
     minimum_interval_seconds: int = 60,
-    now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> dg.SensorDefinition:
     """The sensor that keeps recent ``candles_1m`` partitions complete (see the module docstring)."""
     symbols = settings.symbols
@@ -93,24 +106,46 @@ def build_stream_gaps_sensor(
             "collector did not deliver, and reports the fresh_while_streaming check."
         ),
     )
-    def stream_gaps(context: dg.SensorEvaluationContext, warehouse: WarehouseResource) -> dg.SensorResult:
+    def stream_gaps(
+        context: dg.SensorEvaluationContext, warehouse: WarehouseResource
+    ) -> dg.SensorResult:
         tick = now()
         with warehouse.transaction() as conn, conn.cursor() as cur:
             fresh = freshness_evaluation(asset_key, cur, symbols, tick)
             in_flight = run_in_flight(context.instance, SENSOR_NAME)
             if in_flight:
-                return dg.SensorResult(skip_reason=f"a repair run ({in_flight[:8]}) is still in flight", asset_events=[fresh])
+                return dg.SensorResult(
+                    skip_reason=f"a repair run ({in_flight[:8]}) is still in flight",
+                    asset_events=[fresh],
+                )
             windows = due_windows(symbols, settings.history_start, tick, grace)
             missing = shortfalls(cur, windows)
             read_at = rest_read_at(context.instance, asset_key, list(missing))
             if read_at:  # count again from where each run left off
                 bounds = {(s, d): (lo, hi) for s, d, lo, hi in windows}
-                rewindowed = [(s, d, max(bounds[s, d][0], read_at.get((s, d), 0) // MINUTE_MS * MINUTE_MS), bounds[s, d][1]) for s, d in missing]
+                rewindowed = [
+                    (
+                        s,
+                        d,
+                        max(bounds[s, d][0], read_at.get((s, d), 0) // MINUTE_MS * MINUTE_MS),
+                        bounds[s, d][1],
+                    )
+                    for s, d in missing
+                ]
                 missing = shortfalls(cur, [w for w in rewindowed if w[3] > w[2]])
-        cursor = json.dumps({"last_tick": tick.isoformat(), "missing": {f"{s}|{d}": n for (s, d), n in sorted(missing.items())}})
+        cursor = json.dumps(
+            {
+                "last_tick": tick.isoformat(),
+                "missing": {f"{s}|{d}": n for (s, d), n in sorted(missing.items())},
+            }
+        )
         if not missing:
-            return dg.SensorResult(skip_reason="no recent minute is missing", asset_events=[fresh], cursor=cursor)
-        runs = exact_runs([(day, symbol) for symbol, day in missing], symbols, max_partitions_per_run)
+            return dg.SensorResult(
+                skip_reason="no recent minute is missing", asset_events=[fresh], cursor=cursor
+            )
+        runs = exact_runs(
+            [(day, symbol) for symbol, day in missing], symbols, max_partitions_per_run
+        )
         requests = [run_request(asset_key, r, {CATCH_UP_TAG: SENSOR_NAME}) for r in runs]
         return dg.SensorResult(run_requests=requests, asset_events=[fresh], cursor=cursor)
 

@@ -26,7 +26,7 @@ import time
 import zipfile
 import zlib
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from urllib.parse import urlsplit
 
 import httpx
@@ -82,7 +82,9 @@ class ArchiveFile:
     def month(cls, symbol: str, interval: str, year: int, month: int) -> ArchiveFile:
         days = calendar.monthrange(year, month)[1]
         start = _day_ms(date(year, month, 1))
-        return cls(symbol, interval, "monthly", f"{year:04d}-{month:02d}", start, start + days * DAY_MS)
+        return cls(
+            symbol, interval, "monthly", f"{year:04d}-{month:02d}", start, start + days * DAY_MS
+        )
 
     @classmethod
     def day(cls, symbol: str, interval: str, day: date) -> ArchiveFile:
@@ -102,7 +104,7 @@ class ArchiveFile:
 
 
 def _day_ms(day: date) -> int:
-    return int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp()) * 1000
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()) * 1000
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,9 @@ class BinanceArchiveClient:
         self._http = httpx.Client(
             base_url=self.base_url,
             timeout=httpx.Timeout(download_timeout_s, connect=connect_timeout_s),
-            limits=httpx.Limits(max_connections=concurrency + 2, max_keepalive_connections=concurrency + 2),
+            limits=httpx.Limits(
+                max_connections=concurrency + 2, max_keepalive_connections=concurrency + 2
+            ),
             transport=transport,
         )
         self._lock = threading.Lock()
@@ -186,7 +190,9 @@ class BinanceArchiveClient:
             try:
                 status, body = self._get(url)
             except httpx.ConnectError as err:
-                raise ArchiveUnreachable(url, f"{type(err).__name__}: {err or 'connection refused'}") from None
+                raise ArchiveUnreachable(
+                    url, f"{type(err).__name__}: {err or 'connection refused'}"
+                ) from None
             except httpx.ConnectTimeout:
                 raise ArchiveUnreachable(url, "connection timed out") from None
             except (httpx.TransportError, _DownloadTooSlow) as err:
@@ -216,7 +222,9 @@ class BinanceArchiveClient:
             for chunk in response.iter_bytes():
                 chunks.append(chunk)
                 if time.monotonic() > deadline:
-                    raise _DownloadTooSlow(f"not complete after {self.download_timeout_s:g} s ({sum(map(len, chunks)):,} bytes)")
+                    raise _DownloadTooSlow(
+                        f"not complete after {self.download_timeout_s:g} s ({sum(map(len, chunks)):,} bytes)"
+                    )
             return response.status_code, b"".join(chunks)
 
 
@@ -254,7 +262,7 @@ def _unzip(url: str, file: ArchiveFile, body: bytes) -> bytes:
 
 KLINE_COLUMNS = Kline._fields
 _INTEGER_COLUMNS = ("open_time", "close_time", "trade_count")
-_CSV_SCHEMA = {**{name: pl.String for name in KLINE_COLUMNS}, "ignore": pl.String}
+_CSV_SCHEMA = {**dict.fromkeys(KLINE_COLUMNS, pl.String), "ignore": pl.String}
 
 
 def read_frame(verified: VerifiedFile) -> pl.DataFrame:
@@ -270,22 +278,34 @@ def read_frame(verified: VerifiedFile) -> pl.DataFrame:
     try:
         text = pl.read_csv(csv, has_header=False, skip_rows=header, schema=_CSV_SCHEMA)
     except (pl.exceptions.PolarsError, ValueError) as err:
-        raise ArchiveFileBad(url, f"not 12-column kline rows ({str(err).splitlines()[0]})") from None
+        raise ArchiveFileBad(
+            url, f"not 12-column kline rows ({str(err).splitlines()[0]})"
+        ) from None
     if text.null_count().sum_horizontal().item():
         raise ArchiveFileBad(url, "not 12-column kline rows (a row has fewer columns)")
     try:
         frame = text.select(
-            *(pl.col(name).cast(pl.Int64, strict=True) if name in _INTEGER_COLUMNS else pl.col(name) for name in KLINE_COLUMNS)
+            *(
+                pl.col(name).cast(pl.Int64, strict=True)
+                if name in _INTEGER_COLUMNS
+                else pl.col(name)
+                for name in KLINE_COLUMNS
+            )
         )
     except pl.exceptions.PolarsError:
         raise ArchiveFileBad(url, "a time or trade count is not an integer") from None
     frame = frame.with_columns(
-        pl.when(pl.col(name) >= MICROSECONDS_FROM).then(pl.col(name) // 1000).otherwise(pl.col(name)).alias(name)
+        pl.when(pl.col(name) >= MICROSECONDS_FROM)
+        .then(pl.col(name) // 1000)
+        .otherwise(pl.col(name))
+        .alias(name)
         for name in ("open_time", "close_time")
     )
     open_times = frame["open_time"]
     if len(frame) and (
-        open_times[0] < file.start_ms or open_times[-1] >= file.end_ms or (len(frame) > 1 and open_times.diff().min() <= 0)
+        open_times[0] < file.start_ms
+        or open_times[-1] >= file.end_ms
+        or (len(frame) > 1 and open_times.diff().min() <= 0)
     ):
         raise ArchiveFileBad(url, f"open times out of order or outside {file.label}")
     return frame

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 
-
 SYMBOL_LIKENESS = 0.8
 """How alike two symbols must be to suggest one for the other (ETHUSDC -> ETHUSDT, not NOPEUSDT -> DOGEUSDT)."""
 
@@ -44,7 +43,16 @@ class IPBannedError(BinanceAPIError):
     """HTTP 418: the IP is banned for ``retry_after`` seconds (for ignoring 429s), longer than
     the ``budget_left_s`` seconds the request had left to retry."""
 
-    def __init__(self, code: int, msg: str, *, status: int, url: str, retry_after: float, budget_left_s: float):
+    def __init__(
+        self,
+        code: int,
+        msg: str,
+        *,
+        status: int,
+        url: str,
+        retry_after: float,
+        budget_left_s: float,
+    ):
         super().__init__(code, msg, status=status, url=url)
         self.retry_after = retry_after
         until = time.strftime("%H:%M:%S", time.gmtime(time.time() + retry_after))
@@ -75,7 +83,9 @@ class UnknownSymbolError(BinanceError):
         from crypto_assets.inputs import closest
 
         self.symbols = symbols
-        named = ", ".join(f"{symbol}{closest(symbol, listed, cutoff=SYMBOL_LIKENESS)}" for symbol in symbols)
+        named = ", ".join(
+            f"{symbol}{closest(symbol, listed, cutoff=SYMBOL_LIKENESS)}" for symbol in symbols
+        )
         super().__init__(f"unknown symbol(s) on {url}: {named} (not listed in exchangeInfo)")
 
 

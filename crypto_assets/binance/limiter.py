@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 _INTERVAL_SECONDS = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400}
 # How far the local idea of the exchange's clock may be off before it is measured.
@@ -83,7 +83,10 @@ class WeightLimiter:
 
     def _windows(self, earliest: float, latest: float) -> range:
         """Windows that an instant between ``earliest`` and ``latest`` may fall in, clock error included."""
-        return range(self._window_of(earliest - self.clock_error_s), self._window_of(latest + self.clock_error_s) + 1)
+        return range(
+            self._window_of(earliest - self.clock_error_s),
+            self._window_of(latest + self.clock_error_s) + 1,
+        )
 
     def acquire(self, weight: int) -> float:
         """Block until ``weight`` fits the budget of every window it may count in, then reserve it.
@@ -97,7 +100,11 @@ class WeightLimiter:
                     windows = self._windows(now, now)
                     for stale in [w for w in self._used if w < windows.start]:
                         del self._used[stale]
-                    full = [w for w in windows if 0 < self._used.get(w, 0) and self._used[w] + weight > self.budget]
+                    full = [
+                        w
+                        for w in windows
+                        if self._used.get(w, 0) > 0 and self._used[w] + weight > self.budget
+                    ]
                     if not full:
                         for w in windows:
                             self._used[w] = self._used.get(w, 0) + weight

@@ -19,9 +19,9 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Iterator
 from urllib.parse import quote
 
 import httpx
@@ -84,7 +84,9 @@ class BinanceRestClient:
         self._http = httpx.Client(
             base_url=self.base_url,
             timeout=timeout_s,
-            limits=httpx.Limits(max_connections=concurrency + 2, max_keepalive_connections=concurrency + 2),
+            limits=httpx.Limits(
+                max_connections=concurrency + 2, max_keepalive_connections=concurrency + 2
+            ),
             transport=transport,
         )
         self._clock_lock = threading.Lock()
@@ -95,7 +97,7 @@ class BinanceRestClient:
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> "BinanceRestClient":
+    def __enter__(self) -> BinanceRestClient:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -118,7 +120,14 @@ class BinanceRestClient:
                 body = response.content
             except (httpx.TimeoutException, httpx.TransportError) as err:
                 self.limiter.settle(weight, sent_at, None)
-                self._retry(what, url, attempt, began, f"{type(err).__name__}: {err or 'connection failed'}", self._backoff(attempt))
+                self._retry(
+                    what,
+                    url,
+                    attempt,
+                    began,
+                    f"{type(err).__name__}: {err or 'connection failed'}",
+                    self._backoff(attempt),
+                )
                 continue
             self.stats["requests"] += 1
             used = response.headers.get("x-mbx-used-weight-1m")
@@ -131,9 +140,19 @@ class BinanceRestClient:
                 if status == 418 and retry_after > left:
                     self._banned_until = time.time() + retry_after
                     code, msg = _error_fields(body)
-                    raise IPBannedError(code, msg, status=418, url=url, retry_after=retry_after, budget_left_s=left)
+                    raise IPBannedError(
+                        code, msg, status=418, url=url, retry_after=retry_after, budget_left_s=left
+                    )
                 self.limiter.block_for(retry_after)  # every request of this client waits it out
-                self._retry(what, url, attempt, began, f"HTTP {status} (Retry-After {retry_after:g} s)", retry_after, sleep=False)
+                self._retry(
+                    what,
+                    url,
+                    attempt,
+                    began,
+                    f"HTTP {status} (Retry-After {retry_after:g} s)",
+                    retry_after,
+                    sleep=False,
+                )
                 continue
             if status in _RETRYABLE_STATUS:
                 self._retry(what, url, attempt, began, f"HTTP {status}", self._backoff(attempt))
@@ -153,12 +172,24 @@ class BinanceRestClient:
         """Seconds to wait after failed attempt ``attempt``: doubling from ``backoff_s``, at most 30 s, jittered."""
         return min(30.0, self.backoff_s * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
 
-    def _retry(self, what: str, url: str, attempt: int, began: float, problem: str, wait_s: float, *, sleep: bool = True) -> None:
+    def _retry(
+        self,
+        what: str,
+        url: str,
+        attempt: int,
+        began: float,
+        problem: str,
+        wait_s: float,
+        *,
+        sleep: bool = True,
+    ) -> None:
         """Log the retry and wait ``wait_s`` (unless the limiter does), or fail when the wait would
         end past the retry budget."""
         spent = time.monotonic() - began
         if spent + wait_s > self.retry_budget_s:
-            raise BinanceUnavailableError(url, attempt, problem, seconds=spent, budget_s=self.retry_budget_s)
+            raise BinanceUnavailableError(
+                url, attempt, problem, seconds=spent, budget_s=self.retry_budget_s
+            )
         self.stats["retries"] += 1
         self.log.warning(
             f"Binance {what}: {problem}; attempt {attempt} failed, retrying in {wait_s:.1f} s"
@@ -172,8 +203,14 @@ class BinanceRestClient:
         fail at once (a request sent during a ban would make the exchange extend it)."""
         left = self._banned_until - time.time()
         if left > self.retry_budget_s:
-            raise IPBannedError(-1003, "IP banned (an earlier request was answered 418)", status=418, url=url,
-                                retry_after=left, budget_left_s=self.retry_budget_s)
+            raise IPBannedError(
+                -1003,
+                "IP banned (an earlier request was answered 418)",
+                status=418,
+                url=url,
+                retry_after=left,
+                budget_left_s=self.retry_budget_s,
+            )
         if left > 0:
             self.limiter.block_for(left)
 
@@ -187,7 +224,9 @@ class BinanceRestClient:
                 server = self.get("/api/v3/time", weight=TIME_WEIGHT)["serverTime"]
                 after = time.time()
                 # serverTime is stamped somewhere in the round trip, and truncated to the ms.
-                self.limiter.sync_clock(server / 1000 - (before + after) / 2, (after - before) / 2 + 0.001)
+                self.limiter.sync_clock(
+                    server / 1000 - (before + after) / 2, (after - before) / 2 + 0.001
+                )
                 self._clock_synced = True
         return int(self.limiter.now() * 1000)
 
@@ -195,7 +234,11 @@ class BinanceRestClient:
         """exchangeInfo body (all symbols, or at least the given ones: a list too long for a short
         URL asks for the whole document); configures the limiter."""
         listed = json.dumps(list(symbols), separators=(",", ":")) if symbols else None
-        params = {"symbols": listed} if listed and len(quote(listed)) <= MAX_SYMBOLS_QUERY_CHARS else None
+        params = (
+            {"symbols": listed}
+            if listed and len(quote(listed)) <= MAX_SYMBOLS_QUERY_CHARS
+            else None
+        )
         info = self.get("/api/v3/exchangeInfo", params, weight=EXCHANGE_INFO_WEIGHT)
         self.limiter.configure_from_exchange_info(info)
         self._limits_configured = True
@@ -210,7 +253,12 @@ class BinanceRestClient:
                 raise
             info = self.exchange_info()  # find out which of them is unknown
         return {
-            entry["symbol"]: SymbolInfo(entry["symbol"], entry["status"], entry.get("baseAsset", ""), entry.get("quoteAsset", ""))
+            entry["symbol"]: SymbolInfo(
+                entry["symbol"],
+                entry["status"],
+                entry.get("baseAsset", ""),
+                entry.get("quoteAsset", ""),
+            )
             for entry in info.get("symbols", [])
         }
 
@@ -253,7 +301,13 @@ class BinanceRestClient:
         while cursor <= end_ms:
             rows = self.get(
                 "/api/v3/klines",
-                {"symbol": symbol, "interval": interval, "startTime": cursor, "endTime": end_ms, "limit": KLINES_MAX_LIMIT},
+                {
+                    "symbol": symbol,
+                    "interval": interval,
+                    "startTime": cursor,
+                    "endTime": end_ms,
+                    "limit": KLINES_MAX_LIMIT,
+                },
                 weight=KLINES_WEIGHT,
             )
             out.extend(parse_kline_row(row) for row in rows)
@@ -281,12 +335,18 @@ class BinanceRestClient:
             self.exchange_info([symbol])
         now_ms = self.server_time_ms()
         end_ms = min(end_ms, now_ms + 1)
-        windows = [(s, min(s + step * KLINES_MAX_LIMIT, end_ms) - 1) for s in range(start_ms, end_ms, step * KLINES_MAX_LIMIT)]
+        windows = [
+            (s, min(s + step * KLINES_MAX_LIMIT, end_ms) - 1)
+            for s in range(start_ms, end_ms, step * KLINES_MAX_LIMIT)
+        ]
         if not windows:
             return
         pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="klines")
         try:
-            pending = [pool.submit(self._klines_window, symbol, interval, s, e) for s, e in windows[: self.concurrency * 2]]
+            pending = [
+                pool.submit(self._klines_window, symbol, interval, s, e)
+                for s, e in windows[: self.concurrency * 2]
+            ]
             queued = iter(windows[self.concurrency * 2 :])
             while pending:
                 page = pending.pop(0).result()

@@ -37,8 +37,8 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
@@ -79,7 +79,9 @@ class StreamRefusedError(BinanceError):
     def __init__(self, url: str, status: int, body: str):
         self.url, self.status = url, status
         shown = url if len(url) <= 200 else f"{url[:200]}... ({len(url)} characters)"
-        super().__init__(f"the stream server refused {shown} with HTTP {status}: {body.strip()[:300]}")
+        super().__init__(
+            f"the stream server refused {shown} with HTTP {status}: {body.strip()[:300]}"
+        )
 
 
 class _NoReply(Exception):
@@ -114,9 +116,13 @@ class _Link:
     ws: ClientConnection
     opened: float  # time.monotonic()
     last_message: float
-    streaming: set[str]  # symbols whose pushes are accepted: named in the URL, subscribed, or being unsubscribed
+    streaming: set[
+        str
+    ]  # symbols whose pushes are accepted: named in the URL, subscribed, or being unsubscribed
     pending: dict[int, tuple[list[str], asyncio.Future]] = field(default_factory=dict)
-    ready: asyncio.Event = field(default_factory=asyncio.Event)  # every wanted symbol subscribed (or refused)
+    ready: asyncio.Event = field(
+        default_factory=asyncio.Event
+    )  # every wanted symbol subscribed (or refused)
     last_request: float = float("-inf")
     rotate_reason: str | None = None
     lost_reason: str | None = None
@@ -152,17 +158,25 @@ class KlineStream:
         self._backoff = backoff or Backoff()
         self._log = log or ThrottledLog(_log)
         self._next_id = 0
-        self._idle_timeout_s, self._max_age_s, self._open_timeout_s = idle_timeout_s, max_age_s, open_timeout_s
+        self._idle_timeout_s, self._max_age_s, self._open_timeout_s = (
+            idle_timeout_s,
+            max_age_s,
+            open_timeout_s,
+        )
 
     # -- what to carry -----------------------------------------------------------------------
 
-    def set_symbols(self, symbols: Iterable[str], not_trading: dict[str, str] | None = None) -> None:
+    def set_symbols(
+        self, symbols: Iterable[str], not_trading: dict[str, str] | None = None
+    ) -> None:
         """Carry these symbols from now on (the open connection subscribes and unsubscribes);
         ``not_trading`` (symbol -> exchange status) is reported as not streaming. Streams the
         server refused are asked again."""
         wanted = list(dict.fromkeys(symbols))
         if len(wanted) > MAX_STREAMS_PER_CONNECTION:
-            raise ValueError(f"a connection carries at most {MAX_STREAMS_PER_CONNECTION} streams, got {len(wanted)}")
+            raise ValueError(
+                f"a connection carries at most {MAX_STREAMS_PER_CONNECTION} streams, got {len(wanted)}"
+            )
         self._wanted, self._refused, self._not_trading = wanted, {}, dict(not_trading or {})
         self._report()
         changed, self._changed = self._changed, asyncio.Event()
@@ -202,7 +216,11 @@ class KlineStream:
                     reading.result()  # a StreamRefusedError surfaces here
                     lost = not stop.is_set() and bool(self._wanted)
                     if lost:
-                        _log.warning("%s: connection lost (%s); reconnecting", self.stats.connection_id, link.lost_reason or "closed")
+                        _log.warning(
+                            "%s: connection lost (%s); reconnecting",
+                            self.stats.connection_id,
+                            link.lost_reason or "closed",
+                        )
                     link, reading = None, None
         finally:
             if reading is not None:
@@ -216,7 +234,9 @@ class KlineStream:
         changed.cancel()
         stopping.cancel()
 
-    async def _until_rotation(self, link: _Link, reading: asyncio.Task, stop: asyncio.Event) -> bool:
+    async def _until_rotation(
+        self, link: _Link, reading: asyncio.Task, stop: asyncio.Event
+    ) -> bool:
         """Wait until ``link`` ends (False) or must be replaced (True)."""
         while not reading.done() and not stop.is_set():
             age = time.monotonic() - link.opened
@@ -227,15 +247,23 @@ class KlineStream:
             await asyncio.wait([reading], timeout=_WATCH_EVERY_S)
         return False
 
-    async def _rotate(self, old: _Link, reading: asyncio.Task, stop: asyncio.Event) -> tuple[_Link | None, asyncio.Task | None]:
+    async def _rotate(
+        self, old: _Link, reading: asyncio.Task, stop: asyncio.Event
+    ) -> tuple[_Link | None, asyncio.Task | None]:
         """Open and subscribe a successor while ``old`` is still read, then close ``old``."""
-        _log.info("%s: %s: opening a new connection before closing this one", self.stats.connection_id, old.rotate_reason)
+        _log.info(
+            "%s: %s: opening a new connection before closing this one",
+            self.stats.connection_id,
+            old.rotate_reason,
+        )
         successor = await self._open(stop, after_loss=False)
         successor_reading = None
         if successor is not None:
             successor_reading = asyncio.ensure_future(self._serve(successor, stop))
             ready = asyncio.ensure_future(successor.ready.wait())
-            await asyncio.wait([ready, successor_reading, reading], return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                [ready, successor_reading, reading], return_when=asyncio.FIRST_COMPLETED
+            )
             ready.cancel()
         await old.ws.close()  # messages already received are still read
         await asyncio.gather(reading, return_exceptions=True)
@@ -278,14 +306,24 @@ class KlineStream:
         except MalformedFrame as err:
             stats.malformed_count += 1
             stats.dropped[err.reason] += 1
-            self._log.warning(f"malformed: {err.reason}", "%s: dropped a malformed message (%s): %.200r",
-                              stats.connection_id, err, raw)
+            self._log.warning(
+                f"malformed: {err.reason}",
+                "%s: dropped a malformed message (%s): %.200r",
+                stats.connection_id,
+                err,
+                raw,
+            )
             return
         if isinstance(event, Reply):
             waiting = link.pending.pop(event.id, None) if isinstance(event.id, int) else None
             if waiting is None:
                 stats.dropped["reply to no request"] += 1
-                self._log.warning("reply to no request", "%s: a reply to no request of ours: %.200r", stats.connection_id, raw)
+                self._log.warning(
+                    "reply to no request",
+                    "%s: a reply to no request of ours: %.200r",
+                    stats.connection_id,
+                    raw,
+                )
             elif not waiting[1].done():
                 waiting[1].set_result(event)
             return
@@ -311,13 +349,21 @@ class KlineStream:
                     await link.ws.close()
                     return
                 remove = [s for s in link.streaming if s not in wanted]
-                add = [s for s in self._wanted if s not in link.streaming and s not in self._refused]
+                add = [
+                    s for s in self._wanted if s not in link.streaming and s not in self._refused
+                ]
                 for batch in _batches(remove):
                     reply = await self._request(link, "UNSUBSCRIBE", batch)
-                    link.streaming.difference_update(batch)  # not asked again: their pushes now count as dropped
+                    link.streaming.difference_update(
+                        batch
+                    )  # not asked again: their pushes now count as dropped
                     if reply.error is not None:
-                        _log.error("%s: the server refused UNSUBSCRIBE from %s (%s)", self.stats.connection_id,
-                                   ", ".join(stream_name(s, self._interval) for s in batch), reply.error)
+                        _log.error(
+                            "%s: the server refused UNSUBSCRIBE from %s (%s)",
+                            self.stats.connection_id,
+                            ", ".join(stream_name(s, self._interval) for s in batch),
+                            reply.error,
+                        )
                 for batch in _batches(add):
                     link.streaming.update(batch)
                     reply = await self._request(link, "SUBSCRIBE", batch)
@@ -342,17 +388,28 @@ class KlineStream:
         link.pending[request_id] = (symbols, reply)
         link.last_request = time.monotonic()
         try:
-            await link.ws.send(control_request(method, [stream_name(s, self._interval) for s in symbols], request_id))
+            await link.ws.send(
+                control_request(
+                    method, [stream_name(s, self._interval) for s in symbols], request_id
+                )
+            )
             return await asyncio.wait_for(reply, REPLY_TIMEOUT_S)
         except TimeoutError:
-            raise _NoReply(f"no reply to {method} #{request_id} within {REPLY_TIMEOUT_S:g} s") from None
+            raise _NoReply(
+                f"no reply to {method} #{request_id} within {REPLY_TIMEOUT_S:g} s"
+            ) from None
         finally:
             link.pending.pop(request_id, None)
 
     def _refuse(self, symbols: list[str], error: str) -> None:
         streams = ", ".join(stream_name(s, self._interval) for s in symbols)
-        _log.error("%s: the server refused SUBSCRIBE to %s (%s); they are not streamed until the symbols are"
-                   " next checked", self.stats.connection_id, streams, error)
+        _log.error(
+            "%s: the server refused SUBSCRIBE to %s (%s); they are not streamed until the symbols are"
+            " next checked",
+            self.stats.connection_id,
+            streams,
+            error,
+        )
         self._refused.update((s, f"subscription refused: {error}") for s in symbols)
         self._report()
 
@@ -385,11 +442,21 @@ class KlineStream:
                     raise StreamRefusedError(url, status, body) from None
                 retry_after = float(err.response.headers.get("Retry-After", 0) or 0)
                 delay = max(retry_after, self._backoff.next_delay())
-                _log.warning("%s: the server answered HTTP %d; retrying in %.1f s", self.stats.connection_id, status, delay)
+                _log.warning(
+                    "%s: the server answered HTTP %d; retrying in %.1f s",
+                    self.stats.connection_id,
+                    status,
+                    delay,
+                )
                 continue
             except (OSError, TimeoutError, InvalidHandshake) as err:
                 delay = self._backoff.next_delay()
-                _log.warning("%s: cannot connect (%s); retrying in %.1f s", self.stats.connection_id, err or type(err).__name__, delay)
+                _log.warning(
+                    "%s: cannot connect (%s); retrying in %.1f s",
+                    self.stats.connection_id,
+                    err or type(err).__name__,
+                    delay,
+                )
                 continue
             return self._opened(ws, set(self._wanted[:named]))
 
@@ -399,11 +466,18 @@ class KlineStream:
             stats.reconnect_count += 1
         stats.opened += 1
         stats.connected_at = time.time()
-        _log.info("%s: connected (%d of %d streams in the URL, connection #%d)", stats.connection_id, len(named),
-                  len(self._wanted), stats.opened)
+        _log.info(
+            "%s: connected (%d of %d streams in the URL, connection #%d)",
+            stats.connection_id,
+            len(named),
+            len(self._wanted),
+            stats.opened,
+        )
         now = time.monotonic()
         return _Link(ws, now, now, named)
 
 
 def _batches(symbols: list[str]) -> list[list[str]]:
-    return [symbols[i : i + STREAMS_PER_REQUEST] for i in range(0, len(symbols), STREAMS_PER_REQUEST)]
+    return [
+        symbols[i : i + STREAMS_PER_REQUEST] for i in range(0, len(symbols), STREAMS_PER_REQUEST)
+    ]

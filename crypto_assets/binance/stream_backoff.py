@@ -14,7 +14,7 @@ import asyncio
 import random
 import time
 from collections import deque
-from typing import Callable
+from collections.abc import Callable
 
 # binance-api.md, WebSocket market streams: "300 connection attempts per 5 minutes per IP".
 MAX_ATTEMPTS = 300
@@ -26,7 +26,9 @@ class Backoff:
 
     def __init__(self, base_s: float = 0.5, cap_s: float = 30.0, rng: random.Random | None = None):
         if not 0 < base_s <= cap_s:
-            raise ValueError(f"backoff needs 0 < base_s <= cap_s, got base_s={base_s}, cap_s={cap_s}")
+            raise ValueError(
+                f"backoff needs 0 < base_s <= cap_s, got base_s={base_s}, cap_s={cap_s}"
+            )
         self.base_s, self.cap_s = base_s, cap_s
         self.failures = 0
         self._rng = rng or random.Random()
@@ -45,7 +47,12 @@ class Backoff:
 class ConnectionBudget:
     """At most ``limit`` connection attempts per ``window_s`` seconds, shared by one process."""
 
-    def __init__(self, limit: int = MAX_ATTEMPTS, window_s: float = ATTEMPT_WINDOW_S, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        limit: int = MAX_ATTEMPTS,
+        window_s: float = ATTEMPT_WINDOW_S,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.limit, self.window_s = limit, window_s
         self._clock = clock
         self._attempts: deque[float] = deque()

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Collection, NamedTuple
+from collections.abc import Collection
+from typing import NamedTuple
 from urllib.parse import quote
 
 from crypto_assets.binance.wire import Kline, interval_ms
@@ -63,7 +64,9 @@ class Reply(NamedTuple):
 
 def control_request(method: str, streams: list[str], request_id: int) -> str:
     """``{"method": "SUBSCRIBE", "params": [...], "id": N}`` as compact JSON text."""
-    return json.dumps({"method": method, "params": streams, "id": request_id}, separators=(",", ":"))
+    return json.dumps(
+        {"method": method, "params": streams, "id": request_id}, separators=(",", ":")
+    )
 
 
 def stream_name(symbol: str, interval: str = "1m") -> str:
@@ -89,7 +92,9 @@ def url_and_rest(base_url: str, streams: list[str], max_chars: int) -> tuple[str
     return url, count
 
 
-def parse_message(text: str | bytes, interval: str = "1m", symbols: Collection[str] | None = None) -> KlineEvent | ServerShutdown | Reply:
+def parse_message(
+    text: str | bytes, interval: str = "1m", symbols: Collection[str] | None = None
+) -> KlineEvent | ServerShutdown | Reply:
     """A raw or combined-stream message -> ``KlineEvent``, ``ServerShutdown`` or ``Reply``;
     with ``symbols``, a kline of any other symbol is malformed too."""
     try:
@@ -97,22 +102,31 @@ def parse_message(text: str | bytes, interval: str = "1m", symbols: Collection[s
     except ValueError as err:
         raise MalformedFrame("not JSON", f"not JSON ({err.msg} at character {err.pos})") from None
     if not isinstance(message, dict):
-        raise MalformedFrame("not a JSON object", f"expected a JSON object, got {type(message).__name__}")
+        raise MalformedFrame(
+            "not a JSON object", f"expected a JSON object, got {type(message).__name__}"
+        )
     if "id" in message and ("result" in message or "error" in message):
         return _reply(message)
     payload = message.get("data", message) if "stream" in message else message
     payload = payload.get("event", payload) if isinstance(payload, dict) else payload
     if not isinstance(payload, dict):
-        raise MalformedFrame("not a JSON object", "the 'data' of a combined-stream message is not an object")
+        raise MalformedFrame(
+            "not a JSON object", "the 'data' of a combined-stream message is not an object"
+        )
     kind = payload.get("e")
     if kind == SERVER_SHUTDOWN:
         event_ms = payload.get("E")
         return ServerShutdown(event_ms if _is_int(event_ms) else None)
     if kind != "kline":
-        raise MalformedFrame("unexpected event type", f"unexpected event type {kind!r} (expected 'kline')")
+        raise MalformedFrame(
+            "unexpected event type", f"unexpected event type {kind!r} (expected 'kline')"
+        )
     event = _kline_event(payload, interval)
     if symbols is not None and event.symbol not in symbols:
-        raise MalformedFrame("symbol not subscribed", f"symbol {event.symbol!r} is not one this connection subscribed to")
+        raise MalformedFrame(
+            "symbol not subscribed",
+            f"symbol {event.symbol!r} is not one this connection subscribed to",
+        )
     return event
 
 
@@ -131,27 +145,52 @@ def _kline_event(payload: dict, interval: str) -> KlineEvent:
         raise MalformedFrame("no candle", "field 'k' (the candle) is missing or not an object")
     event_ms, symbol = payload.get("E"), payload.get("s")
     if not _is_int(event_ms) or not 0 <= event_ms <= MAX_MS:
-        raise MalformedFrame("bad E (event time)", f"field 'E' (event time) is not an integer instant: {event_ms!r}")
+        raise MalformedFrame(
+            "bad E (event time)", f"field 'E' (event time) is not an integer instant: {event_ms!r}"
+        )
     if not isinstance(symbol, str) or not symbol or candle.get("s", symbol) != symbol:
-        raise MalformedFrame("bad s (symbol)", f"field 's' (symbol) is missing or disagrees with the candle's: {symbol!r}")
+        raise MalformedFrame(
+            "bad s (symbol)",
+            f"field 's' (symbol) is missing or disagrees with the candle's: {symbol!r}",
+        )
     if candle.get("i") != interval:
-        raise MalformedFrame("wrong interval", f"field 'k.i' is {candle.get('i')!r}, expected {interval!r}")
+        raise MalformedFrame(
+            "wrong interval", f"field 'k.i' is {candle.get('i')!r}, expected {interval!r}"
+        )
     for name, high in (("t", MAX_MS), ("T", MAX_MS), ("n", MAX_BIGINT)):
         value = candle.get(name)
         if not _is_int(value) or not 0 <= value <= high:
-            raise MalformedFrame(f"bad k.{name}", f"field 'k.{name}' is not an integer in [0, {high}]: {value!r}")
+            raise MalformedFrame(
+                f"bad k.{name}", f"field 'k.{name}' is not an integer in [0, {high}]: {value!r}"
+            )
     step = interval_ms(interval)
     if candle["t"] % step or candle["T"] != candle["t"] + step - 1:
-        raise MalformedFrame("not a whole candle", f"candle times t={candle['t']} T={candle['T']} are not one whole {interval} candle")
+        raise MalformedFrame(
+            "not a whole candle",
+            f"candle times t={candle['t']} T={candle['T']} are not one whole {interval} candle",
+        )
     for name in _DECIMAL_FIELDS:
         value = candle.get(name)
         if not isinstance(value, str) or not _DECIMAL.fullmatch(value):
-            raise MalformedFrame(f"bad k.{name}", f"field 'k.{name}' is not a decimal string: {value!r}")
+            raise MalformedFrame(
+                f"bad k.{name}", f"field 'k.{name}' is not a decimal string: {value!r}"
+            )
     if not isinstance(candle.get("x"), bool):
-        raise MalformedFrame("bad k.x", f"field 'k.x' (closed) is not true/false: {candle.get('x')!r}")
+        raise MalformedFrame(
+            "bad k.x", f"field 'k.x' (closed) is not true/false: {candle.get('x')!r}"
+        )
     kline = Kline(
-        candle["t"], candle["o"], candle["h"], candle["l"], candle["c"], candle["v"],
-        candle["T"], candle["q"], candle["n"], candle["V"], candle["Q"],
+        candle["t"],
+        candle["o"],
+        candle["h"],
+        candle["l"],
+        candle["c"],
+        candle["v"],
+        candle["T"],
+        candle["q"],
+        candle["n"],
+        candle["V"],
+        candle["Q"],
     )
     return KlineEvent(symbol, event_ms, kline, candle["x"])
 

@@ -11,13 +11,18 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Callable
+from collections.abc import Callable
 
 
 class ThrottledLog:
     """Logs per reason at most once every ``every_s`` seconds (not thread-safe: one event loop)."""
 
-    def __init__(self, logger: logging.Logger, every_s: float = 60.0, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        logger: logging.Logger,
+        every_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self._logger, self.every_s, self._clock = logger, every_s, clock
         self._last: dict[str, float] = {}
         self._suppressed: dict[str, int] = {}

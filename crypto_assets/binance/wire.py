@@ -6,7 +6,7 @@ to PostgreSQL's ``numeric`` columns, so every digit Binance sent reads back unch
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 MINUTE_MS = 60_000
@@ -45,9 +45,7 @@ def interval_ms(interval: str) -> int:
     length = INTERVAL_MS.get(interval)
     if length is None:
         supported = ", ".join(name for name, ms in INTERVAL_MS.items() if ms is not None)
-        raise UnsupportedIntervalError(
-            f"unsupported interval {interval!r}: use one of {supported}"
-        )
+        raise UnsupportedIntervalError(f"unsupported interval {interval!r}: use one of {supported}")
     return length
 
 
@@ -83,7 +81,7 @@ _make_kline = Kline._make
 
 def ms_to_datetime(ms: int) -> datetime:
     """Epoch milliseconds -> aware UTC datetime."""
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
 def datetime_to_ms(value: datetime) -> int:

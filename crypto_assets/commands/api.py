@@ -12,9 +12,17 @@ from crypto_assets.commands.services import API_PORT
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("api", help=f"serve the read-only HTTP API (docs on http://127.0.0.1:{API_PORT}/docs)")
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s; 0.0.0.0 for every interface)")
-    parser.add_argument("--port", type=port_flag, default=API_PORT, help="port (default %(default)s)")
+    parser = subparsers.add_parser(
+        "api", help=f"serve the read-only HTTP API (docs on http://127.0.0.1:{API_PORT}/docs)"
+    )
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default %(default)s; 0.0.0.0 for every interface)",
+    )
+    parser.add_argument(
+        "--port", type=port_flag, default=API_PORT, help="port (default %(default)s)"
+    )
     parser.set_defaults(handler=run)
 
 

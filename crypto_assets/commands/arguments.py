@@ -18,7 +18,7 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str):
         if message.startswith("argument -"):
-            message = "flag " + message[len("argument "):]
+            message = "flag " + message[len("argument ") :]
         print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
         raise SystemExit(2)
 
@@ -77,4 +77,3 @@ count_flag = _flag_type(_positive_count)
 
 count_or_zero_flag = _flag_type(_count_or_zero)
 """``--extra-symbols 0``: a whole number, 0 or more."""
-

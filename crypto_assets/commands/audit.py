@@ -12,13 +12,17 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import asdict
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("audit", help="row counts, time ranges, gaps and partition status of every table")
-    parser.add_argument("--json", action="store_true", help="print one JSON document instead of text")
+    parser = subparsers.add_parser(
+        "audit", help="row counts, time ranges, gaps and partition status of every table"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON document instead of text"
+    )
     parser.set_defaults(handler=run)
 
 
@@ -31,7 +35,10 @@ def run(args) -> int:
     settings = load_settings()
     env = prepare_environment()
     print(endpoints(env.database_url, env.dagster_home, stack), file=sys.stderr, flush=True)
-    report = {"tables": table_reports(env.database_url), "partitions": partition_status(settings, env.database_url)}
+    report = {
+        "tables": table_reports(env.database_url),
+        "partitions": partition_status(settings, env.database_url),
+    }
     if args.json:
         print(json.dumps(report, default=_plain, indent=2))
     else:
@@ -71,20 +78,32 @@ def partition_status(settings, database_url: str) -> list[dict]:
     from crypto_assets.warehouse.db import connect
 
     defs = build_definitions(settings)
-    partitions = every_partition(settings.history_start, settings.symbols, datetime.now(timezone.utc).date())
+    partitions = every_partition(
+        settings.history_start, settings.symbols, datetime.now(UTC).date()
+    )
     keys = [key for _, _, key in partitions]
     out = []
     conn = connect(database_url)
     try:
         with dg.DagsterInstance.get() as instance, conn.cursor() as cur:
-            for spec in sorted(defs.resolve_all_asset_specs(), key=lambda s: s.key.to_user_string()):
+            for spec in sorted(
+                defs.resolve_all_asset_specs(), key=lambda s: s.key.to_user_string()
+            ):
                 if spec.partitions_def is None:
                     continue
                 name = spec.key.to_user_string()
                 status = instance.get_status_by_partition(spec.key, keys, spec.partitions_def) or {}
                 table_floors = floors(cur, name)
-                first_day = first_refill_days(table_floors, settings.symbols, settings.history_start)
-                counts = {"materialized": 0, "failed": 0, "in_progress": 0, "cleared": 0, "missing": 0}
+                first_day = first_refill_days(
+                    table_floors, settings.symbols, settings.history_start
+                )
+                counts = {
+                    "materialized": 0,
+                    "failed": 0,
+                    "in_progress": 0,
+                    "cleared": 0,
+                    "missing": 0,
+                }
                 missing_by_symbol: dict[str, int] = {}
                 for day, symbol, key in partitions:
                     state = status.get(key)
@@ -96,7 +115,10 @@ def partition_status(settings, database_url: str) -> list[dict]:
                     else:
                         counts[state.value.lower()] += 1
                 waiting = {
-                    f"{day}|{symbol}": {"attempts": r.attempts, "next_attempt_at": r.next_attempt_at}
+                    f"{day}|{symbol}": {
+                        "attempts": r.attempts,
+                        "next_attempt_at": r.next_attempt_at,
+                    }
                     for (day, symbol), r in sorted(retries(cur, name).items())
                 }
                 out.append(
@@ -119,8 +141,14 @@ def render(report: dict) -> str:
     for table in report["tables"]:
         lines.append(f"{table['table']}: {table['rows']:,} rows")
         for s in table["symbols"]:
-            gaps = "" if s["missing_candles"] is None else f", {s['missing_candles']:,} missing candles"
-            lines.append(f"  {s['symbol']}: {s['rows']:,} rows, {_plain(s['first'])} .. {_plain(s['last'])}{gaps}")
+            gaps = (
+                ""
+                if s["missing_candles"] is None
+                else f", {s['missing_candles']:,} missing candles"
+            )
+            lines.append(
+                f"  {s['symbol']}: {s['rows']:,} rows, {_plain(s['first'])} .. {_plain(s['last'])}{gaps}"
+            )
         for row in table["last_rows"]:
             lines.append("  last: " + " ".join(f"{k}={_plain(v)}" for k, v in row.items()))
     lines.append("Dagster partitions (materialized / total):")
@@ -132,5 +160,7 @@ def render(report: dict) -> str:
             + f", {p['failed']:,} failed, {p['in_progress']:,} in progress, {p['cleared']:,} cleared on purpose"
         )
         for key, retry in list(p["retries"].items())[:20]:
-            lines.append(f"    retrying {key}: {retry['attempts']} attempt(s) so far, next at {_plain(retry['next_attempt_at'])}")
+            lines.append(
+                f"    retrying {key}: {retry['attempts']} attempt(s) so far, next at {_plain(retry['next_attempt_at'])}"
+            )
     return "\n".join(lines)

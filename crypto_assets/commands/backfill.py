@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 import time
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from crypto_assets.binance.errors import SYMBOL_LIKENESS
 from crypto_assets.commands.arguments import day_flag
@@ -27,11 +27,19 @@ whole ``rest_retry_seconds``)."""
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("backfill", help="materialize an asset's partitions for a range of UTC days")
+    parser = subparsers.add_parser(
+        "backfill", help="materialize an asset's partitions for a range of UTC days"
+    )
     parser.add_argument("asset", help="asset to backfill, e.g. candles_15m")
-    parser.add_argument("--start", required=True, type=day_flag, help="first UTC day, YYYY-MM-DD (inclusive)")
-    parser.add_argument("--end", required=True, type=day_flag, help="last UTC day, YYYY-MM-DD (inclusive)")
-    parser.add_argument("--symbols", help="comma-separated symbols (default: every symbol in the config)")
+    parser.add_argument(
+        "--start", required=True, type=day_flag, help="first UTC day, YYYY-MM-DD (inclusive)"
+    )
+    parser.add_argument(
+        "--end", required=True, type=day_flag, help="last UTC day, YYYY-MM-DD (inclusive)"
+    )
+    parser.add_argument(
+        "--symbols", help="comma-separated symbols (default: every symbol in the config)"
+    )
     parser.set_defaults(handler=run)
 
 
@@ -42,31 +50,49 @@ def run(args) -> int:
     stack = use_running_stack()  # next to a running crypto up: its database, instance and exchange
     settings = load_settings()
     start, end = args.start, args.end
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     if start > end:
         raise UsageError(f"flag --start {start} is after --end {end}")
     if end > today:
-        raise UsageError(f"flag --end: {end} is in the future (today is {today} UTC, the latest valid day)")
+        raise UsageError(
+            f"flag --end: {end} is in the future (today is {today} UTC, the latest valid day)"
+        )
     if start < settings.history_start:
         raise UsageError(
             f"flag --start: {start} is before the first partition {settings.history_start} "
             f"(config key 'history_start'{_config_hint(settings)}); lower it to backfill earlier days"
         )
-    symbols = parse_symbols(args.symbols, where="flag --symbols") if args.symbols else settings.symbols
+    symbols = (
+        parse_symbols(args.symbols, where="flag --symbols") if args.symbols else settings.symbols
+    )
     not_configured = [s for s in symbols if s not in settings.symbols]
     if not_configured:
         raise UsageError(
             f"flag --symbols: {', '.join(not_configured)} not in the config's symbols ({', '.join(settings.symbols)})"
             f"{closest(not_configured[0], settings.symbols, cutoff=SYMBOL_LIKENESS)}; add them to config key 'symbols'{_config_hint(settings)} first"
         )
-    return _launch(args.asset, settings, start, end, symbols, "flag --symbols" if args.symbols else "config key 'symbols'", stack)
+    return _launch(
+        args.asset,
+        settings,
+        start,
+        end,
+        symbols,
+        "flag --symbols" if args.symbols else "config key 'symbols'",
+        stack,
+    )
 
 
 def _config_hint(settings) -> str:
-    return f" in {settings.config_path}" if settings.config_path else ", set CRYPTO_CONFIG to a config file"
+    return (
+        f" in {settings.config_path}"
+        if settings.config_path
+        else ", set CRYPTO_CONFIG to a config file"
+    )
 
 
-def _launch(asset_name: str, settings, start: date, end: date, symbols, symbols_from: str, stack) -> int:
+def _launch(
+    asset_name: str, settings, start: date, end: date, symbols, symbols_from: str, stack
+) -> int:
     import dagster as dg
 
     from crypto_assets.automation.run_shapes import describe, exact_runs, run_request
@@ -82,18 +108,23 @@ def _launch(asset_name: str, settings, start: date, end: date, symbols, symbols_
     defs = build_definitions(settings)
     asset_key = dg.AssetKey(asset_name)
     backfillable = {
-        a.key: a for a in defs.resolve_asset_graph().assets_defs if a.is_executable and a.partitions_def is not None
+        a.key: a
+        for a in defs.resolve_asset_graph().assets_defs
+        if a.is_executable and a.partitions_def is not None
     }
     if asset_key not in backfillable:
         names = ", ".join(sorted(k.to_user_string() for k in backfillable))
-        raise UsageError(f"unknown asset {asset_name!r}{closest(asset_name, names.split(', '))}; backfillable assets: {names}")
+        raise UsageError(
+            f"unknown asset {asset_name!r}{closest(asset_name, names.split(', '))}; backfillable assets: {names}"
+        )
     assets_def = backfillable[asset_key]
     policy = assets_def.backfill_policy
     max_per_run = (policy.max_partitions_per_run if policy else None) or 1
 
     if "binance" in assets_def.required_resource_keys:  # only assets that call the exchange
         with BinanceRestClient(
-            settings.binance_api_url, limiter=WeightLimiter(share=settings.rate_limit_share),
+            settings.binance_api_url,
+            limiter=WeightLimiter(share=settings.rate_limit_share),
             retry_budget_s=min(settings.rest_retry_seconds, PREFLIGHT_RETRY_S),
         ) as client:
             try:
@@ -101,7 +132,11 @@ def _launch(asset_name: str, settings, start: date, end: date, symbols, symbols_
             except UnknownSymbolError as err:
                 raise UsageError(f"{symbols_from}: {err}") from None
     env = prepare_environment()
-    print(endpoints(env.database_url, env.dagster_home, stack, settings.binance_api_url), file=sys.stderr, flush=True)
+    print(
+        endpoints(env.database_url, env.dagster_home, stack, settings.binance_api_url),
+        file=sys.stderr,
+        flush=True,
+    )
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
     ranges = exact_runs([(day, s) for day in days for s in symbols], settings.symbols, max_per_run)
     backfill_id = uuid.uuid4().hex[:8]
@@ -135,11 +170,17 @@ def _launch(asset_name: str, settings, start: date, end: date, symbols, symbols_
             written = ", ".join(f"{s} {n:,}" for s, n in rows.items()) or "none"
             if result.success:
                 total_rows = sum(rows.values())
-                print(f"{label} done in {seconds:.1f} s: rows {written}, {total_rows / max(seconds, 1e-3):,.0f} rows/s"
-                      f"{_eta(time.monotonic() - began, index, len(ranges))} (run {result.run_id})", flush=True)
+                print(
+                    f"{label} done in {seconds:.1f} s: rows {written}, {total_rows / max(seconds, 1e-3):,.0f} rows/s"
+                    f"{_eta(time.monotonic() - began, index, len(ranges))} (run {result.run_id})",
+                    flush=True,
+                )
             else:
                 failures += 1
-                print(f"{label} FAILED after {seconds:.1f} s (run {result.run_id}): {failure_reason(result.all_events)}; rows kept: {written}", flush=True)
+                print(
+                    f"{label} FAILED after {seconds:.1f} s (run {result.run_id}): {failure_reason(result.all_events)}; rows kept: {written}",
+                    flush=True,
+                )
     elapsed = time.monotonic() - began
     per_symbol = ", ".join(f"{s} {rows_by_symbol.get(s, 0):,}" for s in symbols)
     print(

@@ -16,10 +16,16 @@ from crypto_assets.commands.arguments import day_flag
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("clear", help="delete rows (and their partition status) from the asset tables")
+    parser = subparsers.add_parser(
+        "clear", help="delete rows (and their partition status) from the asset tables"
+    )
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--raw", action="store_true", help="candles_15m, candles_1m, price_samples")
-    which.add_argument("--downsampled", action="store_true", help="price_downsampled, candles_1h, candles_1d, market_metrics_daily")
+    which.add_argument(
+        "--downsampled",
+        action="store_true",
+        help="price_downsampled, candles_1h, candles_1d, market_metrics_daily",
+    )
     which.add_argument("--all", action="store_true", help="every asset table")
     parser.add_argument("--symbol", help="only this symbol, e.g. BTCUSDT")
     parser.add_argument("--before", type=day_flag, help="only UTC days before this one, YYYY-MM-DD")
@@ -34,9 +40,17 @@ def run(args) -> int:
     from crypto_assets.warehouse.inventory import DOWNSAMPLED_TABLES, RAW_TABLES
 
     stack = use_running_stack()
-    symbol = parse_symbols([args.symbol], where="flag --symbol")[0] if args.symbol is not None else None
+    symbol = (
+        parse_symbols([args.symbol], where="flag --symbol")[0] if args.symbol is not None else None
+    )
     before = args.before
-    tables = RAW_TABLES if args.raw else DOWNSAMPLED_TABLES if args.downsampled else RAW_TABLES + DOWNSAMPLED_TABLES
+    tables = (
+        RAW_TABLES
+        if args.raw
+        else DOWNSAMPLED_TABLES
+        if args.downsampled
+        else RAW_TABLES + DOWNSAMPLED_TABLES
+    )
     env = prepare_environment()
     print(endpoints(env.database_url, env.dagster_home, stack), file=sys.stderr, flush=True)
     return clear(env.database_url, tables, symbol, before, assume_yes=args.yes)
@@ -47,8 +61,8 @@ def clear(database_url: str, tables, symbol, before, *, assume_yes: bool) -> int
 
     from crypto_assets.assets.partitions import split_key
     from crypto_assets.automation.partition_wipe import forget_partitions
-    from crypto_assets.warehouse.db import connect
     from crypto_assets.warehouse.catch_up_state import raise_floor
+    from crypto_assets.warehouse.db import connect
     from crypto_assets.warehouse.inventory import count_rows, delete_rows, table_symbols
     from crypto_assets.warehouse.locks import lock_symbols
 
@@ -60,20 +74,26 @@ def clear(database_url: str, tables, symbol, before, *, assume_yes: bool) -> int
                 counts = {table: count_rows(cur, table, symbol, before) for table in tables}
             partitions = {
                 table: sorted(
-                    key for key in instance.get_materialized_partitions(dg.AssetKey(table))
-                    if (symbol is None or split_key(key)[1] == symbol) and (before is None or split_key(key)[0] < before)
+                    key
+                    for key in instance.get_materialized_partitions(dg.AssetKey(table))
+                    if (symbol is None or split_key(key)[1] == symbol)
+                    and (before is None or split_key(key)[0] < before)
                 )
                 for table in tables
             }
             print(f"crypto clear ({scope}) will delete:")
             for table in tables:
-                print(f"  {table}: {counts[table]:,} rows, {len(partitions[table]):,} materialized partitions")
+                print(
+                    f"  {table}: {counts[table]:,} rows, {len(partitions[table]):,} materialized partitions"
+                )
             if not assume_yes and not _confirmed():
                 print("nothing deleted")
                 return 1
             with conn, conn.cursor() as cur:  # every table's rows, or none
                 for table in tables:  # wait for runs writing these tables (their write locks)
-                    lock_symbols(cur, table, table_symbols(cur, table) if symbol is None else [symbol])
+                    lock_symbols(
+                        cur, table, table_symbols(cur, table) if symbol is None else [symbol]
+                    )
                 deleted = {table: delete_rows(cur, table, symbol, before) for table in tables}
                 if before is not None:  # removed on purpose: the sensors must not refill them
                     for table in tables:
@@ -81,7 +101,9 @@ def clear(database_url: str, tables, symbol, before, *, assume_yes: bool) -> int
             # Only once the rows are gone for good does the instance forget their partitions.
             for table in tables:
                 forget_partitions(instance, dg.AssetKey(table), partitions[table])
-                print(f"  {table}: deleted {deleted[table]:,} rows; {len(partitions[table]):,} partitions now missing")
+                print(
+                    f"  {table}: deleted {deleted[table]:,} rows; {len(partitions[table]):,} partitions now missing"
+                )
     finally:
         conn.close()
     return 0

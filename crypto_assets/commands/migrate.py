@@ -12,5 +12,7 @@ def run(args) -> int:
     from crypto_assets.environment import prepare_environment
 
     env = prepare_environment()
-    print(f"schema up to date ({'TimescaleDB hypertables' if env.timescaledb else 'plain PostgreSQL'})")
+    print(
+        f"schema up to date ({'TimescaleDB hypertables' if env.timescaledb else 'plain PostgreSQL'})"
+    )
     return 0

@@ -52,7 +52,9 @@ def _script(name: str) -> str:
     return str(beside) if beside.exists() else shutil.which(name) or name
 
 
-def dashboard_service(*, dagster_port: int, port: int = DASHBOARD_PORT, database_url: str | None = None) -> Service:
+def dashboard_service(
+    *, dagster_port: int, port: int = DASHBOARD_PORT, database_url: str | None = None
+) -> Service:
     """The Streamlit dashboard on ``port``; ``database_url`` (the read-only role's URL, when the
     platform created one) becomes its ``DATABASE_URL``, else it inherits the platform's."""
     env = {"DAGSTER_UI_URL": os.environ.get("DAGSTER_UI_URL") or f"http://localhost:{dagster_port}"}
@@ -60,8 +62,17 @@ def dashboard_service(*, dagster_port: int, port: int = DASHBOARD_PORT, database
         env["DATABASE_URL"] = database_url
     return Service(
         name="dashboard",
-        argv=[sys.executable, "-m", "streamlit", "run", str(DASHBOARD_APP), "--server.headless", "true",
-              "--server.port", str(port)],
+        argv=[
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(DASHBOARD_APP),
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+        ],
         description=f"Streamlit dashboard on http://localhost:{port}",
         ready=r"Local URL: ",
         env=env,
@@ -142,7 +153,11 @@ def platform_services(
             ready=r"streaming \d+ (of \d+ )?symbols? from ",
         )
     )
-    services.append(dashboard_service(dagster_port=dagster_port, port=dashboard_port, database_url=dashboard_database_url))
+    services.append(
+        dashboard_service(
+            dagster_port=dagster_port, port=dashboard_port, database_url=dashboard_database_url
+        )
+    )
     services.append(
         Service(
             name="runs",

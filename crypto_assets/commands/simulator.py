@@ -5,7 +5,9 @@ from __future__ import annotations
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "simulator", help="serve a Binance-compatible simulator for machines without internet", add_help=False
+        "simulator",
+        help="serve a Binance-compatible simulator for machines without internet",
+        add_help=False,
     )
     parser.set_defaults(handler=run, passthrough=True)
 

@@ -15,10 +15,21 @@ from crypto_assets.commands.arguments import seconds_flag
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("stream", help="collect Binance kline_1m streams into candles_1m and price_samples")
-    parser.add_argument("--healthcheck", action="store_true", help="check the running collector's heartbeat and exit 0 (healthy) or 1")
-    parser.add_argument("--max-age", type=seconds_flag, default=60.0, metavar="SECONDS",
-                        help="with --healthcheck: oldest acceptable heartbeat and last message (default %(default)s)")
+    parser = subparsers.add_parser(
+        "stream", help="collect Binance kline_1m streams into candles_1m and price_samples"
+    )
+    parser.add_argument(
+        "--healthcheck",
+        action="store_true",
+        help="check the running collector's heartbeat and exit 0 (healthy) or 1",
+    )
+    parser.add_argument(
+        "--max-age",
+        type=seconds_flag,
+        default=60.0,
+        metavar="SECONDS",
+        help="with --healthcheck: oldest acceptable heartbeat and last message (default %(default)s)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -35,7 +46,9 @@ def run(args) -> int:
     from crypto_assets.stream.collector import CollectorConfig, serve
 
     env = prepare_environment()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     serve(
         CollectorConfig(
             symbols=settings.symbols,
@@ -68,7 +81,13 @@ def _healthcheck(database_url: str, max_age_s: float) -> int:
     for c in connections:
         message = "never" if c.message_age_s is None else f"{c.message_age_s:.1f} s ago"
         state = "ok" if c.healthy(max_age_s) else "STALE"
-        paused = f", not streaming {', '.join(f'{s} ({why})' for s, why in sorted(c.not_streaming.items()))}" if c.not_streaming else ""
-        print(f"{c.connection_id}: {state}; {c.streams} streams, heartbeat {c.heartbeat_age_s:.1f} s ago, last message {message},"
-              f" {c.reconnect_count} reconnects, {c.malformed_count} malformed{paused}")
+        paused = (
+            f", not streaming {', '.join(f'{s} ({why})' for s, why in sorted(c.not_streaming.items()))}"
+            if c.not_streaming
+            else ""
+        )
+        print(
+            f"{c.connection_id}: {state}; {c.streams} streams, heartbeat {c.heartbeat_age_s:.1f} s ago, last message {message},"
+            f" {c.reconnect_count} reconnects, {c.malformed_count} malformed{paused}"
+        )
     return 0 if all(c.healthy(max_age_s) for c in connections) else 1

@@ -21,7 +21,6 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections import deque
@@ -45,13 +44,35 @@ _say_lock = threading.Lock()
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("up", help="run the platform locally (Dagster UI on http://localhost:3000)")
-    parser.add_argument("--demo", action="store_true", help="use the bundled Binance simulator instead of Binance (BINANCE_API_URL)")
-    parser.add_argument("--dagster-port", type=port_flag, default=DAGSTER_PORT, help="Dagster UI port (default %(default)s)")
-    parser.add_argument("--dashboard-port", type=port_flag, default=DASHBOARD_PORT, help="dashboard port (default %(default)s)")
-    parser.add_argument("--simulator-port", type=port_flag, default=SIMULATOR_PORT,
-                        help="with --demo: the simulator's port (default %(default)s)")
-    parser.add_argument("--api-port", type=port_flag, default=API_PORT, help="HTTP API port (default %(default)s)")
+    parser = subparsers.add_parser(
+        "up", help="run the platform locally (Dagster UI on http://localhost:3000)"
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="use the bundled Binance simulator instead of Binance (BINANCE_API_URL)",
+    )
+    parser.add_argument(
+        "--dagster-port",
+        type=port_flag,
+        default=DAGSTER_PORT,
+        help="Dagster UI port (default %(default)s)",
+    )
+    parser.add_argument(
+        "--dashboard-port",
+        type=port_flag,
+        default=DASHBOARD_PORT,
+        help="dashboard port (default %(default)s)",
+    )
+    parser.add_argument(
+        "--simulator-port",
+        type=port_flag,
+        default=SIMULATOR_PORT,
+        help="with --demo: the simulator's port (default %(default)s)",
+    )
+    parser.add_argument(
+        "--api-port", type=port_flag, default=API_PORT, help="HTTP API port (default %(default)s)"
+    )
     parser.set_defaults(handler=run)
 
 
@@ -69,41 +90,58 @@ def run(args) -> int:
 
     stack = running_stack()
     if stack is not None:
-        raise UsageError(f"crypto up is already running as pid {stack.pid} with the data directory {local_state_dir()}"
-                         f" (see {state_path()}); stop it first, or set CRYPTO_DATA_DIR to run another")
+        raise UsageError(
+            f"crypto up is already running as pid {stack.pid} with the data directory {local_state_dir()}"
+            f" (see {state_path()}); stop it first, or set CRYPTO_DATA_DIR to run another"
+        )
     check_ports(args)
     env = prepare_environment()
     if os.environ.get("CRYPTO_CONFIG"):  # services may run in another directory
         os.environ["CRYPTO_CONFIG"] = str(Path(os.environ["CRYPTO_CONFIG"]).resolve())
     services = platform_services(
-        demo=args.demo, dagster_port=args.dagster_port, dashboard_port=args.dashboard_port,
-        simulator_port=args.simulator_port, api_port=args.api_port, dashboard_database_url=env.dashboard_url, dagster_home=str(env.dagster_home),
+        demo=args.demo,
+        dagster_port=args.dagster_port,
+        dashboard_port=args.dashboard_port,
+        simulator_port=args.simulator_port,
+        api_port=args.api_port,
+        dashboard_database_url=env.dashboard_url,
+        dagster_home=str(env.dagster_home),
         api_database_url=env.api_url,
     )
     for service in services:
         os.environ.update(service.exports)
-    say(f"database {'local ' if env.local_server else ''}{redact(env.database_url)}"
-        f" ({'TimescaleDB' if env.timescaledb else 'plain PostgreSQL'}); DAGSTER_HOME {env.dagster_home}")
+    say(
+        f"database {'local ' if env.local_server else ''}{redact(env.database_url)}"
+        f" ({'TimescaleDB' if env.timescaledb else 'plain PostgreSQL'}); DAGSTER_HOME {env.dagster_home}"
+    )
     return supervise(services, log_dir=local_state_dir() / "logs", stop_database=env.local_server)
 
 
 def check_ports(args) -> None:
     """Every port ``crypto up`` will listen on is free; else a UsageError naming its flag."""
-    wanted = [("--dagster-port", args.dagster_port), ("--dashboard-port", args.dashboard_port), ("--api-port", args.api_port)]
+    wanted = [
+        ("--dagster-port", args.dagster_port),
+        ("--dashboard-port", args.dashboard_port),
+        ("--api-port", args.api_port),
+    ]
     if args.demo:
         wanted.append(("--simulator-port", args.simulator_port))
     seen: dict[int, str] = {}
     for flag, port in wanted:
         if port in seen:
-            raise UsageError(f"flag {flag}: port {port} is already the {seen[port]}; give each service its own port")
+            raise UsageError(
+                f"flag {flag}: port {port} is already the {seen[port]}; give each service its own port"
+            )
         seen[port] = flag
         with socket.socket() as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError:
-                raise UsageError(f"flag {flag}: port {port} is in use by another program (another crypto up?);"
-                                 f" choose a free one with {flag}") from None
+                raise UsageError(
+                    f"flag {flag}: port {port} is in use by another program (another crypto up?);"
+                    f" choose a free one with {flag}"
+                ) from None
 
 
 class _Running:
@@ -117,10 +155,19 @@ class _Running:
         self.ready = threading.Event()
         self.tail: deque[str] = deque(maxlen=15)
         self.process = subprocess.Popen(
-            service.argv, env={**os.environ, **service.env}, cwd=service.cwd, start_new_session=True,
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
+            service.argv,
+            env={**os.environ, **service.env},
+            cwd=service.cwd,
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
         )
-        self._pump = threading.Thread(target=self._read_output, name=f"{service.name}-output", daemon=True)
+        self._pump = threading.Thread(
+            target=self._read_output, name=f"{service.name}-output", daemon=True
+        )
         self._pump.start()
 
     def _read_output(self) -> None:
@@ -208,16 +255,24 @@ def _watch(running: list[_Running], stopping: threading.Event, log_dir: Path) ->
             code = item.process.poll()
             if code is not None:
                 item.drain()
-                say(f"{item.service.name} exited with status {code}; stopping the platform. Its last lines"
-                    f" ({item.log_path}):\n  " + "\n  ".join(item.tail))
-                return code if code > 0 else 128 - code if code < 0 else 1  # killed by a signal: 128+N
+                say(
+                    f"{item.service.name} exited with status {code}; stopping the platform. Its last lines"
+                    f" ({item.log_path}):\n  " + "\n  ".join(item.tail)
+                )
+                return (
+                    code if code > 0 else 128 - code if code < 0 else 1
+                )  # killed by a signal: 128+N
         if not announced and all(item.ready.is_set() for item in running):
             announced = True
-            urls = ", ".join(item.service.description for item in running if "http" in item.service.description)
+            urls = ", ".join(
+                item.service.description for item in running if "http" in item.service.description
+            )
             say(f"platform is up: {urls}; service logs in {log_dir}; Ctrl-C stops it")
         elif not announced and time.monotonic() - began > READY_TIMEOUT_S:
             announced = True
-            late = ", ".join(f"{i.service.name} ({i.log_path})" for i in running if not i.ready.is_set())
+            late = ", ".join(
+                f"{i.service.name} ({i.log_path})" for i in running if not i.ready.is_set()
+            )
             say(f"still waiting for {late} after {READY_TIMEOUT_S} s; see their logs")
     return 0
 

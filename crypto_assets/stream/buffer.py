@@ -18,8 +18,8 @@ connection is replaced, the old and the new one both deliver, and not always in 
 from __future__ import annotations
 
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from crypto_assets.binance.stream_wire import KlineEvent
 from crypto_assets.warehouse.candles import kline_lines, ms_to_pg
@@ -43,12 +43,21 @@ class Batch:
 class PendingRows:
     """What the stream delivered and the warehouse does not have yet (not thread-safe: one event loop)."""
 
-    def __init__(self, capacity: int, sampling_interval_ms: int, on_drop: Callable[[str, str], None] | None = None):
+    def __init__(
+        self,
+        capacity: int,
+        sampling_interval_ms: int,
+        on_drop: Callable[[str, str], None] | None = None,
+    ):
         if capacity < 1 or sampling_interval_ms < 1:
-            raise ValueError(f"capacity and sampling interval must be >= 1, got {capacity}, {sampling_interval_ms}")
+            raise ValueError(
+                f"capacity and sampling interval must be >= 1, got {capacity}, {sampling_interval_ms}"
+            )
         self.capacity = capacity
         self.sampling_interval_ms = sampling_interval_ms
-        self._on_drop = on_drop or (lambda symbol, what: None)  # (symbol, "candle" or "price sample")
+        self._on_drop = on_drop or (
+            lambda symbol, what: None
+        )  # (symbol, "candle" or "price sample")
         self.dropped_candles = 0
         self.dropped_samples = 0
         self._candles: OrderedDict[CandleKey, str] = OrderedDict()
@@ -70,7 +79,9 @@ class PendingRows:
         kline = event.kline
         key = (event.symbol, kline.open_time)
         if event.is_closed or not self._candles.get(key, "").endswith(_CLOSED_LINE_END):
-            self._candles[key] = kline_lines(event.symbol, (kline,), _CLOSED if event.is_closed else _FORMING)
+            self._candles[key] = kline_lines(
+                event.symbol, (kline,), _CLOSED if event.is_closed else _FORMING
+            )
         bucket = event.event_ms // self.sampling_interval_ms
         if bucket > self._sample_bucket.get(event.symbol, -1):
             self._sample_bucket[event.symbol] = bucket

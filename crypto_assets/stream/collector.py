@@ -67,9 +67,14 @@ class CollectorConfig:
     def connection_plan(self) -> list[tuple[str, list[str]]]:
         """(connection id, its symbols) for every connection, in config order."""
         if not 1 <= self.streams_per_connection <= MAX_STREAMS_PER_CONNECTION:
-            raise ValueError(f"streams_per_connection must be 1..{MAX_STREAMS_PER_CONNECTION}, got {self.streams_per_connection}")
+            raise ValueError(
+                f"streams_per_connection must be 1..{MAX_STREAMS_PER_CONNECTION}, got {self.streams_per_connection}"
+            )
         size = self.streams_per_connection
-        return [(f"kline_1m-{i // size}", list(self.symbols[i : i + size])) for i in range(0, len(self.symbols), size)]
+        return [
+            (f"kline_1m-{i // size}", list(self.symbols[i : i + size]))
+            for i in range(0, len(self.symbols), size)
+        ]
 
 
 class Collector:
@@ -80,11 +85,25 @@ class Collector:
             raise ValueError("the collector needs at least one symbol")
         self.config = config
         self._log = ThrottledLog(_log)
-        self.buffer = PendingRows(config.buffer_rows, max(1, round(config.sampling_interval_s * 1000)), self._count_overflow)
+        self.buffer = PendingRows(
+            config.buffer_rows,
+            max(1, round(config.sampling_interval_s * 1000)),
+            self._count_overflow,
+        )
         budget = ConnectionBudget()
         self._plan = [
-            (KlineStream(connection_id, config.ws_url, self.buffer.add, budget=budget, idle_timeout_s=config.idle_timeout_s,
-                         max_age_s=config.max_connection_age_s, log=self._log), symbols)
+            (
+                KlineStream(
+                    connection_id,
+                    config.ws_url,
+                    self.buffer.add,
+                    budget=budget,
+                    idle_timeout_s=config.idle_timeout_s,
+                    max_age_s=config.max_connection_age_s,
+                    log=self._log,
+                ),
+                symbols,
+            )
             for connection_id, symbols in config.connection_plan()
         ]
         self.streams = [stream for stream, _ in self._plan]
@@ -109,18 +128,30 @@ class Collector:
     def apply_statuses(self, statuses: dict[str, str]) -> None:
         """Stream the TRADING symbols, stop the others; log what changed."""
         before, self.statuses = self.statuses, dict(statuses)
-        waiting = {s: st for s, st in statuses.items() if st != TRADING and before.get(s, TRADING) == TRADING}
-        back = [s for s, st in statuses.items() if st == TRADING and before.get(s, TRADING) != TRADING]
+        waiting = {
+            s: st
+            for s, st in statuses.items()
+            if st != TRADING and before.get(s, TRADING) == TRADING
+        }
+        back = [
+            s for s, st in statuses.items() if st == TRADING and before.get(s, TRADING) != TRADING
+        ]
         if waiting and not before:
-            _log.warning("not streaming %s: exchangeInfo says they are not TRADING; each is subscribed when it trades again"
-                         " (the other %d symbols stream)", _named(waiting), sum(st == TRADING for st in statuses.values()))
+            _log.warning(
+                "not streaming %s: exchangeInfo says they are not TRADING; each is subscribed when it trades again"
+                " (the other %d symbols stream)",
+                _named(waiting),
+                sum(st == TRADING for st in statuses.values()),
+            )
         elif waiting:
             _log.warning("%s left TRADING: unsubscribed until it trades again", _named(waiting))
         if back:
             _log.info("%s TRADING again: subscribing", ", ".join(back))
         for stream, symbols in self._plan:
-            stream.set_symbols([s for s in symbols if statuses.get(s) == TRADING],
-                               {s: statuses.get(s, NOT_LISTED) for s in symbols if statuses.get(s) != TRADING})
+            stream.set_symbols(
+                [s for s in symbols if statuses.get(s) == TRADING],
+                {s: statuses.get(s, NOT_LISTED) for s in symbols if statuses.get(s) != TRADING},
+            )
 
     async def _check_symbols(self, stop: asyncio.Event) -> None:
         """Re-read exchangeInfo on a schedule and follow the symbols' status."""
@@ -129,9 +160,14 @@ class Collector:
             try:
                 listed = await asyncio.to_thread(self._rest.listed_symbols, symbols)
             except BinanceError as err:
-                _log.warning("could not re-read exchangeInfo (%s); the symbols stay as they are until the next check", err)
+                _log.warning(
+                    "could not re-read exchangeInfo (%s); the symbols stay as they are until the next check",
+                    err,
+                )
                 continue
-            self.apply_statuses({s: listed[s].status if s in listed else NOT_LISTED for s in symbols})
+            self.apply_statuses(
+                {s: listed[s].status if s in listed else NOT_LISTED for s in symbols}
+            )
 
     # -- running -----------------------------------------------------------------------------
 
@@ -143,8 +179,12 @@ class Collector:
         writing = asyncio.ensure_future(self._write_until(stop))
         stopping = asyncio.ensure_future(stop.wait())
         try:  # until stopped, or until a connection or the writer fails for good
-            done, _ = await asyncio.wait([*tasks, writing, stopping], return_when=asyncio.FIRST_COMPLETED)
-            failed = [task for task in done if task is not stopping and task.exception() is not None]
+            done, _ = await asyncio.wait(
+                [*tasks, writing, stopping], return_when=asyncio.FIRST_COMPLETED
+            )
+            failed = [
+                task for task in done if task is not stopping and task.exception() is not None
+            ]
             if failed:
                 raise failed[0].exception()
         finally:
@@ -181,12 +221,19 @@ class Collector:
             if not batch and not beat:
                 return True
             try:
-                refused = await asyncio.to_thread(self.writer.write, batch, [s.stats for s in self.streams] if beat else ())
+                refused = await asyncio.to_thread(
+                    self.writer.write, batch, [s.stats for s in self.streams] if beat else ()
+                )
             except WriteFailed:
                 self.buffer.restore(batch)
                 raise
         except WriteFailed as err:
-            self._log.warning("write failed", "database write failed (%s); holding %d rows and retrying", err, len(self.buffer))
+            self._log.warning(
+                "write failed",
+                "database write failed (%s); holding %d rows and retrying",
+                err,
+                len(self.buffer),
+            )
             return False
         for row in refused:
             self._count_refused(row)
@@ -208,24 +255,42 @@ class Collector:
         while not await self._write_once(force_heartbeat=True) and time.monotonic() < deadline:
             await asyncio.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
         if self.buffer.dropped_candles or self.buffer.dropped_samples:
-            _log.warning("the buffer overflowed while running: %d candle rows (the candles_1m sensor refills them from"
-                         " REST) and %d price samples were dropped", self.buffer.dropped_candles, self.buffer.dropped_samples)
+            _log.warning(
+                "the buffer overflowed while running: %d candle rows (the candles_1m sensor refills them from"
+                " REST) and %d price samples were dropped",
+                self.buffer.dropped_candles,
+                self.buffer.dropped_samples,
+            )
         if len(self.buffer):
-            _log.error("stopped with %d rows not written: the database stayed unreachable for %.0f s",
-                       len(self.buffer), self.config.stop_flush_timeout_s)
+            _log.error(
+                "stopped with %d rows not written: the database stayed unreachable for %.0f s",
+                len(self.buffer),
+                self.config.stop_flush_timeout_s,
+            )
 
     # -- what was dropped --------------------------------------------------------------------
 
     def _count_overflow(self, symbol: str, what: str) -> None:
         reason = f"buffer full: {what}"
         self._stream_of.get(symbol, self.streams[0]).stats.dropped[reason] += 1
-        self._log.warning(reason, "buffer full (%d rows): dropped the oldest %s (%s)%s", self.buffer.capacity, what, symbol,
-                          "; the candles_1m sensor refills the minute from REST" if what == "candle" else "")
+        self._log.warning(
+            reason,
+            "buffer full (%d rows): dropped the oldest %s (%s)%s",
+            self.buffer.capacity,
+            what,
+            symbol,
+            "; the candles_1m sensor refills the minute from REST" if what == "candle" else "",
+        )
 
     def _count_refused(self, row: RefusedRow) -> None:
         reason = f"refused by the database: {row.reason}"
         self._stream_of.get(row.symbol, self.streams[0]).stats.dropped[reason] += 1
-        self._log.error(reason, "the database refused a %s row, left out (the rest was written): %s", row.symbol, row.message)
+        self._log.error(
+            reason,
+            "the database refused a %s row, left out (the rest was written): %s",
+            row.symbol,
+            row.message,
+        )
 
 
 def _named(statuses: dict[str, str]) -> str:
@@ -242,9 +307,17 @@ def serve(config: CollectorConfig) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        plan = ", ".join(f"{s.stats.connection_id} ({len(s.symbols)} streams)" for s in collector.streams)
+        plan = ", ".join(
+            f"{s.stats.connection_id} ({len(s.symbols)} streams)" for s in collector.streams
+        )
         trading = sum(status == TRADING for status in collector.statuses.values())
-        _log.info("streaming %d of %d symbols from %s over %s", trading, len(config.symbols), config.ws_url, plan)
+        _log.info(
+            "streaming %d of %d symbols from %s over %s",
+            trading,
+            len(config.symbols),
+            config.ws_url,
+            plan,
+        )
         await collector.run(stop)
         _log.info("stopped cleanly")
 

@@ -11,9 +11,9 @@ refused by the database) and which of its configured symbols it does not stream 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Sequence
+from datetime import UTC, datetime
 
 from psycopg2.extras import Json, execute_values
 
@@ -37,15 +37,23 @@ LAST_SAMPLES = (
 def upsert(cur, connections: Sequence[ConnectionStats]) -> None:
     """Write one heartbeat row per connection (inside the caller's transaction)."""
     rows = [
-        (c.connection_id, c.streams, _timestamp(c.connected_at), _timestamp(c.last_message_at), c.reconnect_count,
-         c.malformed_count, Json(dict(c.dropped)), Json(c.not_streaming))
+        (
+            c.connection_id,
+            c.streams,
+            _timestamp(c.connected_at),
+            _timestamp(c.last_message_at),
+            c.reconnect_count,
+            c.malformed_count,
+            Json(dict(c.dropped)),
+            Json(c.not_streaming),
+        )
         for c in connections
     ]
     execute_values(cur, _UPSERT, rows, template="(%s, %s, %s, %s, %s, %s, %s, %s, now())")
 
 
 def _timestamp(epoch_s: float | None) -> datetime | None:
-    return None if epoch_s is None else datetime.fromtimestamp(epoch_s, tz=timezone.utc)
+    return None if epoch_s is None else datetime.fromtimestamp(epoch_s, tz=UTC)
 
 
 @dataclass(frozen=True)
@@ -65,7 +73,9 @@ class ConnectionHealth:
         whose every symbol is not trading has nothing to say)."""
         if self.heartbeat_age_s > max_age_s:
             return False
-        return self.streams == 0 or (self.message_age_s is not None and self.message_age_s <= max_age_s)
+        return self.streams == 0 or (
+            self.message_age_s is not None and self.message_age_s <= max_age_s
+        )
 
 
 def read_health(cur) -> list[ConnectionHealth]:
@@ -80,5 +90,8 @@ def read_health(cur) -> list[ConnectionHealth]:
 
 def collector_running(cur, within_s: float) -> bool:
     """Whether a collector wrote a heartbeat in the last ``within_s`` seconds."""
-    cur.execute("SELECT EXISTS (SELECT 1 FROM stream_heartbeats WHERE updated_at > now() - make_interval(secs => %s))", (within_s,))
+    cur.execute(
+        "SELECT EXISTS (SELECT 1 FROM stream_heartbeats WHERE updated_at > now() - make_interval(secs => %s))",
+        (within_s,),
+    )
     return cur.fetchone()[0]

@@ -18,7 +18,8 @@ the rows' fault: it raises ``WriteFailed`` and the caller keeps the batch and re
 
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import psycopg2
 import psycopg2.errorcodes
@@ -74,8 +75,16 @@ class WarehouseWriter:
         conn = self._connection()
         try:
             with conn.cursor() as cur:
-                refused = _merge(cur, "stream_candles", _CANDLE_COLUMNS, _MERGE_CANDLES, list(batch.candles.values()))
-                refused += _merge(cur, "stream_samples", _SAMPLE_COLUMNS, _MERGE_SAMPLES, batch.samples)
+                refused = _merge(
+                    cur,
+                    "stream_candles",
+                    _CANDLE_COLUMNS,
+                    _MERGE_CANDLES,
+                    list(batch.candles.values()),
+                )
+                refused += _merge(
+                    cur, "stream_samples", _SAMPLE_COLUMNS, _MERGE_SAMPLES, batch.samples
+                )
                 if heartbeats:
                     heartbeat.upsert(cur, heartbeats)
             conn.commit()
@@ -132,7 +141,9 @@ class WarehouseWriter:
         return self._conn
 
 
-def _merge(cur, stage: str, columns: Sequence[str], merge_sql: str, lines: list[str], halving: bool = False) -> list[RefusedRow]:
+def _merge(
+    cur, stage: str, columns: Sequence[str], merge_sql: str, lines: list[str], halving: bool = False
+) -> list[RefusedRow]:
     """COPY ``lines`` into ``stage`` and merge them, under a savepoint; rows at fault are found
     by halving and returned, the rest merged."""
     if not lines:
@@ -142,7 +153,9 @@ def _merge(cur, stage: str, columns: Sequence[str], merge_sql: str, lines: list[
         copy_lines(cur, stage, columns, "".join(lines))
         cur.execute(merge_sql)
         if halving:
-            cur.execute(f"DELETE FROM {stage}")  # the next half starts from an empty stage (commit empties it otherwise)
+            cur.execute(
+                f"DELETE FROM {stage}"
+            )  # the next half starts from an empty stage (commit empties it otherwise)
     except psycopg2.Error as err:
         if (err.pgcode or "")[:2] not in _ROWS_AT_FAULT:
             raise
@@ -152,8 +165,9 @@ def _merge(cur, stage: str, columns: Sequence[str], merge_sql: str, lines: list[
             reason = (psycopg2.errorcodes.lookup(err.pgcode) or err.pgcode).lower()
             return [RefusedRow(lines[0].partition("\t")[0], reason, _first_line(err))]
         half = len(lines) // 2
-        return (_merge(cur, stage, columns, merge_sql, lines[:half], halving=True)
-                + _merge(cur, stage, columns, merge_sql, lines[half:], halving=True))
+        return _merge(cur, stage, columns, merge_sql, lines[:half], halving=True) + _merge(
+            cur, stage, columns, merge_sql, lines[half:], halving=True
+        )
     cur.execute("RELEASE SAVEPOINT stream_rows")
     return []
 

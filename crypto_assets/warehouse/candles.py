@@ -10,8 +10,8 @@ from __future__ import annotations
 import io
 import queue
 import threading
-from datetime import datetime, timezone
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 
 import polars as pl
 
@@ -19,8 +19,18 @@ from crypto_assets.binance.wire import DAY_MS, Kline
 from crypto_assets.warehouse.locks import lock_symbols
 
 CANDLE_COLUMNS = (
-    "symbol", "open_time", "close_time", "open", "high", "low", "close", "volume",
-    "quote_volume", "trade_count", "taker_buy_base_volume", "taker_buy_quote_volume",
+    "symbol",
+    "open_time",
+    "close_time",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "quote_volume",
+    "trade_count",
+    "taker_buy_base_volume",
+    "taker_buy_quote_volume",
 )
 
 _day_prefix: dict[int, str] = {}
@@ -34,7 +44,11 @@ def ms_to_pg(ms: int) -> str:
     day, rest = divmod(ms, DAY_MS)
     prefix = _day_prefix.get(day)
     if prefix is None:
-        prefix = _cache(_day_prefix, day, datetime.fromtimestamp(day * 86400, tz=timezone.utc).strftime("%Y-%m-%d "))
+        prefix = _cache(
+            _day_prefix,
+            day,
+            datetime.fromtimestamp(day * 86400, tz=UTC).strftime("%Y-%m-%d "),
+        )
     clock = _clock_text.get(rest)
     if clock is None:
         seconds, millis = divmod(rest, 1000)
@@ -74,7 +88,9 @@ def frame_lines(symbol: str, frame: pl.DataFrame) -> str:
         pl.from_epoch(name, "ms").dt.strftime(_PG_TIME) if name.endswith("_time") else pl.col(name)
         for name in CANDLE_COLUMNS[1:]  # the frame's columns are named like the table's
     ]
-    return frame.select(pl.lit(symbol).alias("symbol"), *columns).write_csv(separator="\t", include_header=False, quote_style="never", line_terminator="\n")
+    return frame.select(pl.lit(symbol).alias("symbol"), *columns).write_csv(
+        separator="\t", include_header=False, quote_style="never", line_terminator="\n"
+    )
 
 
 def copy_lines(cur, table: str, columns: Sequence[str], text: str) -> None:
@@ -101,7 +117,7 @@ class StreamingCopy:
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name=f"copy-{table}", daemon=True)
 
-    def __enter__(self) -> "StreamingCopy":
+    def __enter__(self) -> StreamingCopy:
         self._thread.start()
         return self
 
@@ -144,7 +160,9 @@ def delete_window(cur, table: str, symbol: str, start_ms: int, end_ms: int) -> i
     return cur.rowcount
 
 
-def find_gaps(open_times: Sequence[int], start_ms: int, end_ms: int, step_ms: int) -> list[tuple[int, int]]:
+def find_gaps(
+    open_times: Sequence[int], start_ms: int, end_ms: int, step_ms: int
+) -> list[tuple[int, int]]:
     """Runs of expected candle open times in [start_ms, end_ms) that are absent.
 
     The grid is the interval grid; candles off the grid (an exchange's cut-short candles) count

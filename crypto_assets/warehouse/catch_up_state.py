@@ -10,9 +10,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Iterable, Sequence
 
 from psycopg2.extras import execute_values
 
@@ -41,11 +41,17 @@ def floors(cur, table: str) -> dict[str, date]:
     return dict(cur.fetchall())
 
 
-def first_refill_days(table_floors: dict[str, date], symbols: Sequence[str], history_start: date) -> dict[str, date]:
+def first_refill_days(
+    table_floors: dict[str, date], symbols: Sequence[str], history_start: date
+) -> dict[str, date]:
     """Per symbol, the first day the sensors keep filled: ``history_start``, or the symbol's
     (or every symbol's) cleared floor when that is later."""
     return {
-        symbol: max(d for d in (history_start, table_floors.get(symbol), table_floors.get(ALL_SYMBOLS)) if d is not None)
+        symbol: max(
+            d
+            for d in (history_start, table_floors.get(symbol), table_floors.get(ALL_SYMBOLS))
+            if d is not None
+        )
         for symbol in symbols
     }
 
@@ -59,11 +65,16 @@ class Retry:
 
 
 def retries(cur, asset: str) -> dict[tuple[date, str], Retry]:
-    cur.execute("SELECT day, symbol, attempts, next_attempt_at FROM partition_retries WHERE asset = %s", (asset,))
+    cur.execute(
+        "SELECT day, symbol, attempts, next_attempt_at FROM partition_retries WHERE asset = %s",
+        (asset,),
+    )
     return {(day, symbol): Retry(attempts, at) for day, symbol, attempts, at in cur.fetchall()}
 
 
-def save_retries(cur, asset: str, changed: dict[tuple[date, str], Retry], resolved: Iterable[tuple[date, str]]) -> None:
+def save_retries(
+    cur, asset: str, changed: dict[tuple[date, str], Retry], resolved: Iterable[tuple[date, str]]
+) -> None:
     """Upsert the changed retry states and forget the partitions that are no longer failed."""
     gone = list(resolved)
     if gone:
@@ -78,5 +89,8 @@ def save_retries(cur, asset: str, changed: dict[tuple[date, str], Retry], resolv
             "INSERT INTO partition_retries (asset, symbol, day, attempts, next_attempt_at) VALUES %s"
             " ON CONFLICT (asset, symbol, day) DO UPDATE SET attempts = EXCLUDED.attempts,"
             " next_attempt_at = EXCLUDED.next_attempt_at, updated_at = now()",
-            [(asset, symbol, day, r.attempts, r.next_attempt_at) for (day, symbol), r in changed.items()],
+            [
+                (asset, symbol, day, r.attempts, r.next_attempt_at)
+                for (day, symbol), r in changed.items()
+            ],
         )

@@ -34,7 +34,9 @@ def first_line(err: BaseException) -> str:
     return text.splitlines()[0].strip() if text else type(err).__name__
 
 
-def connect(url: str, *, attempts: int = 3, delay_s: float = 1.0, application_name: str = "crypto-assets"):
+def connect(
+    url: str, *, attempts: int = 3, delay_s: float = 1.0, application_name: str = "crypto-assets"
+):
     """Open a psycopg2 connection, retrying a few times before a clear failure."""
     last = None
     for attempt in range(1, attempts + 1):
@@ -56,21 +58,29 @@ def first_line(err: Exception) -> str:
     return text.splitlines()[0] if text else type(err).__name__
 
 
-def explain_read_error(err: psycopg2.Error, url: str, *, reader: str, subject: str, timeout_s: float) -> str:
+def explain_read_error(
+    err: psycopg2.Error, url: str, *, reader: str, subject: str, timeout_s: float
+) -> str:
     """What a failed read means for the person or program that asked, and what to do about it.
 
     ``reader`` names who read ("The dashboard"), ``subject`` what it was reading ("this page"),
     ``timeout_s`` the statement timeout its sessions run with. The URL appears without password.
     """
     if isinstance(err, pg_errors.UndefinedTable):
-        return (f"The warehouse at {redact(url)} has no table for {subject} ({first_line(err)}). "
-                "Create the tables with `crypto migrate` (or `make up`).")
+        return (
+            f"The warehouse at {redact(url)} has no table for {subject} ({first_line(err)}). "
+            "Create the tables with `crypto migrate` (or `make up`)."
+        )
     if isinstance(err, pg_errors.InsufficientPrivilege):
-        return (f"{reader}'s database role may not read this data ({first_line(err)}). "
-                "Re-run `crypto migrate` to grant the read-only role its SELECT rights.")
+        return (
+            f"{reader}'s database role may not read this data ({first_line(err)}). "
+            "Re-run `crypto migrate` to grant the read-only role its SELECT rights."
+        )
     if isinstance(err, pg_errors.QueryCanceled):
         return f"The database took too long to answer (over {timeout_s:g} s). Choose a shorter range and try again."
     if isinstance(err, (psycopg2.OperationalError, psycopg2.InterfaceError)):
-        return (f"The database at {redact(url)} is not reachable: {first_line(err)}. "
-                "Start the platform with `make up`, or point DATABASE_URL at a running server.")
+        return (
+            f"The database at {redact(url)} is not reachable: {first_line(err)}. "
+            "Start the platform with `make up`, or point DATABASE_URL at a running server."
+        )
     return f"The database refused {reader[:1].lower() + reader[1:]}'s query: {first_line(err)}."

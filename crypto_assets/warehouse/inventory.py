@@ -54,7 +54,11 @@ def _slice(table: str, symbol: str | None, before: date | None) -> tuple[str, li
         clauses.append("symbol = %s")
         params.append(symbol)
     if before is not None:
-        clauses.append(f"{column} < %s::date" if column == "day" else f"{column} < (%s::date)::timestamp AT TIME ZONE 'UTC'")
+        clauses.append(
+            f"{column} < %s::date"
+            if column == "day"
+            else f"{column} < (%s::date)::timestamp AT TIME ZONE 'UTC'"
+        )
         params.append(before)
     return " AND ".join(clauses), params
 
@@ -79,10 +83,18 @@ def delete_rows(cur, table: str, symbol: str | None = None, before: date | None 
 def table_report(cur, table: str, last: int = 3) -> TableReport:
     """Rows in total and per symbol, first/last time, missing candles, and the newest ``last`` rows."""
     column = TIME_COLUMN[table]
-    cur.execute(f"SELECT symbol, count(*), min({column}), max({column}) FROM {table} GROUP BY symbol ORDER BY symbol")
+    cur.execute(
+        f"SELECT symbol, count(*), min({column}), max({column}) FROM {table} GROUP BY symbol ORDER BY symbol"
+    )
     step = CANDLE_STEP.get(table)
     symbols = [
-        SymbolStats(symbol, rows, first, last_time, int((last_time - first) / step) + 1 - rows if step else None)
+        SymbolStats(
+            symbol,
+            rows,
+            first,
+            last_time,
+            int((last_time - first) / step) + 1 - rows if step else None,
+        )
         for symbol, rows, first, last_time in cur.fetchall()
     ]
     cur.execute(f"SELECT * FROM {table} ORDER BY {column} DESC, symbol LIMIT %s", (last,))

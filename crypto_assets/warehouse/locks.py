@@ -8,7 +8,7 @@ symbols in sorted order, so two writers never wait on each other in a cycle.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 
 def lock_symbols(cur, table: str, symbols: Iterable[str]) -> None:

@@ -70,14 +70,18 @@ def ensure_readonly_role(conn, role: str = DASHBOARD_ROLE, password: str | None 
         if password is not None:
             cur.execute(sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD %s").format(name), (password,))
         for setting, value in _SESSION_DEFAULTS.items():
-            cur.execute(sql.SQL("ALTER ROLE {} SET {} = %s").format(name, sql.Identifier(setting)), (value,))
+            cur.execute(
+                sql.SQL("ALTER ROLE {} SET {} = %s").format(name, sql.Identifier(setting)), (value,)
+            )
         cur.execute("SELECT current_database()")
         database = sql.Identifier(cur.fetchone()[0])
         cur.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(database, name))
         cur.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(name))
         cur.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}").format(name))
         cur.execute(
-            sql.SQL("ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO {}").format(name)
+            sql.SQL(
+                "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO {}"
+            ).format(name)
         )
     conn.commit()
     return True

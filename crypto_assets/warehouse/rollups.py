@@ -16,6 +16,7 @@ from datetime import datetime
 
 ORIGIN = "TIMESTAMPTZ '2000-01-01 00:00:00+00'"  # a UTC midnight: buckets align to UTC days
 
+
 def _hour_aggregate(table: str, extra_filter: str = "") -> str:
     """Hourly OHLCV of one symbol's window of a candle table (first open, last close, exact sums)."""
     return f"""
@@ -137,7 +138,10 @@ def _replace(cur, table: str, symbol: str, lo: datetime, hi: datetime) -> None:
         )
         return
     column = _TIME_COLUMN[table]
-    cur.execute(f"DELETE FROM {table} WHERE symbol = %s AND {column} >= %s AND {column} < %s", (symbol, lo, hi))
+    cur.execute(
+        f"DELETE FROM {table} WHERE symbol = %s AND {column} >= %s AND {column} < %s",
+        (symbol, lo, hi),
+    )
 
 
 def _candle_counts(cur, table: str, symbol: str, lo: datetime, hi: datetime) -> Written:
@@ -171,7 +175,9 @@ def write_market_metrics(cur, symbol: str, lo: datetime, hi: datetime) -> Writte
     return Written(cur.rowcount)
 
 
-def write_price_downsampled(cur, symbol: str, lo: datetime, hi: datetime, widths_s: list[int]) -> Written:
+def write_price_downsampled(
+    cur, symbol: str, lo: datetime, hi: datetime, widths_s: list[int]
+) -> Written:
     """Replace ``symbol``'s buckets in [lo, hi) of price_downsampled, one set per window width."""
     _replace(cur, "price_downsampled", symbol, lo, hi)
     widths = [f"{seconds} seconds" for seconds in widths_s]

@@ -48,10 +48,10 @@ __all__ = [
     "ensure_database_url",
     "find_binaries",
     "local_data_dir",
-    "local_state_dir",
     "local_database_url",
     "local_port",
     "local_server",
+    "local_state_dir",
     "pid_alive",
     "stop_local_server",
     "timescaledb_installed",
@@ -109,7 +109,10 @@ class PostgresBinaries:
         try:
             out = subprocess.run(
                 [str(bin_dir / "postgres"), "--version"],
-                capture_output=True, text=True, timeout=30, check=True,
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=True,
             ).stdout
         except (OSError, subprocess.SubprocessError):
             return None
@@ -123,15 +126,19 @@ class PostgresBinaries:
             try:
                 lines = subprocess.run(
                     [str(pg_config), "--pkglibdir", "--sharedir"],
-                    capture_output=True, text=True, timeout=30, check=True,
+                    capture_output=True,
+                    text=True,
+                    timeout=30,
+                    check=True,
                 ).stdout.split("\n")
                 pkglibdir, sharedir = Path(lines[0].strip()), Path(lines[1].strip())
             except (OSError, subprocess.SubprocessError, IndexError):
                 pass
         elif Path(f"/usr/share/postgresql/{major}").is_dir():  # Debian layout
             sharedir = Path(f"/usr/share/postgresql/{major}")
-        return cls(bin_dir=bin_dir, major=major, pkglibdir=pkglibdir, sharedir=sharedir,
-                   embedded=embedded)
+        return cls(
+            bin_dir=bin_dir, major=major, pkglibdir=pkglibdir, sharedir=sharedir, embedded=embedded
+        )
 
 
 def _embedded_bin_dir() -> Path | None:
@@ -164,8 +171,9 @@ def find_binaries() -> list[PostgresBinaries]:
     pg_config = shutil.which("pg_config")
     if pg_config:
         with contextlib.suppress(OSError, subprocess.SubprocessError):
-            out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True,
-                                 timeout=30, check=True).stdout.strip()
+            out = subprocess.run(
+                [pg_config, "--bindir"], capture_output=True, text=True, timeout=30, check=True
+            ).stdout.strip()
             if out:
                 dirs.append(Path(out))
     dirs.extend(sorted(Path("/usr/lib/postgresql").glob("*/bin")))
@@ -190,10 +198,13 @@ def timescaledb_installed() -> bool:
 def _choose_binaries(
     candidates: list[PostgresBinaries], timescaledb: bool | None, data_major: int | None
 ) -> PostgresBinaries:
-    described = ", ".join(
-        f"{b.bin_dir} (PostgreSQL {b.major}{', timescaledb' if b.has_timescaledb else ''})"
-        for b in candidates
-    ) or "none"
+    described = (
+        ", ".join(
+            f"{b.bin_dir} (PostgreSQL {b.major}{', timescaledb' if b.has_timescaledb else ''})"
+            for b in candidates
+        )
+        or "none"
+    )
     pool = candidates
     if data_major is not None:
         pool = [b for b in candidates if b.major == data_major]
@@ -406,8 +417,17 @@ class LocalPostgres:
         if pid is not None and _is_postmaster(pid):
             binaries = self._binaries or self._select_binaries()
             result = self._run(
-                [binaries.program("pg_ctl"), "stop", "-D", str(self.data_dir), "-m", "fast",
-                 "-w", "-t", str(int(timeout))],
+                [
+                    binaries.program("pg_ctl"),
+                    "stop",
+                    "-D",
+                    str(self.data_dir),
+                    "-m",
+                    "fast",
+                    "-w",
+                    "-t",
+                    str(int(timeout)),
+                ],
                 check=False,
             )
             if result.returncode != 0 and _is_postmaster(pid):
@@ -503,8 +523,15 @@ class LocalPostgres:
         kwargs: dict = {}
         if user is not None:
             kwargs.update(user=user.pw_uid, group=user.pw_gid, extra_groups=[])
-        result = subprocess.run(args, capture_output=True, text=True, env=self._env(),
-                                stdin=subprocess.DEVNULL, cwd="/", **kwargs)
+        result = subprocess.run(
+            args,
+            capture_output=True,
+            text=True,
+            env=self._env(),
+            stdin=subprocess.DEVNULL,
+            cwd="/",
+            **kwargs,
+        )
         if check and result.returncode != 0:
             raise LocalPostgresError(
                 f"{' '.join(args)} failed (exit {result.returncode}) for data dir "
@@ -547,8 +574,14 @@ class LocalPostgres:
             self._check_traversable(user)
         self.data_dir.chmod(0o700)
         args = [
-            self._binaries.program("initdb"), "-D", str(self.data_dir), "-U", SUPERUSER,
-            "--auth=trust", "--encoding=UTF8", "--locale=C",
+            self._binaries.program("initdb"),
+            "-D",
+            str(self.data_dir),
+            "-U",
+            SUPERUSER,
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C",
         ]
         if not self.durable:
             args.append("--no-sync")
@@ -564,8 +597,10 @@ class LocalPostgres:
             raise
         conf = self.data_dir / "postgresql.conf"
         with conf.open("a") as f:
-            f.write(f"\n# crypto-assets: settings managed by crypto_assets.warehouse.server\n"
-                    f"include_if_exists = '{_SETTINGS_FILE}'\n")
+            f.write(
+                f"\n# crypto-assets: settings managed by crypto_assets.warehouse.server\n"
+                f"include_if_exists = '{_SETTINGS_FILE}'\n"
+            )
 
     def _postmaster_pid(self) -> int | None:
         try:
@@ -657,8 +692,13 @@ class LocalPostgres:
             # Own session: Ctrl-C in the terminal does not reach it, and it outlives us.
             self._process = subprocess.Popen(
                 [binaries.program("postgres"), "-D", str(self.data_dir)],
-                stdin=subprocess.DEVNULL, stdout=log_fd, stderr=log_fd, env=self._env(),
-                cwd="/", start_new_session=True, **kwargs,
+                stdin=subprocess.DEVNULL,
+                stdout=log_fd,
+                stderr=log_fd,
+                env=self._env(),
+                cwd="/",
+                start_new_session=True,
+                **kwargs,
             )
         except OSError as exc:
             raise LocalPostgresError(
@@ -770,8 +810,12 @@ def local_server() -> LocalPostgres:
     """
     global _local
     data_dir, port = local_data_dir(), local_port()
-    if _local is None or _local.data_dir != data_dir or _local.requested_port != port \
-            or not _local.is_running():
+    if (
+        _local is None
+        or _local.data_dir != data_dir
+        or _local.requested_port != port
+        or not _local.is_running()
+    ):
         server = LocalPostgres(data_dir, port=port)
         server.start()
         _local = server

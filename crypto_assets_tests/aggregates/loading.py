@@ -7,9 +7,9 @@ from pathlib import Path
 import dagster as dg
 import psycopg2
 
-from crypto_assets.binance.wire import parse_kline_row
 from crypto_assets.assets.aggregates import build_aggregates
 from crypto_assets.assets.partitions import day_symbol_partitions
+from crypto_assets.binance.wire import parse_kline_row
 from crypto_assets.resources import WarehouseResource
 from crypto_assets.settings import Settings
 from crypto_assets.warehouse.candles import CANDLE_COLUMNS, copy_lines, kline_lines
@@ -29,13 +29,27 @@ def load_candles(db_url: str, table: str, rows: list[list], symbol: str = "BTCUS
     extra = {"is_closed": "t", "source": "rest"} if table == "candles_1m" else {}
     suffix = "".join(f"\t{v}" for v in extra.values())
     with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
-        copy_lines(cur, table, (*CANDLE_COLUMNS, *extra), kline_lines(symbol, [parse_kline_row(r) for r in rows], suffix))
+        copy_lines(
+            cur,
+            table,
+            (*CANDLE_COLUMNS, *extra),
+            kline_lines(symbol, [parse_kline_row(r) for r in rows], suffix),
+        )
     conn.close()
 
 
-def materialize(db_url: str, asset_names: list[str], partition_key: str, settings: Settings = SETTINGS, instance=None):
+def materialize(
+    db_url: str,
+    asset_names: list[str],
+    partition_key: str,
+    settings: Settings = SETTINGS,
+    instance=None,
+):
     """Materialize the named assets' partition in one run; raises on failure."""
-    built = {a.key.to_user_string(): a for a in build_aggregates(day_symbol_partitions(settings), settings).assets}
+    built = {
+        a.key.to_user_string(): a
+        for a in build_aggregates(day_symbol_partitions(settings), settings).assets
+    }
     assets = [built[name] for name in asset_names]
     return dg.materialize(
         assets,

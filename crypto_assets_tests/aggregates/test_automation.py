@@ -1,20 +1,20 @@
 """Automation conditions of the aggregates, evaluated against a real Dagster instance."""
 
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 import pytest
 
-from crypto_assets.automation.partition_wipe import forget_partitions
 from crypto_assets.assets.aggregates import build_aggregates
 from crypto_assets.assets.candle_checks import ON_GRID
 from crypto_assets.assets.partitions import day_symbol_partitions
+from crypto_assets.automation.partition_wipe import forget_partitions
 from crypto_assets.definitions import build_definitions
 from crypto_assets.resources import WarehouseResource
 from crypto_assets_tests.aggregates.loading import SETTINGS
 
-NOW = datetime(2024, 9, 6, 12, 7, tzinfo=timezone.utc)  # partitions 2024-09-01 .. 2024-09-06
+NOW = datetime(2024, 9, 6, 12, 7, tzinfo=UTC)  # partitions 2024-09-01 .. 2024-09-06
 DAYS = ["2024-09-01", "2024-09-02", "2024-09-03", "2024-09-04", "2024-09-05"]
 ROLLUPS = ["candles_1h", "candles_1d", "market_metrics_daily"]
 
@@ -40,7 +40,11 @@ def requested(result) -> dict[str, set[str]]:
 
 
 def requested_checks(result) -> set[str]:
-    return {r.key.to_user_string() for r in result.results if isinstance(r.key, dg.AssetCheckKey) and r.true_subset.size}
+    return {
+        r.key.to_user_string()
+        for r in result.results
+        if isinstance(r.key, dg.AssetCheckKey) and r.true_subset.size
+    }
 
 
 def every(days=DAYS, symbols=SETTINGS.symbols) -> list[str]:
@@ -53,7 +57,9 @@ def everything_built(instance):
     report(instance, "candles_1m", every())
     for asset in ROLLUPS:
         report(instance, asset, every())
-    return defs, dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=NOW)
+    return defs, dg.evaluate_automation_conditions(
+        defs=defs, instance=instance, evaluation_time=NOW
+    )
 
 
 def test_an_updated_upstream_partition_reruns_exactly_its_dependents(instance):
@@ -62,29 +68,46 @@ def test_an_updated_upstream_partition_reruns_exactly_its_dependents(instance):
     assert requested_checks(first) == set()
 
     report(instance, "candles_1m", ["2024-09-03|BTCUSDT"])  # e.g. REST repaired a stream gap
-    second = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=NOW, cursor=first.cursor)
-    assert requested(second) == {asset: {"2024-09-03|BTCUSDT"} for asset in ROLLUPS}  # one run, in order
+    second = dg.evaluate_automation_conditions(
+        defs=defs, instance=instance, evaluation_time=NOW, cursor=first.cursor
+    )
+    assert requested(second) == {
+        asset: {"2024-09-03|BTCUSDT"} for asset in ROLLUPS
+    }  # one run, in order
 
     for asset in ROLLUPS:  # that run materializes them
         report(instance, asset, ["2024-09-03|BTCUSDT"])
-    third = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=NOW, cursor=second.cursor)
+    third = dg.evaluate_automation_conditions(
+        defs=defs, instance=instance, evaluation_time=NOW, cursor=second.cursor
+    )
     # the next day's return starts from this day's close, so its metrics follow
     assert requested(third) == {"market_metrics_daily": {"2024-09-04|BTCUSDT"}}
-    fourth = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=NOW, cursor=third.cursor)
+    fourth = dg.evaluate_automation_conditions(
+        defs=defs, instance=instance, evaluation_time=NOW, cursor=third.cursor
+    )
     assert requested(fourth) == {}
 
 
 def test_cleared_partitions_are_refilled_when_upstream_data_exists(instance):
     defs, first = everything_built(instance)
     forget_partitions(instance, dg.AssetKey("candles_1h"), ["2024-09-02|ETHUSDT"])
-    assert "2024-09-02|ETHUSDT" not in instance.get_materialized_partitions(dg.AssetKey("candles_1h"))
-    second = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=NOW, cursor=first.cursor)
+    assert "2024-09-02|ETHUSDT" not in instance.get_materialized_partitions(
+        dg.AssetKey("candles_1h")
+    )
+    second = dg.evaluate_automation_conditions(
+        defs=defs, instance=instance, evaluation_time=NOW, cursor=first.cursor
+    )
     # the day's candle follows its rebuilt hours in the same run
-    assert requested(second) == {"candles_1h": {"2024-09-02|ETHUSDT"}, "candles_1d": {"2024-09-02|ETHUSDT"}}
+    assert requested(second) == {
+        "candles_1h": {"2024-09-02|ETHUSDT"},
+        "candles_1d": {"2024-09-02|ETHUSDT"},
+    }
 
 
 def evaluate(defs, instance, cursor=None):
-    return dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=NOW, cursor=cursor)
+    return dg.evaluate_automation_conditions(
+        defs=defs, instance=instance, evaluation_time=NOW, cursor=cursor
+    )
 
 
 def test_at_the_first_tick_every_partition_with_upstream_data_is_built(instance):
@@ -116,17 +139,26 @@ def test_a_failed_partition_waits_for_its_upstream_to_change(instance):
     defs = build_definitions(SETTINGS)
     report(instance, "candles_1m", ["2024-09-03|BTCUSDT"])
     unreachable = WarehouseResource(database_url="postgresql://nobody@127.0.0.1:9/none")
-    [candles_1h] = [a for a in build_aggregates(day_symbol_partitions(SETTINGS), SETTINGS).assets if a.key == dg.AssetKey("candles_1h")]
+    [candles_1h] = [
+        a
+        for a in build_aggregates(day_symbol_partitions(SETTINGS), SETTINGS).assets
+        if a.key == dg.AssetKey("candles_1h")
+    ]
     failed = dg.materialize(
-        [candles_1h], partition_key="2024-09-03|BTCUSDT", instance=instance,
-        resources={"warehouse": unreachable}, raise_on_error=False,
+        [candles_1h],
+        partition_key="2024-09-03|BTCUSDT",
+        instance=instance,
+        resources={"warehouse": unreachable},
+        raise_on_error=False,
     )
     assert not failed.success
     first = evaluate(defs, instance)
     second = evaluate(defs, instance, first.cursor)
     assert "candles_1h" not in requested(first) | requested(second)  # not retried every tick
     report(instance, "candles_1m", ["2024-09-03|BTCUSDT"])  # new upstream data
-    assert requested(evaluate(defs, instance, second.cursor))["candles_1h"] == {"2024-09-03|BTCUSDT"}
+    assert requested(evaluate(defs, instance, second.cursor))["candles_1h"] == {
+        "2024-09-03|BTCUSDT"
+    }
 
 
 def test_rollups_wait_until_an_upstream_run_has_finished_writing(instance):
@@ -134,14 +166,24 @@ def test_rollups_wait_until_an_upstream_run_has_finished_writing(instance):
     defs = build_definitions(SETTINGS)
     written, release = threading.Event(), threading.Event()
 
-    @dg.asset(name="candles_15m", partitions_def=day_symbol_partitions(SETTINGS), check_specs=[dg.AssetCheckSpec(ON_GRID, asset="candles_15m")])
+    @dg.asset(
+        name="candles_15m",
+        partitions_def=day_symbol_partitions(SETTINGS),
+        check_specs=[dg.AssetCheckSpec(ON_GRID, asset="candles_15m")],
+    )
     def candles_15m_run(context: dg.AssetExecutionContext):
-        yield dg.AssetMaterialization("candles_15m", partition=context.partition_key)  # written, checks not yet
+        yield dg.AssetMaterialization(
+            "candles_15m", partition=context.partition_key
+        )  # written, checks not yet
         written.set()
         release.wait(30)
         yield dg.MaterializeResult(check_results=[dg.AssetCheckResult(passed=True)])
 
-    run = threading.Thread(target=dg.materialize, args=([candles_15m_run],), kwargs={"instance": instance, "partition_key": "2024-09-03|BTCUSDT"})
+    run = threading.Thread(
+        target=dg.materialize,
+        args=([candles_15m_run],),
+        kwargs={"instance": instance, "partition_key": "2024-09-03|BTCUSDT"},
+    )
     run.start()
     try:
         assert written.wait(30)
@@ -151,27 +193,41 @@ def test_rollups_wait_until_an_upstream_run_has_finished_writing(instance):
         release.set()
         run.join(30)
     assert requested(during) == {asset: {"2024-09-06|BTCUSDT"} for asset in ROLLUPS}
-    assert "2024-09-03|BTCUSDT" in requested(evaluate(defs, instance, during.cursor))["candles_1h"]  # once the run is done
+    assert (
+        "2024-09-03|BTCUSDT" in requested(evaluate(defs, instance, during.cursor))["candles_1h"]
+    )  # once the run is done
 
 
 def test_reported_price_samples_rerun_exactly_their_downsampled_partitions(instance):
     defs = build_definitions(SETTINGS)
     selection = dg.AssetSelection.assets("price_downsampled")
-    first = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=selection, evaluation_time=NOW)
+    first = dg.evaluate_automation_conditions(
+        defs=defs, instance=instance, asset_selection=selection, evaluation_time=NOW
+    )
     assert requested(first) == {}  # no samples reported: nothing to build from
-    report(instance, "price_samples", ["2024-09-06|BTCUSDT", "2024-09-03|ETHUSDT"])  # what the price_samples watch does
+    report(
+        instance, "price_samples", ["2024-09-06|BTCUSDT", "2024-09-03|ETHUSDT"]
+    )  # what the price_samples watch does
     second = dg.evaluate_automation_conditions(
-        defs=defs, instance=instance, asset_selection=selection, evaluation_time=NOW, cursor=first.cursor
+        defs=defs,
+        instance=instance,
+        asset_selection=selection,
+        evaluation_time=NOW,
+        cursor=first.cursor,
     )
     assert requested(second) == {"price_downsampled": {"2024-09-06|BTCUSDT", "2024-09-03|ETHUSDT"}}
 
 
 def test_the_conditions_are_evaluated_by_a_sensor_that_runs_by_default():
     repo = build_definitions(SETTINGS).get_repository_def()
-    [sensor] = [s for s in repo.sensor_defs if isinstance(s, dg.AutomationConditionSensorDefinition)]
+    [sensor] = [
+        s for s in repo.sensor_defs if isinstance(s, dg.AutomationConditionSensorDefinition)
+    ]
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     assert sensor.minimum_interval_seconds == SETTINGS.automation_interval_seconds
     graph = repo.asset_graph
-    with_conditions = {k for k in graph.get_all_asset_keys() if graph.get(k).automation_condition is not None}
+    with_conditions = {
+        k for k in graph.get_all_asset_keys() if graph.get(k).automation_condition is not None
+    }
     assert {k.to_user_string() for k in with_conditions} == {*ROLLUPS, "price_downsampled"}
     assert with_conditions <= sensor.asset_selection.resolve(graph)

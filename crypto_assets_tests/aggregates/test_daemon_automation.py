@@ -16,7 +16,7 @@ import json
 import math
 import statistics
 from collections import defaultdict
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal as D
 
 import httpx
@@ -28,12 +28,16 @@ from crypto_assets_tests.aggregates.test_rollups import assert_same, by_hour, ro
 from crypto_assets_tests.dagster_processes import sensor_selector, wait_until
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
-DAY = datetime.now(timezone.utc).date() - timedelta(days=3)
-DAY_MS = int(datetime.combine(DAY, time.min, tzinfo=timezone.utc).timestamp() * 1000)
+DAY = datetime.now(UTC).date() - timedelta(days=3)
+DAY_MS = int(datetime.combine(DAY, time.min, tzinfo=UTC).timestamp() * 1000)
 CONFIG = f"symbols: [{', '.join(SYMBOLS)}]\nhistory_start: {DAY - timedelta(days=1)}\nautomation_interval_seconds: 5\n"
 ROLLUPS = ("candles_1h", "candles_1d", "market_metrics_daily", "price_downsampled")
-PUSHES = FIXTURES / "ws_kline_BTCUSDT_5m_2021-09-14.jsonl"  # real stream pushes: their prices become samples
-TICKS_ALLOWED = 2  # automation ticks between the day's arrival and the tick that asks for its rollups
+PUSHES = (
+    FIXTURES / "ws_kline_BTCUSDT_5m_2021-09-14.jsonl"
+)  # real stream pushes: their prices become samples
+TICKS_ALLOWED = (
+    2  # automation ticks between the day's arrival and the tick that asks for its rollups
+)
 
 MATERIALIZATIONS = """
 query ($key: AssetKeyInput!) {
@@ -93,7 +97,13 @@ def exchange_minutes(simulator_url: str, symbol: str) -> list[list]:
     with httpx.Client(base_url=simulator_url) as client:
         while len(rows) < 1440:
             start = DAY_MS + len(rows) * 60_000
-            params = {"symbol": symbol, "interval": "1m", "startTime": start, "endTime": DAY_MS + 86_399_999, "limit": 1000}
+            params = {
+                "symbol": symbol,
+                "interval": "1m",
+                "startTime": start,
+                "endTime": DAY_MS + 86_399_999,
+                "limit": 1000,
+            }
             rows += client.get("/api/v3/klines", params=params).raise_for_status().json()
     assert [r[0] for r in rows] == [DAY_MS + i * 60_000 for i in range(1440)]
     return rows
@@ -120,9 +130,21 @@ def assert_metrics(db_url: str, symbol: str, minutes: list[list]) -> None:
         (symbol,),
     )
     closes = [D(r[4]) for r in minutes]
-    volatility = math.sqrt(sum(math.log(float(b) / float(a)) ** 2 for a, b in zip(closes, closes[1:])))
-    high, low, open_ = max(D(r[2]) for r in minutes), min(D(r[3]) for r in minutes), D(minutes[0][1])
-    assert got[:5] == (DAY, open_, closes[-1], None, None)  # the day before has no candles: no return
+    volatility = math.sqrt(
+        sum(math.log(float(b) / float(a)) ** 2 for a, b in zip(closes, closes[1:]))
+    )
+    high, low, open_ = (
+        max(D(r[2]) for r in minutes),
+        min(D(r[3]) for r in minutes),
+        D(minutes[0][1]),
+    )
+    assert got[:5] == (
+        DAY,
+        open_,
+        closes[-1],
+        None,
+        None,
+    )  # the day before has no candles: no return
     assert math.isclose(got[5], volatility, rel_tol=1e-9)
     assert math.isclose(got[6], float((high - low) / open_ * 100), rel_tol=1e-12)
     assert got[7:] == (sum(D(r[5]) for r in minutes), 1440)
@@ -140,15 +162,22 @@ def assert_downsampled(db_url: str, symbol: str, samples: list[tuple[int, D]]) -
         buckets = defaultdict(list)
         for at, price in samples:
             buckets[at // width_ms * width_ms].append(price)
-        expected += [(width_ms // 1000, start, statistics.median(p), min(p), max(p), len(p), sum(p) / len(p)) for start, p in sorted(buckets.items())]
+        expected += [
+            (width_ms // 1000, start, statistics.median(p), min(p), max(p), len(p), sum(p) / len(p))
+            for start, p in sorted(buckets.items())
+        ]
     assert [(*row[:2], *row[3:]) for row in got] == [row[:6] for row in expected]
     assert all(abs(row[2] - want[6]) < D("1e-10") for row, want in zip(got, expected))
 
 
-def test_a_new_candles_1m_day_is_rolled_up_by_the_daemon_alone(dagster_platform, db_url, simulator_url):
+def test_a_new_candles_1m_day_is_rolled_up_by_the_daemon_alone(
+    dagster_platform, db_url, simulator_url
+):
     platform = dagster_platform(CONFIG)
     graphql = platform.start_webserver()
-    platform.keep_only_sensors(SENSOR_NAME, "price_samples_watch")  # no catch-up: only the test brings candles
+    platform.keep_only_sensors(
+        SENSOR_NAME, "price_samples_watch"
+    )  # no catch-up: only the test brings candles
     platform.start_daemon()
 
     samples = insert_samples(db_url)  # what the collector wrote that day
@@ -160,21 +189,40 @@ def test_a_new_candles_1m_day_is_rolled_up_by_the_daemon_alone(dagster_platform,
 
     wait_until(
         lambda: all(wanted <= partitions_of(materializations(graphql, a)) for a in ROLLUPS),
-        150, "the daemon materializing the day's rollups", platform.processes,
+        150,
+        "the daemon materializing the day's rollups",
+        platform.processes,
     )
-    runs = wait_until(lambda: finished_runs(graphql), 60, "the daemon's runs finishing", platform.processes)
+    runs = wait_until(
+        lambda: finished_runs(graphql), 60, "the daemon's runs finishing", platform.processes
+    )
     assert {r["status"] for r in runs.values()} == {"SUCCESS"}, platform.diagnostics()
     for asset in ROLLUPS:
         events = materializations(graphql, asset)
-        assert partitions_of(events) == wanted, asset  # that day only: the day before has nothing to roll up
+        assert partitions_of(events) == wanted, (
+            asset
+        )  # that day only: the day before has nothing to roll up
         tags = [{t["key"]: t["value"] for t in runs[e["runId"]]["tags"]} for e in events]
-        assert {(t.get("dagster/sensor_name"), t.get("dagster/priority")) for t in tags} == {(SENSOR_NAME, "1")}, asset
-    assert {e["partition"] for e in materializations(graphql, "price_samples") if not e["runId"]} == wanted
+        assert {(t.get("dagster/sensor_name"), t.get("dagster/priority")) for t in tags} == {
+            (SENSOR_NAME, "1")
+        }, asset
+    assert {
+        e["partition"] for e in materializations(graphql, "price_samples") if not e["runId"]
+    } == wanted
 
-    ticks = graphql(TICKS, selector=sensor_selector(SENSOR_NAME))["sensorOrError"]["sensorState"]["ticks"]
+    ticks = graphql(TICKS, selector=sensor_selector(SENSOR_NAME))["sensorOrError"]["sensorState"][
+        "ticks"
+    ]
     after = sorted((t for t in ticks if t["timestamp"] > arrived), key=lambda t: t["timestamp"])
-    asked = [i for i, t in enumerate(after) if {"candles_1h", "candles_1d", "market_metrics_daily"} <= {k["path"][0] for k in t["requestedAssetKeys"]}]
-    assert asked and asked[0] < TICKS_ALLOWED, [(t["timestamp"], t["requestedAssetKeys"]) for t in after]
+    asked = [
+        i
+        for i, t in enumerate(after)
+        if {"candles_1h", "candles_1d", "market_metrics_daily"}
+        <= {k["path"][0] for k in t["requestedAssetKeys"]}
+    ]
+    assert asked and asked[0] < TICKS_ALLOWED, [
+        (t["timestamp"], t["requestedAssetKeys"]) for t in after
+    ]
 
     for symbol in SYMBOLS:
         minutes = assert_candles(db_url, simulator_url, symbol)

@@ -32,7 +32,9 @@ def load_samples(db_url) -> list[tuple[int, D]]:
 
 def test_buckets_match_an_independent_computation_for_both_widths(db_url):
     samples = load_samples(db_url)
-    result = materialize(db_url, ["price_downsampled"], "2021-09-14|BTCUSDT", settings=SETTINGS_2021)
+    result = materialize(
+        db_url, ["price_downsampled"], "2021-09-14|BTCUSDT", settings=SETTINGS_2021
+    )
     assert all(c.passed for c in result.get_asset_check_evaluations())
 
     stored = fetch(
@@ -46,8 +48,22 @@ def test_buckets_match_an_independent_computation_for_both_widths(db_url):
         for at_ms, price in samples:
             buckets[at_ms // (width * 1000) * width * 1000].append(price)
         for start, prices in sorted(buckets.items()):
-            expected.append((width, start, sum(prices) / len(prices), statistics.median(prices), min(prices), max(prices), len(prices)))
-    assert [row[6] for row in expected] == [23, 26, 49]  # odd, even and odd counts, from real pushes
+            expected.append(
+                (
+                    width,
+                    start,
+                    sum(prices) / len(prices),
+                    statistics.median(prices),
+                    min(prices),
+                    max(prices),
+                    len(prices),
+                )
+            )
+    assert [row[6] for row in expected] == [
+        23,
+        26,
+        49,
+    ]  # odd, even and odd counts, from real pushes
     assert len(stored) == len(expected)
     for got, want in zip(stored, expected):
         assert got[:2] == want[:2]

@@ -4,7 +4,13 @@ from dataclasses import replace
 
 import psycopg2
 
-from crypto_assets.automation.retention import APACHE, COMMUNITY, PLAIN, care_for_storage, server_kind
+from crypto_assets.automation.retention import (
+    APACHE,
+    COMMUNITY,
+    PLAIN,
+    care_for_storage,
+    server_kind,
+)
 from crypto_assets_tests.aggregates.loading import SETTINGS, fetch
 
 

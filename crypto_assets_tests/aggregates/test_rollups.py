@@ -5,15 +5,21 @@ from decimal import Decimal as D
 
 import psycopg2
 
-from crypto_assets.assets.aggregate_checks import INCOMPLETE, MATCHES_SOURCE, check_hours_match_source
+from crypto_assets.assets.aggregate_checks import (
+    INCOMPLETE,
+    MATCHES_SOURCE,
+    check_hours_match_source,
+)
 from crypto_assets.assets.aggregate_run import partition_windows
 from crypto_assets_tests.aggregates.loading import fetch, load_candles, materialize, recorded_rows
 
 KEY = "2024-09-04|BTCUSDT"
 HOUR_MS = 3_600_000
 DAY_START_MS = 1725408000000  # 2024-09-04 00:00 UTC
-COLUMNS = "(extract(epoch FROM open_time) * 1000)::bigint, open, high, low, close, volume, quote_volume, trade_count," \
+COLUMNS = (
+    "(extract(epoch FROM open_time) * 1000)::bigint, open, high, low, close, volume, quote_volume, trade_count,"
     " taker_buy_base_volume, taker_buy_quote_volume, vwap, source_candles, is_complete, source_interval"
+)
 
 
 def rollup(rows: list[list], expected_count: int, source: str) -> dict:
@@ -39,9 +45,27 @@ def rollup(rows: list[list], expected_count: int, source: str) -> dict:
 
 def stored(db_url: str, table: str, symbol: str = "BTCUSDT") -> dict[int, dict]:
     """The symbol's rows of a candle rollup table, by open time (ms)."""
-    names = ["open", "high", "low", "close", "volume", "quote_volume", "trade_count", "taker_base", "taker_quote",
-             "vwap", "source_candles", "is_complete", "source_interval"]
-    return {row[0]: dict(zip(names, row[1:])) for row in fetch(db_url, f"SELECT {COLUMNS} FROM {table} WHERE symbol = %s ORDER BY open_time", (symbol,))}
+    names = [
+        "open",
+        "high",
+        "low",
+        "close",
+        "volume",
+        "quote_volume",
+        "trade_count",
+        "taker_base",
+        "taker_quote",
+        "vwap",
+        "source_candles",
+        "is_complete",
+        "source_interval",
+    ]
+    return {
+        row[0]: dict(zip(names, row[1:]))
+        for row in fetch(
+            db_url, f"SELECT {COLUMNS} FROM {table} WHERE symbol = %s ORDER BY open_time", (symbol,)
+        )
+    }
 
 
 def assert_same(actual: dict, expected: dict) -> None:
@@ -69,12 +93,18 @@ def test_hours_equal_an_independent_decimal_rollup_of_the_recording(db_url):
     complete = [h for h in hours if hours[h]["is_complete"]]
     assert len(complete) == 16  # 03:00 .. 18:00
     first_partial, last_partial = DAY_START_MS + 2 * HOUR_MS, DAY_START_MS + 19 * HOUR_MS
-    assert not hours[first_partial]["is_complete"] and hours[first_partial]["source_candles"] == 33  # from 02:27
-    assert not hours[last_partial]["is_complete"] and hours[last_partial]["source_candles"] == 7  # to 19:06
+    assert (
+        not hours[first_partial]["is_complete"] and hours[first_partial]["source_candles"] == 33
+    )  # from 02:27
+    assert (
+        not hours[last_partial]["is_complete"] and hours[last_partial]["source_candles"] == 7
+    )  # to 19:06
 
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
     assert all(c.passed for name, c in checks.items() if name != INCOMPLETE)
-    assert not checks[INCOMPLETE].passed and checks[INCOMPLETE].metadata["offending_rows"].value == 2
+    assert (
+        not checks[INCOMPLETE].passed and checks[INCOMPLETE].metadata["offending_rows"].value == 2
+    )
     meta = result.get_asset_materialization_events()[0].materialization.metadata
     assert meta["rows"].value == 18 and meta["hours_from_15m"].value == 0
 
@@ -97,13 +127,33 @@ def test_hours_without_1m_candles_come_from_15m_and_say_so(db_url):
     quarter = 900_000
 
     def candle_15m(open_ms, price):
-        return [open_ms, f"{price}.10", f"{price + 5}.25", f"{price - 5}.50", f"{price}.75", "1.00000001",
-                open_ms + quarter - 1, f"{price}.12345678", 7, "0.50000000", f"{price // 2}.00000001", "0"]
+        return [
+            open_ms,
+            f"{price}.10",
+            f"{price + 5}.25",
+            f"{price - 5}.50",
+            f"{price}.75",
+            "1.00000001",
+            open_ms + quarter - 1,
+            f"{price}.12345678",
+            7,
+            "0.50000000",
+            f"{price // 2}.00000001",
+            "0",
+        ]
 
-    fifteen = [candle_15m(DAY_START_MS + i * quarter, 56000 + i) for i in range(4)]  # 00:00 hour, complete
-    fifteen += [candle_15m(DAY_START_MS + HOUR_MS + i * quarter, 56100 + i) for i in range(3)]  # 01:00, 3 of 4
-    fifteen += [candle_15m(DAY_START_MS + 2 * HOUR_MS + i * quarter, 56200 + i) for i in range(4)]  # 02:00 complete
-    fifteen += [candle_15m(DAY_START_MS + 3 * HOUR_MS, 56300)]  # 03:00: 1m is complete there, so ignored
+    fifteen = [
+        candle_15m(DAY_START_MS + i * quarter, 56000 + i) for i in range(4)
+    ]  # 00:00 hour, complete
+    fifteen += [
+        candle_15m(DAY_START_MS + HOUR_MS + i * quarter, 56100 + i) for i in range(3)
+    ]  # 01:00, 3 of 4
+    fifteen += [
+        candle_15m(DAY_START_MS + 2 * HOUR_MS + i * quarter, 56200 + i) for i in range(4)
+    ]  # 02:00 complete
+    fifteen += [
+        candle_15m(DAY_START_MS + 3 * HOUR_MS, 56300)
+    ]  # 03:00: 1m is complete there, so ignored
     load_candles(db_url, "candles_15m", fifteen)
     result = materialize(db_url, ["candles_1h", "candles_1d"], KEY)
 
@@ -112,14 +162,19 @@ def test_hours_without_1m_candles_come_from_15m_and_say_so(db_url):
     for hour, expected in (
         (DAY_START_MS, rollup(groups_15m[DAY_START_MS], 4, "15m")),
         (DAY_START_MS + HOUR_MS, rollup(groups_15m[DAY_START_MS + HOUR_MS], 4, "15m")),
-        (DAY_START_MS + 2 * HOUR_MS, rollup(groups_15m[DAY_START_MS + 2 * HOUR_MS], 4, "15m")),  # 1m has 33 of 60
+        (
+            DAY_START_MS + 2 * HOUR_MS,
+            rollup(groups_15m[DAY_START_MS + 2 * HOUR_MS], 4, "15m"),
+        ),  # 1m has 33 of 60
         (DAY_START_MS + 3 * HOUR_MS, rollup(by_hour(rows)[DAY_START_MS + 3 * HOUR_MS], 60, "1m")),
     ):
         assert_same(hours[hour], expected)
     (day,) = stored(db_url, "candles_1d").values()
     assert day["source_interval"] == "mixed" and not day["is_complete"]
     assert day["volume"] == sum(h["volume"] for h in hours.values())
-    assert all(c.passed for c in result.get_asset_check_evaluations() if c.check_name == MATCHES_SOURCE)
+    assert all(
+        c.passed for c in result.get_asset_check_evaluations() if c.check_name == MATCHES_SOURCE
+    )
 
 
 def test_rematerializing_gives_the_same_rows(db_url):
@@ -135,7 +190,9 @@ def test_a_volume_that_differs_from_the_source_fails_with_the_day_named(db_url):
     load_candles(db_url, "candles_1m", recorded_rows())
     materialize(db_url, ["candles_1h"], KEY)
     with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
-        cur.execute("UPDATE candles_1h SET volume = volume + 0.00000001 WHERE open_time = '2024-09-04 05:00+00'")
+        cur.execute(
+            "UPDATE candles_1h SET volume = volume + 0.00000001 WHERE open_time = '2024-09-04 05:00+00'"
+        )
         result = check_hours_match_source(cur, partition_windows([KEY]))
     conn.close()
     assert not result.passed

@@ -26,7 +26,10 @@ import psycopg2
 import pytest
 import uvicorn
 import yaml
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
 
 from crypto_assets.api import ApiConfig, create_app
 from crypto_assets.assets.aggregates import build_aggregates
@@ -73,16 +76,27 @@ def fill_with_assets(url: str, simulator) -> None:
     run("candles_15m", f"{DAYS[0]}|BTCUSDT", f"{DAYS[1]}|ETHUSDT")
     collector = CollectorThread.start(simulator, url, symbols=SYMBOLS)
     try:
-        wait_until(lambda: query(url, "SELECT count(*) = %s FROM (SELECT symbol FROM candles_1m WHERE is_closed"
-                                      " AND source = 'stream' GROUP BY symbol HAVING count(*) >= %s) s",
-                                 (len(SYMBOLS), STREAMED_MINUTES))[0][0], "the collector's first closed minutes")
+        wait_until(
+            lambda: query(
+                url,
+                "SELECT count(*) = %s FROM (SELECT symbol FROM candles_1m WHERE is_closed"
+                " AND source = 'stream' GROUP BY symbol HAVING count(*) >= %s) s",
+                (len(SYMBOLS), STREAMED_MINUTES),
+            )[0][0],
+            "the collector's first closed minutes",
+        )
     finally:
         collector.stop()
     aggregates = build_aggregates(day_symbol_partitions(SETTINGS), SETTINGS)
     result = dg.materialize(
-        [*aggregates.assets, *aggregates.upstream], selection=[a.key for a in aggregates.assets],
-        resources=resources(simulator.url, url), instance=instance,
-        tags={ASSET_PARTITION_RANGE_START_TAG: f"{DAYS[0]}|BTCUSDT", ASSET_PARTITION_RANGE_END_TAG: f"{STREAM_DAY}|ETHUSDT"},
+        [*aggregates.assets, *aggregates.upstream],
+        selection=[a.key for a in aggregates.assets],
+        resources=resources(simulator.url, url),
+        instance=instance,
+        tags={
+            ASSET_PARTITION_RANGE_START_TAG: f"{DAYS[0]}|BTCUSDT",
+            ASSET_PARTITION_RANGE_END_TAG: f"{STREAM_DAY}|ETHUSDT",
+        },
     )
     assert result.success
 
@@ -104,8 +118,16 @@ def free_port() -> int:
 
 def write_config(directory: Path, **keys) -> Path:
     path = directory / "crypto.yaml"
-    path.write_text(yaml.safe_dump({"symbols": list(SYMBOLS), "history_start": "2025-01-01",
-                                    "downsample_windows": ["1m", "5m"], **keys}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "symbols": list(SYMBOLS),
+                "history_start": "2025-01-01",
+                "downsample_windows": ["1m", "5m"],
+                **keys,
+            }
+        )
+    )
     return path
 
 
@@ -121,7 +143,11 @@ def api_server(api_market, tmp_path_factory) -> Iterator[Server]:
     port = free_port()
     config = write_config(tmp_path_factory.mktemp("api_config"))
     argv = [sys.executable, "-m", "crypto_assets.cli", "api", "--port", str(port)]
-    env = {"DATABASE_URL": api_market.readonly_url, "CRYPTO_CONFIG": str(config), "CRYPTO_API_TOKENS": ""}
+    env = {
+        "DATABASE_URL": api_market.readonly_url,
+        "CRYPTO_CONFIG": str(config),
+        "CRYPTO_API_TOKENS": "",
+    }
     with running(argv, env, r"Started server process \[(\d+)\]", timeout=60) as started:
         base = f"http://127.0.0.1:{port}"
         wait_until(lambda: _answers(base), f"crypto api on port {port}")
@@ -146,7 +172,9 @@ def serving(config: ApiConfig) -> Iterator[str]:
     """The API app for ``config`` under uvicorn in this process (for configurations the shared
     server does not have); yields its base URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
@@ -158,4 +186,6 @@ def serving(config: ApiConfig) -> Iterator[str]:
 
 
 def api_config(database_url: str, **overrides) -> ApiConfig:
-    return ApiConfig.from_settings(Settings(symbols=SYMBOLS, history_start=date(2025, 1, 1)), database_url, **overrides)
+    return ApiConfig.from_settings(
+        Settings(symbols=SYMBOLS, history_start=date(2025, 1, 1)), database_url, **overrides
+    )

@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import psycopg2
 from psycopg2 import sql
@@ -19,14 +19,17 @@ WIDTH_LABELS = {timedelta(minutes=1): "1m", timedelta(minutes=5): "5m"}
 
 def iso(moment: datetime) -> str:
     """2025-03-08T00:14:59.999Z"""
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
 
 
 def column_types(url: str, table: str) -> dict[str, str]:
     with contextlib.closing(psycopg2.connect(url)) as conn, conn.cursor() as cur:
-        cur.execute("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = %s"
-                    " ORDER BY ordinal_position", (table,))
+        cur.execute(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = %s"
+            " ORDER BY ordinal_position",
+            (table,),
+        )
         return dict(cur.fetchall())
 
 
@@ -34,16 +37,22 @@ def table_rows(url: str, table: str, where: str, params: dict, order: str) -> li
     """The rows as stored: numeric as its text, everything else as psycopg2 reads it."""
     types = column_types(url, table)
     select = sql.SQL(", ").join(
-        sql.SQL("{}::text").format(sql.Identifier(c)) if t == "numeric" else sql.Identifier(c) for c, t in types.items()
+        sql.SQL("{}::text").format(sql.Identifier(c)) if t == "numeric" else sql.Identifier(c)
+        for c, t in types.items()
     )
     with contextlib.closing(psycopg2.connect(url)) as conn, conn.cursor() as cur:
-        cur.execute(sql.SQL("SELECT {} FROM {} WHERE " + where + " ORDER BY " + order).format(select, sql.Identifier(table)),
-                    params)
+        cur.execute(
+            sql.SQL("SELECT {} FROM {} WHERE " + where + " ORDER BY " + order).format(
+                select, sql.Identifier(table)
+            ),
+            params,
+        )
         return [dict(zip(types, row)) for row in cur.fetchall()]
 
 
 def as_json(row: dict) -> dict:
     """A stored row as the API's JSON should show it."""
+
     def value(v):
         if isinstance(v, datetime):
             return iso(v)
@@ -52,17 +61,20 @@ def as_json(row: dict) -> dict:
         if isinstance(v, timedelta):
             return WIDTH_LABELS[v]
         return v
+
     return {k: value(v) for k, v in row.items()}
 
 
 def as_csv(row: dict) -> dict:
     """The same row as CSV fields (text; booleans true/false; null empty)."""
+
     def text(v):
         if v is None:
             return ""
         if isinstance(v, bool):
             return "true" if v else "false"
         return str(v)
+
     return {k: text(v) for k, v in as_json(row).items()}
 
 

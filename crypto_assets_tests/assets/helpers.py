@@ -4,8 +4,8 @@ from datetime import date
 
 import dagster as dg
 
-from crypto_assets.assets.candles_15m import build_candles_15m
 from crypto_assets.assets.candles_1m import build_candles_1m
+from crypto_assets.assets.candles_15m import build_candles_15m
 from crypto_assets.assets.partitions import day_symbol_partitions
 from crypto_assets.automation.run_shapes import RANGE_END_TAG, RANGE_START_TAG
 from crypto_assets.resources import BinanceResource, WarehouseResource
@@ -22,12 +22,18 @@ ASSET_BUILDERS = {"candles_15m": build_candles_15m, "candles_1m": build_candles_
 def resources(binance_url: str, database_url: str, archive_url: str | None = None) -> dict:
     """The assets' resources; the simulator serves the archive too (``archive_url`` "" for none)."""
     return {
-        "binance": BinanceResource(base_url=binance_url, archive_url=binance_url if archive_url is None else archive_url, concurrency=4),
+        "binance": BinanceResource(
+            base_url=binance_url,
+            archive_url=binance_url if archive_url is None else archive_url,
+            concurrency=4,
+        ),
         "warehouse": WarehouseResource(database_url=database_url),
     }
 
 
-def materialize_range(asset_name, settings, binance_url, database_url, first, last, instance=None, archive_url=None):
+def materialize_range(
+    asset_name, settings, binance_url, database_url, first, last, instance=None, archive_url=None
+):
     """Materialize days first..last (strings 'YYYY-MM-DD|SYMBOL') in one run."""
     asset = ASSET_BUILDERS[asset_name](day_symbol_partitions(settings))
     return dg.materialize(

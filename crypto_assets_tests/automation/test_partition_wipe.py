@@ -12,7 +12,9 @@ def test_dagster_still_has_no_public_partition_wipe_for_sql_storages():
     """When this fails, Dagster implemented ``wipe_asset_partitions`` for SQL event logs:
     replace ``forget_partitions``' private calls with it."""
     with dg.instance_for_test() as instance:
-        instance.report_runless_asset_event(dg.AssetMaterialization(KEY, partition="2024-01-01|BTCUSDT"))
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(KEY, partition="2024-01-01|BTCUSDT")
+        )
         with pytest.raises(NotImplementedError):
             instance.wipe_asset_partitions(KEY, ["2024-01-01|BTCUSDT"])
 

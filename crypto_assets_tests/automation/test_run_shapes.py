@@ -1,12 +1,17 @@
 """Runs cover exactly the requested partitions: checked against Dagster's own range expansion."""
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 import pytest
 
 from crypto_assets.assets.partitions import day_symbol_partitions, split_key
-from crypto_assets.automation.run_shapes import RANGE_END_TAG, RANGE_START_TAG, exact_runs, range_tags
+from crypto_assets.automation.run_shapes import (
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+    exact_runs,
+    range_tags,
+)
 from crypto_assets.settings import Settings
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "LTCUSDT", "SOLUSDT")
@@ -18,7 +23,9 @@ def covered_by_dagster(runs) -> list[tuple[date, str]]:
     covered = []
     for run in runs:
         tags = range_tags(run)
-        keys = PARTITIONS.get_partition_keys_in_range(dg.PartitionKeyRange(tags[RANGE_START_TAG], tags[RANGE_END_TAG]))
+        keys = PARTITIONS.get_partition_keys_in_range(
+            dg.PartitionKeyRange(tags[RANGE_START_TAG], tags[RANGE_END_TAG])
+        )
         covered += [split_key(key) for key in keys]
     return covered
 
@@ -29,9 +36,13 @@ def days(first: str, last: str) -> list[date]:
 
 
 CASES = {
-    "reverse order, not adjacent": [(d, s) for d in days("2024-08-22", "2024-08-23") for s in ("LTCUSDT", "BTCUSDT")],
+    "reverse order, not adjacent": [
+        (d, s) for d in days("2024-08-22", "2024-08-23") for s in ("LTCUSDT", "BTCUSDT")
+    ],
     "one symbol from the middle": [(d, "ETHUSDT") for d in days("2024-03-01", "2024-03-05")],
-    "a day range crossing a month": [(d, s) for d in days("2024-01-30", "2024-02-02") for s in ("SOLUSDT", "LTCUSDT")],
+    "a day range crossing a month": [
+        (d, s) for d in days("2024-01-30", "2024-02-02") for s in ("SOLUSDT", "LTCUSDT")
+    ],
     "non-contiguous days and symbols": [
         *[(d, "BTCUSDT") for d in days("2024-05-01", "2024-05-03")],
         *[(d, "BTCUSDT") for d in days("2024-05-07", "2024-05-08")],
@@ -49,7 +60,9 @@ def test_runs_cover_exactly_the_requested_partitions_once(wanted):
 
 
 def test_symbols_adjacent_in_config_order_share_one_run_whatever_order_they_were_typed():
-    wanted = [(d, s) for d in days("2024-08-22", "2024-08-23") for s in ("LTCUSDT", "ETHUSDT", "BTCUSDT")]
+    wanted = [
+        (d, s) for d in days("2024-08-22", "2024-08-23") for s in ("LTCUSDT", "ETHUSDT", "BTCUSDT")
+    ]
     (run,) = exact_runs(wanted, SYMBOLS, max_partitions=400)
     assert run.symbols == ("BTCUSDT", "ETHUSDT", "LTCUSDT") and run.partitions == 6
 
@@ -78,9 +91,15 @@ def test_a_symbol_outside_the_partitions_is_refused_by_name():
 
 def test_range_tags_are_dagsters():
     """The tag names are Dagster's (private module): this fails the day Dagster renames them."""
-    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+    from dagster._core.storage.tags import (
+        ASSET_PARTITION_RANGE_END_TAG,
+        ASSET_PARTITION_RANGE_START_TAG,
+    )
 
-    assert (RANGE_START_TAG, RANGE_END_TAG) == (ASSET_PARTITION_RANGE_START_TAG, ASSET_PARTITION_RANGE_END_TAG)
+    assert (RANGE_START_TAG, RANGE_END_TAG) == (
+        ASSET_PARTITION_RANGE_START_TAG,
+        ASSET_PARTITION_RANGE_END_TAG,
+    )
 
 
 def test_every_partition_names_partitions_exactly_as_dagster_does():
@@ -89,5 +108,7 @@ def test_every_partition_names_partitions_exactly_as_dagster_does():
     settings = Settings(symbols=("ETHUSDT", "BTCUSDT"), history_start=date(2024, 2, 27))
     today = date(2024, 3, 2)
     ours = [key for _, _, key in every_partition(settings.history_start, settings.symbols, today)]
-    theirs = day_symbol_partitions(settings).get_partition_keys(current_time=datetime(2024, 3, 2, 12, tzinfo=timezone.utc))
+    theirs = day_symbol_partitions(settings).get_partition_keys(
+        current_time=datetime(2024, 3, 2, 12, tzinfo=UTC)
+    )
     assert sorted(ours) == sorted(theirs) and len(ours) == 5 * 2

@@ -1,7 +1,7 @@
 """The catch-up sensor against a real Dagster instance and the warehouse: every hole, retries, floors."""
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import psycopg2
@@ -17,7 +17,7 @@ from crypto_assets.settings import Settings
 from crypto_assets_tests.assets.helpers import materialize_range
 
 KEY = dg.AssetKey("candles_15m")
-NOW = datetime.now(timezone.utc).replace(hour=12, minute=0, second=0, microsecond=0)
+NOW = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
 TODAY = NOW.date()
 SETTINGS = Settings(symbols=("BTCUSDT", "ETHUSDT"), history_start=TODAY - timedelta(days=5))
 
@@ -34,13 +34,21 @@ def instance():
 
 def materialize(instance, offsets, symbol):
     for offset in offsets:
-        instance.report_runless_asset_event(dg.AssetMaterialization(KEY, partition=f"{day(offset)}|{symbol}"))
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(KEY, partition=f"{day(offset)}|{symbol}")
+        )
 
 
 def evaluate(instance, db_url, *, at=NOW, max_per_run=400, settings=SETTINGS):
-    sensor = build_catch_up_sensor(KEY, day_symbol_partitions(settings), settings, max_per_run, now=lambda: at)
+    sensor = build_catch_up_sensor(
+        KEY, day_symbol_partitions(settings), settings, max_per_run, now=lambda: at
+    )
     resources = {"binance": BinanceResource(), "warehouse": WarehouseResource(database_url=db_url)}
-    defs = dg.Definitions(assets=[build_candles_15m(day_symbol_partitions(settings))], sensors=[sensor], resources=resources)
+    defs = dg.Definitions(
+        assets=[build_candles_15m(day_symbol_partitions(settings))],
+        sensors=[sensor],
+        resources=resources,
+    )
     context = dg.build_sensor_context(instance=instance, definitions=defs, resources=resources)
     return sensor.evaluate_tick(context)
 
@@ -69,18 +77,22 @@ def test_holes_of_both_symbols_on_different_days_become_separate_exact_runs(inst
     materialize(instance, [-5, -3, -2, -1, 0], "BTCUSDT")  # BTCUSDT misses -4
     materialize(instance, [-5, -4, -3, 0], "ETHUSDT")  # ETHUSDT misses -2 and -1
     result = evaluate(instance, db_url)
-    assert ranges(result) == sorted([(f"{day(-2)}|ETHUSDT", f"{day(-1)}|ETHUSDT"), (f"{day(-4)}|BTCUSDT", f"{day(-4)}|BTCUSDT")])
+    assert ranges(result) == sorted(
+        [(f"{day(-2)}|ETHUSDT", f"{day(-1)}|ETHUSDT"), (f"{day(-4)}|BTCUSDT", f"{day(-4)}|BTCUSDT")]
+    )
 
 
 def test_today_is_refreshed_only_when_its_last_refresh_is_old(instance, db_url):
     materialize(instance, range(-5, 1), "BTCUSDT")
     materialize(instance, range(-5, 1), "ETHUSDT")
-    stamp = datetime.now(timezone.utc)
+    stamp = datetime.now(UTC)
     result = evaluate(instance, db_url, at=stamp)
     assert result.run_requests == [] and "up to date" in result.skip_message
     later = stamp + timedelta(minutes=20)
     result = evaluate(instance, db_url, at=later, settings=SETTINGS)
-    if later.date() == stamp.date():  # (near midnight the day rolls over and yesterday is refreshed instead)
+    if (
+        later.date() == stamp.date()
+    ):  # (near midnight the day rolls over and yesterday is refreshed instead)
         assert ranges(result) == [(f"{stamp.date()}|BTCUSDT", f"{stamp.date()}|ETHUSDT")]
 
 
@@ -95,7 +107,12 @@ def test_long_catch_up_is_cut_into_runs_of_the_policy_size(instance, db_url):
 
 def test_waits_while_a_catch_up_run_is_in_flight(instance, db_url):
     instance.add_run(
-        dg.DagsterRun(job_name="__ASSET_JOB", run_id="a" * 36, status=dg.DagsterRunStatus.STARTED, tags={CATCH_UP_TAG: "candles_15m_catch_up"})
+        dg.DagsterRun(
+            job_name="__ASSET_JOB",
+            run_id="a" * 36,
+            status=dg.DagsterRunStatus.STARTED,
+            tags={CATCH_UP_TAG: "candles_15m_catch_up"},
+        )
     )
     result = evaluate(instance, db_url)
     assert result.run_requests == [] and "in flight" in result.skip_message
@@ -103,38 +120,66 @@ def test_waits_while_a_catch_up_run_is_in_flight(instance, db_url):
 
 def retry_rows(db_url):
     with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
-        cur.execute("SELECT symbol, day::text, attempts, next_attempt_at FROM partition_retries ORDER BY 1, 2")
+        cur.execute(
+            "SELECT symbol, day::text, attempts, next_attempt_at FROM partition_retries ORDER BY 1, 2"
+        )
         return cur.fetchall()
 
 
-def test_failed_partitions_are_retried_with_backoff_and_the_attempts_are_kept(instance, db_url, simulator):
+def test_failed_partitions_are_retried_with_backoff_and_the_attempts_are_kept(
+    instance, db_url, simulator
+):
     materialize(instance, range(-5, 1), "BTCUSDT")
     materialize(instance, [-5, -4, -3, -1, 0], "ETHUSDT")
     settings = Settings(symbols=("BTCUSDT", "ETHUSDT"), history_start=TODAY - timedelta(days=5))
-    failed = materialize_range("candles_15m", settings, simulator.url, "postgresql://postgres@127.0.0.1:9/none",
-                               f"{day(-2)}|ETHUSDT", f"{day(-2)}|ETHUSDT", instance)
+    failed = materialize_range(
+        "candles_15m",
+        settings,
+        simulator.url,
+        "postgresql://postgres@127.0.0.1:9/none",
+        f"{day(-2)}|ETHUSDT",
+        f"{day(-2)}|ETHUSDT",
+        instance,
+    )
     assert not failed.success  # the database is unreachable: day -2 of ETHUSDT is now FAILED
     first = evaluate(instance, db_url)  # first seen: wait one minute before retrying
-    assert first.run_requests == [] and "1 failed partition(s) wait for their retry" in first.skip_message
+    assert (
+        first.run_requests == []
+        and "1 failed partition(s) wait for their retry" in first.skip_message
+    )
     assert [(s, d, n) for s, d, n, _ in retry_rows(db_url)] == [("ETHUSDT", day(-2), 0)]
     second = evaluate(instance, db_url, at=NOW + timedelta(seconds=61))
     assert ranges(second) == [(f"{day(-2)}|ETHUSDT", f"{day(-2)}|ETHUSDT")]
     assert second.run_requests[0].tags[ATTEMPT_TAG] == "1"
     (row,) = retry_rows(db_url)
     assert row[2] == 1 and row[3] == NOW + timedelta(seconds=61) + timedelta(minutes=10)
-    assert evaluate(instance, db_url, at=NOW + timedelta(minutes=5)).run_requests == []  # backing off
+    assert (
+        evaluate(instance, db_url, at=NOW + timedelta(minutes=5)).run_requests == []
+    )  # backing off
     third = evaluate(instance, db_url, at=NOW + timedelta(minutes=12))
     assert third.run_requests[0].tags[ATTEMPT_TAG] == "2"
-    instance.report_runless_asset_event(dg.AssetMaterialization(KEY, partition=f"{day(-2)}|ETHUSDT"))
-    assert evaluate(instance, db_url).run_requests == [] and retry_rows(db_url) == []  # resolved: forgotten
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(KEY, partition=f"{day(-2)}|ETHUSDT")
+    )
+    assert (
+        evaluate(instance, db_url).run_requests == [] and retry_rows(db_url) == []
+    )  # resolved: forgotten
 
 
 def test_days_cleared_on_purpose_are_not_refilled(instance, db_url):
     with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
-        cur.execute("INSERT INTO cleared_floors (table_name, symbol, cleared_before) VALUES ('candles_15m', '*', %s)", (day(-2),))
-        cur.execute("INSERT INTO cleared_floors (table_name, symbol, cleared_before) VALUES ('candles_15m', 'ETHUSDT', %s)", (day(-1),))
+        cur.execute(
+            "INSERT INTO cleared_floors (table_name, symbol, cleared_before) VALUES ('candles_15m', '*', %s)",
+            (day(-2),),
+        )
+        cur.execute(
+            "INSERT INTO cleared_floors (table_name, symbol, cleared_before) VALUES ('candles_15m', 'ETHUSDT', %s)",
+            (day(-1),),
+        )
     result = evaluate(instance, db_url)
-    assert ranges(result) == sorted([(f"{day(-1)}|ETHUSDT", f"{day(0)}|ETHUSDT"), (f"{day(-2)}|BTCUSDT", f"{day(0)}|BTCUSDT")])
+    assert ranges(result) == sorted(
+        [(f"{day(-1)}|ETHUSDT", f"{day(0)}|ETHUSDT"), (f"{day(-2)}|BTCUSDT", f"{day(0)}|BTCUSDT")]
+    )
     assert json.loads(result.cursor)["cleared"] == 3 + 4
 
 
@@ -143,4 +188,6 @@ def test_latest_materializations_answer_only_for_the_partitions_asked(instance):
 
     materialize(instance, [-2, -1], "BTCUSDT")
     assert latest_materializations(instance, KEY, []) == {}  # not "every partition"
-    assert set(latest_materializations(instance, KEY, [f"{day(-1)}|BTCUSDT", f"{day(-1)}|ETHUSDT"])) == {f"{day(-1)}|BTCUSDT"}
+    assert set(
+        latest_materializations(instance, KEY, [f"{day(-1)}|BTCUSDT", f"{day(-1)}|ETHUSDT"])
+    ) == {f"{day(-1)}|BTCUSDT"}

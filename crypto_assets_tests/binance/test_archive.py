@@ -37,7 +37,9 @@ def rows(frame) -> list[list]:
 
 def recorded(name: str, start_ms: int, end_ms: int) -> list[list]:
     """The recorded REST rows (real Binance) opening in [start_ms, end_ms), without 'ignore'."""
-    return [row[:11] for row in json.loads((FIXTURES / name).read_text()) if start_ms <= row[0] < end_ms]
+    return [
+        row[:11] for row in json.loads((FIXTURES / name).read_text()) if start_ms <= row[0] < end_ms
+    ]
 
 
 def test_archive_files_equal_the_recorded_rest_klines_digit_for_digit(archive):
@@ -50,7 +52,7 @@ def test_archive_files_equal_the_recorded_rest_klines_digit_for_digit(archive):
     quarters = rows(read_frame(archive.fetch(month)))
     expected = recorded("BTCUSDT_15m_klines_2024-08-22_09-01.json", month.start_ms, month.end_ms)
     assert len(quarters) == 31 * 96 and len(expected) == 9 * 96 + 70  # 08-22 06:30 .. 08-31 23:45
-    assert quarters[-len(expected):] == expected
+    assert quarters[-len(expected) :] == expected
 
 
 def test_a_file_as_binance_writes_it_reads_back_exactly(tmp_path):
@@ -58,7 +60,9 @@ def test_a_file_as_binance_writes_it_reads_back_exactly(tmp_path):
     every decimal string and time as the exchange sent it."""
     expected = recorded("BTCUSDT_1m_klines_2024-09-04.json", 0, 2**62)
     csv = "".join(",".join(str(v) for v in row) + ",0\n" for row in expected).encode()
-    frame = read_frame(VerifiedFile(ArchiveFile.day("BTCUSDT", "1m", date(2024, 9, 4)), "file://x", 0, csv))
+    frame = read_frame(
+        VerifiedFile(ArchiveFile.day("BTCUSDT", "1m", date(2024, 9, 4)), "file://x", 0, csv)
+    )
     assert rows(frame) == expected
 
 
@@ -68,8 +72,21 @@ def test_microsecond_and_millisecond_times_are_told_apart_by_magnitude():
     ms = b"1704067200000,42283.58000000,42298.62000000,42283.58000000,42298.61000000,35.92724000,1704067259999,1519032.11227280,1327,23.10719000,976715.04574310,0\n"
     new = read_frame(VerifiedFile(ArchiveFile.day("BTCUSDT", "1m", date(2025, 1, 1)), "u", 0, us))
     old = read_frame(VerifiedFile(ArchiveFile.day("BTCUSDT", "1m", date(2024, 1, 1)), "m", 0, ms))
-    assert rows(new) == [[1735689600000, "93576.00000000", "93610.93000000", "93537.50000000", "93610.93000000",
-                          "8.21827000", 1735689659999, "769057.70799120", 1818, "3.68993000", "345381.17003640"]]
+    assert rows(new) == [
+        [
+            1735689600000,
+            "93576.00000000",
+            "93610.93000000",
+            "93537.50000000",
+            "93610.93000000",
+            "8.21827000",
+            1735689659999,
+            "769057.70799120",
+            1818,
+            "3.68993000",
+            "345381.17003640",
+        ]
+    ]
     assert rows(old)[0][0] == 1704067200000 and rows(old)[0][6] == 1704067259999
 
 
@@ -77,16 +94,30 @@ def test_the_simulator_writes_microseconds_from_2025_and_they_read_as_rest(archi
     file = ArchiveFile.day("ETHUSDT", "15m", date(2025, 3, 10))
     verified = archive.fetch(file)
     first = verified.csv.split(b"\n", 1)[0].split(b",")
-    assert (first[0], first[6]) == (b"1741564800000000", b"1741565699999999")  # 2025-03-10 00:00, 00:14:59.999999
-    rest = httpx.get(f"{simulator.url}/api/v3/klines", params={
-        "symbol": "ETHUSDT", "interval": "15m", "startTime": file.start_ms, "endTime": file.end_ms - 1, "limit": 1000}).json()
+    assert (first[0], first[6]) == (
+        b"1741564800000000",
+        b"1741565699999999",
+    )  # 2025-03-10 00:00, 00:14:59.999999
+    rest = httpx.get(
+        f"{simulator.url}/api/v3/klines",
+        params={
+            "symbol": "ETHUSDT",
+            "interval": "15m",
+            "startTime": file.start_ms,
+            "endTime": file.end_ms - 1,
+            "limit": 1000,
+        },
+    ).json()
     assert rows(read_frame(verified)) == [row[:11] for row in rest]
 
 
 def test_a_checksum_mismatch_is_refused_naming_the_file(archive, simulator):
     file = ArchiveFile.day("BTCUSDT", "15m", DAY)
     simulator.faults.update(archive_files={file.name: "bad_checksum"})
-    with pytest.raises(ArchiveFileBad, match=r"BTCUSDT-15m-2024-02-03\.zip: sha256 \w+ does not match its \.CHECKSUM"):
+    with pytest.raises(
+        ArchiveFileBad,
+        match=r"BTCUSDT-15m-2024-02-03\.zip: sha256 \w+ does not match its \.CHECKSUM",
+    ):
         archive.fetch(file)
 
 
@@ -100,7 +131,9 @@ def test_a_corrupt_zip_with_a_matching_checksum_is_refused(archive, simulator):
 def test_a_download_cut_short_is_retried_then_refused(archive, simulator):
     file = ArchiveFile.day("BTCUSDT", "15m", DAY)
     simulator.faults.update(archive_files={file.name: "truncated"})
-    with pytest.raises(ArchiveFileBad, match=r"2024-02-03\.zip: download failed 3 times: download cut short"):
+    with pytest.raises(
+        ArchiveFileBad, match=r"2024-02-03\.zip: download failed 3 times: download cut short"
+    ):
         archive.fetch(file)
     assert archive.stats["files"] == 0
 
@@ -114,16 +147,23 @@ def test_a_download_slower_than_its_deadline_is_refused(simulator):
 
 def test_a_missing_file_is_a_404(archive, simulator):
     simulator.faults.update(archive_files={"*-2024-02-03.zip": "missing"})
-    with pytest.raises(ArchiveFileMissing, match=r"BTCUSDT-1m-2024-02-03\.zip\.CHECKSUM: not published \(HTTP 404\)"):
+    with pytest.raises(
+        ArchiveFileMissing,
+        match=r"BTCUSDT-1m-2024-02-03\.zip\.CHECKSUM: not published \(HTTP 404\)",
+    ):
         archive.fetch(ArchiveFile.day("BTCUSDT", "1m", DAY))
     with pytest.raises(ArchiveFileMissing):  # before the listing (2017-08-17) there is no file
         archive.fetch(ArchiveFile.day("BTCUSDT", "1m", date(2017, 8, 1)))
 
 
 def test_files_are_published_after_their_period(archive, simulator):
-    simulator.clock.freeze(ArchiveFile.day("BTCUSDT", "1m", DAY).end_ms + 3_600_000)  # 01:00 the next day
+    simulator.clock.freeze(
+        ArchiveFile.day("BTCUSDT", "1m", DAY).end_ms + 3_600_000
+    )  # 01:00 the next day
     with pytest.raises(ArchiveFileMissing):
-        archive.fetch(ArchiveFile.day("BTCUSDT", "1m", DAY))  # daily files appear 6 h after their day
+        archive.fetch(
+            ArchiveFile.day("BTCUSDT", "1m", DAY)
+        )  # daily files appear 6 h after their day
     archive.fetch(ArchiveFile.day("BTCUSDT", "1m", date(2024, 2, 2)))
     with pytest.raises(ArchiveFileMissing):
         archive.fetch(ArchiveFile.month("BTCUSDT", "1m", 2024, 2))  # the month is not over
@@ -139,10 +179,16 @@ def test_an_unreachable_host_is_named():
     "csv, problem",
     [
         (b"1706918400000,1,1,1,1,1,1706918459999,1,7,1,1\n", "not 12-column kline rows"),
-        (b"1706918400000,1,1,1,1,1,1706918459999,1,7,1,1,0\n1706918460000,1,1,1,1,1,1706918519999,1,7,1,1\n", "not 12-column kline rows"),
+        (
+            b"1706918400000,1,1,1,1,1,1706918459999,1,7,1,1,0\n1706918460000,1,1,1,1,1,1706918519999,1,7,1,1\n",
+            "not 12-column kline rows",
+        ),
         (b"1706918400000,1,1,1,1,1,1706918459999,1,7,1,1,0,0\n", "not 12-column kline rows"),
         (b"1706918400000,1,1,1,1,1,1706918459999,1,seven,1,1,0\n", "not an integer"),
-        (b"1706918460000,1,1,1,1,1,1706918519999,1,7,1,1,0\n1706918400000,1,1,1,1,1,1706918459999,1,7,1,1,0\n", "out of order"),
+        (
+            b"1706918460000,1,1,1,1,1,1706918519999,1,7,1,1,0\n1706918400000,1,1,1,1,1,1706918459999,1,7,1,1,0\n",
+            "out of order",
+        ),
         (b"1707004800000,1,1,1,1,1,1707004859999,1,7,1,1,0\n", "outside 2024-02-03"),
     ],
 )

@@ -16,7 +16,12 @@ COMPOSE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
 
 @pytest.mark.parametrize(
     "value, expected",
-    [(None, "https://data.binance.vision"), ("", ""), ("  ", ""), ("http://127.0.0.1:9100/", "http://127.0.0.1:9100")],
+    [
+        (None, "https://data.binance.vision"),
+        ("", ""),
+        ("  ", ""),
+        ("http://127.0.0.1:9100/", "http://127.0.0.1:9100"),
+    ],
 )
 def test_archive_url_defaults_to_binance_and_empty_means_rest_only(monkeypatch, value, expected):
     monkeypatch.delenv("CRYPTO_CONFIG", raising=False)
@@ -31,7 +36,10 @@ def test_archive_url_defaults_to_binance_and_empty_means_rest_only(monkeypatch, 
 
 def test_a_bad_archive_url_names_the_variable(monkeypatch):
     monkeypatch.setenv("BINANCE_ARCHIVE_URL", "data.binance.vision")
-    with pytest.raises(ConfigError, match=r"environment variable BINANCE_ARCHIVE_URL: 'data.binance.vision' is not a URL: it needs a scheme \(http:// or https://\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"environment variable BINANCE_ARCHIVE_URL: 'data.binance.vision' is not a URL: it needs a scheme \(http:// or https://\)",
+    ):
         load_settings()
 
 
@@ -42,5 +50,7 @@ def test_demo_points_the_archive_at_the_simulator():
 
 def test_compose_passes_the_archive_url_and_batches_dagster_events():
     environment = yaml.safe_load(COMPOSE.read_text())["x-app"]["environment"]
-    assert environment["BINANCE_ARCHIVE_URL"] == "${BINANCE_ARCHIVE_URL-https://data.binance.vision}"  # empty stays empty
+    assert (
+        environment["BINANCE_ARCHIVE_URL"] == "${BINANCE_ARCHIVE_URL-https://data.binance.vision}"
+    )  # empty stays empty
     assert environment["DAGSTER_EVENT_BATCH_SIZE"] == EVENT_BATCH_SIZE

@@ -125,9 +125,21 @@ def test_retry_after_blocks_every_request():
 def test_configure_from_exchange_info_reads_request_weight_rule():
     limiter, _ = make()
     limiter.configure_from_exchange_info(
-        {"rateLimits": [
-            {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5, "limit": 300000},
-            {"rateLimitType": "REQUEST_WEIGHT", "interval": "SECOND", "intervalNum": 6, "limit": 600},
-        ]}
+        {
+            "rateLimits": [
+                {
+                    "rateLimitType": "RAW_REQUESTS",
+                    "interval": "MINUTE",
+                    "intervalNum": 5,
+                    "limit": 300000,
+                },
+                {
+                    "rateLimitType": "REQUEST_WEIGHT",
+                    "interval": "SECOND",
+                    "intervalNum": 6,
+                    "limit": 600,
+                },
+            ]
+        }
     )
     assert (limiter.limit, limiter.window_seconds, limiter.budget) == (600, 6, 540)

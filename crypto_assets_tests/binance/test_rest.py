@@ -2,7 +2,7 @@
 rate limits and errors."""
 
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -20,7 +20,7 @@ from crypto_assets.binance.simulator import SimulatorServer
 from crypto_assets.binance.wire import UnsupportedIntervalError
 
 MINUTE = 60_000
-T0 = int(datetime(2024, 3, 1, tzinfo=timezone.utc).timestamp() * 1000)
+T0 = int(datetime(2024, 3, 1, tzinfo=UTC).timestamp() * 1000)
 
 
 def fetch(client, start, end, symbol="BTCUSDT", interval="1m"):
@@ -55,7 +55,10 @@ def test_empty_range_sends_no_klines_request(client):
 def test_range_crossing_the_present_stops_at_the_last_closed_candle(simulator, client):
     now = T0 + 10 * MINUTE + 30_000  # 10.5 minutes after T0: minute 10 is still forming
     simulator.clock.freeze(now)
-    raw = httpx.get(f"{simulator.url}/api/v3/klines", params={"symbol": "BTCUSDT", "interval": "1m", "startTime": T0, "limit": 1000}).json()
+    raw = httpx.get(
+        f"{simulator.url}/api/v3/klines",
+        params={"symbol": "BTCUSDT", "interval": "1m", "startTime": T0, "limit": 1000},
+    ).json()
     assert len(raw) == 11 and raw[-1][6] > now  # the exchange does send the forming candle
     rows = fetch(client, T0, T0 + 60 * MINUTE)
     assert [k.open_time for k in rows] == [T0 + i * MINUTE for i in range(10)]
@@ -63,14 +66,22 @@ def test_range_crossing_the_present_stops_at_the_last_closed_candle(simulator, c
 
 
 def test_pages_are_exact_decimal_strings(simulator, client):
-    raw = httpx.get(f"{simulator.url}/api/v3/klines", params={"symbol": "ETHUSDT", "interval": "15m", "startTime": T0, "limit": 20}).json()
+    raw = httpx.get(
+        f"{simulator.url}/api/v3/klines",
+        params={"symbol": "ETHUSDT", "interval": "15m", "startTime": T0, "limit": 20},
+    ).json()
     rows = fetch(client, T0, T0 + 20 * 15 * MINUTE, symbol="ETHUSDT", interval="15m")
-    assert [list(k) for k in rows] == [[r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10]] for r in raw]
+    assert [list(k) for k in rows] == [
+        [r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10]] for r in raw
+    ]
 
 
 def test_429_burst_loses_nothing():
     """A burst of 429s (Retry-After = rest of a 2 s window) is waited out; no 418 follows."""
-    with SimulatorServer(window_seconds=2) as sim, BinanceRestClient(sim.url, backoff_s=0.01) as client:
+    with (
+        SimulatorServer(window_seconds=2) as sim,
+        BinanceRestClient(sim.url, backoff_s=0.01) as client,
+    ):
         sim.faults.update(throttle_next_n=3)
         rows = fetch(client, T0, T0 + 3000 * MINUTE)
         assert [k.open_time for k in rows] == [T0 + i * MINUTE for i in range(3000)]
@@ -130,7 +141,9 @@ def test_weight_limit_is_never_reached_by_two_clients_at_once():
         results: dict[str, int] = {}
 
         def backfill(symbol):
-            with BinanceRestClient(sim.url, limiter=WeightLimiter(share=0.9), concurrency=4, backoff_s=0.01) as client:
+            with BinanceRestClient(
+                sim.url, limiter=WeightLimiter(share=0.9), concurrency=4, backoff_s=0.01
+            ) as client:
                 results[symbol] = len(fetch(client, T0, T0 + 60_000 * MINUTE, symbol=symbol))
 
         threads = [threading.Thread(target=backfill, args=(s,)) for s in ("BTCUSDT", "ETHUSDT")]
@@ -143,8 +156,17 @@ def test_weight_limit_is_never_reached_by_two_clients_at_once():
 
 
 def test_a_long_symbol_list_asks_for_the_whole_exchange_info_not_a_long_url(simulator, client):
-    many = ["BTCUSDT", "ETHUSDT"] + [f"NOPE{i:04d}USDT" for i in range(700)]  # 15 KB as symbols=[...]
+    many = ["BTCUSDT", "ETHUSDT"] + [
+        f"NOPE{i:04d}USDT" for i in range(700)
+    ]  # 15 KB as symbols=[...]
     listed = client.listed_symbols(many)
-    assert {s: info.status for s, info in listed.items()} == {"BTCUSDT": "TRADING", "ETHUSDT": "TRADING"}
-    assert simulator.stats["requests"] == 1 and simulator.stats["weight"] == 20  # one exchangeInfo, answered
-    assert client.listed_symbols(["ETHUSDT", "NOPEUSDT"]).keys() == {"ETHUSDT"}  # short: asked by name, then whole
+    assert {s: info.status for s, info in listed.items()} == {
+        "BTCUSDT": "TRADING",
+        "ETHUSDT": "TRADING",
+    }
+    assert (
+        simulator.stats["requests"] == 1 and simulator.stats["weight"] == 20
+    )  # one exchangeInfo, answered
+    assert client.listed_symbols(["ETHUSDT", "NOPEUSDT"]).keys() == {
+        "ETHUSDT"
+    }  # short: asked by name, then whole

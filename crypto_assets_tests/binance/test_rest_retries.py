@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 import httpx
@@ -18,7 +18,7 @@ from crypto_assets.binance.rest import BinanceRestClient
 from crypto_assets.binance.simulator import SimulatorServer
 from crypto_assets.resources import BinanceResource
 
-T0 = int(datetime(2024, 3, 1, tzinfo=timezone.utc).timestamp() * 1000)
+T0 = int(datetime(2024, 3, 1, tzinfo=UTC).timestamp() * 1000)
 MINUTE = 60_000
 
 
@@ -33,13 +33,17 @@ def retry_lines(caplog) -> list[str]:
 
 
 def test_a_5xx_burst_longer_than_any_fixed_count_is_outlasted(simulator, retry_log):
-    simulator.faults.update(fail_next_n=10)  # more than the six attempts the client used to give up after
+    simulator.faults.update(
+        fail_next_n=10
+    )  # more than the six attempts the client used to give up after
     with BinanceRestClient(simulator.url, backoff_s=0.001, retry_budget_s=30) as client:
         assert client.get("/api/v3/time")["serverTime"] > 0
     lines = retry_lines(retry_log)
     assert len(lines) == 10
     assert lines[0].startswith("Binance GET /api/v3/time: HTTP 503; attempt 1 failed, retrying in ")
-    assert lines[-1].startswith("Binance GET /api/v3/time: HTTP 503; attempt 10 failed, retrying in ")
+    assert lines[-1].startswith(
+        "Binance GET /api/v3/time: HTTP 503; attempt 10 failed, retrying in "
+    )
     assert all("of the 30 s retry budget spent" in line for line in lines)
 
 
@@ -58,7 +62,9 @@ def test_the_budget_ends_the_retries_with_the_last_problem(simulator, retry_log)
 def test_truncated_bodies_and_dropped_connections_are_retried_and_logged(simulator, retry_log):
     simulator.faults.update(truncate_next_n=2, truncate_style="json")
     with BinanceRestClient(simulator.url, backoff_s=0.001) as client:
-        rows = [k for page in client.iter_klines("BTCUSDT", "1m", T0, T0 + 10 * MINUTE) for k in page]
+        rows = [
+            k for page in client.iter_klines("BTCUSDT", "1m", T0, T0 + 10 * MINUTE) for k in page
+        ]
     assert [k.open_time for k in rows] == [T0 + i * MINUTE for i in range(10)]
     assert sum("truncated or malformed JSON body" in line for line in retry_lines(retry_log)) == 2
 
@@ -66,7 +72,10 @@ def test_truncated_bodies_and_dropped_connections_are_retried_and_logged(simulat
 def test_a_429_storm_is_waited_out_without_drawing_a_ban(retry_log):
     """More 429s than the simulator tolerates before a ban (7 in a window): the client waits
     each Retry-After out (1 s windows here), so it is served in the end and never banned."""
-    with SimulatorServer(window_seconds=1) as sim, BinanceRestClient(sim.url, retry_budget_s=60) as client:
+    with (
+        SimulatorServer(window_seconds=1) as sim,
+        BinanceRestClient(sim.url, retry_budget_s=60) as client,
+    ):
         sim.faults.update(throttle_next_n=8)
         assert client.get("/api/v3/ping") == {}
         assert sim.stats[429] == 8 and sim.stats[418] == 0
@@ -102,8 +111,19 @@ def test_retries_inside_a_run_are_in_the_run_log(simulator):
             client.get("/api/v3/time")
 
     with dg.DagsterInstance.ephemeral() as instance:
-        result = dg.materialize([server_time], resources={"binance": BinanceResource(base_url=simulator.url)}, instance=instance)
+        result = dg.materialize(
+            [server_time],
+            resources={"binance": BinanceResource(base_url=simulator.url)},
+            instance=instance,
+        )
         assert result.success
-        messages = [entry.user_message for entry in instance.all_logs(result.run_id) if entry.dagster_event is None]
+        messages = [
+            entry.user_message
+            for entry in instance.all_logs(result.run_id)
+            if entry.dagster_event is None
+        ]
     retries = [m for m in messages if "HTTP 503; attempt" in m]
-    assert [m.split("; ")[1].split(",")[0] for m in retries] == ["attempt 1 failed", "attempt 2 failed"]
+    assert [m.split("; ")[1].split(",")[0] for m in retries] == [
+        "attempt 1 failed",
+        "attempt 2 failed",
+    ]

@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -31,7 +31,7 @@ BTC_LISTED = 1502942400000  # 2017-08-17 04:00 UTC
 
 
 def ms(text: str) -> int:
-    return int(datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp() * 1000)
+    return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp() * 1000)
 
 
 # A synthetic instant (no recording near it), 34.5 s into its minute.
@@ -51,7 +51,9 @@ def frozen(simulator):
 
 
 def klines(client: httpx.Client, **params) -> list[list]:
-    response = client.get("/api/v3/klines", params={"symbol": "BTCUSDT", "interval": "1m", **params})
+    response = client.get(
+        "/api/v3/klines", params={"symbol": "BTCUSDT", "interval": "1m", **params}
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -79,7 +81,9 @@ def check_row(row: list, interval_ms: int) -> None:
     for text in (o, h, l, c, volume, quote, taker_base, taker_quote):
         assert DECIMAL.match(text), text
     assert ignore == "0"
-    o, h, l, c, volume, quote, taker_base, taker_quote = map(Decimal, (o, h, l, c, volume, quote, taker_base, taker_quote))
+    o, h, l, c, volume, quote, taker_base, taker_quote = map(
+        Decimal, (o, h, l, c, volume, quote, taker_base, taker_quote)
+    )
     assert Decimal(0) < l <= min(o, c) and max(o, c) <= h
     assert volume >= 0 and quote >= 0 and trades >= 0
     assert taker_base <= volume and taker_quote <= quote
@@ -121,7 +125,11 @@ def test_neither_time_returns_the_latest_candles_ending_with_the_one_forming(api
     rows = klines(api)
     assert len(rows) == 500  # the documented default limit
     forming_open = NOW - NOW % MINUTE
-    assert [row[0] for row in rows[-3:]] == [forming_open - 2 * MINUTE, forming_open - MINUTE, forming_open]
+    assert [row[0] for row in rows[-3:]] == [
+        forming_open - 2 * MINUTE,
+        forming_open - MINUTE,
+        forming_open,
+    ]
     assert rows[-1][6] > NOW  # still forming: its close time is in the future
     for row in rows:
         check_row(row, MINUTE)
@@ -153,13 +161,19 @@ def test_no_candle_opens_before_the_listing(api, frozen):
 
 @pytest.mark.parametrize("limit", ["0", "1001", "5000"])
 def test_limit_outside_1_to_1000_is_refused(api, limit):
-    response = api.get("/api/v3/klines", params={"symbol": "BTCUSDT", "interval": "1m", "limit": limit})
+    response = api.get(
+        "/api/v3/klines", params={"symbol": "BTCUSDT", "interval": "1m", "limit": limit}
+    )
     assert error(response) == (400, -1130, "Data sent for parameter 'limit' is not valid.")
 
 
 def test_calendar_intervals_open_on_mondays_and_first_of_month(api, frozen):
     weekly = klines(api, interval="1w", limit=3)
-    assert [datetime.fromtimestamp(row[0] / 1000, timezone.utc).weekday() for row in weekly] == [0, 0, 0]
+    assert [datetime.fromtimestamp(row[0] / 1000, UTC).weekday() for row in weekly] == [
+        0,
+        0,
+        0,
+    ]
     monthly = klines(api, interval="1M", limit=3)
     assert [row[0] for row in monthly] == [ms("2025-01-01"), ms("2025-02-01"), ms("2025-03-01")]
     assert monthly[1][6] == ms("2025-03-01") - 1
@@ -234,12 +248,18 @@ def test_every_symbol_obeys_the_candle_invariants_and_opens_at_the_last_close(ap
 
 @pytest.mark.parametrize(
     "interval, name",
-    [("1m", "BTCUSDT_1m_klines_2024-09-04.json"), ("15m", "BTCUSDT_15m_klines_2024-08-22_09-01.json")],
+    [
+        ("1m", "BTCUSDT_1m_klines_2024-09-04.json"),
+        ("15m", "BTCUSDT_15m_klines_2024-08-22_09-01.json"),
+    ],
 )
 def test_recorded_candles_are_served_byte_for_byte(api, simulator, interval, name):
     recorded = (FIXTURES / name).read_bytes()
     first = json.loads(recorded)[0][0]
-    response = api.get("/api/v3/klines", params={"symbol": "BTCUSDT", "interval": interval, "startTime": first, "limit": 1000})
+    response = api.get(
+        "/api/v3/klines",
+        params={"symbol": "BTCUSDT", "interval": interval, "startTime": first, "limit": 1000},
+    )
     assert response.content == recorded
 
 
@@ -337,20 +357,46 @@ def test_a_client_that_waits_for_the_next_window_is_served_again(small_limit):
 def test_with_limits_off_weight_is_reported_but_nothing_refused(small_limit):
     server, client = small_limit
     server.faults.update(enforce_limits=False)
-    statuses = {client.get("/api/v3/klines", params={"symbol": "BTCUSDT", "interval": "1m", "limit": 1}).status_code for _ in range(20)}
+    statuses = {
+        client.get(
+            "/api/v3/klines", params={"symbol": "BTCUSDT", "interval": "1m", "limit": 1}
+        ).status_code
+        for _ in range(20)
+    }
     assert statuses == {200}
     assert client.get("/api/v3/ping").headers["X-MBX-USED-WEIGHT-1M"] == "41"
 
 
 def test_exchange_info_rate_limits_follow_the_configuration(api, simulator):
     limits = api.get("/api/v3/exchangeInfo").json()["rateLimits"]
-    assert {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000} in limits
-    assert {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5, "limit": 300000} in limits
+    assert {
+        "rateLimitType": "REQUEST_WEIGHT",
+        "interval": "MINUTE",
+        "intervalNum": 1,
+        "limit": 6000,
+    } in limits
+    assert {
+        "rateLimitType": "RAW_REQUESTS",
+        "interval": "MINUTE",
+        "intervalNum": 5,
+        "limit": 300000,
+    } in limits
     with SimulatorServer(weight_limit=600, window_seconds=6) as short:
         response = httpx.get(f"{short.url}/api/v3/exchangeInfo")
-        weight_rule = next(r for r in response.json()["rateLimits"] if r["rateLimitType"] == "REQUEST_WEIGHT")
-        assert weight_rule == {"rateLimitType": "REQUEST_WEIGHT", "interval": "SECOND", "intervalNum": 6, "limit": 600}
-        assert response.headers["X-MBX-USED-WEIGHT-6S"] == response.headers["X-MBX-USED-WEIGHT-1M"] == "20"
+        weight_rule = next(
+            r for r in response.json()["rateLimits"] if r["rateLimitType"] == "REQUEST_WEIGHT"
+        )
+        assert weight_rule == {
+            "rateLimitType": "REQUEST_WEIGHT",
+            "interval": "SECOND",
+            "intervalNum": 6,
+            "limit": 600,
+        }
+        assert (
+            response.headers["X-MBX-USED-WEIGHT-6S"]
+            == response.headers["X-MBX-USED-WEIGHT-1M"]
+            == "20"
+        )
 
 
 # -- errors ---------------------------------------------------------------------------------------------
@@ -363,27 +409,51 @@ def test_exchange_info_rate_limits_follow_the_configuration(api, simulator):
         ({"symbol": "BTCUSDT", "interval": "2m"}, (400, -1120, "Invalid interval.")),
         (
             {"interval": "1m"},
-            (400, -1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed."),
+            (
+                400,
+                -1102,
+                "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.",
+            ),
         ),
         (
             {"symbol": "", "interval": "1m"},
-            (400, -1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed."),
+            (
+                400,
+                -1102,
+                "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.",
+            ),
         ),
         (
             {"symbol": "BTCUSDT"},
-            (400, -1102, "Mandatory parameter 'interval' was not sent, was empty/null, or malformed."),
+            (
+                400,
+                -1102,
+                "Mandatory parameter 'interval' was not sent, was empty/null, or malformed.",
+            ),
         ),
         (
             {"symbol": "btcusdt", "interval": "1m"},
-            (400, -1100, "Illegal characters found in parameter 'symbol'; legal range is '^[A-Z0-9-_.]{1,20}$'."),
+            (
+                400,
+                -1100,
+                "Illegal characters found in parameter 'symbol'; legal range is '^[A-Z0-9-_.]{1,20}$'.",
+            ),
         ),
         (
             {"symbol": "BTCUSDT", "interval": "1m", "startTime": "1589817600.0"},
-            (400, -1100, "Illegal characters found in parameter 'startTime'; legal range is '^[0-9]{1,20}$'."),
+            (
+                400,
+                -1100,
+                "Illegal characters found in parameter 'startTime'; legal range is '^[0-9]{1,20}$'.",
+            ),
         ),
         (
             {"symbol": "BTCUSDT", "interval": "1m", "foo": "1"},
-            (400, -1104, "Not all sent parameters were read; read '2' parameter(s) but was sent '3'."),
+            (
+                400,
+                -1104,
+                "Not all sent parameters were read; read '2' parameter(s) but was sent '3'.",
+            ),
         ),
     ],
 )
@@ -411,8 +481,13 @@ def test_exchange_info_lists_the_recorded_symbols(api, frozen):
 def test_exchange_info_filters(api):
     one = api.get("/api/v3/exchangeInfo", params={"symbol": "ETHUSDT"}).json()["symbols"]
     assert [entry["symbol"] for entry in one] == ["ETHUSDT"]
-    two = api.get("/api/v3/exchangeInfo", params={"symbols": '["BTCUSDT","BCCBTC"]'}).json()["symbols"]
-    assert [(entry["symbol"], entry["status"]) for entry in two] == [("BTCUSDT", "TRADING"), ("BCCBTC", "BREAK")]
+    two = api.get("/api/v3/exchangeInfo", params={"symbols": '["BTCUSDT","BCCBTC"]'}).json()[
+        "symbols"
+    ]
+    assert [(entry["symbol"], entry["status"]) for entry in two] == [
+        ("BTCUSDT", "TRADING"),
+        ("BCCBTC", "BREAK"),
+    ]
     for params in ({"symbol": "NOPE"}, {"symbols": '["BTCUSDT","NOPE"]'}):
         assert error(api.get("/api/v3/exchangeInfo", params=params))[:2] == (400, -1121)
 
@@ -491,9 +566,14 @@ def test_outage_windows_leave_gaps_in_every_symbol(api, frozen):
     frozen.faults.update(outages=[outage])
     for symbol in ("BTCUSDT", "ETHUSDT"):
         opens = [row[0] for row in klines(api, symbol=symbol, startTime=start, limit=10)]
-        assert opens == [start + i * MINUTE for i in range(5)] + [outage[1] + i * MINUTE for i in range(5)]
+        assert opens == [start + i * MINUTE for i in range(5)] + [
+            outage[1] + i * MINUTE for i in range(5)
+        ]
     quarter = klines(api, interval="15m", startTime=start, limit=2)
-    assert [row[0] for row in quarter] == [start, ms("2025-01-01 10:15")]  # partly inside: still there
+    assert [row[0] for row in quarter] == [
+        start,
+        ms("2025-01-01 10:15"),
+    ]  # partly inside: still there
     minutes = klines_between(api, start, start + 15 * MINUTE - 1)
     assert Decimal(quarter[0][5]) == _sum(minutes, 5)  # made of the minutes that exist
 
@@ -501,11 +581,16 @@ def test_outage_windows_leave_gaps_in_every_symbol(api, frozen):
 def test_geo_block(api, simulator):
     simulator.faults.update(geo_block=True)
     status, code, msg = error(api.get("/api/v3/ping"))
-    assert (status, code) == (451, 0) and msg.startswith("Service unavailable from a restricted location")
+    assert (status, code) == (451, 0) and msg.startswith(
+        "Service unavailable from a restricted location"
+    )
 
 
 def test_faults_and_clock_over_http(api, simulator):
-    assert api.post("/_sim/faults", json={"fail_next_n": 1, "latency_ms": 0}).json()["fail_next_n"] == 1
+    assert (
+        api.post("/_sim/faults", json={"fail_next_n": 1, "latency_ms": 0}).json()["fail_next_n"]
+        == 1
+    )
     assert api.get("/_sim/faults").json()["fail_next_n"] == 1
     assert api.get("/api/v3/ping").status_code == 503
     assert api.post("/_sim/faults", json={"no_such_fault": 1}).status_code == 400
@@ -514,8 +599,16 @@ def test_faults_and_clock_over_http(api, simulator):
     api.post("/_sim/reset")
     assert api.get("/api/v3/ping").status_code == 200
     assert api.get("/_sim/stats").json() == {
-        "requests": 1, "weight": 1, "5xx": 0, "200": 1, "418": 0, "429": 0, "weight /api/v3/ping": 1,
-        "archive_requests": 0, "archive_files": 0, "archive_bytes": 0,
+        "requests": 1,
+        "weight": 1,
+        "5xx": 0,
+        "200": 1,
+        "418": 0,
+        "429": 0,
+        "weight /api/v3/ping": 1,
+        "archive_requests": 0,
+        "archive_files": 0,
+        "archive_bytes": 0,
     }
     assert api.post("/_sim/clock", json={"frozen_now_ms": NOW}).json()["now_ms"] == NOW
     assert api.get("/api/v3/time").json() == {"serverTime": NOW}

@@ -35,7 +35,9 @@ def sim(stream_simulator):  # noqa: F811 (the imported fixture)
 
 def own_server(**rules) -> SimulatorServer:
     """A simulator with other stream rules than the shared one's."""
-    return SimulatorServer(clock=SimClock(start_ms=START_MS, speed=SPEED), stream_rules=StreamRules(**rules))
+    return SimulatorServer(
+        clock=SimClock(start_ms=START_MS, speed=SPEED), stream_rules=StreamRules(**rules)
+    )
 
 
 def open_ws(url: str):
@@ -57,12 +59,28 @@ def collect(url: str, until, deadline_s: float = DEADLINE_S) -> list[dict]:
 
 
 def rest_row(sim, symbol: str, open_time: int) -> list:
-    response = httpx.get(f"{sim.url}/api/v3/klines", params={"symbol": symbol, "interval": "1m", "startTime": open_time, "limit": 1})
+    response = httpx.get(
+        f"{sim.url}/api/v3/klines",
+        params={"symbol": symbol, "interval": "1m", "startTime": open_time, "limit": 1},
+    )
     return response.json()[0]
 
 
 def as_rest_row(k: dict) -> list:
-    return [k["t"], k["o"], k["h"], k["l"], k["c"], k["v"], k["T"], k["q"], k["n"], k["V"], k["Q"], k["B"]]
+    return [
+        k["t"],
+        k["o"],
+        k["h"],
+        k["l"],
+        k["c"],
+        k["v"],
+        k["T"],
+        k["q"],
+        k["n"],
+        k["V"],
+        k["Q"],
+        k["B"],
+    ]
 
 
 def closed_count(messages: list[dict], per_stream: int, streams: int) -> bool:
@@ -74,9 +92,13 @@ def test_combined_streams_push_every_2s_and_the_final_push_is_rests_kline(sim):
     messages = collect(url, lambda ms: closed_count(ms, 2, 2))
     for stream, symbol in (("btcusdt@kline_1m", "BTCUSDT"), ("ethusdt@kline_1m", "ETHUSDT")):
         pushes = [m["data"] for m in messages if m["stream"] == stream]
-        assert {(p["e"], p["s"], p["k"]["s"], p["k"]["i"]) for p in pushes} == {("kline", symbol, symbol, "1m")}
+        assert {(p["e"], p["s"], p["k"]["s"], p["k"]["i"]) for p in pushes} == {
+            ("kline", symbol, symbol, "1m")
+        }
         forming = [p for p in pushes if not p["k"]["x"]]
-        assert all(b["E"] - a["E"] == 2_000 for a, b in zip(forming, forming[1:]))  # every 2 s of market time
+        assert all(
+            b["E"] - a["E"] == 2_000 for a, b in zip(forming, forming[1:])
+        )  # every 2 s of market time
         for final in (p for p in pushes if p["k"]["x"]):
             k = final["k"]
             assert final["E"] == k["T"] + 1  # the last push of its minute, sent as it ends
@@ -84,7 +106,10 @@ def test_combined_streams_push_every_2s_and_the_final_push_is_rests_kline(sim):
             assert k["L"] - k["f"] + 1 == k["n"]
             same_minute = [p["k"] for p in forming if p["k"]["t"] == k["t"]]
             assert {p["o"] for p in same_minute} == {k["o"]}
-            assert all(float(p["h"]) <= float(k["h"]) and float(p["l"]) >= float(k["l"]) for p in same_minute)
+            assert all(
+                float(p["h"]) <= float(k["h"]) and float(p["l"]) >= float(k["l"])
+                for p in same_minute
+            )
 
 
 def test_a_raw_stream_sends_bare_payloads(sim):
@@ -119,19 +144,29 @@ def test_pings_are_sent_and_a_client_that_never_pongs_is_closed():
         client = ClientProtocol(uri)
         with socket.create_connection((uri.host, uri.port), timeout=DEADLINE_S) as sock:
             client.send_request(client.connect())
-            sock.sendall(b"".join(client.data_to_send()))  # the handshake only: pongs are never sent
+            sock.sendall(
+                b"".join(client.data_to_send())
+            )  # the handshake only: pongs are never sent
             pings, deadline = 0, time.monotonic() + DEADLINE_S
             while (data := sock.recv(65536)) and time.monotonic() < deadline:
                 client.receive_data(data)
-                pings += sum(1 for event in client.events_received() if getattr(event, "opcode", None) is Opcode.PING)
+                pings += sum(
+                    1
+                    for event in client.events_received()
+                    if getattr(event, "opcode", None) is Opcode.PING
+                )
         assert pings >= 2
-        assert client.close_rcvd is not None and client.close_rcvd.code == 1008  # policy violation: no pong
+        assert (
+            client.close_rcvd is not None and client.close_rcvd.code == 1008
+        )  # policy violation: no pong
         assert sim.streams.stats["closed_pong_timeout"] == 1
 
 
 def test_a_client_answering_pings_stays_connected():
     with own_server(ping_interval_s=0.2, pong_timeout_s=1.0) as sim:
-        collect(f"{sim.ws_url}/ws/btcusdt@kline_1m", lambda ms: sim.streams.stats["pongs"] >= 8)  # > pong timeout
+        collect(
+            f"{sim.ws_url}/ws/btcusdt@kline_1m", lambda ms: sim.streams.stats["pongs"] >= 8
+        )  # > pong timeout
         assert sim.streams.stats["closed_pong_timeout"] == 0
 
 
@@ -212,7 +247,9 @@ def test_a_stall_sends_nothing_and_then_resumes_at_the_present_without_replay(si
                     before = after
 
     before, after = asyncio.run(run())
-    assert after["E"] - before["E"] >= 0.8 * SPEED * 1_000  # about a second of wall time, in market time
+    assert (
+        after["E"] - before["E"] >= 0.8 * SPEED * 1_000
+    )  # about a second of wall time, in market time
 
 
 def test_refused_reconnects_answer_503_until_the_fault_ends(sim):
@@ -237,7 +274,11 @@ def test_more_than_5_client_messages_a_second_close_the_connection(sim, kind):
     async def run():
         async with open_ws(f"{sim.ws_url}/ws/btcusdt@kline_1m") as ws:
             for n in range(6):
-                await (ws.ping() if kind == "pings" else ws.send(json.dumps({"method": "LIST_SUBSCRIPTIONS", "id": n})))
+                await (
+                    ws.ping()
+                    if kind == "pings"
+                    else ws.send(json.dumps({"method": "LIST_SUBSCRIPTIONS", "id": n}))
+                )
             with pytest.raises(ConnectionClosedError):
                 async with asyncio.timeout(DEADLINE_S):
                     while True:
@@ -266,7 +307,9 @@ def test_connection_attempts_over_the_limit_get_429_with_retry_after():
 def test_no_candle_is_pushed_inside_an_exchange_outage(sim):
     outage_start = (sim.clock.now_ms() // MINUTE + 1) * MINUTE
     sim.faults.update(outages=[[outage_start, outage_start + MINUTE]])
-    messages = collect(f"{sim.ws_url}/ws/btcusdt@kline_1m", lambda ms: any(m["k"]["t"] > outage_start for m in ms))
+    messages = collect(
+        f"{sim.ws_url}/ws/btcusdt@kline_1m", lambda ms: any(m["k"]["t"] > outage_start for m in ms)
+    )
     assert all(m["k"]["t"] != outage_start for m in messages)
 
 
@@ -275,7 +318,9 @@ def test_the_admin_endpoint_sets_stream_faults_and_acts_on_connections(sim):
         async with open_ws(f"{sim.ws_url}/ws/btcusdt@kline_1m") as ws:
             await ws.recv()
             shown = httpx.get(f"{sim.url}/_sim/stream").json()
-            changed = httpx.post(f"{sim.url}/_sim/stream", json={"malformed_next_n": 2, "drop": True}).json()
+            changed = httpx.post(
+                f"{sim.url}/_sim/stream", json={"malformed_next_n": 2, "drop": True}
+            ).json()
             with pytest.raises(ConnectionClosedError):
                 async with asyncio.timeout(DEADLINE_S):
                     while True:
@@ -308,12 +353,18 @@ def request(ws, method: str, request_id, params=None):
     """Send one control request; returns its reply (pushes before it are skipped)."""
 
     async def run():
-        body = {"method": method, "id": request_id} if params is None else {"method": method, "params": params, "id": request_id}
+        body = (
+            {"method": method, "id": request_id}
+            if params is None
+            else {"method": method, "params": params, "id": request_id}
+        )
         await ws.send(json.dumps(body))
         async with asyncio.timeout(DEADLINE_S):
             while "stream" in (reply := json.loads(await ws.recv())):
                 pass
-        await asyncio.sleep(0.5)  # at most 2 requests a second: with the pongs (a ping every 0.5 s), under 5
+        await asyncio.sleep(
+            0.5
+        )  # at most 2 requests a second: with the pongs (a ping every 0.5 s), under 5
         return reply
 
     return run()
@@ -342,9 +393,11 @@ def test_subscribe_unsubscribe_and_list_are_answered_as_binance_does(sim):
 def test_bad_requests_get_binances_error_replies_and_change_nothing(sim):
     async def run():
         async with open_ws(f"{sim.ws_url}/stream?streams=btcusdt@kline_1m") as ws:
-            replies = [await request(ws, "SUBSCRIBE", 1, ["nopeusdt@kline_1m"]),
-                       await request(ws, "SUBSCRIBE", -1, ["ethusdt@kline_1m"]),
-                       await request(ws, "SUBSCRIBE_ALL", 2, [])]
+            replies = [
+                await request(ws, "SUBSCRIBE", 1, ["nopeusdt@kline_1m"]),
+                await request(ws, "SUBSCRIBE", -1, ["ethusdt@kline_1m"]),
+                await request(ws, "SUBSCRIBE_ALL", 2, []),
+            ]
             await ws.send("{not json")
             async with asyncio.timeout(DEADLINE_S):
                 while "stream" in (garbled := json.loads(await ws.recv())):
@@ -354,9 +407,18 @@ def test_bad_requests_get_binances_error_replies_and_change_nothing(sim):
 
     invalid_stream, negative_id, unknown_method, garbled, listed = asyncio.run(run())
     # As the exchange sends it (ctubio/Krypto-trading-bot issue 1121) and as documented.
-    assert invalid_stream == {"error": {"code": 2, "msg": "Invalid request: invalid stream"}, "id": 1}
-    assert negative_id["error"] == {"code": 2, "msg": "Invalid request: request ID must be an unsigned integer"}
-    assert unknown_method["error"]["code"] == 2 and "unknown variant `SUBSCRIBE_ALL`" in unknown_method["error"]["msg"]
+    assert invalid_stream == {
+        "error": {"code": 2, "msg": "Invalid request: invalid stream"},
+        "id": 1,
+    }
+    assert negative_id["error"] == {
+        "code": 2,
+        "msg": "Invalid request: request ID must be an unsigned integer",
+    }
+    assert (
+        unknown_method["error"]["code"] == 2
+        and "unknown variant `SUBSCRIBE_ALL`" in unknown_method["error"]["msg"]
+    )
     assert garbled["error"]["code"] == 3 and garbled["error"]["msg"].startswith("Invalid JSON")
     assert listed == {"result": ["btcusdt@kline_1m"], "id": 3}
     assert sim.streams.stats["requests_refused"] == 4
@@ -374,7 +436,11 @@ def test_a_connection_carries_at_most_1024_streams():
                 return too_many, fits, listed
 
         too_many, fits, listed = asyncio.run(run())
-    assert too_many["id"] == 1 and too_many["error"]["code"] == 2 and "at most 1024" in too_many["error"]["msg"]
+    assert (
+        too_many["id"] == 1
+        and too_many["error"]["code"] == 2
+        and "at most 1024" in too_many["error"]["msg"]
+    )
     assert fits == {"result": None, "id": 2}
     assert listed["result"] == names[:1024]
 
@@ -386,7 +452,9 @@ def test_a_symbol_that_is_not_trading_is_silent_and_exchange_info_says_so(sim):
     breaks = httpx.get(f"{sim.url}/api/v3/exchangeInfo", params={"symbolStatus": "BREAK"}).json()
     assert "ETHUSDT" in {entry["symbol"] for entry in breaks["symbols"]}
     url = f"{sim.ws_url}/stream?streams=btcusdt@kline_1m/ethusdt@kline_1m"
-    messages = collect(url, lambda ms: sum(m["data"]["k"]["x"] for m in ms) >= 2)  # two minutes of BTCUSDT
+    messages = collect(
+        url, lambda ms: sum(m["data"]["k"]["x"] for m in ms) >= 2
+    )  # two minutes of BTCUSDT
     assert {m["stream"] for m in messages} == {"btcusdt@kline_1m"}
     sim.faults.update(symbol_status={})  # trading again
     assert collect(url, lambda ms: any(m["stream"] == "ethusdt@kline_1m" for m in ms))

@@ -18,7 +18,9 @@ def command_env(tmp_path: Path, monkeypatch, pg_server, db_url) -> Path:
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copyfile(DAGSTER_YAML, home / "dagster.yaml")
-    monkeypatch.setenv("DAGSTER_POSTGRES_URL", dagster_storage_url(new_database(pg_server, "dagster_commands")))
+    monkeypatch.setenv(
+        "DAGSTER_POSTGRES_URL", dagster_storage_url(new_database(pg_server, "dagster_commands"))
+    )
     monkeypatch.setenv("CRYPTO_CONFIG", str(config))
     monkeypatch.setenv("DATABASE_URL", db_url)
     monkeypatch.setenv("DAGSTER_HOME", str(home))

@@ -17,37 +17,57 @@ import pytest
 CRYPTO = Path(sys.executable).with_name("crypto")
 
 
-def crypto(args: list[str], tmp_path: Path, config: str = "symbols: [BTCUSDT]\n", **env: str) -> subprocess.CompletedProcess:
+def crypto(
+    args: list[str], tmp_path: Path, config: str = "symbols: [BTCUSDT]\n", **env: str
+) -> subprocess.CompletedProcess:
     config_path = tmp_path / "crypto.yaml"
     config_path.write_text(config)
-    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DAGSTER_HOME", "BINANCE_API_URL"}}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "DAGSTER_HOME", "BINANCE_API_URL"}
+    }
     return subprocess.run(
-        [str(CRYPTO), *args], capture_output=True, text=True, timeout=60, cwd=tmp_path,
-        env={**clean, "CRYPTO_CONFIG": str(config_path), "CRYPTO_DATA_DIR": str(tmp_path / "data"), **env},
+        [str(CRYPTO), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={
+            **clean,
+            "CRYPTO_CONFIG": str(config_path),
+            "CRYPTO_DATA_DIR": str(tmp_path / "data"),
+            **env,
+        },
     )
 
 
 CASES = {
     "impossible history_start": (
-        ["audit"], {"config": "history_start: 2024-02-30\n"},
+        ["audit"],
+        {"config": "history_start: 2024-02-30\n"},
         "crypto audit: error: config key 'history_start': 2024-02-30 is not a date: February 2024 has 29 days"
         " (the nearest valid day is 2024-02-29)",
     ),
     "unknown config key": (
-        ["audit"], {"config": "symbol: [BTCUSDT]\n"},
+        ["audit"],
+        {"config": "symbol: [BTCUSDT]\n"},
         "crypto audit: error: unknown config key 'symbol' (did you mean 'symbols'?)",
     ),
     "zero concurrency": (
-        ["backfill", "candles_15m", "--start", "2024-01-01", "--end", "2024-01-02"], {"config": "concurrency: 0\n"},
+        ["backfill", "candles_15m", "--start", "2024-01-01", "--end", "2024-01-02"],
+        {"config": "concurrency: 0\n"},
         "crypto backfill: error: config key 'concurrency': 0 must be greater than 0 (the smallest valid value is 1)",
     ),
     "a database URL with a password and the wrong scheme": (
-        ["migrate"], {"DATABASE_URL": "mysql://crypto:hunter2@db.example:3306/crypto"},
+        ["migrate"],
+        {"DATABASE_URL": "mysql://crypto:hunter2@db.example:3306/crypto"},
         "crypto migrate: error: environment variable DATABASE_URL: 'mysql://crypto:***@db.example:3306/crypto' has the"
         " scheme mysql://; expected postgresql:// or postgres://",
     ),
     "a relative DAGSTER_HOME": (
-        ["migrate"], {"DAGSTER_HOME": "dagster_home"},
+        ["migrate"],
+        {"DAGSTER_HOME": "dagster_home"},
         "crypto migrate: error: environment variable DAGSTER_HOME: 'dagster_home' is not an absolute path",
     ),
     "an exchange URL without a scheme": (
@@ -56,20 +76,33 @@ CASES = {
         "crypto backfill: error: environment variable BINANCE_API_URL: 'data-api.binance.vision' is not a URL",
     ),
     "a lower-case symbol flag": (
-        ["backfill", "candles_15m", "--start", "2024-01-01", "--end", "2024-01-02", "--symbols", "btcusdt"], {},
+        [
+            "backfill",
+            "candles_15m",
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-01-02",
+            "--symbols",
+            "btcusdt",
+        ],
+        {},
         "crypto backfill: error: flag --symbols: 'btcusdt' is not a Binance symbol (upper-case letters and digits,"
         " like BTCUSDT); did you mean BTCUSDT?",
     ),
     "a datetime for a day flag": (
-        ["clear", "--raw", "--before", "2024-03-01 00:00"], {},
+        ["clear", "--raw", "--before", "2024-03-01 00:00"],
+        {},
         "crypto clear: error: flag --before: '2024-03-01 00:00' is a date and time; give the day alone, like 2024-03-01",
     ),
     "a port out of range": (
-        ["up", "--dashboard-port", "70000"], {},
+        ["up", "--dashboard-port", "70000"],
+        {},
         "crypto up: error: flag --dashboard-port: 70000 is not a port number (1 to 65535)",
     ),
     "a zero weight limit for the simulator": (
-        ["simulator", "--weight-limit", "0"], {},
+        ["simulator", "--weight-limit", "0"],
+        {},
         "crypto simulator: error: flag --weight-limit: 0 must be greater than 0",
     ),
 }
@@ -96,11 +129,26 @@ def test_a_port_in_use_is_named_by_its_flag_before_anything_starts(tmp_path):
         port = taken.getsockname()[1]
         others = [str(sock.getsockname()[1]) for sock in (a, b, c)]
         a.close(), b.close(), c.close()
-        result = crypto(["up", "--demo", "--dagster-port", others[0], "--dashboard-port", others[1], "--api-port", others[2],
-                         "--simulator-port", str(port)], tmp_path)
+        result = crypto(
+            [
+                "up",
+                "--demo",
+                "--dagster-port",
+                others[0],
+                "--dashboard-port",
+                others[1],
+                "--api-port",
+                others[2],
+                "--simulator-port",
+                str(port),
+            ],
+            tmp_path,
+        )
     assert result.returncode == 2, result.stderr
-    assert result.stderr == (f"crypto up: error: flag --simulator-port: port {port} is in use by another program"
-                             " (another crypto up?); choose a free one with --simulator-port\n")
+    assert result.stderr == (
+        f"crypto up: error: flag --simulator-port: port {port} is in use by another program"
+        " (another crypto up?); choose a free one with --simulator-port\n"
+    )
     assert not (tmp_path / "data").exists()
 
 
@@ -111,5 +159,7 @@ def test_a_simulator_port_in_use_is_named_by_its_flag(tmp_path):
         port = taken.getsockname()[1]
         result = crypto(["simulator", "--port", str(port)], tmp_path)
     assert result.returncode == 2, result.stderr
-    assert result.stderr.startswith(f"crypto simulator: error: flag --port: cannot listen on 127.0.0.1:{port} (")
+    assert result.stderr.startswith(
+        f"crypto simulator: error: flag --port: cannot listen on 127.0.0.1:{port} ("
+    )
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr

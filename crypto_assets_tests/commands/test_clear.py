@@ -21,13 +21,18 @@ def filled(tmp_path, monkeypatch, pg_server, db_url):
     load_candles(db_url, "candles_1m", rows, symbol="ETHUSDT")
     with instance(home) as inst:
         for symbol in ("BTCUSDT", "ETHUSDT"):
-            inst.report_runless_asset_event(dg.AssetMaterialization("candles_1m", partition=f"{DAY}|{symbol}"))
+            inst.report_runless_asset_event(
+                dg.AssetMaterialization("candles_1m", partition=f"{DAY}|{symbol}")
+            )
             materialize(db_url, ["candles_1h", "candles_1d"], f"{DAY}|{symbol}", instance=inst)
     return home
 
 
 def counts(db_url):
-    return {t: fetch(db_url, f"SELECT symbol, count(*) FROM {t} GROUP BY 1 ORDER BY 1") for t in ("candles_1m", "candles_1h", "candles_1d")}
+    return {
+        t: fetch(db_url, f"SELECT symbol, count(*) FROM {t} GROUP BY 1 ORDER BY 1")
+        for t in ("candles_1m", "candles_1h", "candles_1d")
+    }
 
 
 def materialized(home, asset):
@@ -35,7 +40,9 @@ def materialized(home, asset):
         return inst.get_materialized_partitions(dg.AssetKey(asset))
 
 
-def test_without_yes_it_shows_the_counts_and_deletes_nothing_when_told_no(filled, db_url, monkeypatch, capsys):
+def test_without_yes_it_shows_the_counts_and_deletes_nothing_when_told_no(
+    filled, db_url, monkeypatch, capsys
+):
     before = counts(db_url)
     monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))
     assert main(["clear", "--downsampled", "--symbol", "BTCUSDT"]) == 1
@@ -56,7 +63,10 @@ def test_no_answer_on_stdin_deletes_nothing(filled, db_url, monkeypatch, capsys)
 
 
 def test_yes_deletes_one_symbol_and_its_partitions_go_missing(filled, db_url, capsys):
-    assert main(["clear", "--downsampled", "--symbol", "BTCUSDT", "--before", "2024-09-05", "--yes"]) == 0
+    assert (
+        main(["clear", "--downsampled", "--symbol", "BTCUSDT", "--before", "2024-09-05", "--yes"])
+        == 0
+    )
     assert "candles_1h: deleted 18 rows; 1 partitions now missing" in capsys.readouterr().out
     after = counts(db_url)
     assert after["candles_1h"] == [("ETHUSDT", 18)] and after["candles_1d"] == [("ETHUSDT", 1)]
@@ -73,13 +83,18 @@ def test_answering_yes_clears_and_before_keeps_later_days(filled, db_url, monkey
     monkeypatch.setattr("sys.stdin", io.StringIO("yes\n"))
     assert main(["clear", "--all"]) == 0
     assert counts(db_url) == {"candles_1m": [], "candles_1h": [], "candles_1d": []}
-    assert materialized(filled, "candles_1m") == set() and materialized(filled, "candles_1h") == set()
+    assert (
+        materialized(filled, "candles_1m") == set() and materialized(filled, "candles_1h") == set()
+    )
 
 
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["clear", "--all", "--before", "2024-13-01", "--yes"], "flag --before: 2024-13-01 is not a date: there is no month 13"),
+        (
+            ["clear", "--all", "--before", "2024-13-01", "--yes"],
+            "flag --before: 2024-13-01 is not a date: there is no month 13",
+        ),
         (["clear", "--raw", "--symbol", "btc-usdt", "--yes"], "--symbol"),
     ],
 )

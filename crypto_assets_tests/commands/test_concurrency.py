@@ -16,8 +16,20 @@ def crypto(args, tmp_path, db_url, simulator, name):
     config.write_text("symbols: [BTCUSDT, ETHUSDT]\nhistory_start: 2024-01-01\n")
     home = tmp_path / name
     home.mkdir()
-    env = {**os.environ, "DATABASE_URL": db_url, "DAGSTER_HOME": str(home), "CRYPTO_CONFIG": str(config), "BINANCE_API_URL": simulator.url}
-    return subprocess.Popen([sys.executable, "-m", "crypto_assets.cli", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "DAGSTER_HOME": str(home),
+        "CRYPTO_CONFIG": str(config),
+        "BINANCE_API_URL": simulator.url,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "crypto_assets.cli", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def scalar(db_url, sql):
@@ -26,23 +38,49 @@ def scalar(db_url, sql):
         return cur.fetchone()[0]
 
 
-def test_two_runs_of_the_same_rollup_partitions_at_once_both_succeed_and_the_table_is_exact(simulator, db_url, tmp_path):
-    assert materialize_range("candles_15m", test_settings(), simulator.url, db_url, "2024-03-01|BTCUSDT", "2024-03-10|ETHUSDT").success
+def test_two_runs_of_the_same_rollup_partitions_at_once_both_succeed_and_the_table_is_exact(
+    simulator, db_url, tmp_path
+):
+    assert materialize_range(
+        "candles_15m",
+        test_settings(),
+        simulator.url,
+        db_url,
+        "2024-03-01|BTCUSDT",
+        "2024-03-10|ETHUSDT",
+    ).success
     argv = ["backfill", "candles_1h", "--start", "2024-03-01", "--end", "2024-03-10"]
     processes = [crypto(argv, tmp_path, db_url, simulator, f"home{i}") for i in range(2)]
     outputs = [p.communicate(timeout=240)[0] for p in processes]
     assert [p.returncode for p in processes] == [0, 0], outputs
     assert scalar(db_url, "SELECT count(*) FROM candles_1h") == 10 * 24 * 2
-    assert scalar(db_url, "SELECT count(DISTINCT (symbol, open_time)) FROM candles_1h") == 10 * 24 * 2
+    assert (
+        scalar(db_url, "SELECT count(DISTINCT (symbol, open_time)) FROM candles_1h") == 10 * 24 * 2
+    )
 
 
 def test_a_clear_waits_for_the_run_writing_the_same_symbol(simulator, db_url, tmp_path):
-    assert materialize_range("candles_15m", test_settings(), simulator.url, db_url, "2024-03-01|BTCUSDT", "2024-03-01|BTCUSDT").success
-    writer = psycopg2.connect(db_url)  # a run in the middle of its write: it holds the symbol's lock
+    assert materialize_range(
+        "candles_15m",
+        test_settings(),
+        simulator.url,
+        db_url,
+        "2024-03-01|BTCUSDT",
+        "2024-03-01|BTCUSDT",
+    ).success
+    writer = psycopg2.connect(
+        db_url
+    )  # a run in the middle of its write: it holds the symbol's lock
     try:
         with writer.cursor() as cur:
             lock_symbols(cur, "candles_15m", ["BTCUSDT"])
-            clear = crypto(["clear", "--raw", "--symbol", "BTCUSDT", "--yes"], tmp_path, db_url, simulator, "home")
+            clear = crypto(
+                ["clear", "--raw", "--symbol", "BTCUSDT", "--yes"],
+                tmp_path,
+                db_url,
+                simulator,
+                "home",
+            )
             deadline = time.monotonic() + 60
             waiting = 0
             while waiting == 0 and clear.poll() is None and time.monotonic() < deadline:

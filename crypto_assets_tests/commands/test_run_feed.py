@@ -2,7 +2,7 @@
 failed with the reason) from a real Dagster instance's records, and nothing of Dagster's
 per-event chatter."""
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import dagster as dg
 import pytest
@@ -11,7 +11,9 @@ from crypto_assets.assets.partitions import day_symbol_partitions
 from crypto_assets.run_feed import RunFeed
 from crypto_assets.settings import Settings
 
-PARTITIONS = day_symbol_partitions(Settings(symbols=("BTCUSDT", "ETHUSDT"), history_start=date(2024, 1, 1)))
+PARTITIONS = day_symbol_partitions(
+    Settings(symbols=("BTCUSDT", "ETHUSDT"), history_start=date(2024, 1, 1))
+)
 
 
 @dg.asset(partitions_def=PARTITIONS)
@@ -38,8 +40,12 @@ def instance(tmp_path_factory):
 def run(instance, asset, partition_key: str):
     """One run of ``asset``'s partition, selected as ``crypto backfill`` and the sensors select it."""
     job = dg.Definitions(assets=[candles, broken]).resolve_implicit_global_asset_job_def()
-    return job.execute_in_process(instance=instance, asset_selection=[asset.key], partition_key=partition_key,
-                                  raise_on_error=False)
+    return job.execute_in_process(
+        instance=instance,
+        asset_selection=[asset.key],
+        partition_key=partition_key,
+        raise_on_error=False,
+    )
 
 
 def text(lines: list[str]) -> list[str]:
@@ -47,7 +53,7 @@ def text(lines: list[str]) -> list[str]:
 
 
 def test_a_finished_run_is_its_progress_its_warnings_and_one_line_with_its_rows(instance):
-    feed = RunFeed(instance, since=datetime.now(timezone.utc))
+    feed = RunFeed(instance, since=datetime.now(UTC))
     result = run(instance, candles, "2024-01-02|ETHUSDT")
     short = result.run_id[:8]
     assert text(feed.poll()) == [
@@ -60,16 +66,18 @@ def test_a_finished_run_is_its_progress_its_warnings_and_one_line_with_its_rows(
 
 
 def test_a_failed_run_says_why(instance):
-    feed = RunFeed(instance, since=datetime.now(timezone.utc))
+    feed = RunFeed(instance, since=datetime.now(UTC))
     result = run(instance, broken, "2024-01-02|BTCUSDT")
     lines = text(feed.poll())
-    assert lines == [f"run {result.run_id[:8]} FAILED in {elapsed(instance, result.run_id)}: broken 2024-01-02|BTCUSDT:"
-                     " ValueError: the exchange said no"]
+    assert lines == [
+        f"run {result.run_id[:8]} FAILED in {elapsed(instance, result.run_id)}: broken 2024-01-02|BTCUSDT:"
+        " ValueError: the exchange said no"
+    ]
 
 
 def test_runs_finished_before_the_feed_started_are_not_repeated(instance):
     run(instance, candles, "2024-01-02|BTCUSDT")
-    assert RunFeed(instance, since=datetime.now(timezone.utc)).poll() == []
+    assert RunFeed(instance, since=datetime.now(UTC)).poll() == []
 
 
 def elapsed(instance, run_id: str) -> str:

@@ -19,7 +19,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -27,7 +27,7 @@ import pytest
 from crypto_assets.warehouse.server import LocalPostgres
 
 CRYPTO = Path(sys.executable).with_name("crypto")
-YESTERDAY = datetime.now(timezone.utc).date() - timedelta(days=1)
+YESTERDAY = datetime.now(UTC).date() - timedelta(days=1)
 START_TIMEOUT_S = 240
 
 
@@ -43,15 +43,35 @@ class Stack:
     def __init__(self, root: Path):
         self.root = root
         self.data = root / "data"
-        self.ports = {flag: free_port() for flag in ("--dagster-port", "--dashboard-port", "--simulator-port", "--api-port")}
+        self.ports = {
+            flag: free_port()
+            for flag in ("--dagster-port", "--dashboard-port", "--simulator-port", "--api-port")
+        }
         self.pg_port = free_port()
         (root / "crypto.yaml").write_text(f"symbols: [BTCUSDT]\nhistory_start: {YESTERDAY}\n")
-        unset = {"DATABASE_URL", "DAGSTER_HOME", "DAGSTER_POSTGRES_URL", "BINANCE_API_URL", "BINANCE_WS_URL", "CRYPTO_CONFIG"}
-        self.env = {**{k: v for k, v in os.environ.items() if k not in unset},
-                    "CRYPTO_DATA_DIR": str(self.data), "CRYPTO_LOCAL_PG_PORT": str(self.pg_port)}
+        unset = {
+            "DATABASE_URL",
+            "DAGSTER_HOME",
+            "DAGSTER_POSTGRES_URL",
+            "BINANCE_API_URL",
+            "BINANCE_WS_URL",
+            "CRYPTO_CONFIG",
+        }
+        self.env = {
+            **{k: v for k, v in os.environ.items() if k not in unset},
+            "CRYPTO_DATA_DIR": str(self.data),
+            "CRYPTO_LOCAL_PG_PORT": str(self.pg_port),
+        }
         argv = [str(CRYPTO), "up", "--demo", *(str(x) for pair in self.ports.items() for x in pair)]
-        self.process = subprocess.Popen(argv, cwd=root, env={**self.env, "CRYPTO_CONFIG": str(root / "crypto.yaml")},
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        self.process = subprocess.Popen(
+            argv,
+            cwd=root,
+            env={**self.env, "CRYPTO_CONFIG": str(root / "crypto.yaml")},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
         self.lines: list[str] = []
         self._queue: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._pump, daemon=True).start()
@@ -68,16 +88,27 @@ class Stack:
             try:
                 line = self._queue.get(timeout=max(0.1, deadline - time.monotonic()))
             except queue.Empty:
-                raise AssertionError(f"no line like {pattern!r} within {timeout} s:\n" + "\n".join(self.lines)) from None
+                raise AssertionError(
+                    f"no line like {pattern!r} within {timeout} s:\n" + "\n".join(self.lines)
+                ) from None
             if line is None:
-                raise AssertionError(f"crypto up exited ({self.process.wait()}):\n" + "\n".join(self.lines))
+                raise AssertionError(
+                    f"crypto up exited ({self.process.wait()}):\n" + "\n".join(self.lines)
+                )
             self.lines.append(line)
             if match := regex.search(line):
                 return match
 
     def crypto(self, *argv: str) -> subprocess.CompletedProcess:
         """A ``crypto`` command beside the stack: same data directory, nothing else exported."""
-        return subprocess.run([str(CRYPTO), *argv], cwd=self.root, env=self.env, capture_output=True, text=True, timeout=300)
+        return subprocess.run(
+            [str(CRYPTO), *argv],
+            cwd=self.root,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
 
     def stop(self) -> None:
         """Ctrl-C, as a user would; killed if it does not stop within a minute."""
@@ -109,16 +140,38 @@ def stack():
 def test_the_terminal_shows_each_service_start_line(stack):
     ports = stack.ports
     started = "\n".join(stack.lines)
-    assert f"simulator: Binance simulator listening on http://127.0.0.1:{ports['--simulator-port']}" in started
-    assert f"dagster-webserver: " in started and f"Serving dagster-webserver on http://127.0.0.1:{ports['--dagster-port']}" in started
-    assert "dagster-daemon: " in started and "Instance is configured with the following daemons" in started
+    assert (
+        f"simulator: Binance simulator listening on http://127.0.0.1:{ports['--simulator-port']}"
+        in started
+    )
+    assert (
+        "dagster-webserver: " in started
+        and f"Serving dagster-webserver on http://127.0.0.1:{ports['--dagster-port']}" in started
+    )
+    assert (
+        "dagster-daemon: " in started
+        and "Instance is configured with the following daemons" in started
+    )
     assert f"dashboard: Local URL: http://localhost:{ports['--dashboard-port']}" in started
     assert "runs: following Dagster runs" in started
-    assert f"api: " in started and f"Uvicorn running on http://127.0.0.1:{ports['--api-port']}" in started
+    assert (
+        "api: " in started
+        and f"Uvicorn running on http://127.0.0.1:{ports['--api-port']}" in started
+    )
     assert f"Streamlit dashboard on http://localhost:{ports['--dashboard-port']}" in stack.lines[-1]
     logs = stack.data / "logs"
-    assert {p.name for p in logs.iterdir()} >= {f"{name}.log" for name in
-                                                ("simulator", "dagster-webserver", "dagster-daemon", "stream", "dashboard", "runs", "api")}
+    assert {p.name for p in logs.iterdir()} >= {
+        f"{name}.log"
+        for name in (
+            "simulator",
+            "dagster-webserver",
+            "dagster-daemon",
+            "stream",
+            "dashboard",
+            "runs",
+            "api",
+        )
+    }
 
 
 def test_commands_beside_the_stack_use_its_database_instance_and_simulator(stack):
@@ -126,19 +179,29 @@ def test_commands_beside_the_stack_use_its_database_instance_and_simulator(stack
     assert state.exists() and oct(state.stat().st_mode & 0o777) == "0o600"
     audit = stack.crypto("audit", "--json")
     assert audit.returncode == 0, audit.stderr
-    assert (f"using database postgresql://postgres@127.0.0.1:{stack.pg_port}/crypto, Dagster instance"
-            f" {stack.data / 'dagster_home'} (those of the crypto up running as pid {stack.process.pid})") in audit.stderr
+    assert (
+        f"using database postgresql://postgres@127.0.0.1:{stack.pg_port}/crypto, Dagster instance"
+        f" {stack.data / 'dagster_home'} (those of the crypto up running as pid {stack.process.pid})"
+    ) in audit.stderr
     assert audit.stdout.lstrip().startswith("{")  # the JSON alone on stdout
 
     # Binance itself is unreachable here: only the stack's simulator can answer this backfill.
     day = str(YESTERDAY)
-    backfill = stack.crypto("backfill", "candles_15m", "--start", day, "--end", day, "--symbols", "BTCUSDT")
+    backfill = stack.crypto(
+        "backfill", "candles_15m", "--start", day, "--end", day, "--symbols", "BTCUSDT"
+    )
     assert backfill.returncode == 0, backfill.stdout + backfill.stderr
-    assert f"exchange http://127.0.0.1:{stack.ports['--simulator-port']} (those of the crypto up" in backfill.stderr
+    assert (
+        f"exchange http://127.0.0.1:{stack.ports['--simulator-port']} (those of the crypto up"
+        in backfill.stderr
+    )
     backfill_id = re.search(r"^backfill (\w+): ", backfill.stdout, re.M).group(1)
     # its run, in the stack's terminal: one line to start, one to end, with the day's 96 candles (24 h x 4)
     stack.wait_for(rf"run \w{{8}} started: candles_15m .*\(crypto backfill {backfill_id}\)", 60)
-    stack.wait_for(rf"run \w{{8}} done in [\d.]+ s: candles_15m .*\(crypto backfill {backfill_id}\); rows BTCUSDT 96$", 60)
+    stack.wait_for(
+        rf"run \w{{8}} done in [\d.]+ s: candles_15m .*\(crypto backfill {backfill_id}\); rows BTCUSDT 96$",
+        60,
+    )
 
 
 def test_ctrl_c_stops_everything_quietly(stack):
@@ -151,8 +214,14 @@ def test_ctrl_c_stops_everything_quietly(stack):
     assert not re.search(r" - DEBUG - |RUN_START|ASSET_MATERIALIZATION|STEP_", output)
     assert len(stack.lines) < 60, output
     assert [line for line in stack.lines if line.startswith("stopped ")] == [
-        "stopped api", "stopped runs", "stopped dashboard", "stopped stream", "stopped dagster-daemon", "stopped dagster-webserver",
-        "stopped simulator", "stopped local PostgreSQL",
+        "stopped api",
+        "stopped runs",
+        "stopped dashboard",
+        "stopped stream",
+        "stopped dagster-daemon",
+        "stopped dagster-webserver",
+        "stopped simulator",
+        "stopped local PostgreSQL",
     ]
     assert not (stack.data / "stack.json").exists()
     # Dagster's per-event lines went to the daemon's log file instead

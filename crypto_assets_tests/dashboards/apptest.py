@@ -34,7 +34,9 @@ def open_page(page: str, query: dict[str, str] | None = None) -> AppTest:
 def _decode(value):
     """Plotly's JSON packs arrays as base64 ``{"dtype", "bdata"}``; return plain lists."""
     if isinstance(value, dict) and "bdata" in value:
-        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"])).tolist()
+        return np.frombuffer(
+            base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"])
+        ).tolist()
     if isinstance(value, dict):
         return {k: _decode(v) for k, v in value.items()}
     if isinstance(value, list):

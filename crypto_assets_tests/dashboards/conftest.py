@@ -41,10 +41,15 @@ def closed_port() -> int:
 @pytest.fixture
 def use_database(monkeypatch):
     """Point the dashboard at a database (and at no Dagster unless told)."""
+
     def use(url: str, dagster_graphql_url: str | None = None) -> None:
         monkeypatch.setenv("DATABASE_URL", url)
-        monkeypatch.setenv("DAGSTER_GRAPHQL_URL", dagster_graphql_url or f"http://127.0.0.1:{closed_port()}/graphql")
+        monkeypatch.setenv(
+            "DAGSTER_GRAPHQL_URL",
+            dagster_graphql_url or f"http://127.0.0.1:{closed_port()}/graphql",
+        )
         monkeypatch.setenv("DAGSTER_UI_URL", "http://dagster.example:3000")
+
     return use
 
 
@@ -60,7 +65,9 @@ def dagster_graphql(tmp_path_factory) -> Iterator[str]:
     home = tmp_path_factory.mktemp("dagster_home")
     with dg.DagsterInstance.local_temp(tempdir=str(home)) as instance:
         for key in ("2024-01-01|BTCUSDT", "2024-01-02|BTCUSDT"):
-            assert dg.materialize([dagster_defs.candles_1m], instance=instance, partition_key=key).success
+            assert dg.materialize(
+                [dagster_defs.candles_1m], instance=instance, partition_key=key
+            ).success
     port = closed_port()
     with dagster_webserver(port, "crypto_assets_tests.dashboards.dagster_defs", home):
         yield f"http://127.0.0.1:{port}/graphql"

@@ -5,20 +5,30 @@ from __future__ import annotations
 
 import dagster as dg
 
-PARTITIONS = dg.StaticPartitionsDefinition(["2024-01-01|BTCUSDT", "2024-01-02|BTCUSDT", "2024-01-03|BTCUSDT"])
+PARTITIONS = dg.StaticPartitionsDefinition(
+    ["2024-01-01|BTCUSDT", "2024-01-02|BTCUSDT", "2024-01-03|BTCUSDT"]
+)
 
 
 @dg.asset(
     partitions_def=PARTITIONS,
-    check_specs=[dg.AssetCheckSpec("ohlc_invariants", asset="candles_1m"),
-                 dg.AssetCheckSpec("gaps_reported", asset="candles_1m")],
+    check_specs=[
+        dg.AssetCheckSpec("ohlc_invariants", asset="candles_1m"),
+        dg.AssetCheckSpec("gaps_reported", asset="candles_1m"),
+    ],
 )
 def candles_1m() -> dg.MaterializeResult:
-    return dg.MaterializeResult(check_results=[
-        dg.AssetCheckResult(check_name="ohlc_invariants", passed=True),
-        dg.AssetCheckResult(check_name="gaps_reported", passed=False, severity=dg.AssetCheckSeverity.WARN,
-                            description="5 minutes missing"),
-    ])
+    return dg.MaterializeResult(
+        check_results=[
+            dg.AssetCheckResult(check_name="ohlc_invariants", passed=True),
+            dg.AssetCheckResult(
+                check_name="gaps_reported",
+                passed=False,
+                severity=dg.AssetCheckSeverity.WARN,
+                description="5 minutes missing",
+            ),
+        ]
+    )
 
 
 @dg.asset

@@ -14,8 +14,8 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,15 +45,24 @@ class _Lines:
                 if match := regex.search(line):
                     return match
         except queue.Empty:
-            raise AssertionError(f"no line like {pattern!r} within {timeout} s:\n" + "".join(self.seen[-40:])) from None
+            raise AssertionError(
+                f"no line like {pattern!r} within {timeout} s:\n" + "".join(self.seen[-40:])
+            ) from None
 
 
 @contextlib.contextmanager
-def running(argv: list[str], env: dict[str, str], ready: str, timeout: float = 120) -> Iterator[re.Match]:
+def running(
+    argv: list[str], env: dict[str, str], ready: str, timeout: float = 120
+) -> Iterator[re.Match]:
     """Run ``argv`` until the block ends; yields the match of its ``ready`` log line."""
     process = subprocess.Popen(
-        argv, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, start_new_session=True,
+        argv,
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
     try:
         yield _Lines(process).wait_for(ready, timeout)
@@ -68,12 +77,33 @@ def running(argv: list[str], env: dict[str, str], ready: str, timeout: float = 1
 
 def streamlit(port: int, env: dict[str, str]):
     """The dashboard as ``crypto up`` runs it, on ``port``."""
-    argv = [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboards" / "app.py"),
-            "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1"]
+    argv = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(ROOT / "dashboards" / "app.py"),
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+    ]
     return running(argv, env, r"You can now view your Streamlit app")
 
 
 def dagster_webserver(port: int, module: str, dagster_home: Path):
     """A Dagster webserver loading ``module`` over the instance in ``dagster_home``."""
-    argv = [sys.executable, "-m", "dagster_webserver", "-h", "127.0.0.1", "-p", str(port), "-m", module]
+    argv = [
+        sys.executable,
+        "-m",
+        "dagster_webserver",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-m",
+        module,
+    ]
     return running(argv, {"DAGSTER_HOME": str(dagster_home)}, r"Serving dagster-webserver on")

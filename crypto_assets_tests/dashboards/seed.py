@@ -16,7 +16,7 @@ import math
 import random
 import statistics
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import psycopg2
 
@@ -62,21 +62,38 @@ def _walk(symbol: str, start: datetime, count: int, rng: random.Random) -> list[
         price = open_ * math.exp(rng.gauss(0, 0.0006))
         high = max(open_, price) * (1 + abs(rng.gauss(0, 0.0003)))
         low = min(open_, price) * (1 - abs(rng.gauss(0, 0.0003)))
-        candles.append(Candle(start + i * MINUTE, MINUTE, open_, high, low, price,
-                              rng.uniform(5, 50) * 1_000 / START_PRICES.get(symbol, 100.0) * 10,
-                              rng.randint(50, 900)))
+        candles.append(
+            Candle(
+                start + i * MINUTE,
+                MINUTE,
+                open_,
+                high,
+                low,
+                price,
+                rng.uniform(5, 50) * 1_000 / START_PRICES.get(symbol, 100.0) * 10,
+                rng.randint(50, 900),
+            )
+        )
     return candles
 
 
 def rollup(candles: list[Candle], width: timedelta) -> list[Candle]:
     """Candles merged into ``width`` buckets (aligned on UTC midnight)."""
     groups: dict[datetime, list[Candle]] = {}
-    midnight = datetime(2000, 1, 3, tzinfo=timezone.utc)
+    midnight = datetime(2000, 1, 3, tzinfo=UTC)
     for c in candles:
         groups.setdefault(midnight + (c.open_time - midnight) // width * width, []).append(c)
     return [
-        Candle(t, width, g[0].open, max(c.high for c in g), min(c.low for c in g), g[-1].close,
-               sum(c.volume for c in g), sum(c.trades for c in g))
+        Candle(
+            t,
+            width,
+            g[0].open,
+            max(c.high for c in g),
+            min(c.low for c in g),
+            g[-1].close,
+            sum(c.volume for c in g),
+            sum(c.trades for c in g),
+        )
         for t, g in sorted(groups.items())
     ]
 
@@ -120,7 +137,11 @@ class DayMetrics:
 
     @property
     def log_return(self) -> float | None:
-        return None if self.previous_close is None else math.log(self.candles[-1].close / self.previous_close)
+        return (
+            None
+            if self.previous_close is None
+            else math.log(self.candles[-1].close / self.previous_close)
+        )
 
     @property
     def realized_volatility(self) -> float:
@@ -129,7 +150,11 @@ class DayMetrics:
 
     @property
     def range_pct(self) -> float:
-        return (max(c.high for c in self.candles) - min(c.low for c in self.candles)) / self.candles[0].open * 100
+        return (
+            (max(c.high for c in self.candles) - min(c.low for c in self.candles))
+            / self.candles[0].open
+            * 100
+        )
 
 
 def daily_metrics(minutes: list[Candle]) -> list[DayMetrics]:
@@ -169,7 +194,7 @@ def seed_market(
     seed: int = 5,
 ) -> SeededMarket:
     """Write the market into the (migrated, empty) database; return what was written."""
-    end = end or datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    end = end or datetime.now(UTC).replace(second=0, microsecond=0)
     rng = random.Random(seed)
     market = SeededMarket(end=end, symbols=tuple(symbols))
     start = end - timedelta(days=days) + MINUTE
@@ -179,23 +204,38 @@ def seed_market(
         if index == 0 and gap_minutes:
             cut = len(minutes) - 6 * 60  # six hours ago
             market.gap = (symbol, minutes[cut].open_time, gap_minutes)
-            minutes = minutes[:cut] + minutes[cut + gap_minutes:]
+            minutes = minutes[:cut] + minutes[cut + gap_minutes :]
         forming = minutes[-1]  # the newest minute has just opened: its first push only
-        minutes[-1] = Candle(forming.open_time, MINUTE, forming.open, forming.open, forming.open, forming.open,
-                             forming.volume / 30, forming.trades // 30)
+        minutes[-1] = Candle(
+            forming.open_time,
+            MINUTE,
+            forming.open,
+            forming.open,
+            forming.open,
+            forming.open,
+            forming.volume / 30,
+            forming.trades // 30,
+        )
         market.minutes[symbol] = minutes
         for width in (timedelta(minutes=15), timedelta(hours=1), timedelta(days=1)):
             market.rollups[(symbol, width)] = rollup(minutes, width)
-        market.samples[symbol] = [s for c in minutes if c.open_time >= sample_from - MINUTE
-                                  for s in _samples(c, end, rng) if s[0] >= sample_from]
+        market.samples[symbol] = [
+            s
+            for c in minutes
+            if c.open_time >= sample_from - MINUTE
+            for s in _samples(c, end, rng)
+            if s[0] >= sample_from
+        ]
     _write(database_url, market)
     return market
 
 
-def downsample(samples: list[tuple[datetime, float]], width: timedelta) -> list[tuple[datetime, list[float]]]:
+def downsample(
+    samples: list[tuple[datetime, float]], width: timedelta
+) -> list[tuple[datetime, list[float]]]:
     """Samples grouped into ``width`` windows: (window start, prices)."""
     groups: dict[datetime, list[float]] = {}
-    midnight = datetime(2000, 1, 3, tzinfo=timezone.utc)
+    midnight = datetime(2000, 1, 3, tzinfo=UTC)
     for t, price in samples:
         groups.setdefault(midnight + (t - midnight) // width * width, []).append(price)
     return sorted(groups.items())
@@ -205,32 +245,66 @@ def _write(database_url: str, market: SeededMarket) -> None:
     with contextlib.closing(psycopg2.connect(database_url)) as conn, conn.cursor() as cur:
         for symbol in market.symbols:
             minutes = market.minutes[symbol]
-            _copy(cur, "candles_1m", _CANDLE_COLUMNS + ", is_closed, source", [
-                _candle_line(symbol, c, "\tf\tstream" if c.open_time == market.end else "\tt\trest")
-                for c in minutes
-            ])
-            _copy(cur, "candles_15m", _CANDLE_COLUMNS,
-                  [_candle_line(symbol, c, "") for c in market.rollups[(symbol, timedelta(minutes=15))]])
-            for width, table in ((timedelta(hours=1), "candles_1h"), (timedelta(days=1), "candles_1d")):
+            _copy(
+                cur,
+                "candles_1m",
+                _CANDLE_COLUMNS + ", is_closed, source",
+                [
+                    _candle_line(
+                        symbol, c, "\tf\tstream" if c.open_time == market.end else "\tt\trest"
+                    )
+                    for c in minutes
+                ],
+            )
+            _copy(
+                cur,
+                "candles_15m",
+                _CANDLE_COLUMNS,
+                [
+                    _candle_line(symbol, c, "")
+                    for c in market.rollups[(symbol, timedelta(minutes=15))]
+                ],
+            )
+            for width, table in (
+                (timedelta(hours=1), "candles_1h"),
+                (timedelta(days=1), "candles_1d"),
+            ):
                 per = width // MINUTE
-                _copy(cur, table, _CANDLE_COLUMNS + ", vwap, source_candles, is_complete", [
-                    _candle_line(symbol, c, f"\t{c.quote_volume / c.volume:.6f}\t{per}\tt")
-                    for c in market.rollups[(symbol, width)]
-                ])
+                _copy(
+                    cur,
+                    table,
+                    _CANDLE_COLUMNS + ", vwap, source_candles, is_complete",
+                    [
+                        _candle_line(symbol, c, f"\t{c.quote_volume / c.volume:.6f}\t{per}\tt")
+                        for c in market.rollups[(symbol, width)]
+                    ],
+                )
             lines = [_metrics_line(symbol, m) for m in daily_metrics(minutes)]
-            _copy(cur, "market_metrics_daily",
-                  "symbol, day, open, close, previous_close, simple_return, log_return, realized_volatility,"
-                  " realized_volatility_annualized, range_pct, volume, quote_volume, trade_count, minutes_observed",
-                  lines)
+            _copy(
+                cur,
+                "market_metrics_daily",
+                "symbol, day, open, close, previous_close, simple_return, log_return, realized_volatility,"
+                " realized_volatility_annualized, range_pct, volume, quote_volume, trade_count, minutes_observed",
+                lines,
+            )
             samples = market.samples[symbol]
-            _copy(cur, "price_samples", "symbol, sampled_at, price",
-                  [f"{symbol}\t{t.isoformat()}\t{p:.4f}\n" for t, p in samples])
-            _copy(cur, "price_downsampled",
-                  "symbol, bucket_start, bucket_width, avg_price, median_price, min_price, max_price, sample_count", [
-                      f"{symbol}\t{t.isoformat()}\t{int(width.total_seconds())} seconds\t{statistics.fmean(ps):.6f}\t"
-                      f"{statistics.median(ps):.6f}\t{min(ps):.4f}\t{max(ps):.4f}\t{len(ps)}\n"
-                      for width in WINDOWS for t, ps in downsample([(t, round(p, 4)) for t, p in samples], width)
-                  ])
+            _copy(
+                cur,
+                "price_samples",
+                "symbol, sampled_at, price",
+                [f"{symbol}\t{t.isoformat()}\t{p:.4f}\n" for t, p in samples],
+            )
+            _copy(
+                cur,
+                "price_downsampled",
+                "symbol, bucket_start, bucket_width, avg_price, median_price, min_price, max_price, sample_count",
+                [
+                    f"{symbol}\t{t.isoformat()}\t{int(width.total_seconds())} seconds\t{statistics.fmean(ps):.6f}\t"
+                    f"{statistics.median(ps):.6f}\t{min(ps):.4f}\t{max(ps):.4f}\t{len(ps)}\n"
+                    for width in WINDOWS
+                    for t, ps in downsample([(t, round(p, 4)) for t, p in samples], width)
+                ],
+            )
         cur.execute(
             "INSERT INTO stream_heartbeats (connection_id, streams, connected_at, last_message_at,"
             " reconnect_count, malformed_count, updated_at) VALUES ('conn-0', %s, %s, %s, 1, 0, %s)",

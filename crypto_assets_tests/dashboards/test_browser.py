@@ -18,8 +18,16 @@ from crypto_assets_tests.dashboards.seed import seed_market
 from crypto_assets_tests.plugins.postgres import new_database
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 TIMEOUT_MS = 60_000
 
@@ -43,7 +51,11 @@ def warehouse(pg_server) -> str:
 @pytest.fixture(scope="module")
 def dashboard(warehouse, dagster_graphql) -> Iterator[str]:
     port = closed_port()
-    env = {"DATABASE_URL": warehouse, "DAGSTER_GRAPHQL_URL": dagster_graphql, "DAGSTER_UI_URL": "http://localhost:3000"}
+    env = {
+        "DATABASE_URL": warehouse,
+        "DAGSTER_GRAPHQL_URL": dagster_graphql,
+        "DAGSTER_UI_URL": "http://localhost:3000",
+    }
     with streamlit(port, env):
         yield f"http://127.0.0.1:{port}"
 
@@ -76,7 +88,9 @@ def opened(browser: Browser, url: str, scheme: str = "light") -> Iterator[tuple[
 
 
 def assert_no_failure(tab: Page, errors: list[str]) -> None:
-    assert tab.locator("[data-testid='stException']").count() == 0, tab.locator("[data-testid='stException']").first.inner_text()
+    assert tab.locator("[data-testid='stException']").count() == 0, tab.locator(
+        "[data-testid='stException']"
+    ).first.inner_text()
     text = tab.inner_text("body")
     assert "Traceback" not in text and "Exception" not in text, text
     assert not errors, errors
@@ -93,7 +107,9 @@ def test_every_page_renders_its_charts(browser, dashboard, page, query, heading,
         assert plots.count() == charts
         if heading == "Data health":
             tab.locator("[data-testid='stDataFrame']").first.wait_for()
-            assert tab.locator("[data-testid='stDataFrame']").count() >= 3  # tables, series, assets, checks
+            assert (
+                tab.locator("[data-testid='stDataFrame']").count() >= 3
+            )  # tables, series, assets, checks
         assert_no_failure(tab, errors)
         tab.screenshot(path=SCREENSHOTS / f"{page or 'market'}-{scheme}.png", full_page=True)
 

@@ -28,7 +28,9 @@ def test_last_hour_of_1m_windows_against_the_raw_band(seeded, use_database):
     assert median["y"] == pytest.approx([statistics.median(ps) for _, ps in windows], abs=1e-6)
     # 1,800 samples are more than the chart draws one by one: a min-max band per 10 s instead
     band = downsample(samples, timedelta(seconds=10))
-    assert trace(figure, "Raw samples, min–max per 10s")["y"] == pytest.approx([min(ps) for _, ps in band])
+    assert trace(figure, "Raw samples, min–max per 10s")["y"] == pytest.approx(
+        [min(ps) for _, ps in band]
+    )
     assert "USDT" in figure["layout"]["yaxis"]["title"]["text"]
     assert dict(at.query_params) == {"symbol": "BTCUSDT", "window": "1m", "span": "1h"}
 
@@ -39,9 +41,15 @@ def test_short_span_shows_every_raw_sample(seeded, use_database):
     figure = figures(at)[0]
     samples = _samples(seeded, "SOLUSDT", timedelta(minutes=15))
     assert trace(figure, "Raw samples")["y"] == pytest.approx([p for _, p in samples])
-    stored = downsample([(t, round(p, 4)) for t, p in seeded.market.samples["SOLUSDT"]], timedelta(minutes=5))
-    in_span = [ps for t, ps in stored if t >= seeded.market.end - timedelta(minutes=15)]  # windows starting in it
-    assert trace(figure, "Average, 5m windows")["y"] == pytest.approx([statistics.fmean(ps) for ps in in_span], abs=1e-6)
+    stored = downsample(
+        [(t, round(p, 4)) for t, p in seeded.market.samples["SOLUSDT"]], timedelta(minutes=5)
+    )
+    in_span = [
+        ps for t, ps in stored if t >= seeded.market.end - timedelta(minutes=15)
+    ]  # windows starting in it
+    assert trace(figure, "Average, 5m windows")["y"] == pytest.approx(
+        [statistics.fmean(ps) for ps in in_span], abs=1e-6
+    )
 
 
 def test_a_long_span_merges_windows_and_says_how(seeded, use_database):
@@ -54,7 +62,9 @@ def test_a_long_span_merges_windows_and_says_how(seeded, use_database):
     assert average["y"] == pytest.approx([statistics.fmean(ps) for _, ps in merged], rel=1e-9)
     assert trace(figure, "Median of window medians")["type"] == "scatter"
     # the raw band over a week comes from the windows' min and max: still the samples' extremes
-    assert trace(figure, "Raw samples, min–max per 30m")["y"] == pytest.approx([min(ps) for _, ps in merged])
+    assert trace(figure, "Raw samples, min–max per 30m")["y"] == pytest.approx(
+        [min(ps) for _, ps in merged]
+    )
 
 
 def test_an_unknown_window_in_the_url_is_reported(seeded, use_database):

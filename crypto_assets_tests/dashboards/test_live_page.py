@@ -16,13 +16,20 @@ def test_last_price_change_forming_candle_and_stream_health(seeded, use_database
     market = seeded.market
     at = open_page("live", {"symbol": "ETHUSDT"})
     last_at, last_price = market.samples["ETHUSDT"][-1]
-    day_ago = next(c for c in market.minutes["ETHUSDT"] if c.open_time == last_at - timedelta(hours=24))
+    day_ago = next(
+        c for c in market.minutes["ETHUSDT"] if c.open_time == last_at - timedelta(hours=24)
+    )
     price = metric(at, "Last price (USDT)")
     assert price.value == f"{round(last_price, 4):,.2f}"
-    assert price.delta == f"{(round(last_price, 4) / round(day_ago.close, 4) - 1) * 100:+.2f}% in 24 h"
+    assert (
+        price.delta == f"{(round(last_price, 4) / round(day_ago.close, 4) - 1) * 100:+.2f}% in 24 h"
+    )
 
     forming = market.minutes["ETHUSDT"][-1]
-    assert metric(at, f"Forming 1m candle ({forming.open_time:%H:%M} UTC)").value == f"{round(forming.close, 4):,.2f}"
+    assert (
+        metric(at, f"Forming 1m candle ({forming.open_time:%H:%M} UTC)").value
+        == f"{round(forming.close, 4):,.2f}"
+    )
     candles = trace(figures(at)[0], "ETHUSDT")
     assert len(candles["x"]) == 60  # the hour up to and including the forming minute
     assert candles["close"][-2] == round(market.minutes["ETHUSDT"][-2].close, 4)
@@ -57,16 +64,22 @@ def test_without_heartbeats_the_stream_is_reported_down(pg_server, use_database)
 
 
 def test_symbols_not_streaming_and_drops_by_reason_are_shown(pg_server, use_database):
-    use_database(one_candle_database(
-        pg_server, "dashboard_live_paused",
-        "INSERT INTO stream_heartbeats (connection_id, streams, connected_at, last_message_at, malformed_count,"
-        " dropped, not_streaming) VALUES"
-        " ('kline_1m-0', 1023, now(), now(), 2, '{\"bad k.c\": 2, \"buffer full: candle\": 5}', '{\"ETHUSDT\": \"BREAK\"}'),"
-        " ('kline_1m-1', 76, now(), now(), 1, '{\"bad k.c\": 1}', '{}')",
-    ))
+    use_database(
+        one_candle_database(
+            pg_server,
+            "dashboard_live_paused",
+            "INSERT INTO stream_heartbeats (connection_id, streams, connected_at, last_message_at, malformed_count,"
+            " dropped, not_streaming) VALUES"
+            ' (\'kline_1m-0\', 1023, now(), now(), 2, \'{"bad k.c": 2, "buffer full: candle": 5}\', \'{"ETHUSDT": "BREAK"}\'),'
+            " ('kline_1m-1', 76, now(), now(), 1, '{\"bad k.c\": 1}', '{}')",
+        )
+    )
     at = open_page("live")
     assert metric(at, "Symbols not streaming").value == "1"
     assert metric(at, "Malformed messages dropped").value == "3"
     assert any("Not streaming: ETHUSDT (BREAK)." in w for w in texts(at, "warning"))
     assert any("1099 streams" in c for c in texts(at, "caption"))
-    assert records(at.dataframe[1]) == [{"reason": "buffer full: candle", "count": 5}, {"reason": "bad k.c", "count": 3}]
+    assert records(at.dataframe[1]) == [
+        {"reason": "buffer full: candle", "count": 5},
+        {"reason": "bad k.c", "count": 3},
+    ]

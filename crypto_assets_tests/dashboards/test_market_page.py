@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
@@ -12,7 +12,7 @@ M15, H1 = timedelta(minutes=15), timedelta(hours=1)
 
 
 def _midnight(day) -> datetime:
-    return datetime.combine(day, time(), timezone.utc)
+    return datetime.combine(day, time(), UTC)
 
 
 def _iso(t: datetime) -> str:
@@ -28,15 +28,21 @@ def test_default_view_is_the_last_week_of_15m_candles_with_averages_and_vwap(see
 
     candles = trace(figures(at)[0], "BTCUSDT")
     assert candles["type"] == "candlestick"
-    assert candles["x"][0] == _iso(expected[0].open_time) and candles["x"][-1] == _iso(expected[-1].open_time)
+    assert candles["x"][0] == _iso(expected[0].open_time) and candles["x"][-1] == _iso(
+        expected[-1].open_time
+    )
     assert len(candles["x"]) == len(expected)
     assert candles["close"][-1] == pytest.approx(round(expected[-1].close, 4))
     assert candles["high"][0] == pytest.approx(round(expected[0].high, 4))
 
     closes = [round(c.close, 4) for c in market.rollups[("BTCUSDT", M15)]]
     assert trace(figures(at)[0], "MA 20")["y"][-1] == pytest.approx(sum(closes[-20:]) / 20)
-    vwap = sum(round(c.quote_volume, 6) for c in expected) / sum(round(c.volume, 6) for c in expected)
-    assert trace(figures(at)[0], "VWAP (from range start)")["y"][-1] == pytest.approx(vwap, rel=1e-9)
+    vwap = sum(round(c.quote_volume, 6) for c in expected) / sum(
+        round(c.volume, 6) for c in expected
+    )
+    assert trace(figures(at)[0], "VWAP (from range start)")["y"][-1] == pytest.approx(
+        vwap, rel=1e-9
+    )
 
     layout = figures(at)[0]["layout"]
     assert "BTCUSDT · 15m candles" in layout["title"]["text"]
@@ -44,15 +50,27 @@ def test_default_view_is_the_last_week_of_15m_candles_with_averages_and_vwap(see
     assert layout["yaxis2"]["title"]["text"] == "Volume (BTC)"
     assert layout["xaxis2"]["title"]["text"] == "Time (UTC)"
     assert dict(at.query_params) == {
-        "symbol": "BTCUSDT", "interval": "15m", "start": str(lo.date()), "end": str(market.end.date()),
-        "ma": "20,50", "vwap": "1", "compare": "",
+        "symbol": "BTCUSDT",
+        "interval": "15m",
+        "start": str(lo.date()),
+        "end": str(market.end.date()),
+        "ma": "20,50",
+        "vwap": "1",
+        "compare": "",
     }
 
 
 def test_selection_comes_from_the_url(seeded, use_database):
     use_database(seeded.url)
     day = seeded.market.end.date() - timedelta(days=3)
-    query = {"symbol": "ETHUSDT", "interval": "1h", "start": str(day), "end": str(day), "ma": "7", "vwap": "0"}
+    query = {
+        "symbol": "ETHUSDT",
+        "interval": "1h",
+        "start": str(day),
+        "end": str(day),
+        "ma": "7",
+        "vwap": "0",
+    }
     at = open_page("market", query)
     expected = [c for c in seeded.market.rollups[("ETHUSDT", H1)] if c.open_time.date() == day]
     figure = figures(at)[0]
@@ -66,7 +84,10 @@ def test_a_long_1m_range_is_merged_in_the_database_from_the_hourly_rollup(seeded
     use_database(seeded.url)
     market = seeded.market
     first_day = market.minutes["BTCUSDT"][0].open_time.date()
-    at = open_page("market", {"interval": "1m", "start": str(first_day), "end": str(market.end.date()), "ma": ""})
+    at = open_page(
+        "market",
+        {"interval": "1m", "start": str(first_day), "end": str(market.end.date()), "ma": ""},
+    )
     candles = trace(figures(at)[0], "BTCUSDT")
     hours = market.rollups[("BTCUSDT", H1)]
     assert len(candles["x"]) == len(hours) <= 2000
@@ -90,7 +111,9 @@ def test_compared_symbols_are_normalised_to_100_at_the_first_close(seeded, use_d
         half_hours: dict[datetime, float] = {}
         for c in market.rollups[(line["name"], M15)]:
             if c.open_time >= lo:
-                half_hours[c.open_time.replace(minute=c.open_time.minute // 30 * 30)] = round(c.close, 4)
+                half_hours[c.open_time.replace(minute=c.open_time.minute // 30 * 30)] = round(
+                    c.close, 4
+                )
         closes = list(half_hours.values())
         assert len(line["y"]) == len(closes)
         assert line["y"][0] == pytest.approx(100)

@@ -19,7 +19,9 @@ EMPTY_STATES = {
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_an_empty_warehouse_gets_an_empty_state_with_the_commands_that_fill_it(page, empty_url, use_database):
+def test_an_empty_warehouse_gets_an_empty_state_with_the_commands_that_fill_it(
+    page, empty_url, use_database
+):
     use_database(empty_url)
     at = open_page(page)
     assert not at.error and not figures(at)
@@ -32,7 +34,10 @@ def test_an_unreachable_database_is_named_without_its_password(page, use_databas
     use_database(f"postgresql://reader:s3cret@127.0.0.1:{closed_port()}/crypto")
     at = open_page(page)
     (error,) = texts(at, "error")
-    assert "The database at postgresql://reader:***@127.0.0.1:" in error and "is not reachable" in error
+    assert (
+        "The database at postgresql://reader:***@127.0.0.1:" in error
+        and "is not reachable" in error
+    )
     assert "s3cret" not in error and "make up" in error
 
 

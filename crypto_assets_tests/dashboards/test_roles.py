@@ -34,7 +34,9 @@ def test_the_role_reads_every_table_and_writes_none(readonly_url):
             assert cur.fetchone() == (0,)
         cur.execute("SHOW default_transaction_read_only")
         assert cur.fetchone() == ("on",)
-        cur.execute("SET default_transaction_read_only = off")  # even a session that asks cannot write
+        cur.execute(
+            "SET default_transaction_read_only = off"
+        )  # even a session that asks cannot write
         with pytest.raises(psycopg2.errors.InsufficientPrivilege):
             cur.execute("INSERT INTO price_samples VALUES ('BTCUSDT', now(), 1)")
 
@@ -57,7 +59,10 @@ def test_role_url_swaps_the_login_and_keeps_the_rest():
     assert role_url(url, password="p@ss word") == (
         "postgresql://crypto_dashboard:p%40ss%20word@db.internal:5432/crypto?sslmode=require"
     )
-    assert role_url(url, password=None) == "postgresql://crypto_dashboard@db.internal:5432/crypto?sslmode=require"
+    assert (
+        role_url(url, password=None)
+        == "postgresql://crypto_dashboard@db.internal:5432/crypto?sslmode=require"
+    )
 
 
 @pytest.mark.parametrize("page", PAGES)

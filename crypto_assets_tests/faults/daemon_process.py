@@ -15,8 +15,9 @@ import signal
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import dagster as dg
 import yaml
@@ -35,14 +36,20 @@ def wait_until(condition: Callable[[], Any], timeout: float, what: str, log: Pat
     try:
         return poll(condition, what, timeout_s=timeout, every_s=0.25)
     except AssertionError as err:
-        tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:]) if log and log.exists() else ""
+        tail = (
+            "\n".join(log.read_text(errors="replace").splitlines()[-40:])
+            if log and log.exists()
+            else ""
+        )
         raise AssertionError(f"{err}\n{tail}") from None
 
 
 class DaemonInstance:
     """The project's Dagster instance config, a throwaway storage, and a daemon over ``module``."""
 
-    def __init__(self, root: Path, pg_server: LocalPostgres, module: str, *, monitoring_poll_s: int = 1):
+    def __init__(
+        self, root: Path, pg_server: LocalPostgres, module: str, *, monitoring_poll_s: int = 1
+    ):
         self.root = root
         self.home = root / "dagster_home"
         self.home.mkdir(parents=True)
@@ -64,19 +71,34 @@ class DaemonInstance:
         self.process: subprocess.Popen | None = None
         self.instance: dg.DagsterInstance | None = None
 
-    def start(self, daemons: tuple[str, ...] = ("MONITORING", "EVENT_LOG_CONSUMER", "SENSOR"), timeout: float = 90) -> dg.DagsterInstance:
+    def start(
+        self,
+        daemons: tuple[str, ...] = ("MONITORING", "EVENT_LOG_CONSUMER", "SENSOR"),
+        timeout: float = 90,
+    ) -> dg.DagsterInstance:
         self.instance = dg.DagsterInstance.from_config(str(self.home))
         with self.log.open("w") as out:
             self.process = subprocess.Popen(
                 [str(Path(sys.executable).with_name("dagster-daemon")), "run", "-m", self.module],
-                env=self.env, cwd=self.home, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                env=self.env,
+                cwd=self.home,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
-        wait_until(lambda: self._heartbeating(daemons), timeout, f"the daemon's {', '.join(daemons)} heartbeats", self.log)
+        wait_until(
+            lambda: self._heartbeating(daemons),
+            timeout,
+            f"the daemon's {', '.join(daemons)} heartbeats",
+            self.log,
+        )
         return self.instance
 
     def _heartbeating(self, daemons: tuple[str, ...]) -> bool:
         if self.process.poll() is not None:
-            raise AssertionError(f"dagster-daemon exited {self.process.returncode}:\n{self.log.read_text(errors='replace')[-4000:]}")
+            raise AssertionError(
+                f"dagster-daemon exited {self.process.returncode}:\n{self.log.read_text(errors='replace')[-4000:]}"
+            )
         return set(daemons) <= set(self.instance.get_daemon_heartbeats())
 
     def stop(self) -> None:

@@ -15,13 +15,19 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_dagster_reads_run_monitoring_retries_and_the_launcher(tmp_path):
     config = yaml.safe_load(DAGSTER_YAML.read_text())
-    for storage in ("run_storage", "event_log_storage", "schedule_storage"):  # only the storage differs
+    for storage in (
+        "run_storage",
+        "event_log_storage",
+        "schedule_storage",
+    ):  # only the storage differs
         del config[storage]
     config["storage"] = {"sqlite": {"base_dir": str(tmp_path / "storage")}}
     (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(config))
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
         assert instance.run_monitoring_enabled
-        assert instance.run_monitoring_max_resume_run_attempts == 0  # a local worker cannot be resumed
+        assert (
+            instance.run_monitoring_max_resume_run_attempts == 0
+        )  # a local worker cannot be resumed
         assert isinstance(instance.run_launcher, LocalRunLauncher)
         assert instance.run_launcher.supports_check_run_worker_health
         assert instance.run_retries_enabled and instance.run_retries_max_retries == 2
@@ -31,7 +37,7 @@ def test_dagster_reads_run_monitoring_retries_and_the_launcher(tmp_path):
 def test_compose_runs_the_daemon_on_the_same_instance_config():
     dockerfile = (ROOT / "Dockerfile").read_text()
     home = re.search(r"DAGSTER_HOME=(\S+)", dockerfile).group(1)
-    assert f"cp dagster.yaml $DAGSTER_HOME/dagster.yaml" in dockerfile
+    assert "cp dagster.yaml $DAGSTER_HOME/dagster.yaml" in dockerfile
     services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
     assert services["dagster-daemon"]["command"][:2] == ["dagster-daemon", "run"]
     assert services["dagster-daemon"]["environment"]["DAGSTER_HOME"] == home

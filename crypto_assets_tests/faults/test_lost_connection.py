@@ -25,9 +25,13 @@ def losing_asset(lose_on_attempts: set[int]):
 
 
 def materialize(asset, db_url):
-    warehouse = WarehouseResource(database_url=db_url, lost_connection_retries=2, lost_connection_wait_s=0)
+    warehouse = WarehouseResource(
+        database_url=db_url, lost_connection_retries=2, lost_connection_wait_s=0
+    )
     with dg.DagsterInstance.ephemeral() as instance:
-        result = dg.materialize([asset], resources={"warehouse": warehouse}, instance=instance, raise_on_error=False)
+        result = dg.materialize(
+            [asset], resources={"warehouse": warehouse}, instance=instance, raise_on_error=False
+        )
         logs = [entry.user_message for entry in instance.all_logs(result.run_id)]
     return result, logs
 
@@ -44,8 +48,13 @@ def test_a_lost_connection_is_retried_and_the_retry_writes_the_rows(db_url):
     result, logs = materialize(losing_asset({0}), db_url)
     assert result.success
     assert [e.event_type_value for e in result.all_events].count("STEP_UP_FOR_RETRY") == 1
-    assert any(f"lost the database connection (OperationalError: {LOST}); retrying the step in 0 s" in m for m in logs)
-    assert attempts_stored(db_url) == [1]  # the lost transaction left nothing; the retry's row is there
+    assert any(
+        f"lost the database connection (OperationalError: {LOST}); retrying the step in 0 s" in m
+        for m in logs
+    )
+    assert attempts_stored(db_url) == [
+        1
+    ]  # the lost transaction left nothing; the retry's row is there
 
 
 def test_a_connection_lost_on_every_attempt_fails_naming_the_cause(db_url):

@@ -7,7 +7,13 @@ import os
 import dagster as dg
 import pytest
 
-from crypto_assets.run_launcher import HOST_TAG, LocalRunLauncher, health_result, host_tags, worker_state
+from crypto_assets.run_launcher import (
+    HOST_TAG,
+    LocalRunLauncher,
+    health_result,
+    host_tags,
+    worker_state,
+)
 
 
 @dg.asset
@@ -42,5 +48,7 @@ def test_dagster_still_takes_this_health_answer():
     day they move or change."""
     assert str(health_result(False, "its process 1 is gone")) == "FAILED: 'its process 1 is gone'"
     assert health_result(True, "ok").status.value == "RUNNING"
-    assert health_result(None, "cannot tell").status.value == "RUNNING"  # never fail what cannot be checked
+    assert (
+        health_result(None, "cannot tell").status.value == "RUNNING"
+    )  # never fail what cannot be checked
     assert LocalRunLauncher().supports_check_run_worker_health

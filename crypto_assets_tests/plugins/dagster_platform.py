@@ -18,7 +18,9 @@ def dagster_platform(tmp_path, pg_server, db_url, simulator_url):
     platforms: list[DagsterPlatform] = []
 
     def start(config: str) -> DagsterPlatform:
-        platform = DagsterPlatform(tmp_path / f"platform{len(platforms)}", pg_server, db_url, simulator_url, config)
+        platform = DagsterPlatform(
+            tmp_path / f"platform{len(platforms)}", pg_server, db_url, simulator_url, config
+        )
         platforms.append(platform)
         return platform
 

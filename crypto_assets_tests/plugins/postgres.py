@@ -50,7 +50,9 @@ def timescaledb_mode() -> bool | None:
 def schema_tables() -> list[str]:
     """Every table the schema's migrations create, in creation order (no schema_migrations)."""
     names: list[str] = []
-    pattern = re.compile(r"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?([A-Za-z_][A-Za-z0-9_]*)", re.I)
+    pattern = re.compile(
+        r"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?([A-Za-z_][A-Za-z0-9_]*)", re.I
+    )
     for _, statement in schema.MIGRATIONS:
         for name in pattern.findall(statement):
             if name != "schema_migrations" and name not in names:

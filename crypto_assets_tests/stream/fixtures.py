@@ -17,7 +17,9 @@ from crypto_assets_tests.stream.helpers import SPEED, START_MS
 @pytest.fixture(scope="session")
 def stream_simulator_server():
     rules = StreamRules(ping_interval_s=0.5, pong_timeout_s=5.0)
-    with SimulatorServer(clock=SimClock(start_ms=START_MS, speed=SPEED), stream_rules=rules) as server:
+    with SimulatorServer(
+        clock=SimClock(start_ms=START_MS, speed=SPEED), stream_rules=rules
+    ) as server:
         yield server
 
 

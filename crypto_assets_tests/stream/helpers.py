@@ -12,15 +12,18 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 import dagster as dg
 import httpx
 import psycopg2
 import yaml
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
 
 from crypto_assets.assets.candles_1m import build_candles_1m
 from crypto_assets.assets.partitions import day_symbol_partitions
@@ -33,12 +36,16 @@ from crypto_assets_tests.assets.helpers import materialize_range, resources
 
 MINUTE = 60_000
 SPEED = 60.0  # a market minute takes 1 s of wall time
-START_MS = int(datetime(2025, 3, 10, 0, 0, 40, tzinfo=timezone.utc).timestamp() * 1000)  # 40 s into a day
+START_MS = int(
+    datetime(2025, 3, 10, 0, 0, 40, tzinfo=UTC).timestamp() * 1000
+)  # 40 s into a day
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
 WAIT_S = 30.0
 
 
-def wait_until(condition: Callable[[], object], what: str, timeout_s: float = WAIT_S, every_s: float = 0.05):
+def wait_until(
+    condition: Callable[[], object], what: str, timeout_s: float = WAIT_S, every_s: float = 0.05
+):
     """Poll ``condition`` until it returns something truthy (returned); fail naming ``what``."""
     deadline = time.monotonic() + timeout_s
     while True:
@@ -46,7 +53,9 @@ def wait_until(condition: Callable[[], object], what: str, timeout_s: float = WA
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what} (last value: {value!r})")
+            raise AssertionError(
+                f"timed out after {timeout_s:g} s waiting for {what} (last value: {value!r})"
+            )
         time.sleep(every_s)
 
 
@@ -82,8 +91,17 @@ def rest_candles(api_url: str, symbol: str, start_ms: int, end_ms: int) -> list[
     """REST's closed 1m klines opening in [start, end), page by page, without the 12th 'ignore' value."""
     rows: list[tuple] = []
     while start_ms < end_ms:
-        response = httpx.get(f"{api_url}/api/v3/klines", params={"symbol": symbol, "interval": "1m", "startTime": start_ms,
-                                                                 "endTime": end_ms - 1, "limit": 1000}, timeout=10)
+        response = httpx.get(
+            f"{api_url}/api/v3/klines",
+            params={
+                "symbol": symbol,
+                "interval": "1m",
+                "startTime": start_ms,
+                "endTime": end_ms - 1,
+                "limit": 1000,
+            },
+            timeout=10,
+        )
         response.raise_for_status()
         page = response.json()
         if not page:
@@ -95,9 +113,12 @@ def rest_candles(api_url: str, symbol: str, start_ms: int, end_ms: int) -> list[
 
 
 def closed_minutes(db_url: str, symbol: str, start_ms: int, end_ms: int) -> int:
-    return query(db_url, "SELECT count(*) FROM candles_1m WHERE symbol = %s AND is_closed"
-                 " AND open_time >= to_timestamp(%s / 1000.0) AND open_time < to_timestamp(%s / 1000.0)",
-                 (symbol, start_ms, end_ms))[0][0]
+    return query(
+        db_url,
+        "SELECT count(*) FROM candles_1m WHERE symbol = %s AND is_closed"
+        " AND open_time >= to_timestamp(%s / 1000.0) AND open_time < to_timestamp(%s / 1000.0)",
+        (symbol, start_ms, end_ms),
+    )[0][0]
 
 
 def minute_of(ms: int) -> int:
@@ -116,8 +137,15 @@ class CollectorThread:
 
     @classmethod
     def start(cls, simulator, db_url: str, **overrides) -> CollectorThread:
-        settings = dict(symbols=SYMBOLS, ws_url=simulator.ws_url, api_url=simulator.url, database_url=db_url,
-                        flush_interval_s=0.1, heartbeat_interval_s=0.2, idle_timeout_s=2.0)
+        settings = dict(
+            symbols=SYMBOLS,
+            ws_url=simulator.ws_url,
+            api_url=simulator.url,
+            database_url=db_url,
+            flush_interval_s=0.1,
+            heartbeat_interval_s=0.2,
+            idle_timeout_s=2.0,
+        )
         collector = Collector(CollectorConfig(**(settings | overrides)))
         collector.validate()
         thread = cls(collector)
@@ -147,13 +175,30 @@ class CollectorThread:
             raise self.error
 
 
-def insert_candles(db_url: str, symbol: str, rows: list[list], is_closed: bool = True, source: str = "stream") -> None:
+def insert_candles(
+    db_url: str, symbol: str, rows: list[list], is_closed: bool = True, source: str = "stream"
+) -> None:
     """Put REST-shaped rows (11 values) into candles_1m as the collector would."""
     with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
         for row in rows:
             cur.execute(
                 "INSERT INTO candles_1m VALUES (%s, to_timestamp(%s / 1000.0), to_timestamp(%s / 1000.0), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (symbol, row[0], row[6], row[1], row[2], row[3], row[4], row[5], row[7], row[8], row[9], row[10], is_closed, source),
+                (
+                    symbol,
+                    row[0],
+                    row[6],
+                    row[1],
+                    row[2],
+                    row[3],
+                    row[4],
+                    row[5],
+                    row[7],
+                    row[8],
+                    row[9],
+                    row[10],
+                    is_closed,
+                    source,
+                ),
             )
     conn.close()
 
@@ -163,11 +208,25 @@ def stream_settings(symbols=SYMBOLS) -> Settings:
     return Settings(symbols=tuple(symbols), history_start=ms_to_datetime(START_MS).date())
 
 
-def stream_gaps_tick(instance: dg.DagsterInstance, settings: Settings, db_url: str, now: datetime, api_url: str = "http://unused"):
+def stream_gaps_tick(
+    instance: dg.DagsterInstance,
+    settings: Settings,
+    db_url: str,
+    now: datetime,
+    api_url: str = "http://unused",
+):
     """One evaluation of the stream-gaps sensor at ``now`` (its run requests, cursor, check events)."""
     sensor = build_stream_gaps_sensor(dg.AssetKey("candles_1m"), settings, 200, now=lambda: now)
-    defs = dg.Definitions(assets=[build_candles_1m(day_symbol_partitions(settings))], sensors=[sensor], resources=resources(api_url, db_url))
-    context = dg.build_sensor_context(instance=instance, definitions=defs, resources={"warehouse": WarehouseResource(database_url=db_url)})
+    defs = dg.Definitions(
+        assets=[build_candles_1m(day_symbol_partitions(settings))],
+        sensors=[sensor],
+        resources=resources(api_url, db_url),
+    )
+    context = dg.build_sensor_context(
+        instance=instance,
+        definitions=defs,
+        resources={"warehouse": WarehouseResource(database_url=db_url)},
+    )
     return sensor.evaluate_tick(context)
 
 
@@ -178,32 +237,57 @@ def repair_with_sensor(simulator, db_url: str, symbols=SYMBOLS) -> tuple[int, li
     tick_at = ms_to_datetime(simulator.clock.now_ms())
     with dg.instance_for_test() as instance:
         result = stream_gaps_tick(instance, settings, db_url, tick_at, simulator.url)
-        runs = [materialize_range("candles_1m", settings, simulator.url, db_url, r.tags[ASSET_PARTITION_RANGE_START_TAG],
-                                  r.tags[ASSET_PARTITION_RANGE_END_TAG], instance) for r in result.run_requests]
+        runs = [
+            materialize_range(
+                "candles_1m",
+                settings,
+                simulator.url,
+                db_url,
+                r.tags[ASSET_PARTITION_RANGE_START_TAG],
+                r.tags[ASSET_PARTITION_RANGE_END_TAG],
+                instance,
+            )
+            for r in result.run_requests
+        ]
     return due_windows(symbols, settings.history_start, tick_at)[-1][3], runs
 
 
-def assert_once_and_equal_to_rest(simulator, db_url: str, start_ms: int, end_ms: int, symbols=SYMBOLS) -> None:
+def assert_once_and_equal_to_rest(
+    simulator, db_url: str, start_ms: int, end_ms: int, symbols=SYMBOLS
+) -> None:
     """Every minute in [start, end) of every symbol: one closed row, equal to REST's kline."""
     for symbol in symbols:
         rows = table_candles(db_url, symbol, start_ms, end_ms)
         assert len({row[0] for row in rows}) == len(rows), f"{symbol}: a minute appears twice"
-        assert [row[0] for row in rows] == list(range(start_ms, end_ms, MINUTE)), f"{symbol}: minutes missing"
+        assert [row[0] for row in rows] == list(range(start_ms, end_ms, MINUTE)), (
+            f"{symbol}: minutes missing"
+        )
         assert all(row[11] for row in rows), f"{symbol}: a row is not closed"
-        assert [row[:11] for row in rows] == rest_candles(simulator.url, symbol, start_ms, end_ms), f"{symbol}: differs from REST"
+        assert [row[:11] for row in rows] == rest_candles(
+            simulator.url, symbol, start_ms, end_ms
+        ), f"{symbol}: differs from REST"
 
 
 def assert_a_sample_every_2s(db_url: str, start_ms: int, end_ms: int, symbols=SYMBOLS) -> None:
     """One price sample per symbol for every 2 s push of market time in [start, end) (sampling every 2 s)."""
-    samples = query(db_url, "SELECT symbol, count(*) FROM price_samples WHERE sampled_at >= to_timestamp(%s / 1000.0)"
-                    " AND sampled_at < to_timestamp(%s / 1000.0) GROUP BY 1", (start_ms, end_ms))
+    samples = query(
+        db_url,
+        "SELECT symbol, count(*) FROM price_samples WHERE sampled_at >= to_timestamp(%s / 1000.0)"
+        " AND sampled_at < to_timestamp(%s / 1000.0) GROUP BY 1",
+        (start_ms, end_ms),
+    )
     assert sorted(samples) == [(symbol, (end_ms - start_ms) // 2_000) for symbol in sorted(symbols)]
 
 
 def write_config(directory: Path, symbols=SYMBOLS, **keys) -> Path:
     """A CRYPTO_CONFIG file for a collector subprocess (fast flushes and stall detection)."""
-    values = {"symbols": list(symbols), "history_start": ms_to_datetime(START_MS).date().isoformat(),
-              "stream_flush_interval_seconds": 0.1, "stream_idle_timeout_seconds": 2.0, **keys}
+    values = {
+        "symbols": list(symbols),
+        "history_start": ms_to_datetime(START_MS).date().isoformat(),
+        "stream_flush_interval_seconds": 0.1,
+        "stream_idle_timeout_seconds": 2.0,
+        **keys,
+    }
     path = directory / "crypto.yaml"
     path.write_text(yaml.safe_dump(values))
     return path
@@ -211,7 +295,18 @@ def write_config(directory: Path, symbols=SYMBOLS, **keys) -> Path:
 
 def spawn_stream(simulator, db_url: str, config: Path, log: Path) -> subprocess.Popen:
     """``crypto stream`` as its own process, logging to ``log``."""
-    env = {**os.environ, "CRYPTO_CONFIG": str(config), "DATABASE_URL": db_url, "BINANCE_API_URL": simulator.url,
-           "BINANCE_WS_URL": simulator.ws_url, "DAGSTER_HOME": str(config.parent)}
+    env = {
+        **os.environ,
+        "CRYPTO_CONFIG": str(config),
+        "DATABASE_URL": db_url,
+        "BINANCE_API_URL": simulator.url,
+        "BINANCE_WS_URL": simulator.ws_url,
+        "DAGSTER_HOME": str(config.parent),
+    }
     with open(log, "ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "crypto_assets.cli", "stream"], env=env, stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [sys.executable, "-m", "crypto_assets.cli", "stream"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )

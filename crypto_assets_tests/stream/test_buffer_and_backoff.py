@@ -18,9 +18,22 @@ MINUTE = 60_000
 T0 = 1_741_564_800_000  # 2025-03-10 00:00 UTC
 
 
-def push(symbol: str, open_time: int, event_ms: int, close: str = "1.50000000", closed: bool = False) -> KlineEvent:
-    kline = Kline(open_time, "1.00000000", "2.00000000", "0.50000000", close, "10.00000000", open_time + MINUTE - 1,
-                  "15.00000000", 7, "5.00000000", "7.50000000")
+def push(
+    symbol: str, open_time: int, event_ms: int, close: str = "1.50000000", closed: bool = False
+) -> KlineEvent:
+    kline = Kline(
+        open_time,
+        "1.00000000",
+        "2.00000000",
+        "0.50000000",
+        close,
+        "10.00000000",
+        open_time + MINUTE - 1,
+        "15.00000000",
+        7,
+        "5.00000000",
+        "7.50000000",
+    )
     return KlineEvent(symbol, event_ms, kline, closed)
 
 
@@ -31,8 +44,18 @@ def test_pushes_of_one_minute_collapse_to_the_newest_and_samples_are_thinned():
     rows.add(push("BTCUSDT", T0, T0 + MINUTE, close="1.99999999", closed=True))
     batch = rows.take()
     assert list(batch.candles) == [("BTCUSDT", T0)]
-    assert batch.candles["BTCUSDT", T0].endswith("\t1.99999999\t10.00000000\t15.00000000\t7\t5.00000000\t7.50000000\tt\tstream\n")
-    assert [line.split("\t")[1][11:19] for line in batch.samples] == ["00:00:00", "00:00:10", "00:00:20", "00:00:30", "00:00:40", "00:00:50", "00:01:00"]
+    assert batch.candles["BTCUSDT", T0].endswith(
+        "\t1.99999999\t10.00000000\t15.00000000\t7\t5.00000000\t7.50000000\tt\tstream\n"
+    )
+    assert [line.split("\t")[1][11:19] for line in batch.samples] == [
+        "00:00:00",
+        "00:00:10",
+        "00:00:20",
+        "00:00:30",
+        "00:00:40",
+        "00:00:50",
+        "00:01:00",
+    ]
     assert len(rows) == 0
 
 
@@ -62,7 +85,10 @@ def test_a_full_buffer_drops_the_oldest_candles_first():
     # 4 candles + 4 samples = 8 > 6: the two oldest candles went (REST refills those minutes).
     assert (rows.dropped_candles, rows.dropped_samples) == (2, 0)
     batch = rows.take()
-    assert list(batch.candles) == [("BTCUSDT", T0 + 2 * MINUTE), ("BTCUSDT", T0 + 3 * MINUTE)] and len(batch.samples) == 4
+    assert (
+        list(batch.candles) == [("BTCUSDT", T0 + 2 * MINUTE), ("BTCUSDT", T0 + 3 * MINUTE)]
+        and len(batch.samples) == 4
+    )
 
 
 def test_samples_are_dropped_only_when_no_candle_is_left():
@@ -73,7 +99,11 @@ def test_samples_are_dropped_only_when_no_candle_is_left():
     # again before the oldest sample did.
     assert (rows.dropped_candles, rows.dropped_samples) == (2, 1)
     batch = rows.take()
-    assert not batch.candles and [line.split("\t")[1][17:19] for line in batch.samples] == ["01", "02", "03"]
+    assert not batch.candles and [line.split("\t")[1][17:19] for line in batch.samples] == [
+        "01",
+        "02",
+        "03",
+    ]
 
 
 def test_backoff_is_jittered_below_a_doubling_ceiling_and_resets():
@@ -115,14 +145,24 @@ def test_acquire_gives_up_when_stopping():
 
 def test_a_final_push_is_not_replaced_by_a_late_forming_one():
     rows = PendingRows(capacity=100, sampling_interval_ms=2_000)
-    rows.add(push("BTCUSDT", T0, T0 + MINUTE, close="1.00000009", closed=True))  # from the new connection
+    rows.add(
+        push("BTCUSDT", T0, T0 + MINUTE, close="1.00000009", closed=True)
+    )  # from the new connection
     rows.add(push("BTCUSDT", T0, T0 + 58_000, close="1.00000008"))  # the old one, a little behind
-    assert rows.take().candles["BTCUSDT", T0].endswith("\t1.00000009\t10.00000000\t15.00000000\t7\t5.00000000\t7.50000000\tt\tstream\n")
+    assert (
+        rows.take()
+        .candles["BTCUSDT", T0]
+        .endswith("\t1.00000009\t10.00000000\t15.00000000\t7\t5.00000000\t7.50000000\tt\tstream\n")
+    )
 
 
 def test_every_overflow_drop_is_reported_with_its_symbol():
     drops = []
-    rows = PendingRows(capacity=3, sampling_interval_ms=1, on_drop=lambda symbol, what: drops.append((symbol, what)))
+    rows = PendingRows(
+        capacity=3,
+        sampling_interval_ms=1,
+        on_drop=lambda symbol, what: drops.append((symbol, what)),
+    )
     rows.add(push("BTCUSDT", T0, T0))
     rows.add(push("ETHUSDT", T0, T0 + 1))  # 4 rows: BTCUSDT's candle goes
     rows.add(push("ETHUSDT", T0, T0 + 2))  # a sample more: ETHUSDT's candle goes, then it is back
@@ -142,4 +182,7 @@ def test_the_throttled_log_says_each_reason_once_a_minute_and_counts_the_rest(ca
         now[0] = 60.0
         assert log.warning("bad k.c", "dropped %s", "five")
     assert [r.getMessage() for r in caplog.records] == [
-        "dropped one", "dropped three", "dropped five (and 2 more of this kind since the last such line)"]
+        "dropped one",
+        "dropped three",
+        "dropped five (and 2 more of this kind since the last such line)",
+    ]

@@ -25,34 +25,65 @@ SUBSCRIBE_REQUESTS = 5
 
 @pytest.fixture(scope="module")
 def market():
-    rules = StreamRules(ping_interval_s=2.0, pong_timeout_s=10.0)  # pongs are due and count as messages
+    rules = StreamRules(
+        ping_interval_s=2.0, pong_timeout_s=10.0
+    )  # pongs are due and count as messages
     with SimulatorServer(extra_symbols=len(SYMBOLS), stream_rules=rules) as server:
         yield server
 
 
 def symbols_pushed_since(db_url: str, since_s: float) -> int:
     """How many symbols have a price sample (one per push) stamped after ``since_s`` (epoch seconds)."""
-    return query(db_url, "SELECT count(DISTINCT symbol) FROM price_samples WHERE sampled_at > to_timestamp(%s)", (since_s,))[0][0]
+    return query(
+        db_url,
+        "SELECT count(DISTINCT symbol) FROM price_samples WHERE sampled_at > to_timestamp(%s)",
+        (since_s,),
+    )[0][0]
 
 
-def test_1100_symbols_stream_within_every_limit_and_all_come_back_after_every_connection_drops(market, db_url):
+def test_1100_symbols_stream_within_every_limit_and_all_come_back_after_every_connection_drops(
+    market, db_url
+):
     running = CollectorThread.start(market, db_url, symbols=SYMBOLS, idle_timeout_s=10.0)
     try:
         started = time.time()
-        wait_until(lambda: symbols_pushed_since(db_url, started) == len(SYMBOLS), "a push of every symbol written")
-        beats = query(db_url, "SELECT connection_id, streams, not_streaming, dropped FROM stream_heartbeats ORDER BY 1")
+        wait_until(
+            lambda: symbols_pushed_since(db_url, started) == len(SYMBOLS),
+            "a push of every symbol written",
+        )
+        beats = query(
+            db_url,
+            "SELECT connection_id, streams, not_streaming, dropped FROM stream_heartbeats ORDER BY 1",
+        )
         assert beats == [("kline_1m-0", 1024, {}, {}), ("kline_1m-1", 76, {}, {})]
         assert market.streams.subscribed_streams() == len(SYMBOLS)
-        assert (market.streams.stats["status_101"], market.streams.stats["requests"]) == (2, SUBSCRIBE_REQUESTS)
+        assert (market.streams.stats["status_101"], market.streams.stats["requests"]) == (
+            2,
+            SUBSCRIBE_REQUESTS,
+        )
 
         assert market.streams.drop_all() == 2  # a reconnect storm
         dropped_at = time.time()
-        wait_until(lambda: symbols_pushed_since(db_url, dropped_at) == len(SYMBOLS), "every symbol pushing again")
+        wait_until(
+            lambda: symbols_pushed_since(db_url, dropped_at) == len(SYMBOLS),
+            "every symbol pushing again",
+        )
         assert [s.stats.reconnect_count for s in running.collector.streams] == [1, 1]
-        assert (market.streams.stats["status_101"], market.streams.stats["requests"]) == (4, 2 * SUBSCRIBE_REQUESTS)
+        assert (market.streams.stats["status_101"], market.streams.stats["requests"]) == (
+            4,
+            2 * SUBSCRIBE_REQUESTS,
+        )
     finally:
         running.stop()
     counts = market.streams.stats.snapshot()
-    broken = {name: counts.get(name, 0) for name in ("closed_message_rate", "closed_pong_timeout", "requests_refused",
-                                                      "status_400", "status_429")}
+    broken = {
+        name: counts.get(name, 0)
+        for name in (
+            "closed_message_rate",
+            "closed_pong_timeout",
+            "requests_refused",
+            "status_400",
+            "status_429",
+        )
+    }
     assert broken == dict.fromkeys(broken, 0)

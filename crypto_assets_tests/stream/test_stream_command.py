@@ -53,8 +53,10 @@ def test_healthcheck_fails_when_the_last_message_is_old(database, capsys):
 
 def test_healthcheck_passes_for_a_connection_whose_symbols_all_left_trading(database, capsys):
     with psycopg2.connect(database) as conn, conn.cursor() as cur:
-        cur.execute("INSERT INTO stream_heartbeats (connection_id, streams, not_streaming)"
-                    " VALUES ('kline_1m-0', 0, '{\"ETHUSDT\": \"BREAK\"}')")  # alive, nothing to stream
+        cur.execute(
+            "INSERT INTO stream_heartbeats (connection_id, streams, not_streaming)"
+            " VALUES ('kline_1m-0', 0, '{\"ETHUSDT\": \"BREAK\"}')"
+        )  # alive, nothing to stream
     conn.close()
     assert main(["stream", "--healthcheck", "--max-age", "60"]) == 0
     out = capsys.readouterr().out
@@ -96,6 +98,9 @@ def test_bad_stream_settings_name_their_key(tmp_path, monkeypatch, key, value, s
 
 def test_crypto_up_runs_dagster_inside_dagster_home(tmp_path):
     """Next to the repo's dagster.yaml template, Dagster would warn that it ignores it."""
-    services = {s.name: s for s in platform_services(demo=False, dagster_port=3000, dagster_home=str(tmp_path))}
+    services = {
+        s.name: s
+        for s in platform_services(demo=False, dagster_port=3000, dagster_home=str(tmp_path))
+    }
     assert services["dagster-webserver"].cwd == services["dagster-daemon"].cwd == str(tmp_path)
     assert services["stream"].cwd is None

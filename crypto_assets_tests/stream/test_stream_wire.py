@@ -20,7 +20,9 @@ from crypto_assets.binance.stream_wire import (
 )
 from crypto_assets.binance.wire import Kline
 
-RECORDED = Path(__file__).resolve().parent.parent / "fixtures" / "ws_kline_BTCUSDT_5m_2021-09-14.jsonl"
+RECORDED = (
+    Path(__file__).resolve().parent.parent / "fixtures" / "ws_kline_BTCUSDT_5m_2021-09-14.jsonl"
+)
 
 
 def test_recorded_binance_frames_parse_to_the_values_sent():
@@ -30,8 +32,19 @@ def test_recorded_binance_frames_parse_to_the_values_sent():
     assert events[0] == KlineEvent(
         "BTCUSDT",
         1631637132163,
-        Kline(1631637000000, "46692.06000000", "46720.00000000", "46658.01000000", "46672.98000000", "53.38997000",
-              1631637299999, "2492731.28713130", 2196, "28.76136000", "1342722.01811650"),
+        Kline(
+            1631637000000,
+            "46692.06000000",
+            "46720.00000000",
+            "46658.01000000",
+            "46672.98000000",
+            "53.38997000",
+            1631637299999,
+            "2492731.28713130",
+            2196,
+            "28.76136000",
+            "1342722.01811650",
+        ),
         False,
     )
     assert first["k"]["c"] == events[0].kline.close
@@ -101,7 +114,9 @@ def test_malformed_frames_are_refused_saying_what_is_wrong(text, reason, says):
 
 def test_a_kline_of_a_symbol_not_subscribed_is_malformed():
     assert parse_message(_frame(), symbols={"BTCUSDT"}).symbol == "BTCUSDT"
-    with pytest.raises(MalformedFrame, match="'BTCUSDT' is not one this connection subscribed to") as refused:
+    with pytest.raises(
+        MalformedFrame, match="'BTCUSDT' is not one this connection subscribed to"
+    ) as refused:
         parse_message(_frame(), symbols={"ETHUSDT"})
     assert refused.value.reason == "symbol not subscribed"
 
@@ -109,10 +124,16 @@ def test_a_kline_of_a_symbol_not_subscribed_is_malformed():
 @pytest.mark.parametrize(
     ("text", "reply"),
     [
-        ('{"result":null,"id":1}', Reply(1, None, None)),  # binance-spot-api-docs, "Subscribe to a stream"
+        (
+            '{"result":null,"id":1}',
+            Reply(1, None, None),
+        ),  # binance-spot-api-docs, "Subscribe to a stream"
         ('{"result":["btcusdt@aggTrade"],"id":3}', Reply(3, ["btcusdt@aggTrade"], None)),
         # as the exchange sent it to a client (ctubio/Krypto-trading-bot issue 1121)
-        ('{"error":{"code":2,"msg":"Invalid request: invalid stream"},"id":2}', Reply(2, None, "code 2: Invalid request: invalid stream")),
+        (
+            '{"error":{"code":2,"msg":"Invalid request: invalid stream"},"id":2}',
+            Reply(2, None, "code 2: Invalid request: invalid stream"),
+        ),
     ],
 )
 def test_replies_to_control_requests_are_recognised(text, reply):
@@ -120,14 +141,21 @@ def test_replies_to_control_requests_are_recognised(text, reply):
 
 
 def test_a_subscribe_request_is_binances_json():
-    assert json.loads(control_request("SUBSCRIBE", ["btcusdt@kline_1m"], 7)) == \
-        {"method": "SUBSCRIBE", "params": ["btcusdt@kline_1m"], "id": 7}
+    assert json.loads(control_request("SUBSCRIBE", ["btcusdt@kline_1m"], 7)) == {
+        "method": "SUBSCRIBE",
+        "params": ["btcusdt@kline_1m"],
+        "id": 7,
+    }
 
 
 def test_stream_names_and_combined_urls_follow_binance():
     assert stream_name("BTCUSDT") == "btcusdt@kline_1m"
-    assert combined_stream_url("wss://data-stream.binance.vision:443/", ["btcusdt@kline_1m", "ethusdt@kline_1m"]) == \
-        "wss://data-stream.binance.vision:443/stream?streams=btcusdt@kline_1m/ethusdt@kline_1m"
+    assert (
+        combined_stream_url(
+            "wss://data-stream.binance.vision:443/", ["btcusdt@kline_1m", "ethusdt@kline_1m"]
+        )
+        == "wss://data-stream.binance.vision:443/stream?streams=btcusdt@kline_1m/ethusdt@kline_1m"
+    )
 
 
 def test_the_url_names_as_many_streams_as_fit_and_leaves_the_rest():

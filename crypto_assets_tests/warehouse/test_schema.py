@@ -7,15 +7,19 @@ import threading
 from decimal import Decimal
 
 import psycopg2
-import pytest
 
 from crypto_assets.warehouse import schema
 from crypto_assets.warehouse.server import LocalPostgres
 from crypto_assets_tests.plugins.postgres import new_database, schema_tables, timescaledb_mode
 
 DESIGN_TABLES = {
-    "candles_15m", "candles_1m", "price_samples", "price_downsampled",
-    "candles_1h", "candles_1d", "market_metrics_daily",
+    "candles_15m",
+    "candles_1m",
+    "price_samples",
+    "price_downsampled",
+    "candles_1h",
+    "candles_1d",
+    "market_metrics_daily",
 }
 ALL_VERSIONS = [version for version, _ in schema.MIGRATIONS]
 
@@ -71,7 +75,7 @@ def test_concurrent_migrate_from_two_threads(pg_server: LocalPostgres) -> None:
 
 
 def test_every_design_table_exists(pg_conn) -> None:
-    assert DESIGN_TABLES <= set(schema_tables())
+    assert set(schema_tables()) >= DESIGN_TABLES
     with pg_conn.cursor() as cur:
         cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
         present = {r[0] for r in cur.fetchall()}
@@ -80,7 +84,11 @@ def test_every_design_table_exists(pg_conn) -> None:
 
 def test_time_series_tables_match_the_server(pg_server: LocalPostgres, pg_conn) -> None:
     """Hypertables exactly when the server has TimescaleDB; plain tables otherwise (both CI passes)."""
-    assert schema.has_timescaledb(pg_conn) == schema.timescaledb_loadable(pg_conn) == pg_server.timescaledb
+    assert (
+        schema.has_timescaledb(pg_conn)
+        == schema.timescaledb_loadable(pg_conn)
+        == pg_server.timescaledb
+    )
     if pg_server.timescaledb:
         with pg_conn.cursor() as cur:
             cur.execute("SELECT hypertable_name FROM timescaledb_information.hypertables")
@@ -103,8 +111,11 @@ CANDLE = {
     "taker_buy_base_volume": "0.00000001",
     "taker_buy_quote_volume": "123456789012345.12345678",
 }
-EXACT = [k for k, v in CANDLE.items() if isinstance(v, str) and k not in
-         ("symbol", "open_time", "close_time")]
+EXACT = [
+    k
+    for k, v in CANDLE.items()
+    if isinstance(v, str) and k not in ("symbol", "open_time", "close_time")
+]
 
 
 def test_numeric_round_trip_is_exact(pg_conn) -> None:

@@ -17,9 +17,9 @@ from crypto_assets.warehouse.server import (
     ensure_database_url,
     find_binaries,
     local_data_dir,
-    local_state_dir,
     local_port,
     local_server,
+    local_state_dir,
     stop_local_server,
     timescaledb_installed,
 )
@@ -102,7 +102,9 @@ def test_port_in_use_gives_a_clear_error(pg_scratch_dir: Path) -> None:
         busy.listen(1)
         port = busy.getsockname()[1]
         pg = LocalPostgres(pg_scratch_dir / "data", port=port, durable=False)
-        with pytest.raises(LocalPostgresError, match=rf"port {port} on 127.0.0.1 is already in use"):
+        with pytest.raises(
+            LocalPostgresError, match=rf"port {port} on 127.0.0.1 is already in use"
+        ):
             pg.start()
 
 
@@ -203,7 +205,9 @@ def test_local_defaults(monkeypatch) -> None:
     assert local_port() == DEFAULT_LOCAL_PORT == 15432
     assert local_data_dir() == Path(".data/postgres").absolute()
     assert local_state_dir() == Path(".data").absolute()
-    monkeypatch.setenv("CRYPTO_DATA_DIR", "  ")  # blank counts as unset, for the cluster and Dagster home alike
+    monkeypatch.setenv(
+        "CRYPTO_DATA_DIR", "  "
+    )  # blank counts as unset, for the cluster and Dagster home alike
     assert local_state_dir() == Path(".data").absolute()
     monkeypatch.setenv("CRYPTO_LOCAL_PG_DIR", "/somewhere/pg")
     assert local_data_dir() == Path("/somewhere/pg")

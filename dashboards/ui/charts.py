@@ -48,22 +48,61 @@ def candles_figure(series: CandleSeries, averages: bool, vwap: bool) -> go.Figur
     """Candlesticks over volume bars, with moving averages and the anchored VWAP."""
     base, quote = split_symbol(series.symbol)
     frame = series.frame
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.75, 0.25], vertical_spacing=0.03)
-    fig.add_trace(go.Candlestick(
-        x=frame["time"], open=frame["open"], high=frame["high"], low=frame["low"], close=frame["close"],
-        name=series.symbol, increasing_line_color=UP, decreasing_line_color=DOWN,
-    ), row=1, col=1)
+    fig = make_subplots(
+        rows=2, cols=1, shared_xaxes=True, row_heights=[0.75, 0.25], vertical_spacing=0.03
+    )
+    fig.add_trace(
+        go.Candlestick(
+            x=frame["time"],
+            open=frame["open"],
+            high=frame["high"],
+            low=frame["low"],
+            close=frame["close"],
+            name=series.symbol,
+            increasing_line_color=UP,
+            decreasing_line_color=DOWN,
+        ),
+        row=1,
+        col=1,
+    )
     if averages:
         for color, column in zip(AVERAGES, [c for c in frame.columns if c.startswith("ma_")]):
-            fig.add_trace(go.Scatter(x=frame["time"], y=frame[column], mode="lines", line={"color": color, "width": 1.4},
-                                     name=f"MA {column[3:]}"), row=1, col=1)
+            fig.add_trace(
+                go.Scatter(
+                    x=frame["time"],
+                    y=frame[column],
+                    mode="lines",
+                    line={"color": color, "width": 1.4},
+                    name=f"MA {column[3:]}",
+                ),
+                row=1,
+                col=1,
+            )
     if vwap:
-        fig.add_trace(go.Scatter(x=frame["time"], y=frame["vwap"], mode="lines",
-                                 line={"color": VWAP, "width": 1.4, "dash": "dot"}, name="VWAP (from range start)"),
-                      row=1, col=1)
+        fig.add_trace(
+            go.Scatter(
+                x=frame["time"],
+                y=frame["vwap"],
+                mode="lines",
+                line={"color": VWAP, "width": 1.4, "dash": "dot"},
+                name="VWAP (from range start)",
+            ),
+            row=1,
+            col=1,
+        )
     rising = (frame["close"] >= frame["open"]).to_list()
-    fig.add_trace(go.Bar(x=frame["time"], y=frame["volume"], name=f"Volume ({base})", showlegend=False,
-                         marker_color=[UP if r else DOWN for r in rising], opacity=0.6), row=2, col=1)
+    fig.add_trace(
+        go.Bar(
+            x=frame["time"],
+            y=frame["volume"],
+            name=f"Volume ({base})",
+            showlegend=False,
+            marker_color=[UP if r else DOWN for r in rising],
+            opacity=0.6,
+        ),
+        row=2,
+        col=1,
+    )
     title = f"{series.symbol} · {describe(series.bucket)} candles"
     _style(fig, title, f"Price ({quote})", height=560)
     fig.update_yaxes(title_text=f"Volume ({base})", row=2, col=1)
@@ -77,11 +116,22 @@ def compare_figure(lines: tuple[CandleSeries, ...]) -> go.Figure:
     fig = go.Figure()
     for color, series in zip(SYMBOLS * 4, lines):
         frame = normalised_closes(series)
-        fig.add_trace(go.Scatter(x=frame["time"], y=frame["normalised"], mode="lines", name=series.symbol,
-                                 line={"color": color, "width": 1.6}))
+        fig.add_trace(
+            go.Scatter(
+                x=frame["time"],
+                y=frame["normalised"],
+                mode="lines",
+                name=series.symbol,
+                line={"color": color, "width": 1.6},
+            )
+        )
     fig.add_hline(y=100, line={"color": "gray", "width": 1, "dash": "dot"})
     bucket = describe(lines[0].bucket) if lines else ""
-    return _style(fig, f"Compared: close as % of the first close ({bucket} closes)", "Close (first close = 100)")
+    return _style(
+        fig,
+        f"Compared: close as % of the first close ({bucket} closes)",
+        "Close (first close = 100)",
+    )
 
 
 def samples_figure(view: DownsampledView) -> go.Figure:
@@ -89,33 +139,88 @@ def samples_figure(view: DownsampledView) -> go.Figure:
     _, quote = split_symbol(view.symbol)
     fig = go.Figure()
     if view.raw_bucket is None:
-        fig.add_trace(go.Scatter(x=view.raw["time"], y=view.raw["price"], mode="markers", name="Raw samples",
-                                 marker={"size": 4, "color": "#94a3b8"}))
+        fig.add_trace(
+            go.Scatter(
+                x=view.raw["time"],
+                y=view.raw["price"],
+                mode="markers",
+                name="Raw samples",
+                marker={"size": 4, "color": "#94a3b8"},
+            )
+        )
     else:
         band = f"Raw samples, min–max per {describe(view.raw_bucket)}"
-        fig.add_trace(go.Scatter(x=view.raw["time"], y=view.raw["high"], mode="lines", line={"width": 0},
-                                 showlegend=False, name="Raw max"))
-        fig.add_trace(go.Scatter(x=view.raw["time"], y=view.raw["low"], mode="lines", line={"width": 0},
-                                 fill="tonexty", fillcolor="rgba(148,163,184,0.45)", name=band))
-    if view.width is None:  # samples, but no window written yet: say so rather than draw empty lines
-        return _style(fig, f"{view.symbol} · raw price samples (no windows yet)", f"Price ({quote})")
+        fig.add_trace(
+            go.Scatter(
+                x=view.raw["time"],
+                y=view.raw["high"],
+                mode="lines",
+                line={"width": 0},
+                showlegend=False,
+                name="Raw max",
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=view.raw["time"],
+                y=view.raw["low"],
+                mode="lines",
+                line={"width": 0},
+                fill="tonexty",
+                fillcolor="rgba(148,163,184,0.45)",
+                name=band,
+            )
+        )
+    if (
+        view.width is None
+    ):  # samples, but no window written yet: say so rather than draw empty lines
+        return _style(
+            fig, f"{view.symbol} · raw price samples (no windows yet)", f"Price ({quote})"
+        )
     width = describe(view.width)
     merged = view.window_bucket is not None and view.window_bucket != view.width
     suffix = f" (merged to {describe(view.window_bucket)})" if merged else ""
-    fig.add_trace(go.Scatter(x=view.windows["time"], y=view.windows["avg"], mode="lines", line_shape="hv",
-                             name=f"Average, {width} windows{suffix}", line={"color": SYMBOLS[0], "width": 2}))
+    fig.add_trace(
+        go.Scatter(
+            x=view.windows["time"],
+            y=view.windows["avg"],
+            mode="lines",
+            line_shape="hv",
+            name=f"Average, {width} windows{suffix}",
+            line={"color": SYMBOLS[0], "width": 2},
+        )
+    )
     median = "Median of window medians" if merged else f"Median, {width} windows"
-    fig.add_trace(go.Scatter(x=view.windows["time"], y=view.windows["median"], mode="lines", line_shape="hv",
-                             name=median, line={"color": SYMBOLS[1], "width": 2, "dash": "dash"}))
-    return _style(fig, f"{view.symbol} · raw price vs {width} window average and median{suffix}", f"Price ({quote})")
+    fig.add_trace(
+        go.Scatter(
+            x=view.windows["time"],
+            y=view.windows["median"],
+            mode="lines",
+            line_shape="hv",
+            name=median,
+            line={"color": SYMBOLS[1], "width": 2, "dash": "dash"},
+        )
+    )
+    return _style(
+        fig,
+        f"{view.symbol} · raw price vs {width} window average and median{suffix}",
+        f"Price ({quote})",
+    )
 
 
 def rolling_volatility_figure(view: VolatilityView) -> go.Figure:
     fig = go.Figure()
     for color, symbol in zip(SYMBOLS * 4, view.symbols):
         part = view.rolling.filter(view.rolling["symbol"] == symbol)
-        fig.add_trace(go.Scatter(x=part["time"], y=part["volatility"] * 100, mode="lines", name=symbol,
-                                 line={"color": color, "width": 1.8}))
+        fig.add_trace(
+            go.Scatter(
+                x=part["time"],
+                y=part["volatility"] * 100,
+                mode="lines",
+                name=symbol,
+                line={"color": color, "width": 1.8},
+            )
+        )
     title = f"Rolling {view.window_days}-day realized volatility, annualized"
     return _style(fig, title, "Volatility (% per year)")
 
@@ -125,8 +230,16 @@ def returns_figure(view: VolatilityView) -> go.Figure:
     for color, symbol in zip(SYMBOLS * 4, view.symbols):
         part = view.returns.filter(view.returns["symbol"] == symbol)
         centres = ((part["lo"] + part["hi"]) / 2 * 100).to_list()
-        fig.add_trace(go.Bar(x=centres, y=part["days"], name=symbol, marker_color=color, opacity=0.65,
-                             width=((part["hi"] - part["lo"]) * 100).to_list()))
+        fig.add_trace(
+            go.Bar(
+                x=centres,
+                y=part["days"],
+                name=symbol,
+                marker_color=color,
+                opacity=0.65,
+                width=((part["hi"] - part["lo"]) * 100).to_list(),
+            )
+        )
     _style(fig, "Distribution of daily log returns", "Days", height=380)
     fig.update_layout(barmode="overlay", hovermode="closest")
     fig.update_xaxes(title_text="Daily log return (%)")
@@ -148,14 +261,28 @@ def last_hour_figure(view: LiveView) -> go.Figure:
     """The last hour of 1m candles; the forming minute is drawn hollow."""
     _, quote = split_symbol(view.symbol)
     frame = view.last_hour
-    fig = go.Figure(go.Candlestick(
-        x=frame["time"], open=frame["open"], high=frame["high"], low=frame["low"], close=frame["close"],
-        name=view.symbol, increasing_line_color=UP, decreasing_line_color=DOWN,
-    ))
+    fig = go.Figure(
+        go.Candlestick(
+            x=frame["time"],
+            open=frame["open"],
+            high=frame["high"],
+            low=frame["low"],
+            close=frame["close"],
+            name=view.symbol,
+            increasing_line_color=UP,
+            decreasing_line_color=DOWN,
+        )
+    )
     forming = view.forming
     if forming is not None:
-        fig.add_vrect(x0=forming["time"], x1=forming["time"] + timedelta(minutes=1), fillcolor="rgba(148,163,184,0.25)", line_width=0, annotation_text="forming",
-                      annotation_position="top left")
+        fig.add_vrect(
+            x0=forming["time"],
+            x1=forming["time"] + timedelta(minutes=1),
+            fillcolor="rgba(148,163,184,0.25)",
+            line_width=0,
+            annotation_text="forming",
+            annotation_position="top left",
+        )
     _style(fig, f"{view.symbol} · last hour of 1m candles", f"Price ({quote})", height=380)
     fig.update_xaxes(rangeslider_visible=False)
     return fig

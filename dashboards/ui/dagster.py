@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 import httpx
@@ -96,16 +96,20 @@ def _when(timestamp) -> datetime | None:
     if timestamp in (None, ""):
         return None
     value = float(timestamp)
-    return datetime.fromtimestamp(value / 1000 if value > 1e11 else value, tz=timezone.utc)
+    return datetime.fromtimestamp(value / 1000 if value > 1e11 else value, tz=UTC)
 
 
 def _check(asset: str, raw: dict) -> CheckStatus:
     run = raw.get("executionForLatestMaterialization")
     evaluation = (run or {}).get("evaluation") or {}
     return CheckStatus(
-        asset=asset, name=raw["name"], status=run["status"] if run else "NOT_RUN",
-        severity=evaluation.get("severity"), at=_when(run["timestamp"]) if run else None,
-        run_id=run["runId"] if run else None, description=evaluation.get("description") or raw.get("description"),
+        asset=asset,
+        name=raw["name"],
+        status=run["status"] if run else "NOT_RUN",
+        severity=evaluation.get("severity"),
+        at=_when(run["timestamp"]) if run else None,
+        run_id=run["runId"] if run else None,
+        description=evaluation.get("description") or raw.get("description"),
     )
 
 
@@ -115,8 +119,11 @@ def _asset(raw: dict) -> AssetStatus:
     latest = (raw.get("assetMaterializations") or [None])[0]
     checks = (raw.get("assetChecksOrError") or {}).get("checks") or []
     return AssetStatus(
-        asset=asset, group=raw.get("groupName"),
-        partitions=(stats["numMaterialized"], stats["numPartitions"], stats["numFailed"]) if stats else None,
+        asset=asset,
+        group=raw.get("groupName"),
+        partitions=(stats["numMaterialized"], stats["numPartitions"], stats["numFailed"])
+        if stats
+        else None,
         materialized_at=_when(latest["timestamp"]) if latest else None,
         partition=latest.get("partition") if latest else None,
         run_id=latest.get("runId") if latest else None,
@@ -132,7 +139,11 @@ def fetch_status(url: str | None = None) -> list[AssetStatus]:
         response.raise_for_status()
         body = response.json()
     except (httpx.HTTPError, ValueError) as err:
-        raise DagsterUnavailable(f"the Dagster webserver at {url} did not answer ({type(err).__name__}: {err})") from None
+        raise DagsterUnavailable(
+            f"the Dagster webserver at {url} did not answer ({type(err).__name__}: {err})"
+        ) from None
     if body.get("errors"):
-        raise DagsterUnavailable(f"the Dagster webserver at {url} refused the query: {body['errors'][0].get('message')}")
+        raise DagsterUnavailable(
+            f"the Dagster webserver at {url} refused the query: {body['errors'][0].get('message')}"
+        )
     return sorted((_asset(a) for a in body["data"]["assetNodes"]), key=lambda a: a.asset)

@@ -46,7 +46,9 @@ def _pool(url: str) -> psycopg2.pool.ThreadedConnectionPool:
 
 def explain(err: psycopg2.Error, url: str) -> str:
     """What a database error means for the visitor, and what to do about it."""
-    return explain_read_error(err, url, reader="The dashboard", subject="this page", timeout_s=STATEMENT_TIMEOUT_S)
+    return explain_read_error(
+        err, url, reader="The dashboard", subject="this page", timeout_s=STATEMENT_TIMEOUT_S
+    )
 
 
 @contextmanager
@@ -56,7 +58,9 @@ def session(url: str):
     try:
         conn = pool.getconn()
     except psycopg2.pool.PoolError:
-        raise DataUnavailable("The dashboard is busy (every database session is in use); try again.") from None
+        raise DataUnavailable(
+            "The dashboard is busy (every database session is in use); try again."
+        ) from None
     except psycopg2.Error as err:
         raise DataUnavailable(explain(err, url)) from None
     broken = False
@@ -84,15 +88,24 @@ def known_symbols(url: str) -> list[str]:
 @st.cache_data(ttl=60, show_spinner=False)
 def latest_time(url: str, table: str, time_column: str, symbol: str) -> datetime | date | None:
     """The newest ``time_column`` of ``symbol`` in ``table`` (None: no rows)."""
+
     def newest(conn):
         with conn.cursor() as cur:
             return catalog.series_bounds(cur, table, time_column, {"symbol": symbol})[1]
+
     return _read(url, newest)
 
 
 @st.cache_data(ttl=PAGE_TTL_S, show_spinner=False)
-def market(url: str, symbol: str, interval: str, start: datetime, end: datetime, ma: tuple[int, ...],
-           compare: tuple[str, ...]) -> candles.MarketView:
+def market(
+    url: str,
+    symbol: str,
+    interval: str,
+    start: datetime,
+    end: datetime,
+    ma: tuple[int, ...],
+    compare: tuple[str, ...],
+) -> candles.MarketView:
     return _read(url, candles.market_view, symbol, interval, start, end, ma, compare)
 
 
@@ -102,12 +115,16 @@ def window_widths(url: str, symbol: str) -> tuple[timedelta, ...]:
 
 
 @st.cache_data(ttl=PAGE_TTL_S, show_spinner=False)
-def downsampled(url: str, symbol: str, width: timedelta | None, span: timedelta) -> samples.DownsampledView:
+def downsampled(
+    url: str, symbol: str, width: timedelta | None, span: timedelta
+) -> samples.DownsampledView:
     return _read(url, samples.downsampled_view, symbol, width, span)
 
 
 @st.cache_data(ttl=PAGE_TTL_S, show_spinner=False)
-def volatility(url: str, symbols: tuple[str, ...], start: date, end: date, window: int) -> metrics.VolatilityView:
+def volatility(
+    url: str, symbols: tuple[str, ...], start: date, end: date, window: int
+) -> metrics.VolatilityView:
     return _read(url, metrics.volatility_view, symbols, start, end, window)
 
 

@@ -6,8 +6,9 @@ message instead of a traceback.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import TypeVar
 
 import streamlit as st
 
@@ -44,4 +45,4 @@ def backfill(asset: str, symbol: str | None, start: date, end: date) -> str:
 
 def today() -> date:
     """Today, UTC (the end of a page's default range)."""
-    return datetime.now(timezone.utc).date()
+    return datetime.now(UTC).date()

@@ -8,8 +8,9 @@ current selections back to the URL.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import date
-from typing import Callable, Sequence, TypeVar
+from typing import TypeVar
 
 import streamlit as st
 
@@ -41,8 +42,17 @@ class UrlState:
             st.session_state[key] = value
         return key
 
-    def select(self, param: str, label: str, options: Sequence[T], default: T, *,
-               fmt: Callable[[T], str] = str, radio: bool = False, **widget) -> T:
+    def select(
+        self,
+        param: str,
+        label: str,
+        options: Sequence[T],
+        default: T,
+        *,
+        fmt: Callable[[T], str] = str,
+        radio: bool = False,
+        **widget,
+    ) -> T:
         """One of ``options`` (a select box, or a horizontal radio), named in the URL by ``fmt``."""
         by_name = {fmt(o): o for o in options}
 
@@ -61,8 +71,16 @@ class UrlState:
         self._published[param] = fmt(value)
         return value
 
-    def multiselect(self, param: str, label: str, options: Sequence[T], default: Sequence[T], *,
-                    fmt: Callable[[T], str] = str, **widget) -> list[T]:
+    def multiselect(
+        self,
+        param: str,
+        label: str,
+        options: Sequence[T],
+        default: Sequence[T],
+        *,
+        fmt: Callable[[T], str] = str,
+        **widget,
+    ) -> list[T]:
         """Several of ``options``, comma-separated in the URL."""
         by_name = {fmt(o): o for o in options}
 
@@ -81,6 +99,7 @@ class UrlState:
 
     def toggle(self, param: str, label: str, default: bool) -> bool:
         """On or off, ``1``/``0`` in the URL."""
+
         def parse(raw: str) -> bool:
             if raw not in ("0", "1"):
                 raise ValueError("expected 1 or 0")
@@ -110,11 +129,15 @@ class UrlState:
             try:
                 day = date.fromisoformat(raw)
             except ValueError:
-                self.problems.append(f"The link's `{param}={raw}` was ignored: it is not a date like 2024-01-31.")
+                self.problems.append(
+                    f"The link's `{param}={raw}` was ignored: it is not a date like 2024-01-31."
+                )
                 continue
             start, end = (day, end) if param == "start" else (start, day)
         if end < start:
-            self.problems.append(f"The link's range ends ({end}) before it starts ({start}); the two were swapped.")
+            self.problems.append(
+                f"The link's range ends ({end}) before it starts ({start}); the two were swapped."
+            )
             start, end = end, start
         return start, end
 

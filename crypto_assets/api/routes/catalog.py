@@ -21,12 +21,21 @@ def symbols(request: Request) -> Response:
     are what /v1/candles and /v1/downsampled accept."""
     config = request.app.state.config
     with request.app.state.warehouse.snapshot() as conn, conn.cursor() as cur:
-        coverage = {spec.table: series_coverage(cur, spec.table, spec.time_column, config.symbols) for spec in TABLES}
+        coverage = {
+            spec.table: series_coverage(cur, spec.table, spec.time_column, config.symbols)
+            for spec in TABLES
+        }
     listed = [
-        {"symbol": symbol, "tables": {
-            table: {"first": iso(first), "last": iso(last), "rows": rows}
-            for table, per_symbol in coverage.items() for first, last, rows in [per_symbol[symbol]]
-        }}
+        {
+            "symbol": symbol,
+            "tables": {
+                table: {"first": iso(first), "last": iso(last), "rows": rows}
+                for table, per_symbol in coverage.items()
+                for first, last, rows in [per_symbol[symbol]]
+            },
+        }
         for symbol in config.symbols
     ]
-    return json_answer(request, {"symbols": listed, "intervals": list(CANDLES), "widths": list(config.widths)})
+    return json_answer(
+        request, {"symbols": listed, "intervals": list(CANDLES), "widths": list(config.widths)}
+    )

@@ -26,13 +26,20 @@ WINDOWS = {"1d": timedelta(days=1), "7d": timedelta(days=7), "30d": timedelta(da
 def _table(table: TableHealth) -> dict:
     counts_gaps = table.spec.step is not None or table.spec.step_in_key
     return {
-        "table": table.spec.table, "rows": table.rows, "rows_exact": table.rows_exact,
-        "first": iso(table.first), "last": iso(table.last),
+        "table": table.spec.table,
+        "rows": table.rows,
+        "rows_exact": table.rows_exact,
+        "first": iso(table.first),
+        "last": iso(table.last),
         "age_s": None if table.age is None else table.age.total_seconds(),
-        "fresh_within_s": table.spec.fresh_within.total_seconds(), "fresh": table.fresh,
-        "missing": table.missing if counts_gaps else None, "filled_by": table.spec.fill,
-        "series": [{k: iso(v) if k in ("first", "last") else v for k, v in row.items()}
-                   for row in table.series.iter_rows(named=True)],
+        "fresh_within_s": table.spec.fresh_within.total_seconds(),
+        "fresh": table.fresh,
+        "missing": table.missing if counts_gaps else None,
+        "filled_by": table.spec.fill,
+        "series": [
+            {k: iso(v) if k in ("first", "last") else v for k, v in row.items()}
+            for row in table.series.iter_rows(named=True)
+        ],
     }
 
 
@@ -44,15 +51,23 @@ def problems(view: HealthView, connections: pl.DataFrame, window: str) -> list[s
         if table.fresh is None:
             found.append(f"{name} is empty (filled by {table.spec.fill})")
         elif not table.fresh:
-            found.append(f"{name}: newest row is {age(table.age)} old (fresh within {age(table.spec.fresh_within)})")
+            found.append(
+                f"{name}: newest row is {age(table.age)} old (fresh within {age(table.spec.fresh_within)})"
+            )
         if table.missing:
             gaps = table.series.filter(pl.col("missing") > 0)
-            found.append(f"{name}: {table.missing} missing in the last {window} ("
-                         + ", ".join(f"{s}: {n}" for s, n in gaps.select("series", "missing").iter_rows()) + ")")
+            found.append(
+                f"{name}: {table.missing} missing in the last {window} ("
+                + ", ".join(f"{s}: {n}" for s, n in gaps.select("series", "missing").iter_rows())
+                + ")"
+            )
     state = live.stream_state(connections)
     if state != "healthy":
         lag = live.worst_lag(connections)
-        found.append(f"stream collector is {state}" + (f" (last message {age(lag)} ago)" if lag is not None else ""))
+        found.append(
+            f"stream collector is {state}"
+            + (f" (last message {age(lag)} ago)" if lag is not None else "")
+        )
     return found
 
 
@@ -60,14 +75,20 @@ def report(view: HealthView, connections: pl.DataFrame, window: str) -> dict:
     found = problems(view, connections, window)
     return {
         "status": "degraded" if found else "ok",
-        "now": iso(view.now), "window": window, "problems": found,
+        "now": iso(view.now),
+        "window": window,
+        "problems": found,
         "tables": [_table(t) for t in view.tables],
         "collector": collector(connections),
     }
 
 
-@get(router, "/v1/health", summary="Freshness, missing candles, the collector, and one status",
-     responses={503: {"description": "down: the warehouse cannot be read"}})
+@get(
+    router,
+    "/v1/health",
+    summary="Freshness, missing candles, the collector, and one status",
+    responses={503: {"description": "down: the warehouse cannot be read"}},
+)
 def health(request: Request, window: Window = "7d") -> JSONResponse:
     """``{"status", "now", "window", "problems", "tables": [...], "collector"}``. Per table: rows,
     first, last, age_s, fresh (its newest row within fresh_within_s), missing candles in the

@@ -46,20 +46,30 @@ def read_live(warehouse, symbol: str) -> tuple[str, tuple]:
         connections = live.collector_connections(cur)
     head = json.dumps({"symbol": symbol, "now": iso(now)})[:-1]
     text = f'{head}, "forming": {forming or "null"}, "last_closed": {closed or "null"}, "stream": {json.dumps(collector(connections))}}}'
-    written = tuple(connections.select("connection_id", "updated_at", "last_message_at").iter_rows())
+    written = tuple(
+        connections.select("connection_id", "updated_at", "last_message_at").iter_rows()
+    )
     return text, (forming, closed, written)
 
 
-@get(router, "/v1/live/{symbol}", summary="The forming 1m candle, the last closed one, the stream's lag",
-     description=_SNAPSHOT_DOC)
+@get(
+    router,
+    "/v1/live/{symbol}",
+    summary="The forming 1m candle, the last closed one, the stream's lag",
+    description=_SNAPSHOT_DOC,
+)
 def live_now(request: Request, symbol: SymbolPath) -> Response:
     check_symbol(symbol, request.app.state.config.symbols)
     text, _ = read_live(request.app.state.warehouse, symbol)
     return Response(text, media_type="application/json", headers=NO_STORE)
 
 
-@get(router, "/v1/live/{symbol}/events", summary="Live snapshots as server-sent events",
-     responses={200: {"content": {"text/event-stream": {}}, "description": "An event stream."}})
+@get(
+    router,
+    "/v1/live/{symbol}/events",
+    summary="Live snapshots as server-sent events",
+    responses={200: {"content": {"text/event-stream": {}}, "description": "An event stream."}},
+)
 async def live_events(request: Request, symbol: SymbolPath) -> Response:
     """Server-sent events: ``event: live`` with the /v1/live/{symbol} snapshot each time the
     collector writes (the first one at once), ``event: error`` while the database cannot be

@@ -19,7 +19,7 @@ A bad request is answered 400 with ``{"error": "..."}`` saying what to send inst
 from __future__ import annotations
 
 import json
-from typing import Callable
+from collections.abc import Callable
 
 from crypto_assets.binance.simulator.clock import SimClock
 from crypto_assets.binance.simulator.faults import Faults
@@ -52,8 +52,21 @@ def _json_object(request: Request) -> dict:
 class Admin:
     """Routes ``/_sim/...`` requests to the faults, limiter, stats, clock and streams."""
 
-    def __init__(self, faults: Faults, limiter: RateLimiter, stats: Stats, clock: SimClock, streams: StreamHub):
-        self._faults, self._limiter, self._stats, self._clock, self._streams = faults, limiter, stats, clock, streams
+    def __init__(
+        self,
+        faults: Faults,
+        limiter: RateLimiter,
+        stats: Stats,
+        clock: SimClock,
+        streams: StreamHub,
+    ):
+        self._faults, self._limiter, self._stats, self._clock, self._streams = (
+            faults,
+            limiter,
+            stats,
+            clock,
+            streams,
+        )
         self._routes: dict[tuple[str, str], Callable[[Request], object]] = {
             ("GET", "/_sim/faults"): lambda r: self._faults.snapshot(),
             ("POST", "/_sim/faults"): lambda r: self._faults.update(**_json_object(r)),
@@ -88,7 +101,9 @@ class Admin:
             self._clock.reset()
         unknown = sorted(set(changes) - _CLOCK_FIELDS)
         if unknown:
-            raise _BadRequest(f"unknown clock field(s) {', '.join(unknown)}: use {', '.join(sorted(_CLOCK_FIELDS))} or reset")
+            raise _BadRequest(
+                f"unknown clock field(s) {', '.join(unknown)}: use {', '.join(sorted(_CLOCK_FIELDS))} or reset"
+            )
         if changes:
             self._clock.set(**changes)
         return self._clock.snapshot()

@@ -42,7 +42,14 @@ class Application:
     """The request handler the HTTP server calls."""
 
     def __init__(
-        self, rest: RestApi, admin: Admin, archive: ArchiveFiles, limiter: RateLimiter, faults: Faults, stats: Stats, clock: SimClock
+        self,
+        rest: RestApi,
+        admin: Admin,
+        archive: ArchiveFiles,
+        limiter: RateLimiter,
+        faults: Faults,
+        stats: Stats,
+        clock: SimClock,
     ):
         self._rest, self._admin, self._archive = rest, admin, archive
         self._limiter, self._faults, self._stats, self._clock = limiter, faults, stats, clock
@@ -74,9 +81,15 @@ class Application:
         if faults.geo_block:
             return _error(451, 0, GEO_BLOCK_MESSAGE), 0
         if self._faults.take("throttle_next_n"):  # through the ban logic: ignoring it draws a 418
-            return self._too_many(self._limiter.refuse(request.client_ip, now, enforce=faults.enforce_limits)), 0
+            return self._too_many(
+                self._limiter.refuse(request.client_ip, now, enforce=faults.enforce_limits)
+            ), 0
         if self._faults.take("fail_next_n") or self._faults.roll_5xx():
-            return _error(faults.error_status, -1001, "Internal error; unable to process your request. Please try again."), 0
+            return _error(
+                faults.error_status,
+                -1001,
+                "Internal error; unable to process your request. Please try again.",
+            ), 0
         params = Params(request.query)
         weight = self._rest.weight(request.path, params)
         verdict = self._limiter.admit(request.client_ip, weight, now, enforce=faults.enforce_limits)

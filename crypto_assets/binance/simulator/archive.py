@@ -22,7 +22,7 @@ import hashlib
 import io
 import re
 import zipfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from crypto_assets.binance.simulator.candles import CLOSE_TIME, OPEN_TIME
 from crypto_assets.binance.simulator.clock import SimClock
@@ -68,7 +68,13 @@ class ArchiveFiles:
         monthly_delay_ms: int = DEFAULT_MONTHLY_DELAY_MS,
         cache_bytes: int = 256 << 20,
     ):
-        self._symbols, self._store, self._clock, self._faults, self._stats = symbols, store, clock, faults, stats
+        self._symbols, self._store, self._clock, self._faults, self._stats = (
+            symbols,
+            store,
+            clock,
+            faults,
+            stats,
+        )
         self._delays = {"daily": daily_delay_ms, "monthly": monthly_delay_ms}
         self._zips: LRU[tuple[bytes, str]] = LRU(cache_bytes, lambda entry: len(entry[0]))
 
@@ -78,7 +84,9 @@ class ArchiveFiles:
 
     async def handle(self, request: Request) -> Response:
         response = await self._answer(request)
-        whole_zip = response.status == 200 and request.path.endswith(".zip") and response.cut_at is None
+        whole_zip = (
+            response.status == 200 and request.path.endswith(".zip") and response.cut_at is None
+        )
         self._stats.record_archive(whole_zip, len(response.body) if whole_zip else 0)
         return response
 
@@ -97,7 +105,9 @@ class ArchiveFiles:
         if fault == "missing" or now < end + self._delays[match["period"]]:
             return _missing()
         outages = self._faults.current.outages
-        built = await asyncio.to_thread(self._zip, spec, interval, match["name"], start, end, now, outages, fault == "corrupt")
+        built = await asyncio.to_thread(
+            self._zip, spec, interval, match["name"], start, end, now, outages, fault == "corrupt"
+        )
         if built is None:
             return _missing()  # no candle in the period: no file
         body, sha256 = built
@@ -112,13 +122,23 @@ class ArchiveFiles:
             response.bytes_per_s = self._faults.current.archive_bytes_per_s
         return response
 
-    def _zip(self, spec, interval, name, start, end, now, outages, corrupt) -> tuple[bytes, str] | None:
+    def _zip(
+        self, spec, interval, name, start, end, now, outages, corrupt
+    ) -> tuple[bytes, str] | None:
         key = (spec.symbol, interval, name, outages, corrupt)
         cached = self._zips.get(key)
         if cached is not None:
             return cached
         step = INTERVAL_MS[interval] or DAY_MS
-        rows = self._store.candles(spec, interval, start=start, end=end - 1, limit=(end - start) // step + 1, now=now, outages=outages)
+        rows = self._store.candles(
+            spec,
+            interval,
+            start=start,
+            end=end - 1,
+            limit=(end - start) // step + 1,
+            now=now,
+            outages=outages,
+        )
         if not len(rows):
             return None
         body = _zip_bytes(name, _csv(rows, microseconds=start >= MICROSECONDS_FROM_MS), end)
@@ -134,10 +154,10 @@ def _period(period: str, label: str) -> tuple[int, int] | None:
     """[start, end) in ms of a month ('2024-01') or day ('2024-01-05'); None for a bad label."""
     try:
         if period == "monthly":
-            first = datetime.strptime(label, "%Y-%m").replace(tzinfo=timezone.utc)
+            first = datetime.strptime(label, "%Y-%m").replace(tzinfo=UTC)
             days = calendar.monthrange(first.year, first.month)[1]
         else:
-            first = datetime.strptime(label, "%Y-%m-%d").replace(tzinfo=timezone.utc)
+            first = datetime.strptime(label, "%Y-%m-%d").replace(tzinfo=UTC)
             days = 1
     except ValueError:
         return None
@@ -157,7 +177,7 @@ def _csv(rows, *, microseconds: bool) -> bytes:
 
 def _zip_bytes(name: str, csv: bytes, end_ms: int) -> bytes:
     """A zip holding ``name`` as .csv, stamped with the period's end (the same bytes every time)."""
-    stamp = datetime.fromtimestamp(end_ms / 1000, tz=timezone.utc).timetuple()[:6]
+    stamp = datetime.fromtimestamp(end_ms / 1000, tz=UTC).timetuple()[:6]
     member = zipfile.ZipInfo(name[: -len(".zip")] + ".csv", date_time=stamp)
     member.compress_type = zipfile.ZIP_DEFLATED
     buffer = io.BytesIO()

@@ -14,7 +14,9 @@ import numpy as np
 
 from crypto_assets.binance.wire import DAY_MS, INTERVAL_MS
 
-OPEN_TIME, OPEN, HIGH, LOW, CLOSE, VOLUME, CLOSE_TIME, QUOTE, TRADES, TAKER_BASE, TAKER_QUOTE = range(11)
+OPEN_TIME, OPEN, HIGH, LOW, CLOSE, VOLUME, CLOSE_TIME, QUOTE, TRADES, TAKER_BASE, TAKER_QUOTE = (
+    range(11)
+)
 COLUMNS = 11
 _SUMMED = [VOLUME, QUOTE, TRADES, TAKER_BASE, TAKER_QUOTE]
 _WEEK_ORIGIN_MS = 4 * DAY_MS  # 1970-01-05, the first Monday of the epoch
@@ -23,7 +25,12 @@ _WEEK_ORIGIN_MS = 4 * DAY_MS  # 1970-01-05, the first Monday of the epoch
 def bucket_starts(times: np.ndarray, interval: str) -> np.ndarray:
     """Open time of the ``interval`` candle holding each instant of ``times`` (epoch ms)."""
     if interval == "1M":
-        return times.astype("datetime64[ms]").astype("datetime64[M]").astype("datetime64[ms]").astype(np.int64)
+        return (
+            times.astype("datetime64[ms]")
+            .astype("datetime64[M]")
+            .astype("datetime64[ms]")
+            .astype(np.int64)
+        )
     length = INTERVAL_MS[interval]
     origin = _WEEK_ORIGIN_MS if interval == "1w" else 0
     return times - (times - origin) % length

@@ -8,7 +8,12 @@ import sys
 import threading
 
 from crypto_assets.binance.simulator.server import SimulatorServer
-from crypto_assets.commands.arguments import Parser, count_flag, count_or_zero_flag, listen_port_flag
+from crypto_assets.commands.arguments import (
+    Parser,
+    count_flag,
+    count_or_zero_flag,
+    listen_port_flag,
+)
 
 DEFAULT_PORT = 8700
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters
@@ -35,15 +40,56 @@ def _parser() -> Parser:
         description="Serve a Binance spot simulator: REST (klines, exchangeInfo, ticker/price, ping, time), "
         "WebSocket kline_1m streams (/ws/<stream>, /stream?streams=..) and the kline archive (/data/spot/..) on the same port.",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
-    parser.add_argument("--port", type=listen_port_flag, default=DEFAULT_PORT, help="port, 0 for any free one (default: %(default)s)")
-    parser.add_argument("--weight-limit", type=count_flag, default=6000, help="REQUEST_WEIGHT per window (default: %(default)s)")
-    parser.add_argument("--window-seconds", type=count_flag, default=60, help="length of a weight window (default: %(default)s)")
-    parser.add_argument("--no-limits", action="store_true", help="never answer 429/418 (weight is still reported)")
-    parser.add_argument("--recordings", action="store_true", help="serve the recorded real BTCUSDT candles where they exist")
-    parser.add_argument("--extra-symbols", type=count_or_zero_flag, default=0, metavar="N", help="add N synthetic symbols SYM0001USDT..")
-    parser.add_argument("--cache-mb", type=count_flag, default=128, metavar="MB", help="memory for encoded klines pages (default: %(default)s)")
-    parser.add_argument("--archive-cache-mb", type=count_flag, default=256, metavar="MB", help="memory for built archive zips (default: %(default)s)")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--port",
+        type=listen_port_flag,
+        default=DEFAULT_PORT,
+        help="port, 0 for any free one (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--weight-limit",
+        type=count_flag,
+        default=6000,
+        help="REQUEST_WEIGHT per window (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--window-seconds",
+        type=count_flag,
+        default=60,
+        help="length of a weight window (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--no-limits", action="store_true", help="never answer 429/418 (weight is still reported)"
+    )
+    parser.add_argument(
+        "--recordings",
+        action="store_true",
+        help="serve the recorded real BTCUSDT candles where they exist",
+    )
+    parser.add_argument(
+        "--extra-symbols",
+        type=count_or_zero_flag,
+        default=0,
+        metavar="N",
+        help="add N synthetic symbols SYM0001USDT..",
+    )
+    parser.add_argument(
+        "--cache-mb",
+        type=count_flag,
+        default=128,
+        metavar="MB",
+        help="memory for encoded klines pages (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--archive-cache-mb",
+        type=count_flag,
+        default=256,
+        metavar="MB",
+        help="memory for built archive zips (default: %(default)s)",
+    )
     return parser
 
 
@@ -68,11 +114,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         server.start()
     except OSError as err:
-        print(f"crypto simulator: error: flag --port: cannot listen on {args.host}:{args.port} ({err.__cause__ or err});"
-              " choose another --port", file=sys.stderr)
+        print(
+            f"crypto simulator: error: flag --port: cannot listen on {args.host}:{args.port} ({err.__cause__ or err});"
+            " choose another --port",
+            file=sys.stderr,
+        )
         return 2
     try:
-        print(f"Binance simulator listening on {server.url} (streams on {server.ws_url}; Ctrl-C to stop)", flush=True)
+        print(
+            f"Binance simulator listening on {server.url} (streams on {server.ws_url}; Ctrl-C to stop)",
+            flush=True,
+        )
         stop.wait()
     finally:
         server.stop()

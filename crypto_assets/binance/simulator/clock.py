@@ -29,7 +29,11 @@ class _State(NamedTuple):
     frozen: int | None
 
     def now(self, wall: float) -> float:
-        return self.frozen if self.frozen is not None else self.market + (wall - self.wall) * self.speed
+        return (
+            self.frozen
+            if self.frozen is not None
+            else self.market + (wall - self.wall) * self.speed
+        )
 
 
 class SimClock:
@@ -43,7 +47,12 @@ class SimClock:
         speed: float = 1.0,
         start_ms: int | None = None,
     ):
-        self._initial = {"offset_ms": offset_ms, "frozen_now_ms": frozen_now_ms, "speed": speed, "start_ms": start_ms}
+        self._initial = {
+            "offset_ms": offset_ms,
+            "frozen_now_ms": frozen_now_ms,
+            "speed": speed,
+            "start_ms": start_ms,
+        }
         self._lock = threading.Lock()
         self.reset()
 
@@ -72,7 +81,9 @@ class SimClock:
         if speed is not None and not float(speed) > 0:
             raise ValueError(f"speed must be > 0, got {speed}")
         if offset_ms is not None and start_ms is not None:
-            raise ValueError("give offset_ms or start_ms, not both: both say where market time is now")
+            raise ValueError(
+                "give offset_ms or start_ms, not both: both say where market time is now"
+            )
         wall = _wall_ms()
         with self._lock:
             state = self._state
@@ -82,8 +93,14 @@ class SimClock:
                 market = float(start_ms)
             else:
                 market = state.now(wall)
-            frozen = state.frozen if frozen_now_ms is _KEEP else (None if frozen_now_ms is None else int(frozen_now_ms))
-            self._state = _State(wall, market, state.speed if speed is None else float(speed), frozen)
+            frozen = (
+                state.frozen
+                if frozen_now_ms is _KEEP
+                else (None if frozen_now_ms is None else int(frozen_now_ms))
+            )
+            self._state = _State(
+                wall, market, state.speed if speed is None else float(speed), frozen
+            )
 
     def freeze(self, now_ms: int) -> None:
         """Stand still at ``now_ms`` (shorthand for ``set(frozen_now_ms=now_ms)``)."""
@@ -104,4 +121,9 @@ class SimClock:
         """JSON-ready state, as ``GET /_sim/clock`` shows it (``offset_ms`` only at speed 1)."""
         state = self._state
         offset = round(state.market - state.wall) if state.speed == 1.0 else None
-        return {"now_ms": int(state.now(_wall_ms())), "frozen_now_ms": state.frozen, "offset_ms": offset, "speed": state.speed}
+        return {
+            "now_ms": int(state.now(_wall_ms())),
+            "frozen_now_ms": state.frozen,
+            "offset_ms": offset,
+            "speed": state.speed,
+        }

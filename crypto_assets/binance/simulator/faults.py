@@ -71,8 +71,15 @@ class FaultSettings:
 
 def checked_number(name: str, value, kind: type, low: float, high: float | None = None):
     """``value`` as ``kind`` if it is a finite number in [low, high]; else ValueError naming the fault."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or (kind is int and value != int(value)):
-        raise ValueError(f"fault {name!r} must be {'an integer' if kind is int else 'a number'}, got {value!r}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or (kind is int and value != int(value))
+    ):
+        raise ValueError(
+            f"fault {name!r} must be {'an integer' if kind is int else 'a number'}, got {value!r}"
+        )
     if value < low or (high is not None and value > high):
         bound = f"between {low} and {high}" if high is not None else f">= {low}"
         raise ValueError(f"fault {name!r} must be {bound}, got {value!r}")
@@ -83,7 +90,9 @@ def _outages(value) -> tuple[tuple[int, int], ...]:
     try:
         windows = tuple((int(start), int(end)) for start, end in value)
     except (TypeError, ValueError):
-        raise ValueError(f"fault 'outages' must be a list of [start_ms, end_ms] pairs, got {value!r}") from None
+        raise ValueError(
+            f"fault 'outages' must be a list of [start_ms, end_ms] pairs, got {value!r}"
+        ) from None
     for start, end in windows:
         if start >= end:
             raise ValueError(f"outage [{start}, {end}) is empty: start_ms must be < end_ms")
@@ -92,7 +101,9 @@ def _outages(value) -> tuple[tuple[int, int], ...]:
 
 def _symbol_status(value) -> tuple[tuple[str, str], ...]:
     if not isinstance(value, dict) or not all(isinstance(symbol, str) for symbol in value):
-        raise ValueError(f"fault 'symbol_status' must be an object of symbol: status, got {value!r}")
+        raise ValueError(
+            f"fault 'symbol_status' must be an object of symbol: status, got {value!r}"
+        )
     bad = {symbol: status for symbol, status in value.items() if status not in SYMBOL_STATUSES}
     if bad:
         raise ValueError(f"fault 'symbol_status': {bad} is not one of {', '.join(SYMBOL_STATUSES)}")
@@ -101,10 +112,14 @@ def _symbol_status(value) -> tuple[tuple[str, str], ...]:
 
 def _archive_files(value) -> tuple[tuple[str, str], ...]:
     if not isinstance(value, dict) or not all(isinstance(p, str) for p in value):
-        raise ValueError(f"fault 'archive_files' must be an object of file name patterns to faults, got {value!r}")
+        raise ValueError(
+            f"fault 'archive_files' must be an object of file name patterns to faults, got {value!r}"
+        )
     for pattern, fault in value.items():
         if fault not in ARCHIVE_FAULTS:
-            raise ValueError(f"archive fault {fault!r} for {pattern!r} is not one of {', '.join(ARCHIVE_FAULTS)}")
+            raise ValueError(
+                f"archive fault {fault!r} for {pattern!r} is not one of {', '.join(ARCHIVE_FAULTS)}"
+            )
     return tuple(value.items())
 
 
@@ -119,7 +134,9 @@ def _validated(name: str, value):
         return checked_number(name, value, int, 0)
     if name == "truncate_style":
         if value not in _TRUNCATE_STYLES:
-            raise ValueError(f"fault 'truncate_style' must be one of {', '.join(_TRUNCATE_STYLES)}, got {value!r}")
+            raise ValueError(
+                f"fault 'truncate_style' must be one of {', '.join(_TRUNCATE_STYLES)}, got {value!r}"
+            )
         return value
     if name == "outages":
         return _outages(value)

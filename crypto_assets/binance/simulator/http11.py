@@ -14,9 +14,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Awaitable, Callable
 
 _log = logging.getLogger(__name__)
 _MAX_HEAD = 64 * 1024
@@ -59,7 +59,11 @@ def _head(response: Response, keep_alive: bool) -> bytes:
         reason = HTTPStatus(response.status).phrase
     except ValueError:
         reason = "Unknown"
-    lines = [f"HTTP/1.1 {response.status} {reason}", f"Content-Type: {response.content_type}", f"Content-Length: {len(response.body)}"]
+    lines = [
+        f"HTTP/1.1 {response.status} {reason}",
+        f"Content-Type: {response.content_type}",
+        f"Content-Length: {len(response.body)}",
+    ]
     lines += [f"{name}: {value}" for name, value in response.headers]
     if not keep_alive:
         lines.append("Connection: close")
@@ -69,7 +73,9 @@ def _head(response: Response, keep_alive: bool) -> bytes:
 _TRICKLE_TICK_S = 0.05
 
 
-async def _trickle(writer: asyncio.StreamWriter, head: bytes, body: bytes, bytes_per_s: float) -> None:
+async def _trickle(
+    writer: asyncio.StreamWriter, head: bytes, body: bytes, bytes_per_s: float
+) -> None:
     """Write ``head`` then ``body`` a slice every 50 ms, at ``bytes_per_s`` on average."""
     writer.write(head)
     step = max(1, int(bytes_per_s * _TRICKLE_TICK_S))
@@ -91,7 +97,9 @@ class HttpServer:
 
     async def start(self, host: str, port: int) -> int:
         """Listen; returns the port (the one chosen by the OS when ``port`` is 0)."""
-        self._server = await asyncio.start_server(self._connection, host, port, limit=_MAX_HEAD, reuse_address=True)
+        self._server = await asyncio.start_server(
+            self._connection, host, port, limit=_MAX_HEAD, reuse_address=True
+        )
         return self._server.sockets[0].getsockname()[1]
 
     async def close(self) -> None:
@@ -121,7 +129,9 @@ class HttpServer:
             self._writers.discard(writer)
             writer.close()
 
-    async def _exchange(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, client_ip: str) -> bool:
+    async def _exchange(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, client_ip: str
+    ) -> bool:
         """Read one request and answer it; False when the connection is done."""
         try:
             head = await reader.readuntil(b"\r\n\r\n")

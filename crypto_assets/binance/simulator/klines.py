@@ -18,13 +18,20 @@ computation each per hour instead of one per push (the day cache holds 256 days)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
 from crypto_assets.binance.simulator import market, recordings
-from crypto_assets.binance.simulator.candles import CLOSE, COLUMNS, OPEN_TIME, aggregate, bucket_end, bucket_start
+from crypto_assets.binance.simulator.candles import (
+    CLOSE,
+    COLUMNS,
+    OPEN_TIME,
+    aggregate,
+    bucket_end,
+    bucket_start,
+)
 from crypto_assets.binance.simulator.encode import encode_rows
 from crypto_assets.binance.simulator.lru import LRU
 from crypto_assets.binance.simulator.symbols import SymbolSpec
@@ -63,7 +70,9 @@ class KlineStore:
     def __init__(self, *, recordings_enabled: bool = False, cache_bytes: int = 128 << 20):
         self._recordings = recordings_enabled
         self._minutes: LRU[np.ndarray] = LRU(256)  # (symbol, day) -> 1440 raw 1m candles
-        self._hours: dict[str, tuple[int, np.ndarray]] = {}  # symbol -> (hour, its 60 raw 1m candles), for pushes
+        self._hours: dict[
+            str, tuple[int, np.ndarray]
+        ] = {}  # symbol -> (hour, its 60 raw 1m candles), for pushes
         self._summaries: LRU[np.ndarray] = LRU(65_536)  # (symbol, day) -> the day as one candle
         self._blocks: LRU[Block] = LRU(cache_bytes, lambda block: block.size)
 
@@ -84,7 +93,9 @@ class KlineStore:
         runs = self._select(spec, interval, start, end, limit, now, outages)
         if not runs:
             return b"[]"
-        body = b"".join([b"[", *(block.data[block.offsets[i] : block.offsets[j]] for block, i, j in runs)])
+        body = b"".join(
+            [b"[", *(block.data[block.offsets[i] : block.offsets[j]] for block, i, j in runs)]
+        )
         return body[:-1] + b"]"  # the last row's trailing comma
 
     def candles(
@@ -102,21 +113,30 @@ class KlineStore:
         runs = self._select(spec, interval, start, end, limit, now, outages)
         return np.concatenate([block.rows[i:j] for block, i, j in runs]) if runs else _NO_ROWS
 
-    def minute(self, spec: SymbolSpec, open_ms: int, *, now: int, outages: Outages = ()) -> np.ndarray | list[int] | None:
+    def minute(
+        self, spec: SymbolSpec, open_ms: int, *, now: int, outages: Outages = ()
+    ) -> np.ndarray | list[int] | None:
         """The 1m candle opening at ``open_ms`` as it stands at ``now``, for a stream push.
 
         The same candle REST serves (forming while ``now`` is inside its minute, final after),
         found without building the day's block; None when no such candle exists at ``now``
         (before the listing, inside an outage, not opened yet).
         """
-        if open_ms > now or open_ms < spec.listed_ms or any(lo <= open_ms < hi for lo, hi in outages):
+        if (
+            open_ms > now
+            or open_ms < spec.listed_ms
+            or any(lo <= open_ms < hi for lo, hi in outages)
+        ):
             return None
         hour, offset = divmod(open_ms, _HOUR_MS)
         cached = self._hours.get(spec.symbol)
         if cached is None or cached[0] != hour:
             day, first = divmod(hour * _HOUR_MS, DAY_MS)
             start = first // MINUTE_MS
-            cached = self._hours[spec.symbol] = (hour, self._day_minutes(spec, day)[start : start + 60].copy())  # not a view: the day may go
+            cached = self._hours[spec.symbol] = (
+                hour,
+                self._day_minutes(spec, day)[start : start + 60].copy(),
+            )  # not a view: the day may go
         row = cached[1][offset // MINUTE_MS]
         elapsed = now - open_ms
         return market.forming_minute(spec, row, elapsed) if elapsed < MINUTE_MS else row
@@ -128,7 +148,9 @@ class KlineStore:
 
     # -- block selection ---------------------------------------------------------------------
 
-    def _select(self, spec, interval, start, end, limit, now, outages) -> list[tuple[Block, int, int]]:
+    def _select(
+        self, spec, interval, start, end, limit, now, outages
+    ) -> list[tuple[Block, int, int]]:
         """(block, first row, end row) runs holding the answer, oldest first."""
         first = bucket_start(spec.listed_ms, interval)
         last = bucket_start(now, interval)  # the candle forming now
@@ -171,14 +193,20 @@ class KlineStore:
         return length is not None and length < DAY_MS
 
     def _chunk_start(self, instant: int, interval: str) -> int:
-        return instant - instant % DAY_MS if self._sub_day(interval) else bucket_start(instant, interval)
+        return (
+            instant - instant % DAY_MS
+            if self._sub_day(interval)
+            else bucket_start(instant, interval)
+        )
 
     def _chunk_end(self, chunk: int, interval: str) -> int:
         return chunk + DAY_MS if self._sub_day(interval) else bucket_end(chunk, interval)
 
     # -- blocks ------------------------------------------------------------------------------
 
-    def _block(self, spec: SymbolSpec, interval: str, chunk: int, now: int, outages: Outages) -> Block:
+    def _block(
+        self, spec: SymbolSpec, interval: str, chunk: int, now: int, outages: Outages
+    ) -> Block:
         chunk_end = self._chunk_end(chunk, interval)
         stable = chunk_end <= now and not _touches(outages, chunk, chunk_end)
         key = (spec.symbol, interval, chunk)
@@ -210,7 +238,9 @@ class KlineStore:
             self._summaries.put((spec.symbol, day), rows)
         return rows
 
-    def _present_minutes(self, spec: SymbolSpec, day: int, now: int, outages: Outages) -> np.ndarray:
+    def _present_minutes(
+        self, spec: SymbolSpec, day: int, now: int, outages: Outages
+    ) -> np.ndarray:
         """The day's 1m candles that exist at ``now``: listed, not in an outage, not in the future."""
         rows = self._day_minutes(spec, day)
         start = day * DAY_MS

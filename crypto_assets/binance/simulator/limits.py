@@ -56,7 +56,9 @@ class RateLimiter:
 
     def __init__(self, weight_limit: int = 6000, window_seconds: int = 60, *, ban_after: int = 5):
         if weight_limit < 1 or window_seconds < 1:
-            raise ValueError(f"weight_limit and window_seconds must be >= 1, got {weight_limit} and {window_seconds}")
+            raise ValueError(
+                f"weight_limit and window_seconds must be >= 1, got {weight_limit} and {window_seconds}"
+            )
         self.weight_limit = weight_limit
         self.window_ms = int(window_seconds) * 1000
         self.ban_after = ban_after
@@ -69,8 +71,18 @@ class RateLimiter:
     def rate_limits(self) -> list[dict]:
         """The ``rateLimits`` entries of exchangeInfo for these rules."""
         return [
-            {"rateLimitType": "REQUEST_WEIGHT", "interval": self.interval, "intervalNum": self.interval_num, "limit": self.weight_limit},
-            {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": RAW_REQUESTS_WINDOW_S // 60, "limit": RAW_REQUESTS_LIMIT},
+            {
+                "rateLimitType": "REQUEST_WEIGHT",
+                "interval": self.interval,
+                "intervalNum": self.interval_num,
+                "limit": self.weight_limit,
+            },
+            {
+                "rateLimitType": "RAW_REQUESTS",
+                "interval": "MINUTE",
+                "intervalNum": RAW_REQUESTS_WINDOW_S // 60,
+                "limit": RAW_REQUESTS_LIMIT,
+            },
         ]
 
     def reset(self) -> None:
@@ -130,7 +142,12 @@ class RateLimiter:
         return client
 
     def _banned(self, client: _Client, now_ms: int) -> Verdict:
-        return Verdict(418, client.weight, -(-(client.banned_until_ms - now_ms) // 1000), client.banned_until_ms)
+        return Verdict(
+            418,
+            client.weight,
+            -(-(client.banned_until_ms - now_ms) // 1000),
+            client.banned_until_ms,
+        )
 
     def _reject(self, client: _Client, now_ms: int, retry_after_s: int) -> Verdict:
         """A 429 with ``retry_after_s``, or the start of a ban once the IP has ignored ``ban_after``

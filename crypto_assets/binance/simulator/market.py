@@ -100,14 +100,24 @@ def day_minutes(spec: SymbolSpec, day: int) -> np.ndarray:
     low = np.maximum(1, np.minimum(open_, close) - wicks[1].astype(np.int64))
 
     move = np.abs(np.diff(log_close, prepend=start_log)) / spec.minute_vol
-    activity = np.exp(0.6 * rng.standard_normal(MINUTES_PER_DAY) - 0.5) * _SEASON * (1.0 + 0.5 * move)
+    activity = (
+        np.exp(0.6 * rng.standard_normal(MINUTES_PER_DAY) - 0.5) * _SEASON * (1.0 + 0.5 * move)
+    )
     vwap = np.minimum(high, low + (rng.random(MINUTES_PER_DAY) * (high - low + 1)).astype(np.int64))
     per_lot = spec.lot * spec.tick // UNIT  # quote units per lot per tick
     quote_target = spec.quote_per_minute * UNIT * activity
     lots = np.rint(quote_target / (vwap * per_lot)).astype(np.int64)
-    lots = np.clip(lots, 1, np.minimum(_MAX_MINUTE_UNITS // spec.lot, _MAX_MINUTE_UNITS // (vwap * per_lot)))
+    lots = np.clip(
+        lots, 1, np.minimum(_MAX_MINUTE_UNITS // spec.lot, _MAX_MINUTE_UNITS // (vwap * per_lot))
+    )
     taker_lots = (lots * rng.uniform(0.3, 0.7, MINUTES_PER_DAY)).astype(np.int64)
-    trades = np.rint(lots * vwap * per_lot / (spec.trade_quote * UNIT) * np.exp(0.25 * rng.standard_normal(MINUTES_PER_DAY)))
+    trades = np.rint(
+        lots
+        * vwap
+        * per_lot
+        / (spec.trade_quote * UNIT)
+        * np.exp(0.25 * rng.standard_normal(MINUTES_PER_DAY))
+    )
 
     rows = np.empty((MINUTES_PER_DAY, COLUMNS), dtype=np.int64)
     rows[:, OPEN_TIME] = day * DAY_MS + _MINUTE_OFFSETS

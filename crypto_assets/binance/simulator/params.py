@@ -60,13 +60,18 @@ class Params:
     def mandatory(self, name: str) -> str:
         value = self._get(name)
         if value is None:
-            raise ApiError(-1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.")
+            raise ApiError(
+                -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
+            )
         return value
 
     def symbol(self, name: str = "symbol", *, required: bool = True) -> str | None:
         value = self.mandatory(name) if required else self._get(name)
         if value is not None and not _SYMBOL.match(value):
-            raise ApiError(-1100, f"Illegal characters found in parameter '{name}'; legal range is '{_SYMBOL_PATTERN}'.")
+            raise ApiError(
+                -1100,
+                f"Illegal characters found in parameter '{name}'; legal range is '{_SYMBOL_PATTERN}'.",
+            )
         return value
 
     def symbols(self, name: str = "symbols") -> list[str] | None:
@@ -75,10 +80,15 @@ class Params:
         if value is None:
             return None
         if not _SYMBOLS.match(value):
-            raise ApiError(-1100, f"Illegal characters found in parameter '{name}'; legal range is '{_SYMBOLS_PATTERN}'.")
+            raise ApiError(
+                -1100,
+                f"Illegal characters found in parameter '{name}'; legal range is '{_SYMBOLS_PATTERN}'.",
+            )
         names = json.loads(value)
         if not names:
-            raise ApiError(-1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.")
+            raise ApiError(
+                -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
+            )
         return names
 
     def integer(self, name: str, *, low: int | None = None, high: int | None = None) -> int | None:
@@ -86,7 +96,10 @@ class Params:
         if value is None:
             return None
         if not _DIGITS.match(value):
-            raise ApiError(-1100, f"Illegal characters found in parameter '{name}'; legal range is '{_DIGITS_PATTERN}'.")
+            raise ApiError(
+                -1100,
+                f"Illegal characters found in parameter '{name}'; legal range is '{_DIGITS_PATTERN}'.",
+            )
         number = int(value)
         if (low is not None and number < low) or (high is not None and number > high):
             raise ApiError(-1130, f"Data sent for parameter '{name}' is not valid.")

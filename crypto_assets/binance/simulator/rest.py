@@ -8,7 +8,7 @@ message. Bodies are compact JSON bytes, like the exchange's.
 from __future__ import annotations
 
 import json
-from typing import Callable
+from collections.abc import Callable
 
 from crypto_assets.binance.simulator.clock import SimClock
 from crypto_assets.binance.simulator.faults import SYMBOL_STATUSES, Faults
@@ -103,8 +103,12 @@ class RestApi:
         overrides = self._faults.status_overrides()
         if status is not None:
             specs = [spec for spec in specs if overrides.get(spec.symbol, spec.status) == status]
-        info = exchange_info(specs, server_time_ms=self._clock.now_ms(), rate_limits=self._limiter.rate_limits(),
-                             status_overrides=overrides)
+        info = exchange_info(
+            specs,
+            server_time_ms=self._clock.now_ms(),
+            rate_limits=self._limiter.rate_limits(),
+            status_overrides=overrides,
+        )
         return _json(info)
 
     def _ticker_price(self, params: Params) -> bytes:

@@ -19,7 +19,11 @@ import threading
 
 from crypto_assets.binance.simulator.admin import Admin
 from crypto_assets.binance.simulator.app import Application
-from crypto_assets.binance.simulator.archive import DEFAULT_DAILY_DELAY_MS, DEFAULT_MONTHLY_DELAY_MS, ArchiveFiles
+from crypto_assets.binance.simulator.archive import (
+    DEFAULT_DAILY_DELAY_MS,
+    DEFAULT_MONTHLY_DELAY_MS,
+    ArchiveFiles,
+)
 from crypto_assets.binance.simulator.clock import SimClock
 from crypto_assets.binance.simulator.faults import Faults
 from crypto_assets.binance.simulator.http11 import HttpServer
@@ -75,10 +79,18 @@ class SimulatorServer:
         self.streams = StreamHub(self.symbols, self.store, self.clock, self.faults, stream_rules)
         admin = Admin(self.faults, self.limiter, self.stats, self.clock, self.streams)
         archive = ArchiveFiles(
-            self.symbols, self.store, self.clock, self.faults, self.stats, cache_bytes=archive_cache_bytes,
-            daily_delay_ms=archive_daily_delay_ms, monthly_delay_ms=archive_monthly_delay_ms,
+            self.symbols,
+            self.store,
+            self.clock,
+            self.faults,
+            self.stats,
+            cache_bytes=archive_cache_bytes,
+            daily_delay_ms=archive_daily_delay_ms,
+            monthly_delay_ms=archive_monthly_delay_ms,
         )
-        application = Application(rest, admin, archive, self.limiter, self.faults, self.stats, self.clock)
+        application = Application(
+            rest, admin, archive, self.limiter, self.faults, self.stats, self.clock
+        )
         self._http = HttpServer(application, self.streams.upgrade)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -123,14 +135,20 @@ class SimulatorServer:
                 loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.close()
 
-        self._thread = threading.Thread(target=run, name=f"binance-simulator-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=run, name=f"binance-simulator-{self.port}", daemon=True
+        )
         self._thread.start()
         if not started.wait(_START_TIMEOUT_S):
-            raise RuntimeError(f"the simulator did not start listening on {self.host}:{self.port} within {_START_TIMEOUT_S} s")
+            raise RuntimeError(
+                f"the simulator did not start listening on {self.host}:{self.port} within {_START_TIMEOUT_S} s"
+            )
         if failure:
             self._thread.join()
             self._thread = None
-            raise OSError(f"the simulator cannot listen on {self.host}:{self.port}: {failure[0]}") from failure[0]
+            raise OSError(
+                f"the simulator cannot listen on {self.host}:{self.port}: {failure[0]}"
+            ) from failure[0]
         return self
 
     def stop(self) -> None:

@@ -53,7 +53,9 @@ class Stats:
                 "weight": self._weight,
                 "5xx": sum(n for status, n in self._statuses.items() if status >= 500),
                 **{str(status): n for status, n in sorted(statuses.items())},
-                **{f"weight {endpoint}": n for endpoint, n in sorted(self._endpoint_weight.items())},
+                **{
+                    f"weight {endpoint}": n for endpoint, n in sorted(self._endpoint_weight.items())
+                },
                 "archive_requests": self._archive["archive_requests"],
                 "archive_files": self._archive["archive_files"],
                 "archive_bytes": self._archive["archive_bytes"],

@@ -16,7 +16,7 @@ the URL here): they are answered ``{"code": 0, "msg": "Unknown property"}``.
 from __future__ import annotations
 
 import json
-from typing import Callable
+from collections.abc import Callable
 
 from crypto_assets.binance.simulator.stream_request import StreamRequestError, Subscription
 
@@ -24,27 +24,43 @@ _METHODS = ("SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS", "SET_PROPERTY", "G
 
 
 def _reply(request_id, result=None, *, code: int | None = None, msg: str = "") -> str:
-    body = {"result": result, "id": request_id} if code is None else {"error": {"code": code, "msg": msg}, "id": request_id}
+    body = (
+        {"result": result, "id": request_id}
+        if code is None
+        else {"error": {"code": code, "msg": msg}, "id": request_id}
+    )
     return json.dumps(body, separators=(",", ":"))
 
 
-def answer(text: str | bytes, subscriptions: dict[str, Subscription], lookup: Callable[[str], Subscription],
-           max_streams: int) -> tuple[str, bool]:
+def answer(
+    text: str | bytes,
+    subscriptions: dict[str, Subscription],
+    lookup: Callable[[str], Subscription],
+    max_streams: int,
+) -> tuple[str, bool]:
     """The reply to one client request, changing ``subscriptions`` (name -> stream) in place;
     also whether it was an error. ``lookup`` turns a name into a stream or raises ``StreamRequestError``."""
     try:
         request = json.loads(text)
     except ValueError as err:
-        return _reply(None, code=3, msg=f"Invalid JSON: {err.msg} at line {err.lineno} column {err.colno}"), True
+        return _reply(
+            None, code=3, msg=f"Invalid JSON: {err.msg} at line {err.lineno} column {err.colno}"
+        ), True
     if not isinstance(request, dict) or "method" not in request:
         return _reply(None, code=2, msg="Invalid request: missing field `method`"), True
     request_id = request.get("id")
     if not (isinstance(request_id, int) and not isinstance(request_id, bool) and request_id >= 0):
-        return _reply(None, code=2, msg="Invalid request: request ID must be an unsigned integer"), True
+        return _reply(
+            None, code=2, msg="Invalid request: request ID must be an unsigned integer"
+        ), True
     method, params = request["method"], request.get("params", [])
     if method not in _METHODS:
         expected = ", ".join(f"`{m}`" for m in _METHODS)
-        return _reply(request_id, code=2, msg=f"Invalid request: unknown variant `{method}`, expected one of {expected}"), True
+        return _reply(
+            request_id,
+            code=2,
+            msg=f"Invalid request: unknown variant `{method}`, expected one of {expected}",
+        ), True
     if method == "LIST_SUBSCRIPTIONS":
         return _reply(request_id, list(subscriptions)), False
     if method in ("SET_PROPERTY", "GET_PROPERTY"):

@@ -45,15 +45,21 @@ class StreamFaults:
         """Set some faults (unknown names and bad values raise ValueError); returns the new state."""
         unknown = sorted(set(changes) - set(self.NAMES))
         if unknown:
-            raise ValueError(f"unknown stream fault(s) {', '.join(unknown)}: use {', '.join(self.NAMES)}")
+            raise ValueError(
+                f"unknown stream fault(s) {', '.join(unknown)}: use {', '.join(self.NAMES)}"
+            )
         now = time.monotonic()
         fields = {}
         if "malformed_next_n" in changes:
-            fields["malformed_next_n"] = checked_number("malformed_next_n", changes["malformed_next_n"], int, 0)
+            fields["malformed_next_n"] = checked_number(
+                "malformed_next_n", changes["malformed_next_n"], int, 0
+            )
         if "stall_s" in changes:
             fields["stalled_until"] = now + checked_number("stall_s", changes["stall_s"], float, 0)
         if "refuse_s" in changes:
-            fields["refused_until"] = now + checked_number("refuse_s", changes["refuse_s"], float, 0)
+            fields["refused_until"] = now + checked_number(
+                "refuse_s", changes["refuse_s"], float, 0
+            )
         with self._lock:
             self._state = replace(self._state, **fields)
         return self.snapshot()

@@ -35,7 +35,10 @@ _TRADE_ID_STRIDE = 10_000_000
 
 def kline_event(symbol: str, interval: str, row: np.ndarray, event_ms: int, closed: bool) -> str:
     """The raw payload of one ``<symbol>@kline_<interval>`` push (symbol in Binance's upper case)."""
-    o, h, l, c, v, q, tb, tq = (units_text(int(row[col])) for col in (OPEN, HIGH, LOW, CLOSE, VOLUME, QUOTE, TAKER_BASE, TAKER_QUOTE))
+    o, h, l, c, v, q, tb, tq = (
+        units_text(int(row[col]))
+        for col in (OPEN, HIGH, LOW, CLOSE, VOLUME, QUOTE, TAKER_BASE, TAKER_QUOTE)
+    )
     open_time, trades = int(row[OPEN_TIME]), int(row[TRADES])
     first_trade = open_time // MINUTE_MS * _TRADE_ID_STRIDE
     return (

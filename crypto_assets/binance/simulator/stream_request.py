@@ -47,22 +47,36 @@ class StreamRoute:
     combined: bool
 
 
-def parse_route(path: str, query: str, symbols: dict[str, SymbolSpec], max_streams: int) -> StreamRoute:
+def parse_route(
+    path: str, query: str, symbols: dict[str, SymbolSpec], max_streams: int
+) -> StreamRoute:
     """The streams of a request, or ``StreamRequestError`` saying which part is wrong."""
     if path == "/stream":
         values = parse_qs(query).get("streams")
         if not values:
-            raise StreamRequestError(400, -1102, "Mandatory parameter 'streams' was not sent, was empty/null, or malformed.")
+            raise StreamRequestError(
+                400,
+                -1102,
+                "Mandatory parameter 'streams' was not sent, was empty/null, or malformed.",
+            )
         names, combined = values[0].split("/"), True
     elif path.startswith("/ws/"):
         names, combined = path[len("/ws/") :].split("/"), False
     else:
-        raise StreamRequestError(404, -1000, f"No stream endpoint at {path}: use /ws/<stream> or /stream?streams=<a>/<b>.")
+        raise StreamRequestError(
+            404,
+            -1000,
+            f"No stream endpoint at {path}: use /ws/<stream> or /stream?streams=<a>/<b>.",
+        )
     names = [name for name in dict.fromkeys(names) if name]
     if not names:
         raise StreamRequestError(400, -1102, "No stream name given.")
     if len(names) > max_streams:
-        raise StreamRequestError(400, -1130, f"{len(names)} streams requested; a connection carries at most {max_streams}.")
+        raise StreamRequestError(
+            400,
+            -1130,
+            f"{len(names)} streams requested; a connection carries at most {max_streams}.",
+        )
     return StreamRoute(tuple(subscription(name, symbols) for name in names), combined)
 
 
@@ -70,10 +84,18 @@ def subscription(name: str, symbols: dict[str, SymbolSpec]) -> Subscription:
     """The stream called ``name``, or ``StreamRequestError`` saying what is wrong with the name."""
     match = _NAME.match(name)
     if match is None:
-        raise StreamRequestError(400, -1100, f"Invalid stream name {name!r}: expected <symbol>@kline_<interval> in lower case.")
+        raise StreamRequestError(
+            400,
+            -1100,
+            f"Invalid stream name {name!r}: expected <symbol>@kline_<interval> in lower case.",
+        )
     symbol, interval = match.group(1).upper(), match.group(2)
     if interval not in STREAMED_INTERVALS:
-        raise StreamRequestError(400, -1120, f"Invalid interval {interval!r} in stream {name!r}: the simulator streams {', '.join(STREAMED_INTERVALS)}.")
+        raise StreamRequestError(
+            400,
+            -1120,
+            f"Invalid interval {interval!r} in stream {name!r}: the simulator streams {', '.join(STREAMED_INTERVALS)}.",
+        )
     spec = symbols.get(symbol)
     if spec is None:
         raise StreamRequestError(400, -1121, f"Invalid symbol {symbol!r} in stream {name!r}.")

@@ -47,7 +47,14 @@ _log = logging.getLogger(__name__)
 class StreamSession:
     """Serves one upgraded connection until it closes."""
 
-    def __init__(self, hub: StreamHub, protocol: ServerProtocol, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, route: StreamRoute):
+    def __init__(
+        self,
+        hub: StreamHub,
+        protocol: ServerProtocol,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        route: StreamRoute,
+    ):
         self._hub, self._protocol, self._reader, self._writer = hub, protocol, reader, writer
         self._combined = route.combined
         self.subscriptions = {sub.name: sub for sub in route.subscriptions}
@@ -59,11 +66,18 @@ class StreamSession:
 
     async def run(self) -> None:
         """Serve until the connection ends for any reason."""
-        tasks = [asyncio.ensure_future(job) for job in (self._push(), self._ping(), self._read(), self._closed.wait())]
+        tasks = [
+            asyncio.ensure_future(job)
+            for job in (self._push(), self._ping(), self._read(), self._closed.wait())
+        ]
         try:
-            await asyncio.wait(tasks, timeout=self._hub.rules.max_lifetime_s, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                tasks, timeout=self._hub.rules.max_lifetime_s, return_when=asyncio.FIRST_COMPLETED
+            )
             if not self.close_reason:
-                self.close(CloseCode.NORMAL_CLOSURE, "connection lifetime reached", reason_key="lifetime")
+                self.close(
+                    CloseCode.NORMAL_CLOSURE, "connection lifetime reached", reason_key="lifetime"
+                )
         finally:
             for task in tasks:
                 task.cancel()
@@ -145,14 +159,28 @@ class StreamSession:
             if statuses.get(spec.symbol, spec.status) != "TRADING":
                 continue
             pushes = []
-            if tick == forming_open and (final := store.minute(spec, forming_open - MINUTE_MS, now=tick, outages=outages)) is not None:
-                pushes.append(stream_frames.kline_event(spec.symbol, sub.interval, final, tick, True))
+            if (
+                tick == forming_open
+                and (
+                    final := store.minute(spec, forming_open - MINUTE_MS, now=tick, outages=outages)
+                )
+                is not None
+            ):
+                pushes.append(
+                    stream_frames.kline_event(spec.symbol, sub.interval, final, tick, True)
+                )
             if (row := store.minute(spec, forming_open, now=tick, outages=outages)) is not None:
-                pushes.append(stream_frames.kline_event(spec.symbol, sub.interval, row, tick, False))
+                pushes.append(
+                    stream_frames.kline_event(spec.symbol, sub.interval, row, tick, False)
+                )
             for payload in pushes:
                 if self._hub.faults.take_malformed():
-                    payload = stream_frames.malformed(payload, self._hub.stats.count("malformed_sent"))
-                messages.append(stream_frames.combined(sub.name, payload) if self._combined else payload)
+                    payload = stream_frames.malformed(
+                        payload, self._hub.stats.count("malformed_sent")
+                    )
+                messages.append(
+                    stream_frames.combined(sub.name, payload) if self._combined else payload
+                )
         self._hub.stats.count("pushes", len(messages))
         return messages
 
@@ -179,7 +207,12 @@ class StreamSession:
 
     def _answer(self, request: bytes) -> None:
         hub = self._hub
-        reply, failed = answer(request, self.subscriptions, lambda name: subscription(name, hub.symbols), hub.rules.max_streams)
+        reply, failed = answer(
+            request,
+            self.subscriptions,
+            lambda name: subscription(name, hub.symbols),
+            hub.rules.max_streams,
+        )
         hub.stats.count("requests_refused" if failed else "requests")
         self._protocol.send_text(reply.encode())
 
@@ -193,7 +226,9 @@ class StreamSession:
             self._protocol.receive_data(data)
             for frame in self._protocol.events_received():
                 if self._rate.exceeded():
-                    self.close(CloseCode.POLICY_VIOLATION, "Too many requests", reason_key="message_rate")
+                    self.close(
+                        CloseCode.POLICY_VIOLATION, "Too many requests", reason_key="message_rate"
+                    )
                     return
                 if frame.opcode is Opcode.PONG and frame.data in self._pings:
                     sent = self._pings[frame.data]

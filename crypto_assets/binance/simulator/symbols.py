@@ -15,7 +15,7 @@ import copy
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 
@@ -34,7 +34,7 @@ def units_text(units: int) -> str:
 
 
 def _ms(text: str) -> int:
-    return int(datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp() * 1000)
+    return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp() * 1000)
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,11 @@ _EXTRA_STEP = "0.01000000"
 
 @cache
 def _recorded_exchange_info() -> dict:
-    text = resources.files(__package__).joinpath("data/exchangeInfo_spot_2022-12-17_trimmed.json").read_text()
+    text = (
+        resources.files(__package__)
+        .joinpath("data/exchangeInfo_spot_2022-12-17_trimmed.json")
+        .read_text()
+    )
     return json.loads(text)
 
 
@@ -97,7 +101,14 @@ def _filter(info: dict, kind: str) -> dict:
     return next(f for f in info["filters"] if f["filterType"] == kind)
 
 
-def _spec(info: dict, listed: str, ref_price: float, minute_vol: float, per_minute: float, per_trade: float) -> SymbolSpec:
+def _spec(
+    info: dict,
+    listed: str,
+    ref_price: float,
+    minute_vol: float,
+    per_minute: float,
+    per_trade: float,
+) -> SymbolSpec:
     tick = decimal_units(_filter(info, "PRICE_FILTER")["tickSize"])
     lot = max(decimal_units(_filter(info, "LOT_SIZE")["stepSize"]), -(-UNIT // tick))
     return SymbolSpec(
@@ -136,8 +147,13 @@ def build_universe(extra_symbols: int = 0) -> dict[str, SymbolSpec]:
     return universe
 
 
-def exchange_info(specs: list[SymbolSpec], *, server_time_ms: int, rate_limits: list[dict],
-                  status_overrides: dict[str, str] | None = None) -> dict:
+def exchange_info(
+    specs: list[SymbolSpec],
+    *,
+    server_time_ms: int,
+    rate_limits: list[dict],
+    status_overrides: dict[str, str] | None = None,
+) -> dict:
     """The ``GET /api/v3/exchangeInfo`` body for these symbols (``status_overrides``: symbol -> status now)."""
     recorded = _recorded_exchange_info()
     overrides = status_overrides or {}
@@ -146,5 +162,10 @@ def exchange_info(specs: list[SymbolSpec], *, server_time_ms: int, rate_limits: 
         "serverTime": server_time_ms,
         "rateLimits": rate_limits,
         "exchangeFilters": recorded["exchangeFilters"],
-        "symbols": [{**spec.info, "status": overrides[spec.symbol]} if spec.symbol in overrides else spec.info for spec in specs],
+        "symbols": [
+            {**spec.info, "status": overrides[spec.symbol]}
+            if spec.symbol in overrides
+            else spec.info
+            for spec in specs
+        ],
     }

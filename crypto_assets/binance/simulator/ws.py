@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import Counter
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 from websockets.server import ServerProtocol
 
@@ -66,7 +67,14 @@ class StreamStats:
 class StreamHub:
     """Every stream connection of one simulator."""
 
-    def __init__(self, symbols: dict[str, SymbolSpec], store: KlineStore, clock: SimClock, rest_faults: Faults, rules: StreamRules | None = None):
+    def __init__(
+        self,
+        symbols: dict[str, SymbolSpec],
+        store: KlineStore,
+        clock: SimClock,
+        rest_faults: Faults,
+        rules: StreamRules | None = None,
+    ):
         self.symbols, self.store, self.clock = symbols, store, clock
         self.rules = rules or StreamRules()
         self.faults = StreamFaults()
@@ -86,12 +94,18 @@ class StreamHub:
 
     # -- the upgrade -------------------------------------------------------------------------
 
-    async def upgrade(self, request: Request, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def upgrade(
+        self, request: Request, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         """Answer one upgrade request and, when admitted, serve the connection until it ends."""
         self._loop = asyncio.get_running_loop()
         protocol = ServerProtocol(max_size=1 << 16)
         target = f"{request.path}?{request.query}" if request.query else request.path
-        head = f"{request.method} {target} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in request.headers.items()) + "\r\n"
+        head = (
+            f"{request.method} {target} HTTP/1.1\r\n"
+            + "".join(f"{k}: {v}\r\n" for k, v in request.headers.items())
+            + "\r\n"
+        )
         protocol.receive_data(head.encode("latin-1"))  # the head http11 already read, replayed
         events = protocol.events_received()
         if not events:
@@ -121,10 +135,18 @@ class StreamHub:
     def _admit(self, request: Request):
         wait_s = self._attempts.admit(request.client_ip)
         if wait_s:
-            rule = f"at most {self.rules.max_attempts} per {self.rules.attempts_window_s:g} s per IP"
-            raise StreamRequestError(429, -1003, f"Too many connection attempts: {rule}.", retry_after_s=wait_s)
+            rule = (
+                f"at most {self.rules.max_attempts} per {self.rules.attempts_window_s:g} s per IP"
+            )
+            raise StreamRequestError(
+                429, -1003, f"Too many connection attempts: {rule}.", retry_after_s=wait_s
+            )
         if self.faults.refusing():
-            raise StreamRequestError(503, -1001, "Service unavailable: stream connections are refused for now; retry later.")
+            raise StreamRequestError(
+                503,
+                -1001,
+                "Service unavailable: stream connections are refused for now; retry later.",
+            )
         return parse_route(request.path, request.query, self.symbols, self.rules.max_streams)
 
     # -- acting on every connection, from any thread -------------------------------------------
@@ -191,8 +213,12 @@ class StreamHub:
 
     def snapshot(self) -> dict:
         """JSON-ready: open connections and the streams they carry, the faults and every count."""
-        return {"open": self.open_connections(), "streams": self.subscribed_streams(), "faults": self.faults.snapshot(),
-                **self.stats.snapshot()}
+        return {
+            "open": self.open_connections(),
+            "streams": self.subscribed_streams(),
+            "faults": self.faults.snapshot(),
+            **self.stats.snapshot(),
+        }
 
     def reset(self) -> None:
         """Faults off, counts zeroed, connection attempts forgotten (open connections stay)."""

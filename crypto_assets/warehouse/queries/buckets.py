@@ -9,21 +9,44 @@ write widths and durations the way the dashboard and the API show them.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 MAX_POINTS = 2_000
 """The most x positions a chart gets (candles, line points or bars)."""
 
-ORIGIN = datetime(2000, 1, 3, tzinfo=timezone.utc)  # a Monday, 00:00 UTC
+ORIGIN = datetime(2000, 1, 3, tzinfo=UTC)  # a Monday, 00:00 UTC
 """``date_bin`` origin shared by every bucketing query."""
 
 _ROUND_STEPS_S = (
-    1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 21600, 43200,
-    86400, 2 * 86400, 3 * 86400, 7 * 86400, 14 * 86400, 28 * 86400,
+    1,
+    2,
+    5,
+    10,
+    15,
+    30,
+    60,
+    120,
+    300,
+    600,
+    900,
+    1800,
+    3600,
+    7200,
+    14400,
+    21600,
+    43200,
+    86400,
+    2 * 86400,
+    3 * 86400,
+    7 * 86400,
+    14 * 86400,
+    28 * 86400,
 )
 
 
-def bucket_width(start: datetime, end: datetime, finest: timedelta, budget: int = MAX_POINTS) -> timedelta:
+def bucket_width(
+    start: datetime, end: datetime, finest: timedelta, budget: int = MAX_POINTS
+) -> timedelta:
     """The narrowest width, a multiple of ``finest``, that cuts [start, end) into <= ``budget`` buckets.
 
     Round steps are preferred; past four weeks the width is a whole multiple of ``finest``.
@@ -56,7 +79,11 @@ def age(delta: timedelta | None) -> str:
     if delta is None:
         return "—"
     seconds = int(delta.total_seconds())
-    for unit, size, small, small_size in (("d", 86400, "h", 3600), ("h", 3600, "min", 60), ("min", 60, "s", 1)):
+    for unit, size, small, small_size in (
+        ("d", 86400, "h", 3600),
+        ("h", 3600, "min", 60),
+        ("min", 60, "s", 1),
+    ):
         if seconds >= size:
             rest = (seconds % size) // small_size
             return f"{seconds // size} {unit}" + (f" {rest} {small}" if rest else "")

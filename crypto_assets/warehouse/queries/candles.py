@@ -37,8 +37,14 @@ INTERVALS: dict[str, CandleTable] = {
 
 MAX_MA_WINDOW = 500
 _OHLCV = {
-    "time": TIME, "open": pl.Float64, "high": pl.Float64, "low": pl.Float64, "close": pl.Float64,
-    "volume": pl.Float64, "quote_volume": pl.Float64, "vwap": pl.Float64,
+    "time": TIME,
+    "open": pl.Float64,
+    "high": pl.Float64,
+    "low": pl.Float64,
+    "close": pl.Float64,
+    "volume": pl.Float64,
+    "quote_volume": pl.Float64,
+    "vwap": pl.Float64,
 }
 
 
@@ -69,19 +75,28 @@ class MarketView:
 Segment = tuple[CandleTable, datetime, datetime]
 
 
-def plan_segments(cur, symbol: str, interval: str, bucket: timedelta, lo: datetime, hi: datetime) -> list[Segment]:
+def plan_segments(
+    cur, symbol: str, interval: str, bucket: timedelta, lo: datetime, hi: datetime
+) -> list[Segment]:
     """Which table serves which part of [lo, hi): the coarsest table with rows whose candles
     fit whole into ``bucket``, and the requested table before and after its rows."""
     requested = INTERVALS[interval]
     coarser = sorted(
-        (t for t in INTERVALS.values() if requested.step < t.step <= bucket and bucket % t.step == timedelta(0)),
-        key=lambda t: t.step, reverse=True,
+        (
+            t
+            for t in INTERVALS.values()
+            if requested.step < t.step <= bucket and bucket % t.step == timedelta(0)
+        ),
+        key=lambda t: t.step,
+        reverse=True,
     )
     for table in coarser:
         first, last = series_bounds(cur, table.name, "open_time", {"symbol": symbol}, lo, hi)
         if first is not None:
-            return [(table if covered else requested, a, b)
-                    for covered, a, b in split_range(lo, hi, first, last + table.step)]
+            return [
+                (table if covered else requested, a, b)
+                for covered, a, b in split_range(lo, hi, first, last + table.step)
+            ]
     return [(requested, lo, hi)]
 
 
@@ -91,9 +106,9 @@ def _ma_parts(windows: tuple[int, ...]) -> tuple[sql.Composable, sql.Composable]
     if not windows:
         return sql.SQL(""), sql.SQL("")
     columns = sql.SQL("").join(
-        sql.SQL(", (CASE WHEN count(*) OVER w{n} >= {n} THEN avg(close) OVER w{n} END) AS ma_{n}").format(
-            n=sql.SQL(str(n))
-        )
+        sql.SQL(
+            ", (CASE WHEN count(*) OVER w{n} >= {n} THEN avg(close) OVER w{n} END) AS ma_{n}"
+        ).format(n=sql.SQL(str(n)))
         for n in windows
     )
     clauses = sql.SQL(", ").join(
@@ -114,14 +129,21 @@ def _validate_windows(ma_windows) -> tuple[int, ...]:
 
 
 def candle_series(
-    conn, symbol: str, interval: str, start: datetime, end: datetime,
-    ma_windows=(), budget: int = MAX_POINTS,
+    conn,
+    symbol: str,
+    interval: str,
+    start: datetime,
+    end: datetime,
+    ma_windows=(),
+    budget: int = MAX_POINTS,
 ) -> CandleSeries:
     """``symbol``'s candles opening in [start, end), at most ``budget`` of them."""
     if interval not in INTERVALS:
         raise ValueError(f"interval {interval!r} is not one of {', '.join(INTERVALS)}")
     if end <= start:
-        raise ValueError(f"the range ends ({end:%Y-%m-%d %H:%M}) before it starts ({start:%Y-%m-%d %H:%M})")
+        raise ValueError(
+            f"the range ends ({end:%Y-%m-%d %H:%M}) before it starts ({start:%Y-%m-%d %H:%M})"
+        )
     windows = _validate_windows(ma_windows)
     bucket = bucket_width(start, end, INTERVALS[interval].step, budget)
     lo = start - bucket * (max(windows, default=1) - 1)
@@ -131,7 +153,9 @@ def candle_series(
             sql.SQL(
                 "SELECT open_time, open, high, low, close, volume, quote_volume FROM {table}"
                 " WHERE symbol = %(symbol)s AND open_time >= {lo} AND open_time < {hi}"
-            ).format(table=sql.Identifier(table.name), lo=sql.Literal(seg_lo), hi=sql.Literal(seg_hi))
+            ).format(
+                table=sql.Identifier(table.name), lo=sql.Literal(seg_lo), hi=sql.Literal(seg_hi)
+            )
             for table, seg_lo, seg_hi in segments
         )
         ma_columns, ma_windows_sql = _ma_parts(windows)
@@ -148,12 +172,19 @@ def candle_series(
             "  (sum(quote_volume) OVER w / nullif(sum(volume) OVER w, 0))::float8{ma_out}"
             " FROM m WHERE t >= %(start)s WINDOW w AS (ORDER BY t) ORDER BY t"
         ).format(
-            union=union, ma_columns=ma_columns, ma_windows=ma_windows_sql,
-            ma_out=sql.SQL("").join(sql.SQL(", ma_{}::float8").format(sql.SQL(str(n))) for n in windows),
+            union=union,
+            ma_columns=ma_columns,
+            ma_windows=ma_windows_sql,
+            ma_out=sql.SQL("").join(
+                sql.SQL(", ma_{}::float8").format(sql.SQL(str(n))) for n in windows
+            ),
         )
         schema = {**_OHLCV, **{f"ma_{n}": pl.Float64 for n in windows}}
         frame = fetch_frame(
-            cur, query, {"symbol": symbol, "bucket": bucket, "origin": ORIGIN, "start": start}, schema
+            cur,
+            query,
+            {"symbol": symbol, "bucket": bucket, "origin": ORIGIN, "start": start},
+            schema,
         )
     sources = tuple(dict.fromkeys(table.name for table, _, _ in segments))
     return CandleSeries(symbol, interval, bucket, sources, frame)
@@ -168,8 +199,13 @@ def normalised_closes(series: CandleSeries) -> pl.DataFrame:
 
 
 def market_view(
-    conn, symbol: str, interval: str, start: datetime, end: datetime,
-    ma_windows=(), compare=(),
+    conn,
+    symbol: str,
+    interval: str,
+    start: datetime,
+    end: datetime,
+    ma_windows=(),
+    compare=(),
 ) -> MarketView:
     """Everything the Market page draws: main candles within the full point budget, and
     the compared symbols' closes sharing one budget (so that chart stays under it too)."""
@@ -178,5 +214,7 @@ def market_view(
     if not others:
         return MarketView(main, ())
     budget = MAX_POINTS // (len(others) + 1)
-    lines = tuple(candle_series(conn, s, interval, start, end, (), budget) for s in [symbol, *others])
+    lines = tuple(
+        candle_series(conn, s, interval, start, end, (), budget) for s in [symbol, *others]
+    )
     return MarketView(main, lines)

@@ -7,13 +7,18 @@ on the ``(symbol, time)`` key. So they stay fast on a year of 1m candles.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Mapping, Sequence
 
 from psycopg2 import sql
 
 SYMBOL_TABLES = (
-    "candles_1m", "candles_15m", "candles_1h", "candles_1d", "price_samples", "market_metrics_daily",
+    "candles_1m",
+    "candles_15m",
+    "candles_1h",
+    "candles_1d",
+    "price_samples",
+    "market_metrics_daily",
 )
 """Tables keyed by symbol first, whose symbols the dashboard offers."""
 
@@ -49,15 +54,20 @@ def known_symbols(conn) -> list[str]:
 
 
 def series_bounds(
-    cur, table: str, time_column: str, key: Mapping[str, object],
-    lo: datetime | None = None, hi: datetime | None = None,
+    cur,
+    table: str,
+    time_column: str,
+    key: Mapping[str, object],
+    lo: datetime | None = None,
+    hi: datetime | None = None,
 ) -> tuple[datetime | None, datetime | None]:
     """First and last ``time_column`` of the series ``key`` (column -> value, the leading primary
     key columns) in ``table`` within [lo, hi); (None, None) when it has no rows there."""
     time = sql.Identifier(time_column)
     params = {f"k{i}": value for i, value in enumerate(key.values())}
     where = sql.SQL(" AND ").join(
-        sql.SQL("{} = {}").format(sql.Identifier(column), sql.Placeholder(f"k{i}")) for i, column in enumerate(key)
+        sql.SQL("{} = {}").format(sql.Identifier(column), sql.Placeholder(f"k{i}"))
+        for i, column in enumerate(key)
     )
     if lo is not None:
         where += sql.SQL(" AND {} >= %(lo)s").format(time)
@@ -86,7 +96,9 @@ def series_coverage(cur, table: str, time_column: str, symbols: Sequence[str]) -
     return {symbol: (first, last, rows) for symbol, first, last, rows in cur.fetchall()}
 
 
-def split_range(lo: datetime, hi: datetime, covered_from: datetime, covered_to: datetime) -> list[tuple[bool, datetime, datetime]]:
+def split_range(
+    lo: datetime, hi: datetime, covered_from: datetime, covered_to: datetime
+) -> list[tuple[bool, datetime, datetime]]:
     """[lo, hi) cut where [covered_from, covered_to) covers it: (covered, start, end) pieces in
     order, empty pieces left out. How the page queries read a summary table where it has rows
     and the finer table elsewhere."""

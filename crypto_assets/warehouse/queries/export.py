@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import enum
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
-from typing import Iterator
+from datetime import UTC, date, datetime, time, timedelta
 
 from psycopg2 import sql
 
@@ -80,11 +80,16 @@ class Series:
 
 def _kinds(spec: str) -> tuple[Column, ...]:
     """'name:kind name:kind ..' -> columns (kind names as in ``Kind``)."""
-    return tuple(Column(name, Kind(kind)) for name, kind in (item.split(":") for item in spec.split()))
+    return tuple(
+        Column(name, Kind(kind)) for name, kind in (item.split(":") for item in spec.split())
+    )
 
 
 _CANDLE_KINDS = {
-    "symbol": Kind.TEXT, "open_time": Kind.TIME, "close_time": Kind.TIME, "trade_count": Kind.INTEGER,
+    "symbol": Kind.TEXT,
+    "open_time": Kind.TIME,
+    "close_time": Kind.TIME,
+    "trade_count": Kind.INTEGER,
 }
 _CANDLE_BASE = tuple(Column(name, _CANDLE_KINDS.get(name, Kind.DECIMAL)) for name in CANDLE_COLUMNS)
 _CANDLE_EXTRA = {
@@ -101,16 +106,24 @@ CANDLES: dict[str, Series] = {
 """The candle tables by interval (1m, 15m, 1h, 1d), columns in table order."""
 
 DOWNSAMPLED = Series(
-    "price_downsampled", "bucket_start", timedelta(seconds=1),
-    _kinds("symbol:text bucket_start:time bucket_width:width avg_price:decimal median_price:decimal"
-           " min_price:decimal max_price:decimal sample_count:integer"),
+    "price_downsampled",
+    "bucket_start",
+    timedelta(seconds=1),
+    _kinds(
+        "symbol:text bucket_start:time bucket_width:width avg_price:decimal median_price:decimal"
+        " min_price:decimal max_price:decimal sample_count:integer"
+    ),
     by_width=True,
 )
 METRICS = Series(
-    "market_metrics_daily", "day", timedelta(days=1),
-    _kinds("symbol:text day:date open:decimal close:decimal previous_close:decimal simple_return:float"
-           " log_return:float realized_volatility:float realized_volatility_annualized:float range_pct:float"
-           " volume:decimal quote_volume:decimal trade_count:integer minutes_observed:integer"),
+    "market_metrics_daily",
+    "day",
+    timedelta(days=1),
+    _kinds(
+        "symbol:text day:date open:decimal close:decimal previous_close:decimal simple_return:float"
+        " log_return:float realized_volatility:float realized_volatility_annualized:float range_pct:float"
+        " volume:decimal quote_volume:decimal trade_count:integer minutes_observed:integer"
+    ),
 )
 
 
@@ -127,7 +140,9 @@ class Selection:
     width_label: str | None = None
 
     @classmethod
-    def over(cls, series: Series, symbol: str, start: datetime | None, end: datetime | None, **width) -> Selection:
+    def over(
+        cls, series: Series, symbol: str, start: datetime | None, end: datetime | None, **width
+    ) -> Selection:
         """Rows whose key falls in [start, end): for a day-keyed table, the days whose UTC
         midnight does (so start=2024-01-01T12:00Z begins with 2024-01-02)."""
         if series.date_keyed:
@@ -140,8 +155,13 @@ class Selection:
         return Selection(self.series, self.symbol, lo, self.hi, self.width, self.width_label)
 
     def params(self, lo=None, hi=None) -> dict:
-        return {"symbol": self.symbol, "width": self.width, "width_label": self.width_label,
-                "lo": self.lo if lo is None else lo, "hi": self.hi if hi is None else hi}
+        return {
+            "symbol": self.symbol,
+            "width": self.width,
+            "width_label": self.width_label,
+            "lo": self.lo if lo is None else lo,
+            "hi": self.hi if hi is None else hi,
+        }
 
     def where(self, bounded: bool = False) -> sql.Composable:
         """The filter, with ``%(lo)s`` and ``%(hi)s`` placeholders where the selection has bounds
@@ -161,8 +181,12 @@ def _first_day_from(moment: datetime | None) -> date | None:
     """The first day whose UTC midnight is at or after ``moment``."""
     if moment is None:
         return None
-    day = moment.astimezone(timezone.utc).date()
-    return day if datetime.combine(day, time.min, tzinfo=timezone.utc) >= moment else day + timedelta(days=1)
+    day = moment.astimezone(UTC).date()
+    return (
+        day
+        if datetime.combine(day, time.min, tzinfo=UTC) >= moment
+        else day + timedelta(days=1)
+    )
 
 
 _WIDTH_LABEL = sql.SQL("%(width_label)s::text")
@@ -191,7 +215,11 @@ def _csv_value(column: Column) -> sql.Composable:
     """The column as CSV clients read it: the JSON text, but flags as true/false."""
     if column.kind is Kind.BOOLEAN:
         return sql.SQL("{}::text").format(sql.Identifier(column.name))
-    return _json_value(column) if column.kind in (Kind.TIME, Kind.DATE, Kind.WIDTH) else sql.Identifier(column.name)
+    return (
+        _json_value(column)
+        if column.kind in (Kind.TIME, Kind.DATE, Kind.WIDTH)
+        else sql.Identifier(column.name)
+    )
 
 
 def _plain_value(column: Column) -> sql.Composable:
@@ -201,20 +229,35 @@ def _plain_value(column: Column) -> sql.Composable:
 
 
 def copy_batches(
-    cur, selection: Selection, *, for_csv: bool, limit: int | None = None, batch_rows: int = BATCH_ROWS,
+    cur,
+    selection: Selection,
+    *,
+    for_csv: bool,
+    limit: int | None = None,
+    batch_rows: int = BATCH_ROWS,
 ) -> Iterator[bytes]:
     """The selection's rows as CSV without a header, one chunk per batch of at most
     ``batch_rows`` steps of the key, ``limit`` rows at most; no chunk for an empty window.
     ``for_csv``: values as CSV clients read them; else PostgreSQL's plain text of each."""
     series = selection.series
-    first, last = series_bounds(cur, series.table, series.key, _series_key(selection), selection.lo, selection.hi)
+    first, last = series_bounds(
+        cur, series.table, series.key, _series_key(selection), selection.lo, selection.hi
+    )
     if first is None:
         return
     columns = (_csv_value(c) if for_csv else _plain_value(c) for c in series.columns)
-    query = sql.SQL("COPY (SELECT {cols} FROM {table} WHERE {where} ORDER BY {key} LIMIT %(limit)s) TO STDOUT WITH (FORMAT csv)").format(
-        cols=sql.SQL(", ").join(columns), table=sql.Identifier(series.table),
-        where=selection.where(bounded=True), key=sql.Identifier(series.key),
-    ).as_string(cur)
+    query = (
+        sql.SQL(
+            "COPY (SELECT {cols} FROM {table} WHERE {where} ORDER BY {key} LIMIT %(limit)s) TO STDOUT WITH (FORMAT csv)"
+        )
+        .format(
+            cols=sql.SQL(", ").join(columns),
+            table=sql.Identifier(series.table),
+            where=selection.where(bounded=True),
+            key=sql.Identifier(series.key),
+        )
+        .as_string(cur)
+    )
     window, remaining = series.step * batch_rows, limit
     lo = first
     while lo <= last and (remaining is None or remaining > 0):
@@ -222,7 +265,9 @@ def copy_batches(
         if selection.hi is not None:
             hi = min(hi, selection.hi)
         sink = io.BytesIO()  # psycopg2 writes row by row: a C method is the cheapest sink
-        cur.copy_expert(cur.mogrify(query, {**selection.params(lo, hi), "limit": remaining}).decode(), sink)
+        cur.copy_expert(
+            cur.mogrify(query, {**selection.params(lo, hi), "limit": remaining}).decode(), sink
+        )
         if remaining is not None:
             remaining -= cur.rowcount
         if sink.tell():
@@ -249,8 +294,11 @@ def fingerprint(cur, selection: Selection) -> tuple:
         if column.name == series.key or column.kind in (Kind.WIDTH, Kind.DATE):
             continue
         template = {
-            Kind.DECIMAL: "sum({})", Kind.INTEGER: "sum({})", Kind.BOOLEAN: "count(*) FILTER (WHERE {})",
-            Kind.FLOAT: "sum(hashfloat8({})::int8)", Kind.TEXT: "sum(hashtext({})::int8)",
+            Kind.DECIMAL: "sum({})",
+            Kind.INTEGER: "sum({})",
+            Kind.BOOLEAN: "count(*) FILTER (WHERE {})",
+            Kind.FLOAT: "sum(hashfloat8({})::int8)",
+            Kind.TEXT: "sum(hashtext({})::int8)",
             Kind.TIME: "sum(round(date_part('epoch', {}) * 1000000)::int8)",
         }[column.kind]
         parts.append(sql.SQL(template).format(ident))

@@ -10,7 +10,7 @@ an index range count over the window only.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 from psycopg2 import sql
@@ -22,7 +22,7 @@ from crypto_assets.warehouse.schema import has_timescaledb
 EXACT_COUNT_BELOW = 200_000
 """Tables estimated under this many rows are counted exactly."""
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -42,24 +42,69 @@ class TableSpec:
 
 
 TABLES: tuple[TableSpec, ...] = (
-    TableSpec("candles_1m", "open_time", ("symbol",), timedelta(minutes=1), timedelta(minutes=10),
-              "crypto stream (live), crypto backfill candles_1m"),
-    TableSpec("price_samples", "sampled_at", ("symbol",), None, timedelta(minutes=5), "crypto stream"),
-    TableSpec("candles_15m", "open_time", ("symbol",), timedelta(minutes=15), timedelta(days=2),
-              "crypto backfill candles_15m"),
-    TableSpec("candles_1h", "open_time", ("symbol",), timedelta(hours=1), timedelta(days=2),
-              "crypto backfill candles_1h"),
-    TableSpec("candles_1d", "open_time", ("symbol",), timedelta(days=1), timedelta(days=3),
-              "crypto backfill candles_1d"),
-    TableSpec("price_downsampled", "bucket_start", ("symbol", "bucket_width"), None, timedelta(days=2),
-              "crypto backfill price_downsampled", step_in_key=True),
-    TableSpec("market_metrics_daily", "day", ("symbol",), timedelta(days=1), timedelta(days=3),
-              "crypto backfill market_metrics_daily", date_typed=True),
+    TableSpec(
+        "candles_1m",
+        "open_time",
+        ("symbol",),
+        timedelta(minutes=1),
+        timedelta(minutes=10),
+        "crypto stream (live), crypto backfill candles_1m",
+    ),
+    TableSpec(
+        "price_samples", "sampled_at", ("symbol",), None, timedelta(minutes=5), "crypto stream"
+    ),
+    TableSpec(
+        "candles_15m",
+        "open_time",
+        ("symbol",),
+        timedelta(minutes=15),
+        timedelta(days=2),
+        "crypto backfill candles_15m",
+    ),
+    TableSpec(
+        "candles_1h",
+        "open_time",
+        ("symbol",),
+        timedelta(hours=1),
+        timedelta(days=2),
+        "crypto backfill candles_1h",
+    ),
+    TableSpec(
+        "candles_1d",
+        "open_time",
+        ("symbol",),
+        timedelta(days=1),
+        timedelta(days=3),
+        "crypto backfill candles_1d",
+    ),
+    TableSpec(
+        "price_downsampled",
+        "bucket_start",
+        ("symbol", "bucket_width"),
+        None,
+        timedelta(days=2),
+        "crypto backfill price_downsampled",
+        step_in_key=True,
+    ),
+    TableSpec(
+        "market_metrics_daily",
+        "day",
+        ("symbol",),
+        timedelta(days=1),
+        timedelta(days=3),
+        "crypto backfill market_metrics_daily",
+        date_typed=True,
+    ),
 )
 
 _SERIES = {
-    "series": pl.String, "symbol": pl.String, "first": pl.Datetime("us", "UTC"), "last": pl.Datetime("us", "UTC"),
-    "rows_in_window": pl.Int64, "expected": pl.Int64, "missing": pl.Int64,
+    "series": pl.String,
+    "symbol": pl.String,
+    "first": pl.Datetime("us", "UTC"),
+    "last": pl.Datetime("us", "UTC"),
+    "rows_in_window": pl.Int64,
+    "expected": pl.Int64,
+    "missing": pl.Int64,
 }
 
 
@@ -111,7 +156,9 @@ def _ceil_to_grid(moment: datetime, step: timedelta) -> datetime:
     return _EPOCH + step * -((_EPOCH - moment) // step)
 
 
-def _missing(first: datetime, last: datetime, rows: int, lo: datetime, step: timedelta) -> tuple[int, int]:
+def _missing(
+    first: datetime, last: datetime, rows: int, lo: datetime, step: timedelta
+) -> tuple[int, int]:
     """(expected, missing) slots of ``step`` from max(first, lo) to ``last``, given ``rows``."""
     begin = max(first, _ceil_to_grid(lo, step))
     expected = (last - begin) // step + 1 if last >= begin else 0
@@ -121,7 +168,9 @@ def _missing(first: datetime, last: datetime, rows: int, lo: datetime, step: tim
 def _series(cur, spec: TableSpec, lo: datetime) -> list[tuple]:
     """Per series key: key values, first, last (as timestamptz) and rows in [lo, last]."""
     time = sql.Identifier(spec.time_column)
-    match = sql.SQL(" AND ").join(sql.SQL("x.{c} = k.{c}").format(c=sql.Identifier(c)) for c in spec.keys)
+    match = sql.SQL(" AND ").join(
+        sql.SQL("x.{c} = k.{c}").format(c=sql.Identifier(c)) for c in spec.keys
+    )
     as_time = sql.SQL("(({}::timestamp) AT TIME ZONE 'UTC')" if spec.date_typed else "{}")
     lo_param = sql.SQL("%(lo)s::date" if spec.date_typed else "%(lo)s")
     query = skip_scan(spec.table, spec.keys) + sql.SQL(
@@ -131,8 +180,13 @@ def _series(cur, spec: TableSpec, lo: datetime) -> list[tuple]:
         " CROSS JOIN LATERAL (SELECT {t} FROM {table} x WHERE {match} ORDER BY {t} DESC LIMIT 1) l(t)"
         " ORDER BY {keys}"
     ).format(
-        f=as_time.format(sql.SQL("f.t")), l=as_time.format(sql.SQL("l.t")), table=sql.Identifier(spec.table),
-        match=match, t=time, lo=lo_param, keys=sql.SQL(", ").join(sql.Identifier(c) for c in spec.keys),
+        f=as_time.format(sql.SQL("f.t")),
+        l=as_time.format(sql.SQL("l.t")),
+        table=sql.Identifier(spec.table),
+        match=match,
+        t=time,
+        lo=lo_param,
+        keys=sql.SQL(", ").join(sql.Identifier(c) for c in spec.keys),
     )
     if spec.date_typed:  # a date compares whole days: start at the first midnight inside the window
         lo = _ceil_to_grid(lo, timedelta(days=1))
@@ -140,7 +194,9 @@ def _series(cur, spec: TableSpec, lo: datetime) -> list[tuple]:
     return cur.fetchall()
 
 
-def table_health(cur, spec: TableSpec, now: datetime, window: timedelta, timescaledb: bool) -> TableHealth:
+def table_health(
+    cur, spec: TableSpec, now: datetime, window: timedelta, timescaledb: bool
+) -> TableHealth:
     """The health of one table, with missing slots counted over the ``window`` before ``now``."""
     lo = now - window
     rows, exact = row_count(cur, spec.table, timescaledb)

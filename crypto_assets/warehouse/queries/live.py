@@ -27,12 +27,24 @@ LAG_STALLED = timedelta(minutes=2)
 """Past this, a connection's silence makes the stream stalled (in between: lagging)."""
 
 _CANDLES = {
-    "time": TIME, "open": pl.Float64, "high": pl.Float64, "low": pl.Float64, "close": pl.Float64,
-    "volume": pl.Float64, "is_closed": pl.Boolean, "source": pl.String,
+    "time": TIME,
+    "open": pl.Float64,
+    "high": pl.Float64,
+    "low": pl.Float64,
+    "close": pl.Float64,
+    "volume": pl.Float64,
+    "is_closed": pl.Boolean,
+    "source": pl.String,
 }
 _HEARTBEATS = {
-    "connection_id": pl.String, "streams": pl.Int64, "connected_at": TIME, "last_message_at": TIME,
-    "lag_s": pl.Float64, "reconnect_count": pl.Int64, "malformed_count": pl.Int64, "updated_at": TIME,
+    "connection_id": pl.String,
+    "streams": pl.Int64,
+    "connected_at": TIME,
+    "last_message_at": TIME,
+    "lag_s": pl.Float64,
+    "reconnect_count": pl.Int64,
+    "malformed_count": pl.Int64,
+    "updated_at": TIME,
 }
 _NOT_STREAMING = {"symbol": pl.String, "status": pl.String, "connection_id": pl.String}
 _DROPS = {"reason": pl.String, "count": pl.Int64}
@@ -173,4 +185,6 @@ def live_view(conn, symbol: str) -> LiveView:
             None,
             _DROPS,
         )
-    return LiveView(symbol, now, last_price, last_at, reference, last_hour, connections, not_streaming, drops)
+    return LiveView(
+        symbol, now, last_price, last_at, reference, last_hour, connections, not_streaming, drops
+    )

@@ -11,7 +11,7 @@ histogram's size does not grow with the range. Long ranges keep the last value o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
 
@@ -41,12 +41,15 @@ class VolatilityView:
 
     @property
     def points(self) -> dict[str, int]:
-        return {"rolling volatility": self.rolling.height, "returns histogram": self.returns.height,
-                "daily range": self.ranges.height}
+        return {
+            "rolling volatility": self.rolling.height,
+            "returns histogram": self.returns.height,
+            "daily range": self.ranges.height,
+        }
 
 
 def _midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 _CHOSEN = "FROM market_metrics_daily WHERE symbol = ANY(%(symbols)s) AND day >= %(start)s AND day <= %(end)s"
@@ -77,20 +80,35 @@ def _returns(cur, params: dict) -> pl.DataFrame:
         " SELECT symbol, bin, lo + (bin - 1) * (hi - lo) / %(bins)s, lo + bin * (hi - lo) / %(bins)s, count(*)"
         " FROM binned GROUP BY symbol, bin, lo, hi ORDER BY symbol, bin",
         params,
-        {"symbol": pl.String, "bin": pl.Int64, "lo": pl.Float64, "hi": pl.Float64, "days": pl.Int64},
+        {
+            "symbol": pl.String,
+            "bin": pl.Int64,
+            "lo": pl.Float64,
+            "hi": pl.Float64,
+            "days": pl.Int64,
+        },
     )
 
 
 def _ranges(cur, params: dict) -> pl.DataFrame:
     query = f"SELECT symbol, date_bin(%(bucket)s, {_DAY}, %(origin)s), avg(range_pct) {_CHOSEN} GROUP BY 1, 2 ORDER BY 1, 2"
-    return fetch_frame(cur, query, params, {"symbol": pl.String, "time": TIME, "range_pct": pl.Float64})
+    return fetch_frame(
+        cur, query, params, {"symbol": pl.String, "time": TIME, "range_pct": pl.Float64}
+    )
 
 
 def _summary(cur, params: dict) -> pl.DataFrame:
-    query = (f"SELECT symbol, count(*), avg(log_return), stddev_samp(log_return), avg(range_pct) {_CHOSEN}"
-             " GROUP BY symbol ORDER BY symbol")
-    schema = {"symbol": pl.String, "days": pl.Int64, "mean_log_return": pl.Float64,
-              "stdev_log_return": pl.Float64, "mean_range_pct": pl.Float64}
+    query = (
+        f"SELECT symbol, count(*), avg(log_return), stddev_samp(log_return), avg(range_pct) {_CHOSEN}"
+        " GROUP BY symbol ORDER BY symbol"
+    )
+    schema = {
+        "symbol": pl.String,
+        "days": pl.Int64,
+        "mean_log_return": pl.Float64,
+        "stdev_log_return": pl.Float64,
+        "mean_range_pct": pl.Float64,
+    }
     return fetch_frame(cur, query, params, schema)
 
 
@@ -105,12 +123,26 @@ def volatility_view(conn, symbols, start: date, end: date, window_days: int = 30
         raise ValueError(f"rolling window {window_days} days is outside 2..{MAX_WINDOW_DAYS}")
     lo, hi = _midnight(start), _midnight(end + timedelta(days=1))
     bucket = bucket_width(lo, hi, timedelta(days=1), MAX_POINTS // len(symbols))
-    params = {"symbols": list(symbols), "start": start, "end": end, "window": window_days,
-              "preceding": window_days - 1, "lookback": start - timedelta(days=window_days - 1),
-              "bucket": bucket, "origin": ORIGIN, "bins": RETURN_BINS}
+    params = {
+        "symbols": list(symbols),
+        "start": start,
+        "end": end,
+        "window": window_days,
+        "preceding": window_days - 1,
+        "lookback": start - timedelta(days=window_days - 1),
+        "bucket": bucket,
+        "origin": ORIGIN,
+        "bins": RETURN_BINS,
+    }
     with conn.cursor() as cur:
         return VolatilityView(
-            symbols, start, end, window_days, bucket,
-            rolling=_rolling(cur, params), returns=_returns(cur, params),
-            ranges=_ranges(cur, params), summary=_summary(cur, params),
+            symbols,
+            start,
+            end,
+            window_days,
+            bucket,
+            rolling=_rolling(cur, params),
+            returns=_returns(cur, params),
+            ranges=_ranges(cur, params),
+            summary=_summary(cur, params),
         )

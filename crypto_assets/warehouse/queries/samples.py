@@ -25,8 +25,14 @@ RAW_BUDGET = 1_000
 WINDOW_BUDGET = 500
 """Windows per line (average and median: two lines)."""
 
-SPANS = (timedelta(minutes=15), timedelta(hours=1), timedelta(hours=6), timedelta(days=1), timedelta(days=3),
-         timedelta(days=7))
+SPANS = (
+    timedelta(minutes=15),
+    timedelta(hours=1),
+    timedelta(hours=6),
+    timedelta(days=1),
+    timedelta(days=3),
+    timedelta(days=7),
+)
 """Spans the Downsampled page offers, each ending at the symbol's newest sample."""
 
 
@@ -58,7 +64,11 @@ class DownsampledView:
 _RAW = {"time": TIME, "price": pl.Float64}
 _BAND = {"time": TIME, "low": pl.Float64, "high": pl.Float64}
 _WINDOWS = {
-    "time": TIME, "avg": pl.Float64, "median": pl.Float64, "min": pl.Float64, "max": pl.Float64,
+    "time": TIME,
+    "avg": pl.Float64,
+    "median": pl.Float64,
+    "min": pl.Float64,
+    "max": pl.Float64,
     "samples": pl.Int64,
 }
 
@@ -70,15 +80,23 @@ def window_widths(conn, symbol: str) -> tuple[timedelta, ...]:
     return tuple(sorted(width for s, width in keys if s == symbol))
 
 
-def _band_sources(cur, symbol: str, widths, bucket: timedelta, start: datetime, stop: datetime) -> sql.Composable:
+def _band_sources(
+    cur, symbol: str, widths, bucket: timedelta, start: datetime, stop: datetime
+) -> sql.Composable:
     """Rows (t, low, high) covering [start, stop): the widest stored window that divides
     ``bucket`` where it has rows (its min and max are the samples' own), raw samples elsewhere."""
     pieces, width = [(False, start, stop)], None
     usable = [w for w in widths if w <= bucket and bucket % w == timedelta(0)]
     if usable:
         width = max(usable)
-        first, last = series_bounds(cur, "price_downsampled", "bucket_start",
-                                    {"symbol": symbol, "bucket_width": width}, start, stop)
+        first, last = series_bounds(
+            cur,
+            "price_downsampled",
+            "bucket_start",
+            {"symbol": symbol, "bucket_width": width},
+            start,
+            stop,
+        )
         if first is not None:
             pieces = split_range(start, stop, first, last + width)
     windows = sql.SQL(
@@ -90,12 +108,16 @@ def _band_sources(cur, symbol: str, widths, bucket: timedelta, start: datetime, 
         " AND sampled_at >= {a} AND sampled_at < {b}"
     )
     return sql.SQL(" UNION ALL ").join(
-        (windows if covered else samples).format(w=sql.Literal(width), a=sql.Literal(a), b=sql.Literal(b))
+        (windows if covered else samples).format(
+            w=sql.Literal(width), a=sql.Literal(a), b=sql.Literal(b)
+        )
         for covered, a, b in pieces
     )
 
 
-def _raw(cur, symbol: str, widths, start: datetime, end: datetime) -> tuple[pl.DataFrame, timedelta | None]:
+def _raw(
+    cur, symbol: str, widths, start: datetime, end: datetime
+) -> tuple[pl.DataFrame, timedelta | None]:
     """The samples in [start, end], or their min-max band when there are too many to draw."""
     raw = fetch_frame(
         cur,
@@ -110,15 +132,19 @@ def _raw(cur, symbol: str, widths, start: datetime, end: datetime) -> tuple[pl.D
     sources = _band_sources(cur, symbol, widths, bucket, start, end + timedelta(microseconds=1))
     band = fetch_frame(
         cur,
-        sql.SQL("SELECT date_bin(%(bucket)s, t, %(origin)s) AS b, min(low)::float8, max(high)::float8"
-                " FROM ({sources}) src(t, low, high) GROUP BY 1 ORDER BY 1").format(sources=sources),
+        sql.SQL(
+            "SELECT date_bin(%(bucket)s, t, %(origin)s) AS b, min(low)::float8, max(high)::float8"
+            " FROM ({sources}) src(t, low, high) GROUP BY 1 ORDER BY 1"
+        ).format(sources=sources),
         {"symbol": symbol, "bucket": bucket, "origin": ORIGIN},
         _BAND,
     )
     return band, bucket
 
 
-def _windows(cur, symbol: str, width: timedelta, start: datetime, end: datetime) -> tuple[pl.DataFrame, timedelta]:
+def _windows(
+    cur, symbol: str, width: timedelta, start: datetime, end: datetime
+) -> tuple[pl.DataFrame, timedelta]:
     bucket = bucket_width(start, end, width, WINDOW_BUDGET)
     frame = fetch_frame(
         cur,
@@ -128,13 +154,22 @@ def _windows(cur, symbol: str, width: timedelta, start: datetime, end: datetime)
         " min(min_price)::float8, max(max_price)::float8, sum(sample_count)::bigint"
         " FROM price_downsampled WHERE symbol = %(symbol)s AND bucket_width = %(width)s"
         " AND bucket_start >= %(start)s AND bucket_start <= %(end)s GROUP BY 1 ORDER BY 1",
-        {"symbol": symbol, "width": width, "start": start, "end": end, "bucket": bucket, "origin": ORIGIN},
+        {
+            "symbol": symbol,
+            "width": width,
+            "start": start,
+            "end": end,
+            "bucket": bucket,
+            "origin": ORIGIN,
+        },
         _WINDOWS,
     )
     return frame, bucket
 
 
-def downsampled_view(conn, symbol: str, width: timedelta | None, span: timedelta) -> DownsampledView:
+def downsampled_view(
+    conn, symbol: str, width: timedelta | None, span: timedelta
+) -> DownsampledView:
     """Raw samples and windows of ``symbol`` over the ``span`` ending at its newest sample or
     window; ``width`` None (or one the table lacks) picks the narrowest width there is."""
     widths = window_widths(conn, symbol)
@@ -149,11 +184,15 @@ def downsampled_view(conn, symbol: str, width: timedelta | None, span: timedelta
             end = max(t for t in (end, last_window) if t is not None)
         if end is None:
             empty_raw, empty_windows = pl.DataFrame(schema=_RAW), pl.DataFrame(schema=_WINDOWS)
-            return DownsampledView(symbol, widths, width, None, None, empty_raw, None, empty_windows, None)
+            return DownsampledView(
+                symbol, widths, width, None, None, empty_raw, None, empty_windows, None
+            )
         start = end - span
         raw, raw_bucket = _raw(cur, symbol, widths, start, end)
         if width is None:
             windows, window_bucket = pl.DataFrame(schema=_WINDOWS), None
         else:
             windows, window_bucket = _windows(cur, symbol, width, start, end)
-    return DownsampledView(symbol, widths, width, start, end, raw, raw_bucket, windows, window_bucket)
+    return DownsampledView(
+        symbol, widths, width, start, end, raw, raw_bucket, windows, window_bucket
+    )
