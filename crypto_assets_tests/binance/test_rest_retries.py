@@ -85,6 +85,9 @@ def test_a_429_storm_is_waited_out_without_drawing_a_ban(retry_log):
 
 def test_a_ban_longer_than_the_budget_fails_at_once_and_sends_nothing_more(simulator):
     # Another process on this IP ignored a 429 storm and drew a 418 ban (120 s, the first one).
+    # The clock is frozen so the storm cannot straddle a rate-limit window (a new window forgets
+    # the ignored 429s, and the seventh request would be a 429 again).
+    simulator.clock.set(frozen_now_ms=int(time.time()) // 60 * 60_000 + 15_000)
     simulator.faults.update(throttle_next_n=7)
     statuses = [httpx.get(f"{simulator.url}/api/v3/ping").status_code for _ in range(7)]
     assert statuses[-1] == 418
