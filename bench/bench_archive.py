@@ -209,20 +209,22 @@ def dagster_overhead(
     previous = os.environ.get("DAGSTER_EVENT_BATCH_SIZE")
     os.environ["DAGSTER_EVENT_BATCH_SIZE"] = batch_size
     try:
-        with dagster_home(server, "bench_overhead", yaml_text) as (home, _):
-            with dg.DagsterInstance.from_config(home) as instance:
-                run(instance, 1)  # creates the tables and asset records
-                small, large = run(instance, 1), run(instance, partitions // 2)
-                keys = partitions_def.get_partition_keys()[:partitions]
-                began = time.perf_counter()
-                status = instance.get_status_by_partition(
-                    dg.AssetKey("candles_1m"), keys, partitions_def
-                )
-                status_seconds = time.perf_counter() - began
-                assert (
-                    sum(1 for s in status.values() if s == dg.AssetPartitionStatus.MATERIALIZED)
-                    == partitions
-                )
+        with (
+            dagster_home(server, "bench_overhead", yaml_text) as (home, _),
+            dg.DagsterInstance.from_config(home) as instance,
+        ):
+            run(instance, 1)  # creates the tables and asset records
+            small, large = run(instance, 1), run(instance, partitions // 2)
+            keys = partitions_def.get_partition_keys()[:partitions]
+            began = time.perf_counter()
+            status = instance.get_status_by_partition(
+                dg.AssetKey("candles_1m"), keys, partitions_def
+            )
+            status_seconds = time.perf_counter() - began
+            assert (
+                sum(1 for s in status.values() if s == dg.AssetPartitionStatus.MATERIALIZED)
+                == partitions
+            )
     finally:
         if previous is None:
             os.environ.pop("DAGSTER_EVENT_BATCH_SIZE", None)

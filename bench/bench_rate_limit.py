@@ -28,9 +28,7 @@ from crypto_assets.binance.wire import MINUTE_MS, datetime_to_ms
 
 WEIGHT_LIMIT, WINDOW_S = 600, 6
 CEILING = WEIGHT_LIMIT // 2 * 1000 / WINDOW_S  # candles per second
-START_MS = datetime_to_ms(
-    datetime(2017, 9, 1, tzinfo=UTC)
-)  # 30 s of ceiling stays in the past
+START_MS = datetime_to_ms(datetime(2017, 9, 1, tzinfo=UTC))  # 30 s of ceiling stays in the past
 SYMBOLS = ("BTCUSDT", "ETHUSDT")  # one per client
 
 

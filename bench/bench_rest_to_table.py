@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> None:
             ("raw COPY (candles/s)", f"{median(baseline):,.0f}"),
             (
                 "ratio, median of per-run ratios (target >= 0.7)",
-                f"{median([o / b for o, b in zip(ours, baseline)]):.2f}",
+                f"{median([o / b for o, b in zip(ours, baseline, strict=True)]):.2f}",
             ),
         ],
     )

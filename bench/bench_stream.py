@@ -168,7 +168,7 @@ def run(minutes: float, symbols: int, warmup_s: float) -> None:
                 "BINANCE_WS_URL": "ws" + api_url[len("http") :],
                 "DAGSTER_HOME": tmp,
             }
-            log = open(Path(tmp) / "stream.log", "wb")
+            log = open(Path(tmp) / "stream.log", "wb")  # noqa: SIM115 - closed in the finally below
             collector = subprocess.Popen(
                 [sys.executable, "-m", "crypto_assets.cli", "stream"],
                 env=env,

@@ -73,7 +73,7 @@ def insert_planned_events(
         )
         event_ids = [int(row[0]) for row in result.fetchall()]
     last_by_asset: dict[str, tuple[dg.EventLogEntry, int]] = {}
-    for event, event_id in zip(events, event_ids):
+    for event, event_id in zip(events, event_ids, strict=True):
         last_by_asset[event.dagster_event.asset_key.to_string()] = (event, event_id)
     with storage.index_transaction() as conn:
         for event, event_id in last_by_asset.values():

@@ -146,7 +146,7 @@ def main() -> int:
         while not stop.wait(POLL_S):
             try:
                 lines = feed.poll()
-            except Exception as err:  # the database restarting, say: say so once, keep following
+            except Exception as err:  # noqa: BLE001 - the database restarting, say: said once, keep following
                 if not failing:
                     print(
                         f"{time.strftime('%H:%M:%S')} runs: cannot read the Dagster instance ({type(err).__name__});"

@@ -19,6 +19,7 @@ warehouse at ``DATABASE_URL``, a test config file and the simulator as Binance.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -73,10 +74,8 @@ class Process:
             os.killpg(self.popen.pid, signal.SIGKILL)
             self.popen.wait()
         else:  # the group leader is gone; its children (code server, runs) go too
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.popen.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
 def wait_until(

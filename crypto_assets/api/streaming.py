@@ -49,7 +49,7 @@ class ReadAhead:
                 if self._stopping.is_set():
                     return
             self._queue.put(_DONE)
-        except BaseException as err:  # handed to the reader, which raises it
+        except BaseException as err:  # noqa: BLE001 - handed to the reader, which raises it
             self._queue.put(err)
         finally:
             close = getattr(self._chunks, "close", None)

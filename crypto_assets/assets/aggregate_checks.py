@@ -44,7 +44,7 @@ def _result(
     name: str, rows: list, columns: Sequence[str], severity=dg.AssetCheckSeverity.ERROR
 ) -> dg.AssetCheckResult:
     """A check result: passed when ``rows`` (the offenders) is empty; examples in the metadata."""
-    examples = [{c: _plain(v) for c, v in zip(columns, row)} for row in rows[:_SAMPLE]]
+    examples = [{c: _plain(v) for c, v in zip(columns, row, strict=True)} for row in rows[:_SAMPLE]]
     return dg.AssetCheckResult(
         check_name=name,
         passed=not rows,

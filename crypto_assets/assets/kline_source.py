@@ -213,7 +213,7 @@ class KlineSource:
             .to_list()
         )
         days = []
-        for day_start, lo, hi in zip(day_starts, bounds, bounds[1:]):
+        for day_start, lo, hi in zip(day_starts, bounds, bounds[1:], strict=False):
             rows = frame.slice(lo, hi - lo)
             days.append(
                 DayKlines(

@@ -56,7 +56,7 @@ def table_stats(
             "rows": rows,
             "first_time": _iso(first),
             "last_time": _iso(last),
-            **dict(zip(extra, more)),
+            **dict(zip(extra, more, strict=True)),
         }
     return stats
 

@@ -64,7 +64,8 @@ def shortfalls(cur, windows: Sequence[Window]) -> dict[tuple[str, date], int]:
             *[
                 (s, d, ms_to_datetime(lo), ms_to_datetime(hi), (hi - lo) // MINUTE_MS)
                 for s, d, lo, hi in windows
-            ]
+            ],
+            strict=True,
         )
     )
     cur.execute(_COUNT_CLOSED, [list(column) for column in columns])

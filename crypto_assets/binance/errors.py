@@ -33,9 +33,11 @@ class GeoBlockedError(BinanceAPIError):
     def __init__(self, code: int, msg: str, *, status: int, url: str):
         super().__init__(code, msg, status=status, url=url)
         self.args = (
-            f"{url} refuses requests from this location (HTTP {status}: {msg}). "
-            "Set BINANCE_API_URL to a host that serves your region, for example "
-            "https://data-api.binance.vision or https://api1.binance.com.",
+            (
+                f"{url} refuses requests from this location (HTTP {status}: {msg}). "
+                "Set BINANCE_API_URL to a host that serves your region, for example "
+                "https://data-api.binance.vision or https://api1.binance.com."
+            ),
         )
 
 
@@ -57,9 +59,12 @@ class IPBannedError(BinanceAPIError):
         self.retry_after = retry_after
         until = time.strftime("%H:%M:%S", time.gmtime(time.time() + retry_after))
         self.args = (
-            f"Binance banned this IP for {retry_after:.0f} s, until {until} UTC (HTTP 418 from {url}: {msg}); "
-            f"that is past the {max(0.0, budget_left_s):.0f} s left to retry (config key 'rest_retry_seconds'), "
-            "so this fails now and nothing more is sent to Binance before the ban ends",
+            (
+                f"Binance banned this IP for {retry_after:.0f} s, until {until} UTC "
+                f"(HTTP 418 from {url}: {msg}); that is past the {max(0.0, budget_left_s):.0f} s "
+                "left to retry (config key 'rest_retry_seconds'), so this fails now and nothing "
+                "more is sent to Binance before the ban ends"
+            ),
         )
 
 

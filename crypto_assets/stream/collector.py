@@ -252,7 +252,8 @@ class Collector:
 
     async def _final_write(self) -> None:
         deadline = time.monotonic() + self.config.stop_flush_timeout_s
-        while not await self._write_once(force_heartbeat=True) and time.monotonic() < deadline:
+        # A retry with a pause between writes, not a wait on a flag another task sets.
+        while not await self._write_once(force_heartbeat=True) and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
         if self.buffer.dropped_candles or self.buffer.dropped_samples:
             _log.warning(

@@ -18,6 +18,7 @@ the rows' fault: it raises ``WriteFailed`` and the caller keeps the batch and re
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -108,10 +109,8 @@ class WarehouseWriter:
 
     def close(self) -> None:
         if self._conn is not None:
-            try:
+            with contextlib.suppress(psycopg2.Error):
                 self._conn.close()
-            except psycopg2.Error:
-                pass
             self._conn = None
 
     def _abandon(self, conn, err: psycopg2.Error) -> None:

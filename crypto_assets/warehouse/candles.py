@@ -134,7 +134,7 @@ class StreamingCopy:
     def _run(self) -> None:
         try:
             self._cur.copy_expert(self._sql, self)
-        except BaseException as err:  # handed to the caller's thread
+        except BaseException as err:  # noqa: BLE001 - handed to the caller's thread
             self._error = err
             while self._chunks.get() is not self._DONE:  # unblock a waiting writer
                 pass

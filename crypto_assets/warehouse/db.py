@@ -52,12 +52,6 @@ def connect(
     )
 
 
-def first_line(err: Exception) -> str:
-    """The first line of an error's message (PostgreSQL adds context lines), or its type."""
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
-
-
 def explain_read_error(
     err: psycopg2.Error, url: str, *, reader: str, subject: str, timeout_s: float
 ) -> str:

@@ -99,5 +99,5 @@ def table_report(cur, table: str, last: int = 3) -> TableReport:
     ]
     cur.execute(f"SELECT * FROM {table} ORDER BY {column} DESC, symbol LIMIT %s", (last,))
     names = [d[0] for d in cur.description]
-    newest = [{n: v for n, v in zip(names, row)} for row in cur.fetchall()]
+    newest = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
     return TableReport(table, sum(s.rows for s in symbols), symbols, newest)

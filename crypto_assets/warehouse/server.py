@@ -150,7 +150,7 @@ def _embedded_bin_dir() -> Path | None:
         return None
     if spec is None or not spec.submodule_search_locations:
         return None
-    return Path(list(spec.submodule_search_locations)[0]) / "pginstall" / "bin"
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
 def find_binaries() -> list[PostgresBinaries]:
@@ -184,9 +184,12 @@ def find_binaries() -> list[PostgresBinaries]:
             system[key] = b
     result = sorted(system.values(), key=lambda b: b.major, reverse=True)
     embedded_dir = _embedded_bin_dir()
-    if embedded_dir is not None and embedded_dir.resolve() not in system:
-        if (b := PostgresBinaries.probe(embedded_dir, embedded=True)) is not None:
-            result.append(b)
+    if (
+        embedded_dir is not None
+        and embedded_dir.resolve() not in system
+        and (b := PostgresBinaries.probe(embedded_dir, embedded=True)) is not None
+    ):
+        result.append(b)
     return result
 
 
@@ -454,10 +457,11 @@ class LocalPostgres:
             with conn.cursor() as cur:
                 cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
                 if cur.fetchone() is None:
-                    try:
+                    # Created meanwhile by someone else: fine.
+                    with contextlib.suppress(
+                        pg_errors.DuplicateDatabase, pg_errors.UniqueViolation
+                    ):
                         cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-                    except (pg_errors.DuplicateDatabase, pg_errors.UniqueViolation):
-                        pass  # created meanwhile by someone else: fine
         return self.url(name)
 
     def drop_database(self, name: str) -> None:
@@ -762,10 +766,12 @@ class LocalPostgres:
             delay = min(delay * 1.5, 0.25)
 
     def _query_timescaledb(self) -> bool:
-        with contextlib.closing(psycopg2.connect(self.url(), connect_timeout=10)) as conn:
-            with conn.cursor() as cur:
-                cur.execute("SELECT current_setting('shared_preload_libraries')")
-                return "timescaledb" in cur.fetchone()[0]
+        with (
+            contextlib.closing(psycopg2.connect(self.url(), connect_timeout=10)) as conn,
+            conn.cursor() as cur,
+        ):
+            cur.execute("SELECT current_setting('shared_preload_libraries')")
+            return "timescaledb" in cur.fetchone()[0]
 
 
 class _PortTaken(Exception):

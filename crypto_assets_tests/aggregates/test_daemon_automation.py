@@ -12,6 +12,7 @@ exchange's own klines and the inserted samples.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import statistics
@@ -131,7 +132,7 @@ def assert_metrics(db_url: str, symbol: str, minutes: list[list]) -> None:
     )
     closes = [D(r[4]) for r in minutes]
     volatility = math.sqrt(
-        sum(math.log(float(b) / float(a)) ** 2 for a, b in zip(closes, closes[1:]))
+        sum(math.log(float(b) / float(a)) ** 2 for a, b in itertools.pairwise(closes))
     )
     high, low, open_ = (
         max(D(r[2]) for r in minutes),
@@ -167,7 +168,7 @@ def assert_downsampled(db_url: str, symbol: str, samples: list[tuple[int, D]]) -
             for start, p in sorted(buckets.items())
         ]
     assert [(*row[:2], *row[3:]) for row in got] == [row[:6] for row in expected]
-    assert all(abs(row[2] - want[6]) < D("1e-10") for row, want in zip(got, expected))
+    assert all(abs(row[2] - want[6]) < D("1e-10") for row, want in zip(got, expected, strict=True))
 
 
 def test_a_new_candles_1m_day_is_rolled_up_by_the_daemon_alone(

@@ -65,7 +65,7 @@ def test_buckets_match_an_independent_computation_for_both_widths(db_url):
         49,
     ]  # odd, even and odd counts, from real pushes
     assert len(stored) == len(expected)
-    for got, want in zip(stored, expected):
+    for got, want in zip(stored, expected, strict=True):
         assert got[:2] == want[:2]
         assert abs(got[2] - want[2]) < D("1e-10")  # an average is rounded by both sides
         assert got[3:] == want[3:]  # medians, min, max and counts exactly

@@ -61,7 +61,7 @@ def stored(db_url: str, table: str, symbol: str = "BTCUSDT") -> dict[int, dict]:
         "source_interval",
     ]
     return {
-        row[0]: dict(zip(names, row[1:]))
+        row[0]: dict(zip(names, row[1:], strict=True))
         for row in fetch(
             db_url, f"SELECT {COLUMNS} FROM {table} WHERE symbol = %s ORDER BY open_time", (symbol,)
         )

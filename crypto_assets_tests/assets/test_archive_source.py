@@ -163,7 +163,7 @@ def test_an_unreachable_archive_host_sends_every_day_to_rest_with_one_warning(si
         "2024-02-05|BTCUSDT",
         archive_url="http://127.0.0.1:9",
     )
-    assert {value for value in sources(result).values()} == {("rest", 0, 96, None)}
+    assert set(sources(result).values()) == {("rest", 0, 96, None)}
     assert table_15m(db_url, "BTCUSDT") == rest_15m(
         simulator, "BTCUSDT", "2024-02-01", "2024-02-05"
     )

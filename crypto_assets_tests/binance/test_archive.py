@@ -140,9 +140,11 @@ def test_a_download_cut_short_is_retried_then_refused(archive, simulator):
 
 def test_a_download_slower_than_its_deadline_is_refused(simulator):
     simulator.faults.update(archive_bytes_per_s=2000)  # a 1m day is about 70 kB
-    with BinanceArchiveClient(simulator.url, download_timeout_s=0.3, max_retries=0) as client:
-        with pytest.raises(ArchiveFileBad, match="not complete after 0.3 s"):
-            client.fetch(ArchiveFile.day("BTCUSDT", "1m", DAY))
+    with (
+        BinanceArchiveClient(simulator.url, download_timeout_s=0.3, max_retries=0) as client,
+        pytest.raises(ArchiveFileBad, match=r"not complete after 0\.3 s"),
+    ):
+        client.fetch(ArchiveFile.day("BTCUSDT", "1m", DAY))
 
 
 def test_a_missing_file_is_a_404(archive, simulator):
@@ -170,9 +172,11 @@ def test_files_are_published_after_their_period(archive, simulator):
 
 
 def test_an_unreachable_host_is_named():
-    with BinanceArchiveClient("http://127.0.0.1:9") as client:
-        with pytest.raises(ArchiveUnreachable, match="archive host 127.0.0.1:9 is unreachable"):
-            client.fetch(ArchiveFile.day("BTCUSDT", "1m", DAY))
+    with (
+        BinanceArchiveClient("http://127.0.0.1:9") as client,
+        pytest.raises(ArchiveUnreachable, match=r"archive host 127\.0\.0\.1:9 is unreachable"),
+    ):
+        client.fetch(ArchiveFile.day("BTCUSDT", "1m", DAY))
 
 
 @pytest.mark.parametrize(

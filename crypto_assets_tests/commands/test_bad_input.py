@@ -46,8 +46,10 @@ CASES = {
     "impossible history_start": (
         ["audit"],
         {"config": "history_start: 2024-02-30\n"},
-        "crypto audit: error: config key 'history_start': 2024-02-30 is not a date: February 2024 has 29 days"
-        " (the nearest valid day is 2024-02-29)",
+        (
+            "crypto audit: error: config key 'history_start': 2024-02-30 is not a date: February 2024 has 29 days"
+            " (the nearest valid day is 2024-02-29)"
+        ),
     ),
     "unknown config key": (
         ["audit"],
@@ -62,8 +64,10 @@ CASES = {
     "a database URL with a password and the wrong scheme": (
         ["migrate"],
         {"DATABASE_URL": "mysql://crypto:hunter2@db.example:3306/crypto"},
-        "crypto migrate: error: environment variable DATABASE_URL: 'mysql://crypto:***@db.example:3306/crypto' has the"
-        " scheme mysql://; expected postgresql:// or postgres://",
+        (
+            "crypto migrate: error: environment variable DATABASE_URL: 'mysql://crypto:***@db.example:3306/crypto' has the"
+            " scheme mysql://; expected postgresql:// or postgres://"
+        ),
     ),
     "a relative DAGSTER_HOME": (
         ["migrate"],
@@ -87,8 +91,10 @@ CASES = {
             "btcusdt",
         ],
         {},
-        "crypto backfill: error: flag --symbols: 'btcusdt' is not a Binance symbol (upper-case letters and digits,"
-        " like BTCUSDT); did you mean BTCUSDT?",
+        (
+            "crypto backfill: error: flag --symbols: 'btcusdt' is not a Binance symbol (upper-case letters and digits,"
+            " like BTCUSDT); did you mean BTCUSDT?"
+        ),
     ),
     "a datetime for a day flag": (
         ["clear", "--raw", "--before", "2024-03-01 00:00"],

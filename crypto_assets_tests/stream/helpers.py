@@ -36,9 +36,7 @@ from crypto_assets_tests.assets.helpers import materialize_range, resources
 
 MINUTE = 60_000
 SPEED = 60.0  # a market minute takes 1 s of wall time
-START_MS = int(
-    datetime(2025, 3, 10, 0, 0, 40, tzinfo=UTC).timestamp() * 1000
-)  # 40 s into a day
+START_MS = int(datetime(2025, 3, 10, 0, 0, 40, tzinfo=UTC).timestamp() * 1000)  # 40 s into a day
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
 WAIT_S = 30.0
 
@@ -137,15 +135,15 @@ class CollectorThread:
 
     @classmethod
     def start(cls, simulator, db_url: str, **overrides) -> CollectorThread:
-        settings = dict(
-            symbols=SYMBOLS,
-            ws_url=simulator.ws_url,
-            api_url=simulator.url,
-            database_url=db_url,
-            flush_interval_s=0.1,
-            heartbeat_interval_s=0.2,
-            idle_timeout_s=2.0,
-        )
+        settings = {
+            "symbols": SYMBOLS,
+            "ws_url": simulator.ws_url,
+            "api_url": simulator.url,
+            "database_url": db_url,
+            "flush_interval_s": 0.1,
+            "heartbeat_interval_s": 0.2,
+            "idle_timeout_s": 2.0,
+        }
         collector = Collector(CollectorConfig(**(settings | overrides)))
         collector.validate()
         thread = cls(collector)
@@ -156,7 +154,7 @@ class CollectorThread:
         asyncio.set_event_loop(self._loop)
         try:
             self._loop.run_until_complete(self.collector.run(self._stop))
-        except BaseException as err:  # reported by stop()
+        except BaseException as err:  # noqa: BLE001 - reported by stop()
             self.error = err
         finally:
             self._loop.close()

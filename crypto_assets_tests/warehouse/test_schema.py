@@ -58,7 +58,7 @@ def test_concurrent_migrate_from_two_threads(pg_server: LocalPostgres) -> None:
             with _connect(url) as conn:
                 barrier.wait(timeout=30)
                 results.append(schema.migrate(conn))
-        except BaseException as exc:  # surfaced below
+        except BaseException as exc:  # noqa: BLE001 - surfaced below
             errors.append(exc)
 
     threads = [threading.Thread(target=run) for _ in range(2)]

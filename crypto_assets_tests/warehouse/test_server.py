@@ -159,7 +159,7 @@ def test_timescaledb_true_without_it_is_a_clear_error(pg_scratch_dir: Path) -> N
     embedded = _embedded()
     assert not embedded.has_timescaledb
     pg = LocalPostgres(pg_scratch_dir / "data", timescaledb=True, bin_dir=embedded.bin_dir)
-    with pytest.raises(LocalPostgresError, match="install-timescaledb.sh"):
+    with pytest.raises(LocalPostgresError, match=r"install-timescaledb\.sh"):
         pg.start()
 
 

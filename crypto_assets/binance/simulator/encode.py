@@ -57,7 +57,7 @@ _ALWAYS = np.array([4 if col in _INTEGER_COLUMNS else 2 for col in range(COLUMNS
 
 def _group_indexes(values: np.ndarray) -> np.ndarray:
     """(n, 11) int64 >= 0 -> (n, 11, 5) indexes into ``_TABLE``, most significant group first."""
-    indexes = np.empty(values.shape + (_GROUPS,), dtype=np.int64)
+    indexes = np.empty((*values.shape, _GROUPS), dtype=np.int64)
     rest = values
     for group in range(_GROUPS - 1, -1, -1):
         above = rest  # the value without the groups after this one

@@ -176,7 +176,7 @@ class HttpServer:
             return False
         try:
             response = await self._handler(request)
-        except Exception:  # a bug in the simulator: say so to the client, keep serving
+        except Exception:  # noqa: BLE001 - a bug in the simulator: logged, told to the client, keep serving
             _log.exception("simulator failed on %s %s", method, target)
             response = Response(500, _INTERNAL_ERROR)
         if response.cut_at is not None:

@@ -118,7 +118,7 @@ class SimulatorServer:
             self._loop = loop
             try:
                 self.port = loop.run_until_complete(self._http.start(self.host, self.port))
-            except BaseException as err:  # reported to start()'s caller
+            except BaseException as err:  # noqa: BLE001 - reported to start()'s caller
                 failure.append(err)
                 started.set()
                 loop.close()

@@ -82,6 +82,9 @@ class StreamHub:
         self._rest_faults = rest_faults
         self._attempts = AttemptWindow(self.rules.max_attempts, self.rules.attempts_window_s)
         self._sessions: set[StreamSession] = set()
+        self._shutdowns: set[asyncio.Task[None]] = (
+            set()
+        )  # held until done (the loop keeps weak refs)
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def outages(self):
@@ -172,7 +175,9 @@ class StreamHub:
         def announce() -> int:
             sessions = list(self._sessions)
             for session in sessions:
-                asyncio.ensure_future(session.announce_shutdown(grace_s))
+                task = asyncio.ensure_future(session.announce_shutdown(grace_s))
+                self._shutdowns.add(task)
+                task.add_done_callback(self._shutdowns.discard)
             return len(sessions)
 
         return self._call(announce)
