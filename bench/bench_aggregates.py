@@ -139,7 +139,8 @@ def polars_hours(cur, symbols, lo, hi) -> None:
     frame = read_frame(
         cur,
         f"SELECT symbol, {_epoch_ms('open_time')}, open, high, low, close, volume, quote_volume, trade_count,"
-        f" taker_buy_base_volume, taker_buy_quote_volume, 1 AS one FROM {_window('candles_1m', 'open_time', symbols, lo, hi)}"
+        " taker_buy_base_volume, taker_buy_quote_volume, 1 AS one FROM "
+        f"{_window('candles_1m', 'open_time', symbols, lo, hi)}"
         " AND is_closed",
         _candle_schema(),
     )
@@ -168,7 +169,8 @@ def polars_days(cur, symbols, lo, hi) -> None:
 def polars_metrics(cur, symbols, lo, hi) -> None:
     minutes = read_frame(
         cur,
-        f"SELECT symbol, {_epoch_ms('open_time')}, close::float8 AS close FROM {_window('candles_1m', 'open_time', symbols, lo, hi)}"
+        f"SELECT symbol, {_epoch_ms('open_time')}, close::float8 AS close FROM "
+        f"{_window('candles_1m', 'open_time', symbols, lo, hi)}"
         " AND is_closed",
         {},
     )
@@ -237,13 +239,22 @@ def polars_stage(url: str, build, symbols: list[str], lo: datetime, hi: datetime
 def digests(url: str) -> dict[str, str]:
     """Exact content of the exact columns (trailing zeros trimmed; vwap and float metrics rounded)."""
     queries = {
-        "candles_1h": "SELECT md5(string_agg(concat_ws(',', symbol, open_time, trim_scale(open), trim_scale(high), trim_scale(low), trim_scale(close), volume, quote_volume,"
-        " trade_count, taker_buy_base_volume, taker_buy_quote_volume, round(vwap, 4), source_candles, is_complete),"
-        " ';' ORDER BY symbol, open_time)) FROM candles_1h",
-        "candles_1d": "SELECT md5(string_agg(concat_ws(',', symbol, open_time, trim_scale(open), trim_scale(close), volume, quote_volume, trade_count,"
-        " source_candles, is_complete), ';' ORDER BY symbol, open_time)) FROM candles_1d",
-        "market_metrics_daily": "SELECT md5(string_agg(concat_ws(',', symbol, day, trim_scale(previous_close), round(realized_volatility::numeric, 9),"
-        " round(range_pct::numeric, 9), volume, minutes_observed), ';' ORDER BY symbol, day)) FROM market_metrics_daily",
+        "candles_1h": (
+            "SELECT md5(string_agg(concat_ws(',', symbol, open_time, trim_scale(open),"
+            " trim_scale(high), trim_scale(low), trim_scale(close), volume, quote_volume, trade_count,"
+            " taker_buy_base_volume, taker_buy_quote_volume, round(vwap, 4), source_candles,"
+            " is_complete), ';' ORDER BY symbol, open_time)) FROM candles_1h"
+        ),
+        "candles_1d": (
+            "SELECT md5(string_agg(concat_ws(',', symbol, open_time, trim_scale(open),"
+            " trim_scale(close), volume, quote_volume, trade_count, source_candles, is_complete),"
+            " ';' ORDER BY symbol, open_time)) FROM candles_1d"
+        ),
+        "market_metrics_daily": (
+            "SELECT md5(string_agg(concat_ws(',', symbol, day, trim_scale(previous_close),"
+            " round(realized_volatility::numeric, 9), round(range_pct::numeric, 9), volume,"
+            " minutes_observed), ';' ORDER BY symbol, day)) FROM market_metrics_daily"
+        ),
     }
     conn = connect(url)
     with conn.cursor() as cur:

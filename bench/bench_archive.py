@@ -55,7 +55,10 @@ from crypto_assets.warehouse.db import connect
 YEAR = (date(2023, 1, 1), date(2023, 12, 31))
 SIX_YEARS_DAYS = 2190
 FREQTRADE_SECONDS = 15.0
-OLD_DAGSTER_YAML = "storage:\n  postgres:\n    postgres_url:\n      env: DAGSTER_POSTGRES_URL\ntelemetry:\n  enabled: false\n"
+OLD_DAGSTER_YAML = (
+    "storage:\n  postgres:\n    postgres_url:\n      env: "
+    "DAGSTER_POSTGRES_URL\ntelemetry:\n  enabled: false\n"
+)
 
 
 @contextmanager
@@ -253,7 +256,8 @@ def main(argv: list[str] | None = None) -> None:
         ]
         before = dagster_overhead(server, OLD_DAGSTER_YAML, "0", 200)
         print(
-            f"(e) Dagster overhead per partition: {[f'{o:.2f}+{s:.3f} ms' for o, s in overhead]}; before: {before[0]:.1f}+{before[1]:.3f} ms",
+            "(e) Dagster overhead per partition: "
+            f"{[f'{o:.2f}+{s:.3f} ms' for o, s in overhead]}; before: {before[0]:.1f}+{before[1]:.3f} ms",
             flush=True,
         )
         year = scenario(server, url, "(a) archive", two, *YEAR, True, args.repeat)

@@ -117,7 +117,8 @@ def main() -> None:
                 audits.append(time.monotonic() - began)
     load = os.getloadavg()[0]
     report(
-        f"catch-up at scale: {len(symbols)} symbols x {len(keys) // len(symbols)} days = {len(keys):,} partitions per asset",
+        f"catch-up at scale: {len(symbols)} symbols x {len(keys) // len(symbols)} days = "
+        f"{len(keys):,} partitions per asset",
         [
             ("materializations seeded", f"{seeded:,} in {seeding:.1f} s"),
             (

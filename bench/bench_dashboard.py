@@ -160,7 +160,8 @@ def scenarios(last_day: date, symbols: list[str]) -> list[Scenario]:
             "1m windows, last hour (default)",
             lambda conn, s: downsampled_view(conn, s, timedelta(minutes=1), timedelta(hours=1)),
             lambda v: (
-                f"{v.points} values (raw {v.raw.height}{' bands' if v.raw_bucket else ''}, {v.windows.height} windows x 2)"
+                f"{v.points} values (raw {v.raw.height}{' bands' if v.raw_bucket else ''}, "
+                f"{v.windows.height} windows x 2)"
             ),
         ),
         Scenario(

@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None) -> None:
                 (f"{clients} client(s) at once: 429 + 418 answers (target 0)", f"{sum(throttled)}"),
             ]
     report(
-        f"rate-limited throughput, {WEIGHT_LIMIT} weight per {WINDOW_S} s (ceiling {CEILING:,.0f} candles/s), median of {args.repeat}",
+        f"rate-limited throughput, {WEIGHT_LIMIT} weight per {WINDOW_S} s (ceiling "
+        f"{CEILING:,.0f} candles/s), median of {args.repeat}",
         figures,
     )
 

@@ -121,7 +121,8 @@ def main(argv: list[str] | None = None) -> None:
                 flush=True,
             )
     report(
-        f"REST-to-table vs raw COPY: {args.days} days of 1m candles x {len(SYMBOLS)} symbols ({rows:,} rows), median of {args.repeat}",
+        f"REST-to-table vs raw COPY: {args.days} days of 1m candles x {len(SYMBOLS)} symbols "
+        f"({rows:,} rows), median of {args.repeat}",
         [
             ("REST-to-table (candles/s)", f"{median(ours):,.0f}"),
             ("raw COPY (candles/s)", f"{median(baseline):,.0f}"),

@@ -88,7 +88,8 @@ def over_http(
         stats = client.get("/_sim/stats").json()
     print(
         f"over HTTP, {in_flight} in flight: {len(jobs)} pages, {rows:,} rows in {elapsed:.2f} s = "
-        f"{len(jobs) / elapsed:.0f} pages/s, {rows / elapsed:,.0f} rows/s; server CPU {server_cpu / len(jobs) * 1000:.2f} ms a page; "
+        f"{len(jobs) / elapsed:.0f} pages/s, {rows / elapsed:,.0f} rows/s; server CPU "
+        f"{server_cpu / len(jobs) * 1000:.2f} ms a page; "
         f"server answered {stats}"
     )
 

@@ -84,9 +84,11 @@ def rows_written(url: str) -> int:
 def latencies(url: str, since_s: float, until_s: float) -> dict[str, tuple[float, float, int]]:
     """(p50 s, p99 s, rows) of event-to-commit latency per table, for events in [since, until)."""
     queries = {
-        "price_samples (every push)": "SELECT extract(epoch FROM pg_xact_commit_timestamp(xmin) - sampled_at) FROM price_samples"
+        "price_samples (every "
+        "push)": "SELECT extract(epoch FROM pg_xact_commit_timestamp(xmin) - sampled_at) FROM price_samples"
         " WHERE sampled_at >= to_timestamp(%s) AND sampled_at < to_timestamp(%s)",
-        "candles_1m (final push)": "SELECT extract(epoch FROM pg_xact_commit_timestamp(xmin) - (open_time + interval '1 minute'))"
+        "candles_1m (final "
+        "push)": "SELECT extract(epoch FROM pg_xact_commit_timestamp(xmin) - (open_time + interval '1 minute'))"
         " FROM candles_1m WHERE is_closed AND open_time + interval '1 minute' >= to_timestamp(%s)"
         " AND open_time + interval '1 minute' < to_timestamp(%s)",
     }
@@ -94,7 +96,8 @@ def latencies(url: str, since_s: float, until_s: float) -> dict[str, tuple[float
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
         for label, sql in queries.items():
             cur.execute(
-                f"SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY d), percentile_cont(0.99) WITHIN GROUP (ORDER BY d),"
+                "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY d), percentile_cont(0.99) "
+                "WITHIN GROUP (ORDER BY d),"
                 f" count(*) FROM ({sql}) AS t(d)",
                 (since_s, until_s),
             )
@@ -221,7 +224,10 @@ def run(minutes: float, symbols: int, warmup_s: float) -> None:
         ),
         (
             f"reconnect storm ({connections} connections dropped)",
-            f"every symbol pushing again after {pushed_again_s:.1f} s, every symbol in the table after {in_table_s:.1f} s",
+            (
+                f"every symbol pushing again after {pushed_again_s:.1f} s, every symbol in the "
+                f"table after {in_table_s:.1f} s"
+            ),
         ),
         (
             "rules broken (simulator's counts)",

@@ -61,7 +61,8 @@ class Process:
     def tail(self, lines: int = 30) -> str:
         text = self.log.read_text(errors="replace").splitlines()[-lines:]
         return (
-            f"--- {self.name} (pid {self.popen.pid}, {'running' if self.running else f'exited {self.popen.returncode}'}):\n"
+            f"--- {self.name} (pid {self.popen.pid}, "
+            f"{'running' if self.running else f'exited {self.popen.returncode}'}):\n"
             + "\n".join(text)
         )
 

@@ -79,7 +79,10 @@ def check_incomplete(cur, table: str, windows: Sequence[Window]) -> dg.AssetChec
 
 
 # market_metrics_daily rows (alias t) whose day lies in a window w
-_DAY_IN_W = "t.symbol = w.symbol AND t.day >= (w.lo AT TIME ZONE 'UTC')::date AND t.day < (w.hi AT TIME ZONE 'UTC')::date"
+_DAY_IN_W = (
+    "t.symbol = w.symbol AND t.day >= (w.lo AT TIME ZONE 'UTC')::date AND t.day < "
+    "(w.hi AT TIME ZONE 'UTC')::date"
+)
 _SUMS = "sum(volume) AS volume, sum(quote_volume) AS quote_volume, sum(trade_count) AS trade_count"
 
 
@@ -93,9 +96,11 @@ def check_hours_match_source(cur, windows: Sequence[Window]) -> dg.AssetCheckRes
             JOIN w ON t.symbol = w.symbol AND t.open_time >= w.lo AND t.open_time < w.hi GROUP BY 1, 2
         ), s AS (
             SELECT symbol, day, {_SUMS} FROM (
-                SELECT m.symbol, date_bin('1 day', m.open_time, {ORIGIN}) AS day, m.volume, m.quote_volume, m.trade_count
+                SELECT m.symbol, date_bin('1 day', m.open_time, {ORIGIN}) AS day,
+                    m.volume, m.quote_volume, m.trade_count
                 FROM candles_1m m JOIN w ON m.symbol = w.symbol AND m.open_time >= w.lo AND m.open_time < w.hi
-                LEFT JOIN candles_1h t ON t.symbol = m.symbol AND t.open_time = date_bin('1 hour', m.open_time, {ORIGIN})
+                LEFT JOIN candles_1h t ON t.symbol = m.symbol
+                    AND t.open_time = date_bin('1 hour', m.open_time, {ORIGIN})
                 WHERE m.is_closed AND t.source_interval IS DISTINCT FROM '15m'
                 UNION ALL
                 SELECT q.symbol, date_bin('1 day', q.open_time, {ORIGIN}), q.volume, q.quote_volume, q.trade_count
@@ -137,7 +142,8 @@ def check_days_match_hours(cur, windows: Sequence[Window]) -> dg.AssetCheckResul
         )
         SELECT symbol, day, d.volume::text, h.volume::text, d.quote_volume::text, h.quote_volume::text, d.n, h.n
         FROM d FULL JOIN h USING (symbol, day)
-        WHERE (d.volume, d.quote_volume, d.trade_count, d.n) IS DISTINCT FROM (h.volume, h.quote_volume, h.trade_count, h.n)
+        WHERE (d.volume, d.quote_volume, d.trade_count, d.n)
+            IS DISTINCT FROM (h.volume, h.quote_volume, h.trade_count, h.n)
         ORDER BY 1, 2""",
     )
     columns = (
@@ -182,7 +188,8 @@ def check_metrics_match_days(cur, windows: Sequence[Window]) -> dg.AssetCheckRes
             SELECT t.symbol, t.day, t.volume, t.quote_volume, t.trade_count
             FROM market_metrics_daily t JOIN w ON {_DAY_IN_W}
         )
-        SELECT symbol, day, m.volume::text, d.volume::text, m.trade_count, d.trade_count FROM m FULL JOIN d USING (symbol, day)
+        SELECT symbol, day, m.volume::text, d.volume::text, m.trade_count, d.trade_count
+            FROM m FULL JOIN d USING (symbol, day)
         WHERE (m.volume, m.quote_volume, m.trade_count) IS DISTINCT FROM (d.volume, d.quote_volume, d.trade_count)
         ORDER BY 1, 2""",
     )
@@ -226,11 +233,13 @@ def check_downsampled_match_samples(
         windows,
         f""", s AS (
             SELECT p.symbol, date_bin('1 day', p.sampled_at, {ORIGIN}) AS day, count(*) AS n
-            FROM price_samples p JOIN w ON p.symbol = w.symbol AND p.sampled_at >= w.lo AND p.sampled_at < w.hi GROUP BY 1, 2
+            FROM price_samples p JOIN w ON p.symbol = w.symbol
+                AND p.sampled_at >= w.lo AND p.sampled_at < w.hi GROUP BY 1, 2
         ), widths AS (SELECT unnest(ARRAY[{", ".join(f"interval '{s} seconds'" for s in widths_s)}]) AS width
         ), expected AS (SELECT s.*, widths.width FROM s CROSS JOIN widths
         ), d AS (
-            SELECT t.symbol, date_bin('1 day', t.bucket_start, {ORIGIN}) AS day, t.bucket_width AS width, sum(t.sample_count) AS n
+            SELECT t.symbol, date_bin('1 day', t.bucket_start, {ORIGIN}) AS day,
+                t.bucket_width AS width, sum(t.sample_count) AS n
             FROM price_downsampled t JOIN w ON t.symbol = w.symbol AND t.bucket_start >= w.lo AND t.bucket_start < w.hi
             GROUP BY 1, 2, 3
         )

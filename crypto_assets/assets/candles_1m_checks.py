@@ -77,7 +77,8 @@ def freshness(cur, symbols: Sequence[str], now: datetime) -> tuple[bool, dict]:
         }
     cur.execute(
         "SELECT s.symbol, last.open_time FROM unnest(%s::text[]) AS s(symbol) LEFT JOIN LATERAL"
-        " (SELECT open_time FROM candles_1m c WHERE c.symbol = s.symbol AND c.is_closed ORDER BY open_time DESC LIMIT 1)"
+        " (SELECT open_time FROM candles_1m c WHERE c.symbol = s.symbol AND c.is_closed ORDER "
+        "BY open_time DESC LIMIT 1)"
         " AS last ON true ORDER BY s.symbol",
         (list(symbols),),
     )

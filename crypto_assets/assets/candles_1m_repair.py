@@ -98,7 +98,8 @@ def empty_past_days(cur, ranges: dict[str, list[tuple[date, date]]], now_ms: int
         return False
     for symbol, lo, hi in spans:
         cur.execute(
-            "SELECT EXISTS (SELECT 1 FROM candles_1m WHERE symbol = %s AND open_time >= %s::timestamptz AND open_time < %s::timestamptz)",
+            "SELECT EXISTS (SELECT 1 FROM candles_1m WHERE symbol = %s AND open_time >= "
+            "%s::timestamptz AND open_time < %s::timestamptz)",
             (symbol, ms_to_pg(lo), ms_to_pg(hi)),
         )
         if cur.fetchone()[0]:
@@ -151,7 +152,8 @@ def compare(cur) -> Comparison:
         f"SELECT t.symbol, t.open_time, {_tuple('t')}::text,"
         f" CASE WHEN r.symbol IS NULL THEN NULL ELSE {_tuple('r')}::text END, count(*) OVER ()"
         f" FROM candles_1m t {_IN_WINDOW} LEFT JOIN {STAGING} r ON r.symbol = t.symbol AND r.open_time = t.open_time"
-        f" WHERE t.source = 'stream' AND t.is_closed AND (r.symbol IS NULL OR {_tuple('t')} IS DISTINCT FROM {_tuple('r')})"
+        f" WHERE t.source = 'stream' AND t.is_closed AND (r.symbol IS NULL OR {_tuple('t')} IS "
+        f"DISTINCT FROM {_tuple('r')})"
         f" ORDER BY t.symbol, t.open_time LIMIT {_SAMPLE}"
     )
     rows = cur.fetchall()
@@ -198,13 +200,15 @@ def merge(cur) -> MergeCounts:
     removed = 0
     if not empty:  # rows REST does not have can only be there when something is
         cur.execute(
-            f"DELETE FROM candles_1m t USING {_WINDOWS} w WHERE t.symbol = w.symbol AND t.open_time >= w.lo AND t.open_time < w.hi"
+            f"DELETE FROM candles_1m t USING {_WINDOWS} w WHERE t.symbol = w.symbol AND "
+            "t.open_time >= w.lo AND t.open_time < w.hi"
             f" AND NOT EXISTS (SELECT 1 FROM {STAGING} r WHERE r.symbol = t.symbol AND r.open_time = t.open_time)"
         )
         removed = cur.rowcount
     updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in _COLUMNS[2:])
     cur.execute(
-        f"WITH written AS (INSERT INTO candles_1m AS t ({', '.join(_COLUMNS)}) SELECT {', '.join(_COLUMNS)} FROM {STAGING}"
+        f"WITH written AS (INSERT INTO candles_1m AS t ({', '.join(_COLUMNS)}) SELECT "
+        f"{', '.join(_COLUMNS)} FROM {STAGING}"
         f" ON CONFLICT (symbol, open_time) DO UPDATE SET {updates}"
         f" WHERE NOT t.is_closed OR {_tuple('t')} IS DISTINCT FROM {_tuple('EXCLUDED')}"
         " RETURNING xmax = 0 AS added) SELECT count(*) FILTER (WHERE added), count(*) FROM written"

@@ -31,7 +31,8 @@ SENSOR_NAME = "candles_1m_stream_gaps"
 GRACE = timedelta(seconds=30)
 _COUNT_CLOSED = (
     "SELECT w.symbol, w.day, w.expected - count(c.open_time) FROM"
-    " unnest(%s::text[], %s::date[], %s::timestamptz[], %s::timestamptz[], %s::int[]) AS w(symbol, day, lo, hi, expected)"
+    " unnest(%s::text[], %s::date[], %s::timestamptz[], %s::timestamptz[], %s::int[]) AS "
+    "w(symbol, day, lo, hi, expected)"
     " LEFT JOIN candles_1m c ON c.symbol = w.symbol AND c.open_time >= w.lo AND c.open_time < w.hi AND c.is_closed"
     " GROUP BY w.symbol, w.day, w.expected HAVING w.expected > count(c.open_time)"
 )

@@ -126,7 +126,8 @@ def assert_candles(db_url: str, simulator_url: str, symbol: str) -> list[list]:
 def assert_metrics(db_url: str, symbol: str, minutes: list[list]) -> None:
     [got] = fetch(
         db_url,
-        "SELECT day, open, close, previous_close, simple_return, realized_volatility, range_pct, volume, minutes_observed"
+        "SELECT day, open, close, previous_close, simple_return, realized_volatility, "
+        "range_pct, volume, minutes_observed"
         " FROM market_metrics_daily WHERE symbol = %s",
         (symbol,),
     )

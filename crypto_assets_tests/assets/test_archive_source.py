@@ -86,7 +86,8 @@ def table_15m(db_url, symbol: str) -> list[list]:
         db_url,
         "SELECT (extract(epoch FROM open_time) * 1000)::bigint, open::text, high::text, low::text, close::text,"
         " volume::text, (extract(epoch FROM close_time) * 1000)::bigint, quote_volume::text, trade_count,"
-        " taker_buy_base_volume::text, taker_buy_quote_volume::text FROM candles_15m WHERE symbol = %s ORDER BY open_time",
+        " taker_buy_base_volume::text, taker_buy_quote_volume::text FROM candles_15m WHERE "
+        "symbol = %s ORDER BY open_time",
         (symbol,),
     )
     return [list(row) for row in rows]

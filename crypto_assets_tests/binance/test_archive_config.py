@@ -38,7 +38,10 @@ def test_a_bad_archive_url_names_the_variable(monkeypatch):
     monkeypatch.setenv("BINANCE_ARCHIVE_URL", "data.binance.vision")
     with pytest.raises(
         ConfigError,
-        match=r"environment variable BINANCE_ARCHIVE_URL: 'data.binance.vision' is not a URL: it needs a scheme \(http:// or https://\)",
+        match=(
+            r"environment variable BINANCE_ARCHIVE_URL: 'data.binance.vision' is not a URL: "
+            r"it needs a scheme \(http:// or https://\)"
+        ),
     ):
         load_settings()
 

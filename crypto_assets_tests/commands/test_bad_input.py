@@ -65,7 +65,8 @@ CASES = {
         ["migrate"],
         {"DATABASE_URL": "mysql://crypto:hunter2@db.example:3306/crypto"},
         (
-            "crypto migrate: error: environment variable DATABASE_URL: 'mysql://crypto:***@db.example:3306/crypto' has the"
+            "crypto migrate: error: environment variable DATABASE_URL: "
+            "'mysql://crypto:***@db.example:3306/crypto' has the"
             " scheme mysql://; expected postgresql:// or postgres://"
         ),
     ),
@@ -99,7 +100,10 @@ CASES = {
     "a datetime for a day flag": (
         ["clear", "--raw", "--before", "2024-03-01 00:00"],
         {},
-        "crypto clear: error: flag --before: '2024-03-01 00:00' is a date and time; give the day alone, like 2024-03-01",
+        (
+            "crypto clear: error: flag --before: '2024-03-01 00:00' is a date and time; give the "
+            "day alone, like 2024-03-01"
+        ),
     ),
     "a port out of range": (
         ["up", "--dashboard-port", "70000"],

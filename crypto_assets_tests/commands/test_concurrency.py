@@ -85,7 +85,8 @@ def test_a_clear_waits_for_the_run_writing_the_same_symbol(simulator, db_url, tm
             waiting = 0
             while waiting == 0 and clear.poll() is None and time.monotonic() < deadline:
                 cur.execute(
-                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND pid <> pg_backend_pid()"
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+                    "AND pid <> pg_backend_pid()"
                 )
                 waiting = cur.fetchone()[0]
             assert waiting == 1, "the clear did not wait on the run's lock"

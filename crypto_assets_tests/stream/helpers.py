@@ -180,7 +180,8 @@ def insert_candles(
     with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
         for row in rows:
             cur.execute(
-                "INSERT INTO candles_1m VALUES (%s, to_timestamp(%s / 1000.0), to_timestamp(%s / 1000.0), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                "INSERT INTO candles_1m VALUES (%s, to_timestamp(%s / 1000.0), to_timestamp(%s "
+                "/ 1000.0), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (
                     symbol,
                     row[0],

@@ -45,7 +45,10 @@ def read_live(warehouse, symbol: str) -> tuple[str, tuple]:
         forming, closed = live.newest_candles(cur, symbol)
         connections = live.collector_connections(cur)
     head = json.dumps({"symbol": symbol, "now": iso(now)})[:-1]
-    text = f'{head}, "forming": {forming or "null"}, "last_closed": {closed or "null"}, "stream": {json.dumps(collector(connections))}}}'
+    text = (
+        f'{head}, "forming": {forming or "null"}, "last_closed": {closed or "null"}, '
+        f'"stream": {json.dumps(collector(connections))}}}'
+    )
     written = tuple(
         connections.select("connection_id", "updated_at", "last_message_at").iter_rows()
     )

@@ -89,7 +89,8 @@ def series_coverage(cur, table: str, time_column: str, symbols: Sequence[str]) -
     query = sql.SQL(
         "SELECT s.symbol, f.t, l.t, c.n FROM unnest(%(symbols)s::text[]) AS s(symbol)"
         " LEFT JOIN LATERAL (SELECT {t} FROM {table} x WHERE x.symbol = s.symbol ORDER BY {t} LIMIT 1) f(t) ON true"
-        " LEFT JOIN LATERAL (SELECT {t} FROM {table} x WHERE x.symbol = s.symbol ORDER BY {t} DESC LIMIT 1) l(t) ON true"
+        " LEFT JOIN LATERAL (SELECT {t} FROM {table} x WHERE x.symbol = s.symbol ORDER BY {t} "
+        "DESC LIMIT 1) l(t) ON true"
         " CROSS JOIN LATERAL (SELECT count(*) FROM {table} x WHERE x.symbol = s.symbol) c(n)"
     ).format(t=sql.Identifier(time_column), table=sql.Identifier(table))
     cur.execute(query, {"symbols": list(symbols)})

@@ -180,7 +180,8 @@ def live_view(conn, symbol: str) -> LiveView:
         )
         drops = fetch_frame(
             cur,
-            "SELECT d.key, sum(d.value::bigint)::bigint FROM stream_heartbeats h CROSS JOIN LATERAL jsonb_each_text(h.dropped) AS d"
+            "SELECT d.key, sum(d.value::bigint)::bigint FROM stream_heartbeats h CROSS JOIN "
+            "LATERAL jsonb_each_text(h.dropped) AS d"
             " GROUP BY 1 ORDER BY 2 DESC, 1",
             None,
             _DROPS,

@@ -27,7 +27,8 @@ _DAY = "(day::timestamp AT TIME ZONE 'UTC')"  # the day as the timestamptz of it
 class VolatilityView:
     """``rolling``: symbol, time, volatility (annualized, fraction). ``returns``: symbol, bin,
     lo, hi (log-return edges, fraction), days. ``ranges``: symbol, time, range_pct. Rolling and
-    range points are one per ``bucket`` (a day unless the range is long). ``summary``: per symbol days, mean and stdev of log returns, mean range."""
+    range points are one per ``bucket`` (a day unless the range is long). ``summary``: per symbol
+    days, mean and stdev of log returns, mean range."""
 
     symbols: tuple[str, ...]
     start: date
@@ -62,7 +63,8 @@ def _rolling(cur, params: dict) -> pl.DataFrame:
         "  THEN sqrt(avg(realized_volatility_annualized ^ 2) OVER w) END AS vol"
         "  FROM market_metrics_daily WHERE symbol = ANY(%(symbols)s) AND day >= %(lookback)s AND day <= %(end)s"
         "  WINDOW w AS (PARTITION BY symbol ORDER BY day ROWS BETWEEN %(preceding)s PRECEDING AND CURRENT ROW))"
-        f" SELECT DISTINCT ON (symbol, b) symbol, b, vol FROM (SELECT r.*, date_bin(%(bucket)s, {_DAY}, %(origin)s) AS b"
+        " SELECT DISTINCT ON (symbol, b) symbol, b, vol FROM (SELECT r.*, "
+        f"date_bin(%(bucket)s, {_DAY}, %(origin)s) AS b"
         "  FROM r WHERE day >= %(start)s AND vol IS NOT NULL) x ORDER BY symbol, b, day DESC",
         params,
         {"symbol": pl.String, "time": TIME, "volatility": pl.Float64},
@@ -91,7 +93,10 @@ def _returns(cur, params: dict) -> pl.DataFrame:
 
 
 def _ranges(cur, params: dict) -> pl.DataFrame:
-    query = f"SELECT symbol, date_bin(%(bucket)s, {_DAY}, %(origin)s), avg(range_pct) {_CHOSEN} GROUP BY 1, 2 ORDER BY 1, 2"
+    query = (
+        f"SELECT symbol, date_bin(%(bucket)s, {_DAY}, %(origin)s), avg(range_pct) "
+        f"{_CHOSEN} GROUP BY 1, 2 ORDER BY 1, 2"
+    )
     return fetch_frame(
         cur, query, params, {"symbol": pl.String, "time": TIME, "range_pct": pl.Float64}
     )
