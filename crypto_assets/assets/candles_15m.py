@@ -56,7 +56,7 @@ def build_candles_15m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefin
         reported: dict[str, tuple[int, int]] = {}
         results: list[IngestStats] = []
 
-        def write_symbol(symbol, days):
+        def write_symbol(symbol, days) -> None:
             with warehouse.transaction() as conn, conn.cursor() as cur:
                 written = ingest_day_ranges(
                     source, cur, TABLE, INTERVAL, {symbol: days}, progress=progress.advance

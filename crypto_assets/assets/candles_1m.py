@@ -83,7 +83,7 @@ def build_candles_1m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
         comparisons: list[repair.Comparison] = []
         missing_after: list[str] = []
 
-        def write_symbol(symbol, days):
+        def write_symbol(symbol, days) -> None:
             with warehouse.transaction() as conn, conn.cursor() as cur:
                 lock_symbols(cur, TABLE, [symbol])
                 direct = repair.empty_past_days(

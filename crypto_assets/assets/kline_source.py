@@ -87,7 +87,7 @@ class KlineSource:
 
     def __init__(
         self, rest: BinanceRestClient, archive: BinanceArchiveClient | None = None, log=None
-    ):
+    ) -> None:
         self.rest = rest
         self.archive = archive
         self._log = log

@@ -15,7 +15,7 @@ class ProgressLog:
     kline source's files and bytes fetched so far.
     """
 
-    def __init__(self, log, total: int, unit: str, detail: Callable[[], str] | None = None):
+    def __init__(self, log, total: int, unit: str, detail: Callable[[], str] | None = None) -> None:
         self._log = log
         self._total = max(total, 1)
         self._unit = unit

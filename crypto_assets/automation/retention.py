@@ -123,7 +123,7 @@ def build_storage_care(settings: Settings) -> tuple[dg.JobDefinition, dg.Schedul
         name="storage_care",
         description="Compression and retention of old data, the way the server allows.",
     )
-    def storage_care():
+    def storage_care() -> None:
         care_op()
 
     schedule = dg.ScheduleDefinition(

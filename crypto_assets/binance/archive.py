@@ -44,7 +44,7 @@ _RETRYABLE_STATUS = {500, 502, 503, 504}
 class ArchiveError(Exception):
     """A file of the archive could not be used; ``url`` names it."""
 
-    def __init__(self, url: str, problem: str):
+    def __init__(self, url: str, problem: str) -> None:
         self.url = url
         self.problem = problem
         super().__init__(f"archive file {url}: {problem}")
@@ -61,7 +61,7 @@ class ArchiveFileBad(ArchiveError):
 class ArchiveUnreachable(ArchiveError):
     """The archive host cannot be reached at all (refused, unknown, timing out on connect)."""
 
-    def __init__(self, url: str, problem: str):
+    def __init__(self, url: str, problem: str) -> None:
         super().__init__(url, problem)
         self.host = urlsplit(url).netloc
         self.args = (f"archive host {self.host} is unreachable ({problem})",)
@@ -136,7 +136,7 @@ class BinanceArchiveClient:
         max_retries: int = 2,
         backoff_s: float = 0.2,
         transport: httpx.BaseTransport | None = None,
-    ):
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.concurrency = concurrency
         self.download_timeout_s = download_timeout_s

@@ -19,7 +19,7 @@ class BinanceError(Exception):
 class BinanceAPIError(BinanceError):
     """Binance answered with an error body: ``{"code": -1121, "msg": "Invalid symbol."}``."""
 
-    def __init__(self, code: int, msg: str, *, status: int, url: str):
+    def __init__(self, code: int, msg: str, *, status: int, url: str) -> None:
         self.code = code
         self.msg = msg
         self.status = status
@@ -30,7 +30,7 @@ class BinanceAPIError(BinanceError):
 class GeoBlockedError(BinanceAPIError):
     """The base URL refuses this machine's region (HTTP 451/403 'restricted location')."""
 
-    def __init__(self, code: int, msg: str, *, status: int, url: str):
+    def __init__(self, code: int, msg: str, *, status: int, url: str) -> None:
         super().__init__(code, msg, status=status, url=url)
         self.args = (
             (
@@ -54,7 +54,7 @@ class IPBannedError(BinanceAPIError):
         url: str,
         retry_after: float,
         budget_left_s: float,
-    ):
+    ) -> None:
         super().__init__(code, msg, status=status, url=url)
         self.retry_after = retry_after
         until = time.strftime("%H:%M:%S", time.gmtime(time.time() + retry_after))
@@ -71,7 +71,9 @@ class IPBannedError(BinanceAPIError):
 class BinanceUnavailableError(BinanceError):
     """Binance could not be reached, or kept failing, for the whole retry budget."""
 
-    def __init__(self, url: str, attempts: int, cause: str, *, seconds: float, budget_s: float):
+    def __init__(
+        self, url: str, attempts: int, cause: str, *, seconds: float, budget_s: float
+    ) -> None:
         self.url = url
         self.attempts = attempts
         super().__init__(
@@ -84,7 +86,7 @@ class BinanceUnavailableError(BinanceError):
 class UnknownSymbolError(BinanceError):
     """Configured symbols that the exchange does not list."""
 
-    def __init__(self, symbols: list[str], url: str, listed: list[str] = ()):
+    def __init__(self, symbols: list[str], url: str, listed: list[str] = ()) -> None:
         from crypto_assets.inputs import closest
 
         self.symbols = symbols
@@ -97,7 +99,7 @@ class UnknownSymbolError(BinanceError):
 class SymbolNotTradingError(BinanceError):
     """Configured symbols that exist but are not in status TRADING."""
 
-    def __init__(self, statuses: dict[str, str]):
+    def __init__(self, statuses: dict[str, str]) -> None:
         self.statuses = statuses
         listed = ", ".join(f"{symbol} is {status}" for symbol, status in statuses.items())
         super().__init__(f"symbol(s) not trading: {listed}; remove them from the config")

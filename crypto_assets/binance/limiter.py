@@ -39,7 +39,7 @@ class WeightLimiter:
         share: float = 0.95,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
-    ):
+    ) -> None:
         self._lock = threading.Lock()
         self._clock = clock
         self._sleep = sleep

@@ -73,7 +73,7 @@ class BinanceRestClient:
         backoff_s: float = 0.5,
         transport: httpx.BaseTransport | None = None,
         log: logging.Logger | None = None,
-    ):
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.limiter = limiter or WeightLimiter()
         self.concurrency = concurrency

@@ -76,7 +76,7 @@ _RETRYABLE_4XX = {408, 418, 429}
 class StreamRefusedError(BinanceError):
     """The stream server refuses the connection in a way retrying will not fix."""
 
-    def __init__(self, url: str, status: int, body: str):
+    def __init__(self, url: str, status: int, body: str) -> None:
         self.url, self.status = url, status
         shown = url if len(url) <= 200 else f"{url[:200]}... ({len(url)} characters)"
         super().__init__(
@@ -145,7 +145,7 @@ class KlineStream:
         backoff: Backoff | None = None,
         open_timeout_s: float = 10.0,
         log: ThrottledLog | None = None,
-    ):
+    ) -> None:
         self.base_url = base_url
         self.stats = ConnectionStats(connection_id)
         self._wanted: list[str] = []

@@ -33,7 +33,7 @@ class MalformedFrame(ValueError):
     """A stream message that is not a well-formed kline event: ``reason`` names the kind of fault
     (a short fixed text, for counting), the message says exactly what is wrong."""
 
-    def __init__(self, reason: str, detail: str | None = None):
+    def __init__(self, reason: str, detail: str | None = None) -> None:
         self.reason = reason
         super().__init__(detail or reason)
 

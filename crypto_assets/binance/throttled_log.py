@@ -22,7 +22,7 @@ class ThrottledLog:
         logger: logging.Logger,
         every_s: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
-    ):
+    ) -> None:
         self._logger, self.every_s, self._clock = logger, every_s, clock
         self._last: dict[str, float] = {}
         self._suppressed: dict[str, int] = {}

@@ -80,7 +80,7 @@ class CollectorConfig:
 class Collector:
     """The stream connections, the pending rows and the writer of one ``crypto stream`` process."""
 
-    def __init__(self, config: CollectorConfig):
+    def __init__(self, config: CollectorConfig) -> None:
         if not config.symbols:
             raise ValueError("the collector needs at least one symbol")
         self.config = config

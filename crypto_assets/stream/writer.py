@@ -66,7 +66,7 @@ class RefusedRow(NamedTuple):
 class WarehouseWriter:
     """One database connection, reopened after failures (used from one thread at a time)."""
 
-    def __init__(self, database_url: str):
+    def __init__(self, database_url: str) -> None:
         self._url = database_url
         self._conn = None
 

@@ -12,6 +12,7 @@ import queue
 import threading
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from types import TracebackType
 
 import polars as pl
 
@@ -110,7 +111,7 @@ class StreamingCopy:
 
     _DONE = None
 
-    def __init__(self, cur, table: str, columns: Sequence[str], depth: int = 8):
+    def __init__(self, cur, table: str, columns: Sequence[str], depth: int = 8) -> None:
         self._sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
         self._cur = cur
         self._chunks: queue.Queue = queue.Queue(maxsize=depth)
@@ -139,7 +140,12 @@ class StreamingCopy:
             while self._chunks.get() is not self._DONE:  # unblock a waiting writer
                 pass
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self._chunks.put(self._DONE)
         self._thread.join()
         if self._error is not None and exc is None:

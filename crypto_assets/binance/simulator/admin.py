@@ -59,7 +59,7 @@ class Admin:
         stats: Stats,
         clock: SimClock,
         streams: StreamHub,
-    ):
+    ) -> None:
         self._faults, self._limiter, self._stats, self._clock, self._streams = (
             faults,
             limiter,

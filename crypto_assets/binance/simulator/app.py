@@ -50,7 +50,7 @@ class Application:
         faults: Faults,
         stats: Stats,
         clock: SimClock,
-    ):
+    ) -> None:
         self._rest, self._admin, self._archive = rest, admin, archive
         self._limiter, self._faults, self._stats, self._clock = limiter, faults, stats, clock
 

@@ -67,7 +67,7 @@ class ArchiveFiles:
         daily_delay_ms: int = DEFAULT_DAILY_DELAY_MS,
         monthly_delay_ms: int = DEFAULT_MONTHLY_DELAY_MS,
         cache_bytes: int = 256 << 20,
-    ):
+    ) -> None:
         self._symbols, self._store, self._clock, self._faults, self._stats = (
             symbols,
             store,

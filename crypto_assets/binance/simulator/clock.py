@@ -46,7 +46,7 @@ class SimClock:
         frozen_now_ms: int | None = None,
         speed: float = 1.0,
         start_ms: int | None = None,
-    ):
+    ) -> None:
         self._initial = {
             "offset_ms": offset_ms,
             "frozen_now_ms": frozen_now_ms,

@@ -158,7 +158,7 @@ class Faults:
 
     NAMES = tuple(field.name for field in fields(FaultSettings))
 
-    def __init__(self, *, enforce_limits: bool = True, seed: int = 0):
+    def __init__(self, *, enforce_limits: bool = True, seed: int = 0) -> None:
         self._defaults = FaultSettings(enforce_limits=enforce_limits)
         self._seed = seed
         self._lock = threading.Lock()

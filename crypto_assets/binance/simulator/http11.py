@@ -89,7 +89,7 @@ class HttpServer:
     """Serves ``handler`` over HTTP/1.1 on one asyncio event loop; ``upgrade`` (if given) gets
     the WebSocket upgrade requests, so streams share the REST port."""
 
-    def __init__(self, handler: Handler, upgrade: Upgrade | None = None):
+    def __init__(self, handler: Handler, upgrade: Upgrade | None = None) -> None:
         self._handler = handler
         self._upgrade = upgrade
         self._server: asyncio.Server | None = None

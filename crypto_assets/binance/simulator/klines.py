@@ -67,7 +67,7 @@ def _touches(outages: Outages, start: int, end: int) -> bool:
 class KlineStore:
     """All candles of a symbol universe, for any supported interval, at any simulated instant."""
 
-    def __init__(self, *, recordings_enabled: bool = False, cache_bytes: int = 128 << 20):
+    def __init__(self, *, recordings_enabled: bool = False, cache_bytes: int = 128 << 20) -> None:
         self._recordings = recordings_enabled
         self._minutes: LRU[np.ndarray] = LRU(256)  # (symbol, day) -> 1440 raw 1m candles
         self._hours: dict[

@@ -54,7 +54,9 @@ class _Client:
 class RateLimiter:
     """Thread-safe weight and request counts per client IP."""
 
-    def __init__(self, weight_limit: int = 6000, window_seconds: int = 60, *, ban_after: int = 5):
+    def __init__(
+        self, weight_limit: int = 6000, window_seconds: int = 60, *, ban_after: int = 5
+    ) -> None:
         if weight_limit < 1 or window_seconds < 1:
             raise ValueError(
                 f"weight_limit and window_seconds must be >= 1, got {weight_limit} and {window_seconds}"

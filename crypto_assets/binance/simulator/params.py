@@ -22,7 +22,7 @@ _DIGITS_PATTERN = "^[0-9]{1,20}$"
 class ApiError(Exception):
     """A request the exchange refuses: HTTP status and Binance's ``{"code", "msg"}`` body."""
 
-    def __init__(self, code: int, msg: str, status: int = 400):
+    def __init__(self, code: int, msg: str, status: int = 400) -> None:
         super().__init__(msg)
         self.code, self.msg, self.status = code, msg, status
 
@@ -37,7 +37,7 @@ def invalid_symbol() -> ApiError:
 class Params:
     """The query string of one request, tracking which parameters the endpoint read."""
 
-    def __init__(self, query: str):
+    def __init__(self, query: str) -> None:
         pairs = parse_qsl(query, keep_blank_values=True)
         self._values = dict(pairs)
         self._duplicated = len(self._values) < len(pairs)

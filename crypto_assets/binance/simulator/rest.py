@@ -38,7 +38,7 @@ class RestApi:
         clock: SimClock,
         limiter: RateLimiter,
         faults: Faults,
-    ):
+    ) -> None:
         self._symbols, self._store, self._clock = symbols, store, clock
         self._limiter, self._faults = limiter, faults
         self._routes: dict[str, tuple[Callable[[Params], int], Callable[[Params], bytes]]] = {

@@ -67,7 +67,7 @@ class SimulatorServer:
         archive_cache_bytes: int = 256 << 20,
         archive_daily_delay_ms: int = DEFAULT_DAILY_DELAY_MS,
         archive_monthly_delay_ms: int = DEFAULT_MONTHLY_DELAY_MS,
-    ):
+    ) -> None:
         self.host, self.port = host, port
         self.clock = clock or SimClock()
         self.symbols = build_universe(extra_symbols)

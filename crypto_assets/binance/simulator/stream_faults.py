@@ -33,7 +33,7 @@ class StreamFaults:
 
     NAMES = ("malformed_next_n", "stall_s", "refuse_s")
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self.reset()
 

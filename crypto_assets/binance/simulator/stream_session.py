@@ -54,7 +54,7 @@ class StreamSession:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         route: StreamRoute,
-    ):
+    ) -> None:
         self._hub, self._protocol, self._reader, self._writer = hub, protocol, reader, writer
         self._combined = route.combined
         self.subscriptions = {sub.name: sub for sub in route.subscriptions}

@@ -40,7 +40,7 @@ class StreamStats:
     pushes, pings and pongs, control requests answered (``requests``) and refused
     (``requests_refused``), and connections closed by reason (``closed_<reason>``)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
 
@@ -74,7 +74,7 @@ class StreamHub:
         clock: SimClock,
         rest_faults: Faults,
         rules: StreamRules | None = None,
-    ):
+    ) -> None:
         self.symbols, self.store, self.clock = symbols, store, clock
         self.rules = rules or StreamRules()
         self.faults = StreamFaults()
