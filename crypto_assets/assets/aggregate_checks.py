@@ -13,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import dagster as dg
+from psycopg2.extensions import cursor
 
 from crypto_assets.assets.aggregate_run import Window
 from crypto_assets.assets.candle_checks import (
@@ -41,7 +43,7 @@ def _plain(value):
 
 
 def _result(
-    name: str, rows: list, columns: Sequence[str], severity=dg.AssetCheckSeverity.ERROR
+    name: str, rows: list[Any], columns: Sequence[str], severity=dg.AssetCheckSeverity.ERROR
 ) -> dg.AssetCheckResult:
     """A check result: passed when ``rows`` (the offenders) is empty; examples in the metadata."""
     examples = [{c: _plain(v) for c, v in zip(columns, row, strict=True)} for row in rows[:_SAMPLE]]
@@ -53,7 +55,7 @@ def _result(
     )
 
 
-def _offenders(cur, windows: Sequence[Window], query: str) -> list:
+def _offenders(cur: cursor, windows: Sequence[Window], query: str) -> list[Any]:
     """Run ``query`` (which joins the VALUES table ``w(symbol, lo, hi)``) over the windows."""
     if not windows:
         return []
@@ -62,7 +64,7 @@ def _offenders(cur, windows: Sequence[Window], query: str) -> list:
     return cur.fetchall()
 
 
-def check_incomplete(cur, table: str, windows: Sequence[Window]) -> dg.AssetCheckResult:
+def check_incomplete(cur: cursor, table: str, windows: Sequence[Window]) -> dg.AssetCheckResult:
     """Buckets with a finer candle missing (a warning: exchange outages are never filled)."""
     rows = _offenders(
         cur,
@@ -86,7 +88,7 @@ _DAY_IN_W = (
 _SUMS = "sum(volume) AS volume, sum(quote_volume) AS quote_volume, sum(trade_count) AS trade_count"
 
 
-def check_hours_match_source(cur, windows: Sequence[Window]) -> dg.AssetCheckResult:
+def check_hours_match_source(cur: cursor, windows: Sequence[Window]) -> dg.AssetCheckResult:
     """Per day, candles_1h sums equal the closed 1m candles' (and 15m in hours built from 15m), exactly."""
     rows = _offenders(
         cur,
@@ -128,7 +130,7 @@ def check_hours_match_source(cur, windows: Sequence[Window]) -> dg.AssetCheckRes
     return _result(MATCHES_SOURCE, rows, columns)
 
 
-def check_days_match_hours(cur, windows: Sequence[Window]) -> dg.AssetCheckResult:
+def check_days_match_hours(cur: cursor, windows: Sequence[Window]) -> dg.AssetCheckResult:
     """Each candles_1d row equals the sums of its day's candles_1h rows, exactly."""
     rows = _offenders(
         cur,
@@ -159,7 +161,7 @@ def check_days_match_hours(cur, windows: Sequence[Window]) -> dg.AssetCheckResul
     return _result(MATCHES_SOURCE, rows, columns)
 
 
-def check_metrics_invariants(cur, windows: Sequence[Window]) -> dg.AssetCheckResult:
+def check_metrics_invariants(cur: cursor, windows: Sequence[Window]) -> dg.AssetCheckResult:
     """Volatility and range are >= 0, minutes observed within 0..1440, volumes >= 0."""
     rows = _offenders(
         cur,
@@ -176,7 +178,7 @@ def check_metrics_invariants(cur, windows: Sequence[Window]) -> dg.AssetCheckRes
     )
 
 
-def check_metrics_match_days(cur, windows: Sequence[Window]) -> dg.AssetCheckResult:
+def check_metrics_match_days(cur: cursor, windows: Sequence[Window]) -> dg.AssetCheckResult:
     """Each day with a candles_1d row has a metrics row with the same volumes and trade count."""
     rows = _offenders(
         cur,
@@ -200,7 +202,7 @@ def check_metrics_match_days(cur, windows: Sequence[Window]) -> dg.AssetCheckRes
     )
 
 
-def check_downsampled_invariants(cur, windows: Sequence[Window]) -> dg.AssetCheckResult:
+def check_downsampled_invariants(cur: cursor, windows: Sequence[Window]) -> dg.AssetCheckResult:
     """min <= median <= max, min <= avg <= max, at least one sample per bucket."""
     rows = _offenders(
         cur,
@@ -225,7 +227,7 @@ def check_downsampled_invariants(cur, windows: Sequence[Window]) -> dg.AssetChec
 
 
 def check_downsampled_match_samples(
-    cur, windows: Sequence[Window], widths_s: Sequence[int]
+    cur: cursor, windows: Sequence[Window], widths_s: Sequence[int]
 ) -> dg.AssetCheckResult:
     """For every window width, the buckets' sample counts add up to the samples of the day."""
     rows = _offenders(
@@ -254,8 +256,13 @@ def check_downsampled_match_samples(
 
 
 def stale_symbols(
-    cur, table: str, time_sql: str, symbols: Sequence[str], max_age: timedelta, now: datetime
-) -> list:
+    cur: cursor,
+    table: str,
+    time_sql: str,
+    symbols: Sequence[str],
+    max_age: timedelta,
+    now: datetime,
+) -> list[Any]:
     """Configured symbols whose newest row in ``table`` is older than ``max_age`` (or absent).
 
     ``time_sql`` is the row's time as a timestamptz expression over alias ``t``.

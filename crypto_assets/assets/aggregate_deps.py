@@ -52,7 +52,7 @@ def previous_and_same_day() -> dg.MultiPartitionMapping:
     )
 
 
-def follow_upstream() -> dg.AutomationCondition:
+def follow_upstream() -> dg.AutomationCondition[dg.AssetKey]:
     """Run a partition that some upstream data can build: when it is missing (and its last run did
     not fail), or when a partition it reads changed since it was last requested or built.
 

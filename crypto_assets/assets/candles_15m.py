@@ -1,5 +1,7 @@
 """Asset ``candles_15m``: Binance's closed 15-minute candles, one partition per UTC day and symbol."""
 
+from typing import Any
+
 import dagster as dg
 
 from crypto_assets.assets.candle_checks import candle_check_specs
@@ -52,7 +54,7 @@ def build_candles_15m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefin
         """
         ranges = day_ranges_by_symbol(context.partition_keys)
         step = interval_ms(INTERVAL)
-        metadata: dict[str, dict] = {}
+        metadata: dict[str, dict[str, Any]] = {}
         reported: dict[str, tuple[int, int]] = {}
         results: list[IngestStats] = []
 

@@ -1,6 +1,7 @@
 """Asset ``candles_1m``: the stream collector's 1-minute candles, made complete from REST per UTC day and symbol."""
 
 from datetime import UTC, datetime
+from typing import Any
 
 import dagster as dg
 
@@ -77,7 +78,7 @@ def build_candles_1m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
         """
         ranges = day_ranges_by_symbol(context.partition_keys)
         step = interval_ms(INTERVAL)
-        metadata: dict[str, dict] = {}
+        metadata: dict[str, dict[str, Any]] = {}
         reported: dict[str, tuple[int, int]] = {}
         results: list[IngestStats] = []
         comparisons: list[repair.Comparison] = []

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -105,7 +106,7 @@ class BinanceRestClient:
 
     # -- requests ---------------------------------------------------------------------------
 
-    def get(self, path: str, params: dict | None = None, *, weight: int = 1):
+    def get(self, path: str, params: dict[str, Any] | None = None, *, weight: int = 1):
         """GET ``path`` and decode the JSON body, with rate limiting and retries within the budget."""
         url = f"{self.base_url}{path}"
         what = f"GET {path}" + (f" {params['symbol']}" if params and "symbol" in params else "")
@@ -230,7 +231,7 @@ class BinanceRestClient:
                 self._clock_synced = True
         return int(self.limiter.now() * 1000)
 
-    def exchange_info(self, symbols: list[str] | None = None) -> dict:
+    def exchange_info(self, symbols: list[str] | None = None) -> dict[str, Any]:
         """exchangeInfo body (all symbols, or at least the given ones: a list too long for a short
         URL asks for the whole document); configures the limiter."""
         listed = json.dumps(list(symbols), separators=(",", ":")) if symbols else None

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Collection
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from crypto_assets.binance.wire import Kline, interval_ms
@@ -130,7 +130,7 @@ def parse_message(
     return event
 
 
-def _reply(message: dict) -> Reply:
+def _reply(message: dict[str, Any]) -> Reply:
     error = message.get("error")
     if error is None:
         return Reply(message["id"], message.get("result"), None)
@@ -139,7 +139,7 @@ def _reply(message: dict) -> Reply:
     return Reply(message["id"], None, str(error))
 
 
-def _kline_event(payload: dict, interval: str) -> KlineEvent:
+def _kline_event(payload: dict[str, Any], interval: str) -> KlineEvent:
     candle = payload.get("k")
     if not isinstance(candle, dict):
         raise MalformedFrame("no candle", "field 'k' (the candle) is missing or not an object")

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import psycopg2
 import psycopg2.errorcodes
+from psycopg2.extensions import connection, cursor
 
 from crypto_assets.binance.stream import ConnectionStats
 from crypto_assets.stream import heartbeat
@@ -94,7 +95,7 @@ class WarehouseWriter:
             raise WriteFailed(_first_line(err)) from None
         return refused
 
-    def query(self, sql: str, params=None) -> list[tuple]:
+    def query(self, sql: str, params=None) -> list[tuple[Any, ...]]:
         """Run one statement in its own transaction (startup bookkeeping); ``WriteFailed`` when away."""
         conn = self._connection()
         try:
@@ -113,7 +114,7 @@ class WarehouseWriter:
                 self._conn.close()
             self._conn = None
 
-    def _abandon(self, conn, err: psycopg2.Error) -> None:
+    def _abandon(self, conn: connection, err: psycopg2.Error) -> None:
         """After a failure: drop a broken connection, roll back a working one."""
         if isinstance(err, (psycopg2.OperationalError, psycopg2.InterfaceError)) or conn.closed:
             self.close()
@@ -141,7 +142,12 @@ class WarehouseWriter:
 
 
 def _merge(
-    cur, stage: str, columns: Sequence[str], merge_sql: str, lines: list[str], halving: bool = False
+    cur: cursor,
+    stage: str,
+    columns: Sequence[str],
+    merge_sql: str,
+    lines: list[str],
+    halving: bool = False,
 ) -> list[RefusedRow]:
     """COPY ``lines`` into ``stage`` and merge them, under a savepoint; rows at fault are found
     by halving and returned, the rest merged."""

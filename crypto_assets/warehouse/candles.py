@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 
 import polars as pl
+from psycopg2.extensions import cursor
 
 from crypto_assets.binance.wire import DAY_MS, Kline
 from crypto_assets.warehouse.locks import lock_symbols
@@ -94,7 +95,7 @@ def frame_lines(symbol: str, frame: pl.DataFrame) -> str:
     )
 
 
-def copy_lines(cur, table: str, columns: Sequence[str], text: str) -> None:
+def copy_lines(cur: cursor, table: str, columns: Sequence[str], text: str) -> None:
     """COPY tab-separated ``text`` into ``table``."""
     if text:
         cur.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", io.StringIO(text))
@@ -111,10 +112,10 @@ class StreamingCopy:
 
     _DONE = None
 
-    def __init__(self, cur, table: str, columns: Sequence[str], depth: int = 8) -> None:
+    def __init__(self, cur: cursor, table: str, columns: Sequence[str], depth: int = 8) -> None:
         self._sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
         self._cur = cur
-        self._chunks: queue.Queue = queue.Queue(maxsize=depth)
+        self._chunks: queue.Queue[str | None] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name=f"copy-{table}", daemon=True)
 
@@ -134,7 +135,8 @@ class StreamingCopy:
 
     def _run(self) -> None:
         try:
-            self._cur.copy_expert(self._sql, self)
+            # psycopg2 only read()s a COPY FROM source; the stubs ask for readline() too.
+            self._cur.copy_expert(self._sql, self)  # type: ignore[arg-type]
         except BaseException as err:  # noqa: BLE001 - handed to the caller's thread
             self._error = err
             while self._chunks.get() is not self._DONE:  # unblock a waiting writer
@@ -152,7 +154,7 @@ class StreamingCopy:
             raise self._error
 
 
-def delete_window(cur, table: str, symbol: str, start_ms: int, end_ms: int) -> int:
+def delete_window(cur: cursor, table: str, symbol: str, start_ms: int, end_ms: int) -> int:
     """Delete the symbol's candles opening in [start_ms, end_ms); returns rows deleted.
 
     First takes the symbol's write lock (``locks.lock_symbols``): two runs replacing
@@ -163,7 +165,7 @@ def delete_window(cur, table: str, symbol: str, start_ms: int, end_ms: int) -> i
         f"DELETE FROM {table} WHERE symbol = %s AND open_time >= %s::timestamptz AND open_time < %s::timestamptz",
         (symbol, ms_to_pg(start_ms), ms_to_pg(end_ms)),
     )
-    return cur.rowcount
+    return int(cur.rowcount)
 
 
 def find_gaps(

@@ -35,10 +35,13 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg2
 from psycopg2 import errors as pg_errors
 from psycopg2 import sql
+
+from crypto_assets.warehouse.db import scalar
 
 __all__ = [
     "DEFAULT_LOCAL_PORT",
@@ -244,7 +247,7 @@ def _choose_binaries(
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        return int(s.getsockname()[1])
 
 
 def _port_is_free(port: int) -> bool:
@@ -332,7 +335,7 @@ class LocalPostgres:
         self._binaries: PostgresBinaries | None = None
         self._port: int | None = None
         self._timescaledb: bool | None = None
-        self._process: subprocess.Popen | None = None
+        self._process: subprocess.Popen[bytes] | None = None
         self._started_here = False
 
     # ---- public API ------------------------------------------------------------------------
@@ -522,9 +525,9 @@ class LocalPostgres:
             env.update(HOME=user.pw_dir, USER=user.pw_name, LOGNAME=user.pw_name)
         return env
 
-    def _run(self, args: list[str], *, check: bool = True) -> subprocess.CompletedProcess:
+    def _run(self, args: list[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
         user = self._run_as()
-        kwargs: dict = {}
+        kwargs: dict[str, Any] = {}
         if user is not None:
             kwargs.update(user=user.pw_uid, group=user.pw_gid, extra_groups=[])
         result = subprocess.run(
@@ -578,7 +581,7 @@ class LocalPostgres:
             self._check_traversable(user)
         self.data_dir.chmod(0o700)
         args = [
-            self._binaries.program("initdb"),
+            self.binaries.program("initdb"),
             "-D",
             str(self.data_dir),
             "-U",
@@ -678,7 +681,7 @@ class LocalPostgres:
         return f"# written by crypto_assets.warehouse.server on every start; edits are lost\n{body}"
 
     def _launch(self, port: int) -> None:
-        binaries = self._binaries
+        binaries = self.binaries
         preload = self.requested_timescaledb is not False and binaries.has_timescaledb
         settings = self.data_dir / _SETTINGS_FILE
         settings.write_text(self._settings(port, preload))
@@ -688,7 +691,7 @@ class LocalPostgres:
         log = self.log_file
         log_fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         log_offset = os.fstat(log_fd).st_size
-        kwargs: dict = {}
+        kwargs: dict[str, Any] = {}
         if user is not None:
             os.fchown(log_fd, user.pw_uid, user.pw_gid)
             kwargs.update(user=user.pw_uid, group=user.pw_gid, extra_groups=[])
@@ -731,7 +734,7 @@ class LocalPostgres:
         except OSError:
             return ""
 
-    def _wait_ready(self, process: subprocess.Popen | None, log_offset: int = 0) -> None:
+    def _wait_ready(self, process: subprocess.Popen[bytes] | None, log_offset: int = 0) -> None:
         """Poll until a connection succeeds; fail fast (with the log's tail) if the server dies."""
         deadline = time.monotonic() + self.start_timeout
         last_error: Exception | None = None
@@ -739,7 +742,7 @@ class LocalPostgres:
         while True:
             if process is not None and process.poll() is not None:
                 raise LocalPostgresError(
-                    f"PostgreSQL ({self._binaries.program('postgres')}) exited with code "
+                    f"PostgreSQL ({self.binaries.program('postgres')}) exited with code "
                     f"{process.returncode} while starting on data dir {self.data_dir}, port "
                     f"{self._port}. Server log {self.log_file}:\n{_tail(self.log_file)}"
                 )
@@ -771,7 +774,7 @@ class LocalPostgres:
             conn.cursor() as cur,
         ):
             cur.execute("SELECT current_setting('shared_preload_libraries')")
-            return "timescaledb" in cur.fetchone()[0]
+            return "timescaledb" in scalar(cur)
 
 
 class _PortTaken(Exception):

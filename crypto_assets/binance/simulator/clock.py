@@ -117,7 +117,7 @@ class SimClock:
             return None if state.frozen < market_ms else 0.0
         return max(0.0, (market_ms - state.now(_wall_ms())) / state.speed / 1000.0)
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> dict[str, Any]:
         """JSON-ready state, as ``GET /_sim/clock`` shows it (``offset_ms`` only at speed 1)."""
         state = self._state
         offset = round(state.market - state.wall) if state.speed == 1.0 else None

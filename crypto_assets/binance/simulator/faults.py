@@ -35,6 +35,7 @@ import math
 import random
 import threading
 from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
 
 _COUNTERS = ("fail_next_n", "throttle_next_n", "truncate_next_n")
 _TRUNCATE_STYLES = ("close", "json")
@@ -174,7 +175,7 @@ class Faults:
             self._settings = self._defaults
             self._random = random.Random(self._seed)
 
-    def update(self, **changes) -> dict:
+    def update(self, **changes) -> dict[str, Any]:
         """Change some faults (unknown names and bad values raise ValueError); returns the new state."""
         unknown = sorted(set(changes) - set(self.NAMES))
         if unknown:
@@ -184,7 +185,7 @@ class Faults:
             self._settings = replace(self._settings, **checked)
         return self.snapshot()
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> dict[str, Any]:
         """JSON-ready state, as ``GET /_sim/faults`` shows it."""
         state = asdict(self._settings)
         state["outages"] = [list(window) for window in self._settings.outages]

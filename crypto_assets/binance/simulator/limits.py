@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 RAW_REQUESTS_LIMIT = 300_000
 RAW_REQUESTS_WINDOW_S = 300
@@ -70,7 +71,7 @@ class RateLimiter:
         self._clients: dict[str, _Client] = {}
         self._lock = threading.Lock()
 
-    def rate_limits(self) -> list[dict]:
+    def rate_limits(self) -> list[dict[str, Any]]:
         """The ``rateLimits`` entries of exchangeInfo for these rules."""
         return [
             {

@@ -17,6 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, replace
+from typing import Any
 
 from crypto_assets.binance.simulator.faults import checked_number
 
@@ -41,7 +42,7 @@ class StreamFaults:
         with self._lock:
             self._state = _State()
 
-    def update(self, **changes) -> dict:
+    def update(self, **changes) -> dict[str, Any]:
         """Set some faults (unknown names and bad values raise ValueError); returns the new state."""
         unknown = sorted(set(changes) - set(self.NAMES))
         if unknown:
@@ -64,7 +65,7 @@ class StreamFaults:
             self._state = replace(self._state, **fields)
         return self.snapshot()
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> dict[str, Any]:
         """JSON-ready state: the malformed count left and the seconds of stall and refusal left."""
         state, now = self._state, time.monotonic()
         return {

@@ -16,7 +16,7 @@ import asyncio
 import threading
 from collections import Counter
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from websockets.server import ServerProtocol
 
@@ -199,7 +199,7 @@ class StreamHub:
 
     # -- control -----------------------------------------------------------------------------
 
-    def apply(self, changes: dict) -> dict:
+    def apply(self, changes: dict[str, Any]) -> dict[str, Any]:
         """Admin changes: ``drop``/``shutdown`` (true, or for shutdown the grace in seconds) act
         now; ``malformed_next_n``, ``stall_s``, ``refuse_s`` set faults. Returns the snapshot."""
         changes = dict(changes)
@@ -216,7 +216,7 @@ class StreamHub:
         """Streams subscribed over every open connection."""
         return self._call(lambda: sum(len(session.subscriptions) for session in self._sessions))
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> dict[str, Any]:
         """JSON-ready: open connections and the streams they carry, the faults and every count."""
         return {
             "open": self.open_connections(),

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 import polars as pl
 from psycopg2 import sql
+from psycopg2.extensions import connection, cursor
 
 from crypto_assets.warehouse.queries.buckets import MAX_POINTS, ORIGIN, bucket_width
 from crypto_assets.warehouse.queries.catalog import series_bounds, split_range
@@ -76,7 +77,7 @@ Segment = tuple[CandleTable, datetime, datetime]
 
 
 def plan_segments(
-    cur, symbol: str, interval: str, bucket: timedelta, lo: datetime, hi: datetime
+    cur: cursor, symbol: str, interval: str, bucket: timedelta, lo: datetime, hi: datetime
 ) -> list[Segment]:
     """Which table serves which part of [lo, hi): the coarsest table with rows whose candles
     fit whole into ``bucket``, and the requested table before and after its rows."""
@@ -129,7 +130,7 @@ def _validate_windows(ma_windows) -> tuple[int, ...]:
 
 
 def candle_series(
-    conn,
+    conn: connection,
     symbol: str,
     interval: str,
     start: datetime,
@@ -199,7 +200,7 @@ def normalised_closes(series: CandleSeries) -> pl.DataFrame:
 
 
 def market_view(
-    conn,
+    conn: connection,
     symbol: str,
     interval: str,
     start: datetime,

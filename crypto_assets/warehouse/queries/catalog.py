@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from psycopg2 import sql
+from psycopg2.extensions import connection, cursor
 
 SYMBOL_TABLES = (
     "candles_1m",
@@ -38,13 +40,13 @@ def skip_scan(table: str, columns: Sequence[str]) -> sql.Composed:
     ).format(cols=cols, mine=mine, prev=prev, table=sql.Identifier(table))
 
 
-def distinct_keys(cur, table: str, columns: Sequence[str]) -> list[tuple]:
+def distinct_keys(cur: cursor, table: str, columns: Sequence[str]) -> list[tuple[Any, ...]]:
     """Every distinct value of the leading primary-key ``columns`` of ``table``, in key order."""
     cur.execute(skip_scan(table, columns) + sql.SQL(" SELECT * FROM k"))
     return cur.fetchall()
 
 
-def known_symbols(conn) -> list[str]:
+def known_symbols(conn: connection) -> list[str]:
     """Symbols with rows in any table the dashboard shows, sorted."""
     found: set[str] = set()
     with conn.cursor() as cur:
@@ -54,7 +56,7 @@ def known_symbols(conn) -> list[str]:
 
 
 def series_bounds(
-    cur,
+    cur: cursor,
     table: str,
     time_column: str,
     key: Mapping[str, object],
@@ -82,7 +84,9 @@ def series_bounds(
     return first, last
 
 
-def series_coverage(cur, table: str, time_column: str, symbols: Sequence[str]) -> dict[str, tuple]:
+def series_coverage(
+    cur: cursor, table: str, time_column: str, symbols: Sequence[str]
+) -> dict[str, tuple[Any, ...]]:
     """Per symbol of ``symbols``: (first, last, rows) of its rows in ``table`` ((None, None, 0)
     when it has none). First and last are index probes; the count walks the symbol's index
     entries only."""

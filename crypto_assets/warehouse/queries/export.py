@@ -22,8 +22,10 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from psycopg2 import sql
+from psycopg2.extensions import cursor
 
 from crypto_assets.warehouse.candles import CANDLE_COLUMNS
 from crypto_assets.warehouse.queries.candles import INTERVALS
@@ -154,7 +156,7 @@ class Selection:
         lo = key if self.lo is None else max(self.lo, key)
         return Selection(self.series, self.symbol, lo, self.hi, self.width, self.width_label)
 
-    def params(self, lo=None, hi=None) -> dict:
+    def params(self, lo=None, hi=None) -> dict[str, Any]:
         return {
             "symbol": self.symbol,
             "width": self.width,
@@ -225,7 +227,7 @@ def _plain_value(column: Column) -> sql.Composable:
 
 
 def copy_batches(
-    cur,
+    cur: cursor,
     selection: Selection,
     *,
     for_csv: bool,
@@ -271,14 +273,14 @@ def copy_batches(
         lo = hi
 
 
-def _series_key(selection: Selection) -> dict:
+def _series_key(selection: Selection) -> dict[str, Any]:
     key = {"symbol": selection.symbol}
     if selection.series.by_width:
         key["bucket_width"] = selection.width
     return key
 
 
-def fingerprint(cur, selection: Selection) -> tuple:
+def fingerprint(cur: cursor, selection: Selection) -> tuple[Any, ...]:
     """A summary of the selection that changes whenever a row is added, removed or changed: the
     row count, the first and last key and, per column, the exact sum of its numbers or of its
     values' hashes. One pass over the range's rows, no text conversion (a year of 1m candles in

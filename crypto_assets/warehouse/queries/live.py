@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import polars as pl
 from psycopg2 import sql
+from psycopg2.extensions import connection, cursor
 
+from crypto_assets.warehouse.db import scalar
 from crypto_assets.warehouse.queries.catalog import series_bounds
 from crypto_assets.warehouse.queries.export import CANDLES, json_object
 from crypto_assets.warehouse.queries.frames import TIME, fetch_frame
@@ -76,14 +79,14 @@ class LiveView:
         return (self.last_price / self.reference_price - 1) * 100
 
     @property
-    def forming(self) -> dict | None:
+    def forming(self) -> dict[str, Any] | None:
         """The newest 1m candle when it is still open (its minute is forming), else None."""
         if self.last_hour.is_empty() or self.last_hour["is_closed"][-1]:
             return None
         return self.last_hour.row(-1, named=True)
 
 
-def _latest_sample(cur, symbol: str) -> tuple[datetime | None, float | None]:
+def _latest_sample(cur: cursor, symbol: str) -> tuple[datetime | None, float | None]:
     cur.execute(
         "SELECT sampled_at, price::float8 FROM price_samples WHERE symbol = %s ORDER BY sampled_at DESC LIMIT 1",
         (symbol,),
@@ -92,7 +95,7 @@ def _latest_sample(cur, symbol: str) -> tuple[datetime | None, float | None]:
     return (row[0], row[1]) if row else (None, None)
 
 
-def _reference_price(cur, symbol: str, at: datetime) -> float | None:
+def _reference_price(cur: cursor, symbol: str, at: datetime) -> float | None:
     """The close of the 1m candle open ``CHANGE_OVER`` before ``at`` (within an hour of it)."""
     cur.execute(
         "SELECT close::float8 FROM candles_1m WHERE symbol = %(symbol)s AND open_time <= %(target)s"
@@ -103,7 +106,7 @@ def _reference_price(cur, symbol: str, at: datetime) -> float | None:
     return row[0] if row else None
 
 
-def collector_connections(cur) -> pl.DataFrame:
+def collector_connections(cur: cursor) -> pl.DataFrame:
     """One row per collector connection: connection_id, streams, connected_at, last_message_at,
     lag_s (seconds since its last message, by the database's clock; null: none yet),
     reconnect_count, malformed_count, updated_at (its last heartbeat)."""
@@ -135,7 +138,7 @@ def stream_state(connections: pl.DataFrame) -> str:
     return "healthy" if lag <= LAG_HEALTHY else "lagging"
 
 
-def newest_candles(cur, symbol: str) -> tuple[str | None, str | None]:
+def newest_candles(cur: cursor, symbol: str) -> tuple[str | None, str | None]:
     """(the forming 1m candle, the newest closed one) as JSON objects with exact values, each
     None when there is none. The forming candle is the newest row when it is not closed."""
     series = CANDLES["1m"]
@@ -149,11 +152,11 @@ def newest_candles(cur, symbol: str) -> tuple[str | None, str | None]:
     return forming, closed
 
 
-def live_view(conn, symbol: str) -> LiveView:
+def live_view(conn: connection, symbol: str) -> LiveView:
     """Everything the Live page shows for ``symbol``."""
     with conn.cursor() as cur:
         cur.execute("SELECT now()")
-        now = cur.fetchone()[0]
+        now = scalar(cur)
         _, newest = series_bounds(cur, "candles_1m", "open_time", {"symbol": symbol})
         last_hour = fetch_frame(  # the bound is a value, not a subquery: the planner then uses the index range
             cur,

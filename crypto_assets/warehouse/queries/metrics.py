@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import polars as pl
+from psycopg2.extensions import connection, cursor
 
 from crypto_assets.warehouse.queries.buckets import MAX_POINTS, ORIGIN, bucket_width
 from crypto_assets.warehouse.queries.frames import TIME, fetch_frame
@@ -56,7 +58,7 @@ def _midnight(day: date) -> datetime:
 _CHOSEN = "FROM market_metrics_daily WHERE symbol = ANY(%(symbols)s) AND day >= %(start)s AND day <= %(end)s"
 
 
-def _rolling(cur, params: dict) -> pl.DataFrame:
+def _rolling(cur: cursor, params: dict[str, Any]) -> pl.DataFrame:
     return fetch_frame(
         cur,
         "WITH r AS (SELECT symbol, day, CASE WHEN count(realized_volatility_annualized) OVER w = %(window)s"
@@ -71,7 +73,7 @@ def _rolling(cur, params: dict) -> pl.DataFrame:
     )
 
 
-def _returns(cur, params: dict) -> pl.DataFrame:
+def _returns(cur: cursor, params: dict[str, Any]) -> pl.DataFrame:
     return fetch_frame(
         cur,
         f"WITH r AS (SELECT symbol, log_return {_CHOSEN} AND log_return IS NOT NULL),"
@@ -92,7 +94,7 @@ def _returns(cur, params: dict) -> pl.DataFrame:
     )
 
 
-def _ranges(cur, params: dict) -> pl.DataFrame:
+def _ranges(cur: cursor, params: dict[str, Any]) -> pl.DataFrame:
     query = (
         f"SELECT symbol, date_bin(%(bucket)s, {_DAY}, %(origin)s), avg(range_pct) "
         f"{_CHOSEN} GROUP BY 1, 2 ORDER BY 1, 2"
@@ -102,7 +104,7 @@ def _ranges(cur, params: dict) -> pl.DataFrame:
     )
 
 
-def _summary(cur, params: dict) -> pl.DataFrame:
+def _summary(cur: cursor, params: dict[str, Any]) -> pl.DataFrame:
     query = (
         f"SELECT symbol, count(*), avg(log_return), stddev_samp(log_return), avg(range_pct) {_CHOSEN}"
         " GROUP BY symbol ORDER BY symbol"
@@ -117,7 +119,9 @@ def _summary(cur, params: dict) -> pl.DataFrame:
     return fetch_frame(cur, query, params, schema)
 
 
-def volatility_view(conn, symbols, start: date, end: date, window_days: int = 30) -> VolatilityView:
+def volatility_view(
+    conn: connection, symbols, start: date, end: date, window_days: int = 30
+) -> VolatilityView:
     """The Volatility page for ``symbols`` over the UTC days [start, end] (inclusive)."""
     symbols = tuple(dict.fromkeys(symbols))
     if not symbols:

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 import polars as pl
 from psycopg2 import sql
+from psycopg2.extensions import connection, cursor
 
 from crypto_assets.warehouse.queries.buckets import ORIGIN, bucket_width
 from crypto_assets.warehouse.queries.catalog import distinct_keys, series_bounds, split_range
@@ -73,7 +74,7 @@ _WINDOWS = {
 }
 
 
-def window_widths(conn, symbol: str) -> tuple[timedelta, ...]:
+def window_widths(conn: connection, symbol: str) -> tuple[timedelta, ...]:
     """The window widths ``price_downsampled`` holds for ``symbol``, narrowest first."""
     with conn.cursor() as cur:
         keys = distinct_keys(cur, "price_downsampled", ["symbol", "bucket_width"])
@@ -81,7 +82,7 @@ def window_widths(conn, symbol: str) -> tuple[timedelta, ...]:
 
 
 def _band_sources(
-    cur, symbol: str, widths, bucket: timedelta, start: datetime, stop: datetime
+    cur: cursor, symbol: str, widths, bucket: timedelta, start: datetime, stop: datetime
 ) -> sql.Composable:
     """Rows (t, low, high) covering [start, stop): the widest stored window that divides
     ``bucket`` where it has rows (its min and max are the samples' own), raw samples elsewhere."""
@@ -116,7 +117,7 @@ def _band_sources(
 
 
 def _raw(
-    cur, symbol: str, widths, start: datetime, end: datetime
+    cur: cursor, symbol: str, widths, start: datetime, end: datetime
 ) -> tuple[pl.DataFrame, timedelta | None]:
     """The samples in [start, end], or their min-max band when there are too many to draw."""
     raw = fetch_frame(
@@ -143,7 +144,7 @@ def _raw(
 
 
 def _windows(
-    cur, symbol: str, width: timedelta, start: datetime, end: datetime
+    cur: cursor, symbol: str, width: timedelta, start: datetime, end: datetime
 ) -> tuple[pl.DataFrame, timedelta]:
     bucket = bucket_width(start, end, width, WINDOW_BUDGET)
     frame = fetch_frame(
@@ -168,7 +169,7 @@ def _windows(
 
 
 def downsampled_view(
-    conn, symbol: str, width: timedelta | None, span: timedelta
+    conn: connection, symbol: str, width: timedelta | None, span: timedelta
 ) -> DownsampledView:
     """Raw samples and windows of ``symbol`` over the ``span`` ending at its newest sample or
     window; ``width`` None (or one the table lacks) picks the narrowest width there is."""
