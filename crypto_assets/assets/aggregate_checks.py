@@ -35,7 +35,7 @@ FRESH = "fresh"
 _SAMPLE = 20
 
 
-def _plain(value):
+def _plain(value: object) -> object:
     """A value as JSON can hold it: times as ISO text, exact decimals as their digits."""
     if hasattr(value, "isoformat"):
         return value.isoformat()
@@ -43,7 +43,10 @@ def _plain(value):
 
 
 def _result(
-    name: str, rows: list[Any], columns: Sequence[str], severity=dg.AssetCheckSeverity.ERROR
+    name: str,
+    rows: list[Any],
+    columns: Sequence[str],
+    severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR,
 ) -> dg.AssetCheckResult:
     """A check result: passed when ``rows`` (the offenders) is empty; examples in the metadata."""
     examples = [{c: _plain(v) for c, v in zip(columns, row, strict=True)} for row in rows[:_SAMPLE]]
@@ -284,14 +287,15 @@ def build_freshness_check(
 ) -> dg.AssetChecksDefinition:
     """An hourly check that every configured symbol has a row newer than ``max_age`` in the asset's table."""
     table = asset_key.to_user_string()
+    hourly: dg.AutomationCondition[dg.AssetKey | dg.AssetCheckKey] = (
+        dg.AutomationCondition.cron_tick_passed("0 * * * *")
+    )
 
     @dg.asset_check(
         asset=asset_key,
         name=FRESH,
         description=f"Every configured symbol has a {table} row newer than {max_age} (a warning).",
-        automation_condition=dg.AutomationCondition.cron_tick_passed(
-            "0 * * * *"
-        ).since_last_handled(),
+        automation_condition=hourly.since_last_handled(),
     )
     def fresh(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse.transaction() as conn, conn.cursor() as cur:

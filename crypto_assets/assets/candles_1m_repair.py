@@ -29,7 +29,7 @@ would add every REST candle and change nothing else, so the asset COPYs them str
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
@@ -181,7 +181,7 @@ class MergeCounts:
     into_empty_windows: bool = False
 
 
-def copied(results) -> MergeCounts:
+def copied(results: Iterable[IngestStats]) -> MergeCounts:
     """The counts of REST's candles COPYed straight into empty windows (``IngestStats`` results)."""
     return MergeCounts(
         filled=sum(stats.rows for stats in results), replaced=0, removed=0, into_empty_windows=True
@@ -216,7 +216,7 @@ def merge(cur: cursor) -> MergeCounts:
         f" WHERE NOT t.is_closed OR {_tuple('t')} IS DISTINCT FROM {_tuple('EXCLUDED')}"
         " RETURNING xmax = 0 AS added) SELECT count(*) FILTER (WHERE added), count(*) FROM written"
     )
-    filled, written = cur.fetchone()
+    ((filled, written),) = cur.fetchall()
     return MergeCounts(
         filled=filled,
         replaced=written - filled,

@@ -77,7 +77,7 @@ def finish(
     metadata: Mapping[str, dict[str, Any]],
     failures: Mapping[str, str],
     check_results: Sequence[dg.AssetCheckResult] = (),
-) -> Iterator[Any]:
+) -> Iterator[dg.MaterializeResult[None] | dg.AssetMaterialization]:
     """Record each partition with its own metadata; fail only the partitions of failed symbols.
 
     ``metadata`` holds the succeeded partitions (key -> metadata), ``failures`` symbol -> reason.

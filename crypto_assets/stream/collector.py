@@ -182,11 +182,10 @@ class Collector:
             done, _ = await asyncio.wait(
                 [*tasks, writing, stopping], return_when=asyncio.FIRST_COMPLETED
             )
-            failed = [
-                task for task in done if task is not stopping and task.exception() is not None
-            ]
-            if failed:
-                raise failed[0].exception()
+            errors = [task.exception() for task in done if task is not stopping]
+            failure = next((error for error in errors if error is not None), None)
+            if failure is not None:
+                raise failure
         finally:
             stop.set()
             streams_stop.set()

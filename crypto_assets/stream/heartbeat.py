@@ -96,4 +96,4 @@ def collector_running(cur: cursor, within_s: float) -> bool:
         "SELECT EXISTS (SELECT 1 FROM stream_heartbeats WHERE updated_at > now() - make_interval(secs => %s))",
         (within_s,),
     )
-    return scalar(cur)
+    return bool(scalar(cur))

@@ -69,7 +69,7 @@ class WarehouseWriter:
 
     def __init__(self, database_url: str) -> None:
         self._url = database_url
-        self._conn = None
+        self._conn: connection | None = None
 
     def write(self, batch: Batch, heartbeats: Sequence[ConnectionStats] = ()) -> list[RefusedRow]:
         """Commit the batch and heartbeats together, leaving out (and returning) the rows the
@@ -95,7 +95,7 @@ class WarehouseWriter:
             raise WriteFailed(_first_line(err)) from None
         return refused
 
-    def query(self, sql: str, params=None) -> list[tuple[Any, ...]]:
+    def query(self, sql: str, params: Sequence[object] | None = None) -> list[tuple[Any, ...]]:
         """Run one statement in its own transaction (startup bookkeeping); ``WriteFailed`` when away."""
         conn = self._connection()
         try:
@@ -124,7 +124,7 @@ class WarehouseWriter:
         except psycopg2.Error:
             self.close()
 
-    def _connection(self):
+    def _connection(self) -> connection:
         if self._conn is None or self._conn.closed:
             try:
                 conn = connect(self._url, attempts=1, application_name="crypto-stream")
@@ -162,12 +162,13 @@ def _merge(
                 f"DELETE FROM {stage}"
             )  # the next half starts from an empty stage (commit empties it otherwise)
     except psycopg2.Error as err:
-        if (err.pgcode or "")[:2] not in _ROWS_AT_FAULT:
+        code = err.pgcode or ""
+        if code[:2] not in _ROWS_AT_FAULT:
             raise
         cur.execute("ROLLBACK TO SAVEPOINT stream_rows")
         cur.execute("RELEASE SAVEPOINT stream_rows")
         if len(lines) == 1:
-            reason = (psycopg2.errorcodes.lookup(err.pgcode) or err.pgcode).lower()
+            reason = (psycopg2.errorcodes.lookup(code) or code).lower()
             return [RefusedRow(lines[0].partition("\t")[0], reason, _first_line(err))]
         half = len(lines) // 2
         return _merge(cur, stage, columns, merge_sql, lines[:half], halving=True) + _merge(
