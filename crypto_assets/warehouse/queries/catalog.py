@@ -8,7 +8,7 @@ on the ``(symbol, time)`` key. So they stay fast on a year of 1m candles.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from psycopg2 import sql
@@ -60,11 +60,12 @@ def series_bounds(
     table: str,
     time_column: str,
     key: Mapping[str, object],
-    lo: datetime | None = None,
-    hi: datetime | None = None,
-) -> tuple[datetime | None, datetime | None]:
+    lo: datetime | date | None = None,
+    hi: datetime | date | None = None,
+) -> tuple[Any, Any]:
     """First and last ``time_column`` of the series ``key`` (column -> value, the leading primary
-    key columns) in ``table`` within [lo, hi); (None, None) when it has no rows there."""
+    key columns) in ``table`` within [lo, hi); (None, None) when it has no rows there. Each is
+    the column's type: a datetime, or a date for a day-keyed table."""
     time = sql.Identifier(time_column)
     params = {f"k{i}": value for i, value in enumerate(key.values())}
     where = sql.SQL(" AND ").join(
@@ -80,7 +81,7 @@ def series_bounds(
         " (SELECT {t} FROM {table} WHERE {w} ORDER BY {t} DESC LIMIT 1)"
     ).format(t=time, table=sql.Identifier(table), w=where)
     cur.execute(query, {**params, "lo": lo, "hi": hi})
-    first, last = cur.fetchone()
+    ((first, last),) = cur.fetchall()
     return first, last
 
 

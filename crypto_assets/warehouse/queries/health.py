@@ -20,6 +20,7 @@ from psycopg2.extensions import connection, cursor
 from crypto_assets.warehouse.db import scalar
 from crypto_assets.warehouse.queries.buckets import describe
 from crypto_assets.warehouse.queries.catalog import skip_scan
+from crypto_assets.warehouse.queries.frames import ColumnTypes
 from crypto_assets.warehouse.schema import has_timescaledb
 
 EXACT_COUNT_BELOW = 200_000
@@ -100,7 +101,7 @@ TABLES: tuple[TableSpec, ...] = (
     ),
 )
 
-_SERIES = {
+_SERIES: ColumnTypes = {
     "series": pl.String,
     "symbol": pl.String,
     "first": pl.Datetime("us", "UTC"),
@@ -210,8 +211,8 @@ def table_health(
         expected, missing = _missing(first, last, in_window, lo, step) if step else (None, None)
         records.append((label, key[0], first, last, in_window, expected, missing))
     series = pl.DataFrame(records, schema=_SERIES, orient="row")
-    first = series["first"].min() if records else None
-    last = series["last"].max() if records else None
+    first = min((r[2] for r in records if r[2] is not None), default=None)
+    last = max((r[3] for r in records if r[3] is not None), default=None)
     age = None if last is None else max(now - last, timedelta(0))
     return TableHealth(spec, rows, exact, first, last, age, series)
 

@@ -20,7 +20,7 @@ from psycopg2.extensions import connection, cursor
 from crypto_assets.warehouse.db import scalar
 from crypto_assets.warehouse.queries.catalog import series_bounds
 from crypto_assets.warehouse.queries.export import CANDLES, json_object
-from crypto_assets.warehouse.queries.frames import TIME, fetch_frame
+from crypto_assets.warehouse.queries.frames import TIME, ColumnTypes, fetch_frame
 
 CHANGE_OVER = timedelta(hours=24)
 HOUR = timedelta(hours=1)
@@ -29,7 +29,7 @@ LAG_HEALTHY = timedelta(seconds=15)
 LAG_STALLED = timedelta(minutes=2)
 """Past this, a connection's silence makes the stream stalled (in between: lagging)."""
 
-_CANDLES = {
+_CANDLES: ColumnTypes = {
     "time": TIME,
     "open": pl.Float64,
     "high": pl.Float64,
@@ -39,7 +39,7 @@ _CANDLES = {
     "is_closed": pl.Boolean,
     "source": pl.String,
 }
-_HEARTBEATS = {
+_HEARTBEATS: ColumnTypes = {
     "connection_id": pl.String,
     "streams": pl.Int64,
     "connected_at": TIME,
@@ -49,8 +49,8 @@ _HEARTBEATS = {
     "malformed_count": pl.Int64,
     "updated_at": TIME,
 }
-_NOT_STREAMING = {"symbol": pl.String, "status": pl.String, "connection_id": pl.String}
-_DROPS = {"reason": pl.String, "count": pl.Int64}
+_NOT_STREAMING: ColumnTypes = {"symbol": pl.String, "status": pl.String, "connection_id": pl.String}
+_DROPS: ColumnTypes = {"reason": pl.String, "count": pl.Int64}
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,10 @@ def worst_lag(connections: pl.DataFrame) -> timedelta | None:
     received a message."""
     if connections.is_empty() or connections["lag_s"].null_count():
         return None
-    return timedelta(seconds=float(connections["lag_s"].max()))
+    lag = connections["lag_s"].max()
+    if not isinstance(lag, int | float):
+        raise TypeError(f"lag_s holds {type(lag).__name__}, not seconds")
+    return timedelta(seconds=lag)
 
 
 def stream_state(connections: pl.DataFrame) -> str:
@@ -148,7 +151,7 @@ def newest_candles(cur: cursor, symbol: str) -> tuple[str | None, str | None]:
         " (SELECT {obj}::text FROM candles_1m WHERE symbol = %(symbol)s AND is_closed ORDER BY open_time DESC LIMIT 1)"
     ).format(obj=json_object(series))
     cur.execute(query, {"symbol": symbol})
-    forming, closed = cur.fetchone()
+    ((forming, closed),) = cur.fetchall()
     return forming, closed
 
 

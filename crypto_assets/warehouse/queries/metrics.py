@@ -10,6 +10,7 @@ histogram's size does not grow with the range. Long ranges keep the last value o
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -120,7 +121,7 @@ def _summary(cur: cursor, params: dict[str, Any]) -> pl.DataFrame:
 
 
 def volatility_view(
-    conn: connection, symbols, start: date, end: date, window_days: int = 30
+    conn: connection, symbols: Iterable[str], start: date, end: date, window_days: int = 30
 ) -> VolatilityView:
     """The Volatility page for ``symbols`` over the UTC days [start, end] (inclusive)."""
     symbols = tuple(dict.fromkeys(symbols))

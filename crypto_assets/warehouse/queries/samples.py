@@ -10,6 +10,7 @@ min of mins and max of maxes (the page says so).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,7 +20,7 @@ from psycopg2.extensions import connection, cursor
 
 from crypto_assets.warehouse.queries.buckets import ORIGIN, bucket_width
 from crypto_assets.warehouse.queries.catalog import distinct_keys, series_bounds, split_range
-from crypto_assets.warehouse.queries.frames import TIME, fetch_frame
+from crypto_assets.warehouse.queries.frames import TIME, ColumnTypes, fetch_frame
 
 RAW_BUDGET = 1_000
 """Raw samples drawn one by one; beyond it, a band of RAW_BUDGET // 2 buckets (two values each)."""
@@ -62,9 +63,9 @@ class DownsampledView:
         return self.raw.height * (1 if self.raw_bucket is None else 2) + self.windows.height * 2
 
 
-_RAW = {"time": TIME, "price": pl.Float64}
-_BAND = {"time": TIME, "low": pl.Float64, "high": pl.Float64}
-_WINDOWS = {
+_RAW: ColumnTypes = {"time": TIME, "price": pl.Float64}
+_BAND: ColumnTypes = {"time": TIME, "low": pl.Float64, "high": pl.Float64}
+_WINDOWS: ColumnTypes = {
     "time": TIME,
     "avg": pl.Float64,
     "median": pl.Float64,
@@ -82,7 +83,12 @@ def window_widths(conn: connection, symbol: str) -> tuple[timedelta, ...]:
 
 
 def _band_sources(
-    cur: cursor, symbol: str, widths, bucket: timedelta, start: datetime, stop: datetime
+    cur: cursor,
+    symbol: str,
+    widths: Sequence[timedelta],
+    bucket: timedelta,
+    start: datetime,
+    stop: datetime,
 ) -> sql.Composable:
     """Rows (t, low, high) covering [start, stop): the widest stored window that divides
     ``bucket`` where it has rows (its min and max are the samples' own), raw samples elsewhere."""
@@ -117,7 +123,7 @@ def _band_sources(
 
 
 def _raw(
-    cur: cursor, symbol: str, widths, start: datetime, end: datetime
+    cur: cursor, symbol: str, widths: Sequence[timedelta], start: datetime, end: datetime
 ) -> tuple[pl.DataFrame, timedelta | None]:
     """The samples in [start, end], or their min-max band when there are too many to draw."""
     raw = fetch_frame(
