@@ -159,7 +159,7 @@ class BinanceArchiveClient:
     def __enter__(self) -> BinanceArchiveClient:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def url(self, file: ArchiveFile) -> str:
@@ -191,7 +191,7 @@ class BinanceArchiveClient:
                 status, body = self._get(url)
             except httpx.ConnectError as err:
                 raise ArchiveUnreachable(
-                    url, f"{type(err).__name__}: {err or 'connection refused'}"
+                    url, f"{type(err).__name__}: {str(err) or 'connection refused'}"
                 ) from None
             except httpx.ConnectTimeout:
                 raise ArchiveUnreachable(url, "connection timed out") from None
@@ -305,7 +305,7 @@ def read_frame(verified: VerifiedFile) -> pl.DataFrame:
     if len(frame) and (
         open_times[0] < file.start_ms
         or open_times[-1] >= file.end_ms
-        or (len(frame) > 1 and open_times.diff().min() <= 0)
+        or (open_times.diff().drop_nulls() <= 0).any()
     ):
         raise ArchiveFileBad(url, f"open times out of order or outside {file.label}")
     return frame

@@ -7,6 +7,7 @@ Each one says what failed and what to do, and carries the facts (URL, Binance ``
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 SYMBOL_LIKENESS = 0.8
 """How alike two symbols must be to suggest one for the other (ETHUSDC -> ETHUSDT, not NOPEUSDT -> DOGEUSDT)."""
@@ -86,7 +87,7 @@ class BinanceUnavailableError(BinanceError):
 class UnknownSymbolError(BinanceError):
     """Configured symbols that the exchange does not list."""
 
-    def __init__(self, symbols: list[str], url: str, listed: list[str] = ()) -> None:
+    def __init__(self, symbols: list[str], url: str, listed: Sequence[str] = ()) -> None:
         from crypto_assets.inputs import closest
 
         self.symbols = symbols

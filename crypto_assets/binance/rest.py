@@ -101,12 +101,12 @@ class BinanceRestClient:
     def __enter__(self) -> BinanceRestClient:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # -- requests ---------------------------------------------------------------------------
 
-    def get(self, path: str, params: dict[str, Any] | None = None, *, weight: int = 1):
+    def get(self, path: str, params: dict[str, Any] | None = None, *, weight: int = 1) -> Any:
         """GET ``path`` and decode the JSON body, with rate limiting and retries within the budget."""
         url = f"{self.base_url}{path}"
         what = f"GET {path}" + (f" {params['symbol']}" if params and "symbol" in params else "")
@@ -126,7 +126,7 @@ class BinanceRestClient:
                     url,
                     attempt,
                     began,
-                    f"{type(err).__name__}: {err or 'connection failed'}",
+                    f"{type(err).__name__}: {str(err) or 'connection failed'}",
                     self._backoff(attempt),
                 )
                 continue
@@ -171,7 +171,7 @@ class BinanceRestClient:
 
     def _backoff(self, attempt: int) -> float:
         """Seconds to wait after failed attempt ``attempt``: doubling from ``backoff_s``, at most 30 s, jittered."""
-        return min(30.0, self.backoff_s * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+        return min(30.0, self.backoff_s * 2.0 ** (attempt - 1)) * random.uniform(0.5, 1.0)
 
     def _retry(
         self,
@@ -240,7 +240,7 @@ class BinanceRestClient:
             if listed and len(quote(listed)) <= MAX_SYMBOLS_QUERY_CHARS
             else None
         )
-        info = self.get("/api/v3/exchangeInfo", params, weight=EXCHANGE_INFO_WEIGHT)
+        info: dict[str, Any] = self.get("/api/v3/exchangeInfo", params, weight=EXCHANGE_INFO_WEIGHT)
         self.limiter.configure_from_exchange_info(info)
         self._limits_configured = True
         return info

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Collection
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeGuard
 from urllib.parse import quote
 
 from crypto_assets.binance.wire import Kline, interval_ms
@@ -99,7 +99,7 @@ def parse_message(
     with ``symbols``, a kline of any other symbol is malformed too."""
     try:
         message = json.loads(text)
-    except ValueError as err:
+    except json.JSONDecodeError as err:
         raise MalformedFrame("not JSON", f"not JSON ({err.msg} at character {err.pos})") from None
     if not isinstance(message, dict):
         raise MalformedFrame(
@@ -195,5 +195,5 @@ def _kline_event(payload: dict[str, Any], interval: str) -> KlineEvent:
     return KlineEvent(symbol, event_ms, kline, candle["x"])
 
 
-def _is_int(value) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
