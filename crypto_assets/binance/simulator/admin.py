@@ -32,7 +32,7 @@ from crypto_assets.binance.simulator.ws import StreamHub
 _CLOCK_FIELDS = {"frozen_now_ms", "offset_ms", "speed", "start_ms"}
 
 
-def _reply(status: int, value) -> Response:
+def _reply(status: int, value: object) -> Response:
     return Response(status, json.dumps(value, separators=(",", ":")).encode())
 
 

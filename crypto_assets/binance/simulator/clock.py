@@ -47,12 +47,7 @@ class SimClock:
         speed: float = 1.0,
         start_ms: int | None = None,
     ) -> None:
-        self._initial = {
-            "offset_ms": offset_ms,
-            "frozen_now_ms": frozen_now_ms,
-            "speed": speed,
-            "start_ms": start_ms,
-        }
+        self._initial = (offset_ms, frozen_now_ms, speed, start_ms)
         self._lock = threading.Lock()
         self.reset()
 
@@ -61,7 +56,8 @@ class SimClock:
         wall = _wall_ms()
         with self._lock:
             self._state = _State(wall, wall, 1.0, None)
-        self.set(**self._initial)
+        offset_ms, frozen_now_ms, speed, start_ms = self._initial
+        self.set(offset_ms=offset_ms, frozen_now_ms=frozen_now_ms, speed=speed, start_ms=start_ms)
 
     def set(
         self,

@@ -23,7 +23,8 @@ _INTEGER_COLUMNS = (OPEN_TIME, CLOSE_TIME, TRADES)
 
 def _words(text: bytes) -> list[int]:
     padded = text + b" " * (-len(text) % 4)
-    return np.frombuffer(padded, dtype=np.uint32).tolist()
+    words: list[int] = np.frombuffer(padded, dtype=np.uint32).tolist()
+    return words
 
 
 def _layout() -> tuple[np.ndarray, np.ndarray]:

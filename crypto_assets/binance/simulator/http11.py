@@ -100,7 +100,7 @@ class HttpServer:
         self._server = await asyncio.start_server(
             self._connection, host, port, limit=_MAX_HEAD, reuse_address=True
         )
-        return self._server.sockets[0].getsockname()[1]
+        return int(self._server.sockets[0].getsockname()[1])
 
     async def close(self) -> None:
         """Stop listening and drop every open connection."""

@@ -149,7 +149,14 @@ class KlineStore:
     # -- block selection ---------------------------------------------------------------------
 
     def _select(
-        self, spec, interval, start, end, limit, now, outages
+        self,
+        spec: SymbolSpec,
+        interval: str,
+        start: int | None,
+        end: int | None,
+        limit: int,
+        now: int,
+        outages: Outages,
     ) -> list[tuple[Block, int, int]]:
         """(block, first row, end row) runs holding the answer, oldest first."""
         first = bucket_start(spec.listed_ms, interval)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Literal, overload
 from urllib.parse import parse_qsl
 
 _SYMBOL = re.compile(r"^[A-Z0-9\-_.]{1,20}$")
@@ -65,6 +66,10 @@ class Params:
             )
         return value
 
+    @overload
+    def symbol(self, name: str = "symbol", *, required: Literal[True] = True) -> str: ...
+    @overload
+    def symbol(self, name: str = "symbol", *, required: bool) -> str | None: ...
     def symbol(self, name: str = "symbol", *, required: bool = True) -> str | None:
         value = self.mandatory(name) if required else self._get(name)
         if value is not None and not _SYMBOL.match(value):
@@ -84,7 +89,7 @@ class Params:
                 -1100,
                 f"Illegal characters found in parameter '{name}'; legal range is '{_SYMBOLS_PATTERN}'.",
             )
-        names = json.loads(value)
+        names: list[str] = json.loads(value)
         if not names:
             raise ApiError(
                 -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."

@@ -24,7 +24,7 @@ KLINE_INTERVALS = frozenset(INTERVAL_MS) - {"1s"}
 _UTC = {"0", "+0", "-0", "00:00", "+00:00", "-00:00", "0:00", "+0:00", "-0:00"}
 
 
-def _json(value) -> bytes:
+def _json(value: object) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode()
 
 

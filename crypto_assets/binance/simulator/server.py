@@ -171,5 +171,5 @@ class SimulatorServer:
     def __enter__(self) -> SimulatorServer:
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()

@@ -42,7 +42,7 @@ class StreamFaults:
         with self._lock:
             self._state = _State()
 
-    def update(self, **changes) -> dict[str, Any]:
+    def update(self, **changes: object) -> dict[str, Any]:
         """Set some faults (unknown names and bad values raise ValueError); returns the new state."""
         unknown = sorted(set(changes) - set(self.NAMES))
         if unknown:
@@ -50,7 +50,7 @@ class StreamFaults:
                 f"unknown stream fault(s) {', '.join(unknown)}: use {', '.join(self.NAMES)}"
             )
         now = time.monotonic()
-        fields = {}
+        fields: dict[str, Any] = {}  # _State field -> value, each checked below
         if "malformed_next_n" in changes:
             fields["malformed_next_n"] = checked_number(
                 "malformed_next_n", changes["malformed_next_n"], int, 0

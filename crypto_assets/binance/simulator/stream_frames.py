@@ -33,7 +33,9 @@ from crypto_assets.binance.wire import MINUTE_MS
 _TRADE_ID_STRIDE = 10_000_000
 
 
-def kline_event(symbol: str, interval: str, row: np.ndarray, event_ms: int, closed: bool) -> str:
+def kline_event(
+    symbol: str, interval: str, row: np.ndarray | list[int], event_ms: int, closed: bool
+) -> str:
     """The raw payload of one ``<symbol>@kline_<interval>`` push (symbol in Binance's upper case)."""
     o, h, low, c, v, q, tb, tq = (
         units_text(int(row[col]))

@@ -91,7 +91,8 @@ def _recorded_exchange_info() -> dict[str, Any]:
         .joinpath("data/exchangeInfo_spot_2022-12-17_trimmed.json")
         .read_text()
     )
-    return json.loads(text)
+    info: dict[str, Any] = json.loads(text)
+    return info
 
 
 def _seed(symbol: str) -> int:

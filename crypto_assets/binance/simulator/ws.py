@@ -18,15 +18,20 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from websockets.http11 import Request as Handshake
 from websockets.server import ServerProtocol
 
 from crypto_assets.binance.simulator.clock import SimClock
 from crypto_assets.binance.simulator.faults import Faults, checked_number
 from crypto_assets.binance.simulator.http11 import Request
-from crypto_assets.binance.simulator.klines import KlineStore
+from crypto_assets.binance.simulator.klines import KlineStore, Outages
 from crypto_assets.binance.simulator.stream_faults import StreamFaults
 from crypto_assets.binance.simulator.stream_limits import AttemptWindow, StreamRules
-from crypto_assets.binance.simulator.stream_request import StreamRequestError, parse_route
+from crypto_assets.binance.simulator.stream_request import (
+    StreamRequestError,
+    StreamRoute,
+    parse_route,
+)
 from crypto_assets.binance.simulator.stream_session import StreamSession
 from crypto_assets.binance.simulator.symbols import SymbolSpec
 
@@ -87,7 +92,7 @@ class StreamHub:
         )  # held until done (the loop keeps weak refs)
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def outages(self):
+    def outages(self) -> Outages:
         """The exchange outages REST honours: no candle is pushed inside them either."""
         return self._rest_faults.current.outages
 
@@ -116,7 +121,10 @@ class StreamHub:
             return
         try:
             route = self._admit(request)
-            response = protocol.accept(events[0])
+            handshake = events[0]
+            if not isinstance(handshake, Handshake):
+                raise TypeError(f"expected the upgrade request, got {type(handshake).__name__}")
+            response = protocol.accept(handshake)
         except StreamRequestError as err:
             response = protocol.reject(err.status, err.body)
             response.headers["Content-Type"] = "application/json;charset=UTF-8"
@@ -135,7 +143,7 @@ class StreamHub:
         finally:
             self._sessions.discard(session)
 
-    def _admit(self, request: Request):
+    def _admit(self, request: Request) -> StreamRoute:
         wait_s = self._attempts.admit(request.client_ip)
         if wait_s:
             rule = (
