@@ -14,6 +14,7 @@ import math
 import re
 from collections.abc import Iterable
 from datetime import date
+from typing import Literal, overload
 from urllib.parse import urlsplit
 
 _DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
@@ -58,6 +59,14 @@ def parse_day(value: object) -> date:
     return date(year, month, day)
 
 
+@overload
+def positive_number(
+    value: object, *, whole: Literal[True], ceiling: float | None = None
+) -> int: ...
+@overload
+def positive_number(
+    value: object, *, whole: bool = False, ceiling: float | None = None
+) -> int | float: ...
 def positive_number(
     value: object, *, whole: bool = False, ceiling: float | None = None
 ) -> int | float:

@@ -152,10 +152,10 @@ def _launch(
     rows_by_symbol: dict[str, int] = {}
     began = time.monotonic()
     with dg.DagsterInstance.get() as instance:
-        for index, days in enumerate(ranges, 1):
-            request = run_request(asset_key, days, {BACKFILL_TAG: backfill_id, **host_tags()})
-            label = f"run {index}/{len(ranges)}: {describe(days)}"
-            print(f"{label} ({days.partitions} partitions) ...", flush=True)
+        for index, block in enumerate(ranges, 1):
+            request = run_request(asset_key, block, {BACKFILL_TAG: backfill_id, **host_tags()})
+            label = f"run {index}/{len(ranges)}: {describe(block)}"
+            print(f"{label} ({block.partitions} partitions) ...", flush=True)
             run_began = time.monotonic()
             result = job.execute_in_process(
                 instance=instance,
