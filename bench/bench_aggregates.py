@@ -17,12 +17,13 @@ import io
 import os
 import time
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import polars as pl
 
 from bench.harness import fresh_database, report, throwaway_postgres
 from bench.seed import seed_candles_1m
-from crypto_assets.warehouse.db import connect
+from crypto_assets.warehouse.db import connect, scalar
 from crypto_assets.warehouse.rollups import write_candles_1d, write_candles_1h, write_market_metrics
 
 SYMBOLS = [
@@ -261,7 +262,7 @@ def digests(url: str) -> dict[str, str]:
         out = {}
         for table, query in queries.items():
             cur.execute(query)
-            out[table] = cur.fetchone()[0]
+            out[table] = scalar(cur)
     conn.close()
     return out
 
@@ -302,7 +303,7 @@ def main() -> None:
         with conn.cursor() as cur:
             cur.execute("VACUUM ANALYZE candles_1m")
         conn.close()
-        results = {}
+        results: dict[str, Any] = {}
         for engine in ("sql", "polars"):
             results[engine] = build_all(url, engine, symbols, lo, hi)
             results[engine + "_digest"] = digests(url)

@@ -21,6 +21,7 @@ import httpx
 
 from bench.harness import fresh_database, median, report, simulator_process, throwaway_postgres
 from crypto_assets.assets.kline_ingest import ingest_klines
+from crypto_assets.assets.kline_source import KlineSource
 from crypto_assets.binance.limiter import WeightLimiter
 from crypto_assets.binance.rest import BinanceRestClient
 from crypto_assets.binance.wire import datetime_to_ms
@@ -47,7 +48,7 @@ def ingest_all(url: str, db_url: str, start_ms: int, end_ms: int, concurrency: i
         ):
             return sum(
                 ingest_klines(
-                    client,
+                    KlineSource(client),
                     cur,
                     "candles_1m",
                     s,

@@ -44,6 +44,7 @@ import psycopg2
 import yaml
 
 from bench.harness import fresh_database, report, simulator_process, throwaway_postgres
+from crypto_assets.warehouse.db import scalar
 
 STREAMS_PER_CONNECTION = 1024
 BROKEN_RULES = (
@@ -76,7 +77,7 @@ def rows_written(url: str) -> int:
             "SELECT sum(n_tup_ins + n_tup_upd) FROM pg_stat_user_tables WHERE schemaname NOT LIKE 'pg_temp%%'"
             " AND relname NOT IN ('stream_heartbeats', 'schema_migrations')"
         )
-        value = cur.fetchone()[0]
+        value = scalar(cur)
     conn.close()
     return int(value or 0)
 
@@ -101,7 +102,7 @@ def latencies(url: str, since_s: float, until_s: float) -> dict[str, tuple[float
                 f" count(*) FROM ({sql}) AS t(d)",
                 (since_s, until_s),
             )
-            p50, p99, n = cur.fetchone()
+            ((p50, p99, n),) = cur.fetchall()
             out[label] = (float(p50 or 0), float(p99 or 0), n)
     conn.close()
     return out
@@ -123,7 +124,7 @@ def back_after_storm(url: str, api_url: str, symbols: int) -> tuple[float, float
                     " WHERE sampled_at > to_timestamp(%s) GROUP BY symbol) AS t",
                     (dropped_at,),
                 )
-                back, last_first = cur.fetchone()
+                ((back, last_first),) = cur.fetchall()
                 if back == symbols:
                     in_table_s = time.time() - dropped_at
                     break

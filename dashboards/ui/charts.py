@@ -181,8 +181,9 @@ def samples_figure(view: DownsampledView) -> go.Figure:
             fig, f"{view.symbol} · raw price samples (no windows yet)", f"Price ({quote})"
         )
     width = describe(view.width)
-    merged = view.window_bucket is not None and view.window_bucket != view.width
-    suffix = f" (merged to {describe(view.window_bucket)})" if merged else ""
+    bucket = view.window_bucket
+    merged = bucket is not None and bucket != view.width
+    suffix = f" (merged to {describe(bucket)})" if bucket is not None and merged else ""
     fig.add_trace(
         go.Scatter(
             x=view.windows["time"],
