@@ -23,9 +23,9 @@ WORKDIR /app
 # workspace.yaml resolve from here) and the configuration; owned by root, read-only to the user.
 COPY --from=build /app /app
 COPY dagster.yaml workspace.yaml crypto.yaml ./
-COPY dagster.yaml /opt/dagster/home/dagster.yaml
+COPY dagster.yaml $DAGSTER_HOME/dagster.yaml
 # Dagster writes its local artefacts (compute logs, schedules' state) under DAGSTER_HOME.
-RUN chown crypto:crypto /opt/dagster/home
+RUN chown crypto:crypto "$DAGSTER_HOME"
 USER 10001:10001
 EXPOSE 3000 8501 8000
 CMD ["dagster-webserver", "-h", "0.0.0.0", "-p", "3000", "-w", "/app/workspace.yaml"]

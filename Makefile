@@ -20,7 +20,8 @@ demo: sync
 
 ## Lint and types, then the files no Python test exercises: the workflows (actionlint), the
 ## dev container (its vendored schema), the Dockerfiles (hadolint), the compose file (docker-compose
-## 1.29's own `config`, run from the registry: no Docker engine needed). About 30 s warm.
+## 1.29's own `config`, run from the registry: no Docker engine needed). About 15 s warm,
+## 40 s from a fresh clone (mypy's cache empty).
 COMPOSE_CONFIG ?= $(UV) tool run --quiet --build-constraint .ci/compose-build-constraints.txt \
 	--with 'PyYAML==5.4.1' docker-compose==1.29.2
 lint: sync
@@ -28,7 +29,6 @@ lint: sync
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy
 	$(UV) run --frozen actionlint
-	$(UV) run --frozen check-jsonschema --check-metaschema .devcontainer/devcontainer.schema.json
 	$(UV) run --frozen check-jsonschema --schemafile .devcontainer/devcontainer.schema.json .devcontainer/devcontainer.json
 	$(UV) run --frozen check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(UV) run --frozen hadolint Dockerfile .devcontainer/Dockerfile

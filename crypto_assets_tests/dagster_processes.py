@@ -172,7 +172,7 @@ class DagsterPlatform:
             "BINANCE_API_URL": binance_url,
         }
         self.processes: list[Process] = []
-        self.graphql: GraphQL | None = None
+        self._graphql: GraphQL | None = None
 
     def _start(self, name: str, argv: list[str]) -> Process:
         process = Process(name, argv, self.env, self.home, self.root / f"{name}.log")
@@ -191,14 +191,21 @@ class DagsterPlatform:
             str(ROOT / "workspace.yaml"),
         ]
         self._start("dagster-webserver", argv)
-        self.graphql = GraphQL(f"http://127.0.0.1:{port}")
+        self._graphql = GraphQL(f"http://127.0.0.1:{port}")
         wait_until(
             self._location_loaded,
             timeout,
             "the webserver loading the code location",
             self.processes,
         )
-        return self.graphql
+        return self._graphql
+
+    @property
+    def graphql(self) -> GraphQL:
+        """The webserver's API (after ``start_webserver``)."""
+        if self._graphql is None:
+            raise AssertionError("start_webserver() first: no webserver to query")
+        return self._graphql
 
     def _location_loaded(self) -> bool:
         try:

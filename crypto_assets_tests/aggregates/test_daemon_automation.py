@@ -98,7 +98,7 @@ def exchange_minutes(simulator_url: str, symbol: str) -> list[list]:
     with httpx.Client(base_url=simulator_url) as client:
         while len(rows) < 1440:
             start = DAY_MS + len(rows) * 60_000
-            params = {
+            params: dict[str, str | int] = {
                 "symbol": symbol,
                 "interval": "1m",
                 "startTime": start,

@@ -47,7 +47,7 @@ def test_the_snapshot_is_the_newest_rows_and_the_heartbeat(api_market, client):
     assert body["stream"]["state"] == expected_state(body["stream"]["lag_s"])
 
 
-def read_events(url: str, enough, timeout_s: float = 30) -> list[tuple[str, dict]]:
+def read_events(url: str, enough, timeout_s: float = 30) -> list[tuple[str | None, dict]]:
     """The events (name, data) of an event stream, up to the first for which ``enough(events)``."""
     events, name, deadline = [], None, time.monotonic() + timeout_s
     with httpx.stream("GET", url, timeout=timeout_s) as response:

@@ -31,7 +31,8 @@ def test_archive_url_defaults_to_binance_and_empty_means_rest_only(monkeypatch, 
         monkeypatch.setenv("BINANCE_ARCHIVE_URL", value)
     settings = load_settings()
     assert settings.binance_archive_url == expected
-    assert build_definitions(settings).resources["binance"].archive_url == expected
+    resources = build_definitions(settings).resources
+    assert resources is not None and resources["binance"].archive_url == expected
 
 
 def test_a_bad_archive_url_names_the_variable(monkeypatch):

@@ -208,7 +208,12 @@ def test_the_forming_candle_grows_into_the_final_one(api, simulator):
 
 
 def test_any_range_gives_identical_candles_every_time(api, frozen):
-    params = {"symbol": "ETHUSDT", "interval": "15m", "startTime": ms("2023-05-01"), "limit": 1000}
+    params: dict[str, str | int] = {
+        "symbol": "ETHUSDT",
+        "interval": "15m",
+        "startTime": ms("2023-05-01"),
+        "limit": 1000,
+    }
     first = api.get("/api/v3/klines", params=params).content
     api.get("/api/v3/klines", params={**params, "startTime": ms("2021-01-01")})
     assert api.get("/api/v3/klines", params=params).content == first
@@ -654,8 +659,10 @@ def test_command_line_serves_until_sigterm():
         text=True,
     )
     try:
-        line = process.stdout.readline()
-        url = re.search(r"http://\S+", line).group(0)
+        assert process.stdout is not None
+        serving = re.search(r"http://\S+", process.stdout.readline())
+        assert serving is not None, "the simulator printed no URL"
+        url = serving.group(0)
         assert httpx.get(f"{url}/api/v3/ping").json() == {}
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0

@@ -138,7 +138,8 @@ def test_a_port_in_use_is_named_by_its_flag_before_anything_starts(tmp_path):
         taken.listen()
         port = taken.getsockname()[1]
         others = [str(sock.getsockname()[1]) for sock in (a, b, c)]
-        a.close(), b.close(), c.close()
+        for sock in (a, b, c):
+            sock.close()
         result = crypto(
             [
                 "up",

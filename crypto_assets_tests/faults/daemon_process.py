@@ -96,6 +96,7 @@ class DaemonInstance:
         return self.instance
 
     def _heartbeating(self, daemons: tuple[str, ...]) -> bool:
+        assert self.process is not None and self.instance is not None, "start() first"
         if self.process.poll() is not None:
             raise AssertionError(
                 f"dagster-daemon exited {self.process.returncode}:\n{self.log.read_text(errors='replace')[-4000:]}"

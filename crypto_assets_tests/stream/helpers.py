@@ -12,9 +12,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import httpx
@@ -174,7 +175,11 @@ class CollectorThread:
 
 
 def insert_candles(
-    db_url: str, symbol: str, rows: list[list], is_closed: bool = True, source: str = "stream"
+    db_url: str,
+    symbol: str,
+    rows: Sequence[Sequence[Any]],
+    is_closed: bool = True,
+    source: str = "stream",
 ) -> None:
     """Put REST-shaped rows (11 values) into candles_1m as the collector would."""
     with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
