@@ -17,7 +17,8 @@ FROM python:3.11-slim-bookworm
 ENV PYTHONUNBUFFERED=1 DAGSTER_HOME=/opt/dagster/home CRYPTO_CONFIG=/app/crypto.yaml \
     PATH="/app/.venv/bin:$PATH"
 RUN groupadd --system --gid 10001 crypto \
-    && useradd --system --uid 10001 --gid crypto --home-dir /app --shell /usr/sbin/nologin crypto
+    && useradd --system --uid 10001 --gid crypto --create-home --home-dir /home/crypto \
+        --shell /usr/sbin/nologin crypto
 WORKDIR /app
 # The environment, the package (installed from /app, so `streamlit run dashboards/app.py` and
 # workspace.yaml resolve from here) and the configuration; owned by root, read-only to the user.
