@@ -20,8 +20,8 @@ demo: sync
 
 ## Lint and types, then the files no Python test exercises: the workflows (actionlint), the
 ## dev container (its vendored schema), the Dockerfiles (hadolint), the compose file (docker-compose
-## 1.29's own `config`, run from the registry: no Docker engine needed). About 15 s warm,
-## 40 s from a fresh clone (mypy's cache empty).
+## 1.29's own `config`, run from the registry: no Docker engine needed). About 5 s warm,
+## 20-40 s from a fresh clone (mypy's cache empty; docker-compose's PyYAML is built once).
 COMPOSE_CONFIG ?= $(UV) tool run --quiet --build-constraint .ci/compose-build-constraints.txt \
 	--with 'PyYAML==5.4.1' docker-compose==1.29.2
 lint: sync
