@@ -17,12 +17,13 @@ import io
 import os
 import time
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import polars as pl
 
 from bench.harness import fresh_database, report, throwaway_postgres
 from bench.seed import seed_candles_1m
-from crypto_assets.warehouse.db import connect
+from crypto_assets.warehouse.db import connect, scalar
 from crypto_assets.warehouse.rollups import write_candles_1d, write_candles_1h, write_market_metrics
 
 SYMBOLS = [
@@ -139,7 +140,8 @@ def polars_hours(cur, symbols, lo, hi) -> None:
     frame = read_frame(
         cur,
         f"SELECT symbol, {_epoch_ms('open_time')}, open, high, low, close, volume, quote_volume, trade_count,"
-        f" taker_buy_base_volume, taker_buy_quote_volume, 1 AS one FROM {_window('candles_1m', 'open_time', symbols, lo, hi)}"
+        " taker_buy_base_volume, taker_buy_quote_volume, 1 AS one FROM "
+        f"{_window('candles_1m', 'open_time', symbols, lo, hi)}"
         " AND is_closed",
         _candle_schema(),
     )
@@ -168,7 +170,8 @@ def polars_days(cur, symbols, lo, hi) -> None:
 def polars_metrics(cur, symbols, lo, hi) -> None:
     minutes = read_frame(
         cur,
-        f"SELECT symbol, {_epoch_ms('open_time')}, close::float8 AS close FROM {_window('candles_1m', 'open_time', symbols, lo, hi)}"
+        f"SELECT symbol, {_epoch_ms('open_time')}, close::float8 AS close FROM "
+        f"{_window('candles_1m', 'open_time', symbols, lo, hi)}"
         " AND is_closed",
         {},
     )
@@ -237,20 +240,29 @@ def polars_stage(url: str, build, symbols: list[str], lo: datetime, hi: datetime
 def digests(url: str) -> dict[str, str]:
     """Exact content of the exact columns (trailing zeros trimmed; vwap and float metrics rounded)."""
     queries = {
-        "candles_1h": "SELECT md5(string_agg(concat_ws(',', symbol, open_time, trim_scale(open), trim_scale(high), trim_scale(low), trim_scale(close), volume, quote_volume,"
-        " trade_count, taker_buy_base_volume, taker_buy_quote_volume, round(vwap, 4), source_candles, is_complete),"
-        " ';' ORDER BY symbol, open_time)) FROM candles_1h",
-        "candles_1d": "SELECT md5(string_agg(concat_ws(',', symbol, open_time, trim_scale(open), trim_scale(close), volume, quote_volume, trade_count,"
-        " source_candles, is_complete), ';' ORDER BY symbol, open_time)) FROM candles_1d",
-        "market_metrics_daily": "SELECT md5(string_agg(concat_ws(',', symbol, day, trim_scale(previous_close), round(realized_volatility::numeric, 9),"
-        " round(range_pct::numeric, 9), volume, minutes_observed), ';' ORDER BY symbol, day)) FROM market_metrics_daily",
+        "candles_1h": (
+            "SELECT md5(string_agg(concat_ws(',', symbol, open_time, trim_scale(open),"
+            " trim_scale(high), trim_scale(low), trim_scale(close), volume, quote_volume, trade_count,"
+            " taker_buy_base_volume, taker_buy_quote_volume, round(vwap, 4), source_candles,"
+            " is_complete), ';' ORDER BY symbol, open_time)) FROM candles_1h"
+        ),
+        "candles_1d": (
+            "SELECT md5(string_agg(concat_ws(',', symbol, open_time, trim_scale(open),"
+            " trim_scale(close), volume, quote_volume, trade_count, source_candles, is_complete),"
+            " ';' ORDER BY symbol, open_time)) FROM candles_1d"
+        ),
+        "market_metrics_daily": (
+            "SELECT md5(string_agg(concat_ws(',', symbol, day, trim_scale(previous_close),"
+            " round(realized_volatility::numeric, 9), round(range_pct::numeric, 9), volume,"
+            " minutes_observed), ';' ORDER BY symbol, day)) FROM market_metrics_daily"
+        ),
     }
     conn = connect(url)
     with conn.cursor() as cur:
         out = {}
         for table, query in queries.items():
             cur.execute(query)
-            out[table] = cur.fetchone()[0]
+            out[table] = scalar(cur)
     conn.close()
     return out
 
@@ -291,7 +303,7 @@ def main() -> None:
         with conn.cursor() as cur:
             cur.execute("VACUUM ANALYZE candles_1m")
         conn.close()
-        results = {}
+        results: dict[str, Any] = {}
         for engine in ("sql", "polars"):
             results[engine] = build_all(url, engine, symbols, lo, hi)
             results[engine + "_digest"] = digests(url)

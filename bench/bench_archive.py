@@ -55,7 +55,10 @@ from crypto_assets.warehouse.db import connect
 YEAR = (date(2023, 1, 1), date(2023, 12, 31))
 SIX_YEARS_DAYS = 2190
 FREQTRADE_SECONDS = 15.0
-OLD_DAGSTER_YAML = "storage:\n  postgres:\n    postgres_url:\n      env: DAGSTER_POSTGRES_URL\ntelemetry:\n  enabled: false\n"
+OLD_DAGSTER_YAML = (
+    "storage:\n  postgres:\n    postgres_url:\n      env: "
+    "DAGSTER_POSTGRES_URL\ntelemetry:\n  enabled: false\n"
+)
 
 
 @contextmanager
@@ -209,20 +212,24 @@ def dagster_overhead(
     previous = os.environ.get("DAGSTER_EVENT_BATCH_SIZE")
     os.environ["DAGSTER_EVENT_BATCH_SIZE"] = batch_size
     try:
-        with dagster_home(server, "bench_overhead", yaml_text) as (home, _):
-            with dg.DagsterInstance.from_config(home) as instance:
-                run(instance, 1)  # creates the tables and asset records
-                small, large = run(instance, 1), run(instance, partitions // 2)
-                keys = partitions_def.get_partition_keys()[:partitions]
-                began = time.perf_counter()
-                status = instance.get_status_by_partition(
-                    dg.AssetKey("candles_1m"), keys, partitions_def
-                )
-                status_seconds = time.perf_counter() - began
-                assert (
-                    sum(1 for s in status.values() if s == dg.AssetPartitionStatus.MATERIALIZED)
-                    == partitions
-                )
+        with (
+            dagster_home(server, "bench_overhead", yaml_text) as (home, _),
+            dg.DagsterInstance.from_config(home) as instance,
+        ):
+            run(instance, 1)  # creates the tables and asset records
+            small, large = run(instance, 1), run(instance, partitions // 2)
+            keys = partitions_def.get_partition_keys()[:partitions]
+            began = time.perf_counter()
+            status = instance.get_status_by_partition(
+                dg.AssetKey("candles_1m"), keys, partitions_def
+            )
+            status_seconds = time.perf_counter() - began
+            materialized = [
+                key
+                for key, s in (status or {}).items()
+                if s == dg.AssetPartitionStatus.MATERIALIZED
+            ]
+            assert len(materialized) == partitions
     finally:
         if previous is None:
             os.environ.pop("DAGSTER_EVENT_BATCH_SIZE", None)
@@ -251,7 +258,8 @@ def main(argv: list[str] | None = None) -> None:
         ]
         before = dagster_overhead(server, OLD_DAGSTER_YAML, "0", 200)
         print(
-            f"(e) Dagster overhead per partition: {[f'{o:.2f}+{s:.3f} ms' for o, s in overhead]}; before: {before[0]:.1f}+{before[1]:.3f} ms",
+            "(e) Dagster overhead per partition: "
+            f"{[f'{o:.2f}+{s:.3f} ms' for o, s in overhead]}; before: {before[0]:.1f}+{before[1]:.3f} ms",
             flush=True,
         )
         year = scenario(server, url, "(a) archive", two, *YEAR, True, args.repeat)

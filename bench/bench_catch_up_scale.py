@@ -16,6 +16,7 @@ import argparse
 import os
 import tempfile
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -32,7 +33,7 @@ from crypto_assets.settings import Settings
 KEY = dg.AssetKey("candles_15m")
 
 
-def seed(instance: dg.DagsterInstance, keys: list[str]) -> int:
+def seed(instance: dg.DagsterInstance, keys: Sequence[str]) -> int:
     """One materialization per partition, skipping every 97th (the holes); returns how many."""
     from dagster._core.events import DagsterEvent, DagsterEventType, StepMaterializationData
     from dagster._core.events.log import EventLogEntry
@@ -95,7 +96,7 @@ def main() -> None:
                 began = time.monotonic()
                 result = sensor.evaluate_tick(context)
                 ticks.append(time.monotonic() - began)
-                requested = len(result.run_requests)
+                requested = len(result.run_requests or ())
             if args.profile:
                 import cProfile
                 import pstats
@@ -117,7 +118,8 @@ def main() -> None:
                 audits.append(time.monotonic() - began)
     load = os.getloadavg()[0]
     report(
-        f"catch-up at scale: {len(symbols)} symbols x {len(keys) // len(symbols)} days = {len(keys):,} partitions per asset",
+        f"catch-up at scale: {len(symbols)} symbols x {len(keys) // len(symbols)} days = "
+        f"{len(keys):,} partitions per asset",
         [
             ("materializations seeded", f"{seeded:,} in {seeding:.1f} s"),
             (

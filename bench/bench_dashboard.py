@@ -23,11 +23,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import psycopg2
+from psycopg2.extensions import connection
 
 from bench.harness import fresh_database, throwaway_postgres
 from bench.seed import seed_candles_1m
+from crypto_assets.warehouse.db import scalar
 from crypto_assets.warehouse.queries.candles import market_view
 from crypto_assets.warehouse.queries.health import health_view
 from crypto_assets.warehouse.queries.live import live_view
@@ -62,8 +65,8 @@ TARGET_P95_MS = 150
 class Scenario:
     page: str
     view: str
-    run: Callable[[object, str], object]  # (connection, symbol) -> page data
-    points: Callable[[object], str]  # page data -> points per chart, described
+    run: Callable[[connection, str], Any]  # (connection, symbol) -> page data
+    points: Callable[[Any], str]  # page data -> points per chart, described
 
 
 def _utc(day: date) -> datetime:
@@ -160,7 +163,8 @@ def scenarios(last_day: date, symbols: list[str]) -> list[Scenario]:
             "1m windows, last hour (default)",
             lambda conn, s: downsampled_view(conn, s, timedelta(minutes=1), timedelta(hours=1)),
             lambda v: (
-                f"{v.points} values (raw {v.raw.height}{' bands' if v.raw_bucket else ''}, {v.windows.height} windows x 2)"
+                f"{v.points} values (raw {v.raw.height}{' bands' if v.raw_bucket else ''}, "
+                f"{v.windows.height} windows x 2)"
             ),
         ),
         Scenario(
@@ -240,7 +244,7 @@ def main() -> None:
         conn = psycopg2.connect(url)
         with conn.cursor() as cur:
             cur.execute("SELECT current_setting('server_version')")
-            engine = f"PostgreSQL {cur.fetchone()[0]}" + (
+            engine = f"PostgreSQL {scalar(cur)}" + (
                 " + TimescaleDB" if has_timescaledb(conn) else ""
             )
         conn.close()

@@ -28,9 +28,7 @@ from crypto_assets.binance.wire import MINUTE_MS, datetime_to_ms
 
 WEIGHT_LIMIT, WINDOW_S = 600, 6
 CEILING = WEIGHT_LIMIT // 2 * 1000 / WINDOW_S  # candles per second
-START_MS = datetime_to_ms(
-    datetime(2017, 9, 1, tzinfo=UTC)
-)  # 30 s of ceiling stays in the past
+START_MS = datetime_to_ms(datetime(2017, 9, 1, tzinfo=UTC))  # 30 s of ceiling stays in the past
 SYMBOLS = ("BTCUSDT", "ETHUSDT")  # one per client
 
 
@@ -108,7 +106,8 @@ def main(argv: list[str] | None = None) -> None:
                 (f"{clients} client(s) at once: 429 + 418 answers (target 0)", f"{sum(throttled)}"),
             ]
     report(
-        f"rate-limited throughput, {WEIGHT_LIMIT} weight per {WINDOW_S} s (ceiling {CEILING:,.0f} candles/s), median of {args.repeat}",
+        f"rate-limited throughput, {WEIGHT_LIMIT} weight per {WINDOW_S} s (ceiling "
+        f"{CEILING:,.0f} candles/s), median of {args.repeat}",
         figures,
     )
 

@@ -21,6 +21,7 @@ import httpx
 
 from bench.harness import fresh_database, median, report, simulator_process, throwaway_postgres
 from crypto_assets.assets.kline_ingest import ingest_klines
+from crypto_assets.assets.kline_source import KlineSource
 from crypto_assets.binance.limiter import WeightLimiter
 from crypto_assets.binance.rest import BinanceRestClient
 from crypto_assets.binance.wire import datetime_to_ms
@@ -47,7 +48,7 @@ def ingest_all(url: str, db_url: str, start_ms: int, end_ms: int, concurrency: i
         ):
             return sum(
                 ingest_klines(
-                    client,
+                    KlineSource(client),
                     cur,
                     "candles_1m",
                     s,
@@ -121,13 +122,14 @@ def main(argv: list[str] | None = None) -> None:
                 flush=True,
             )
     report(
-        f"REST-to-table vs raw COPY: {args.days} days of 1m candles x {len(SYMBOLS)} symbols ({rows:,} rows), median of {args.repeat}",
+        f"REST-to-table vs raw COPY: {args.days} days of 1m candles x {len(SYMBOLS)} symbols "
+        f"({rows:,} rows), median of {args.repeat}",
         [
             ("REST-to-table (candles/s)", f"{median(ours):,.0f}"),
             ("raw COPY (candles/s)", f"{median(baseline):,.0f}"),
             (
                 "ratio, median of per-run ratios (target >= 0.7)",
-                f"{median([o / b for o, b in zip(ours, baseline)]):.2f}",
+                f"{median([o / b for o, b in zip(ours, baseline, strict=True)]):.2f}",
             ),
         ],
     )

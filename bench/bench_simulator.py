@@ -17,6 +17,7 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 
@@ -50,7 +51,7 @@ def in_process(pages: int) -> None:
 
 def process_cpu_s(pid: int) -> float:
     """User + system CPU seconds of a process so far (Linux /proc)."""
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -87,7 +88,8 @@ def over_http(
         stats = client.get("/_sim/stats").json()
     print(
         f"over HTTP, {in_flight} in flight: {len(jobs)} pages, {rows:,} rows in {elapsed:.2f} s = "
-        f"{len(jobs) / elapsed:.0f} pages/s, {rows / elapsed:,.0f} rows/s; server CPU {server_cpu / len(jobs) * 1000:.2f} ms a page; "
+        f"{len(jobs) / elapsed:.0f} pages/s, {rows / elapsed:,.0f} rows/s; server CPU "
+        f"{server_cpu / len(jobs) * 1000:.2f} ms a page; "
         f"server answered {stats}"
     )
 

@@ -44,6 +44,7 @@ import psycopg2
 import yaml
 
 from bench.harness import fresh_database, report, simulator_process, throwaway_postgres
+from crypto_assets.warehouse.db import scalar
 
 STREAMS_PER_CONNECTION = 1024
 BROKEN_RULES = (
@@ -76,7 +77,7 @@ def rows_written(url: str) -> int:
             "SELECT sum(n_tup_ins + n_tup_upd) FROM pg_stat_user_tables WHERE schemaname NOT LIKE 'pg_temp%%'"
             " AND relname NOT IN ('stream_heartbeats', 'schema_migrations')"
         )
-        value = cur.fetchone()[0]
+        value = scalar(cur)
     conn.close()
     return int(value or 0)
 
@@ -84,9 +85,11 @@ def rows_written(url: str) -> int:
 def latencies(url: str, since_s: float, until_s: float) -> dict[str, tuple[float, float, int]]:
     """(p50 s, p99 s, rows) of event-to-commit latency per table, for events in [since, until)."""
     queries = {
-        "price_samples (every push)": "SELECT extract(epoch FROM pg_xact_commit_timestamp(xmin) - sampled_at) FROM price_samples"
+        "price_samples (every "
+        "push)": "SELECT extract(epoch FROM pg_xact_commit_timestamp(xmin) - sampled_at) FROM price_samples"
         " WHERE sampled_at >= to_timestamp(%s) AND sampled_at < to_timestamp(%s)",
-        "candles_1m (final push)": "SELECT extract(epoch FROM pg_xact_commit_timestamp(xmin) - (open_time + interval '1 minute'))"
+        "candles_1m (final "
+        "push)": "SELECT extract(epoch FROM pg_xact_commit_timestamp(xmin) - (open_time + interval '1 minute'))"
         " FROM candles_1m WHERE is_closed AND open_time + interval '1 minute' >= to_timestamp(%s)"
         " AND open_time + interval '1 minute' < to_timestamp(%s)",
     }
@@ -94,11 +97,12 @@ def latencies(url: str, since_s: float, until_s: float) -> dict[str, tuple[float
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
         for label, sql in queries.items():
             cur.execute(
-                f"SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY d), percentile_cont(0.99) WITHIN GROUP (ORDER BY d),"
+                "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY d), percentile_cont(0.99) "
+                "WITHIN GROUP (ORDER BY d),"
                 f" count(*) FROM ({sql}) AS t(d)",
                 (since_s, until_s),
             )
-            p50, p99, n = cur.fetchone()
+            ((p50, p99, n),) = cur.fetchall()
             out[label] = (float(p50 or 0), float(p99 or 0), n)
     conn.close()
     return out
@@ -120,7 +124,7 @@ def back_after_storm(url: str, api_url: str, symbols: int) -> tuple[float, float
                     " WHERE sampled_at > to_timestamp(%s) GROUP BY symbol) AS t",
                     (dropped_at,),
                 )
-                back, last_first = cur.fetchone()
+                ((back, last_first),) = cur.fetchall()
                 if back == symbols:
                     in_table_s = time.time() - dropped_at
                     break
@@ -168,7 +172,7 @@ def run(minutes: float, symbols: int, warmup_s: float) -> None:
                 "BINANCE_WS_URL": "ws" + api_url[len("http") :],
                 "DAGSTER_HOME": tmp,
             }
-            log = open(Path(tmp) / "stream.log", "wb")
+            log = open(Path(tmp) / "stream.log", "wb")  # noqa: SIM115 - closed in the finally below
             collector = subprocess.Popen(
                 [sys.executable, "-m", "crypto_assets.cli", "stream"],
                 env=env,
@@ -221,7 +225,10 @@ def run(minutes: float, symbols: int, warmup_s: float) -> None:
         ),
         (
             f"reconnect storm ({connections} connections dropped)",
-            f"every symbol pushing again after {pushed_again_s:.1f} s, every symbol in the table after {in_table_s:.1f} s",
+            (
+                f"every symbol pushing again after {pushed_again_s:.1f} s, every symbol in the "
+                f"table after {in_table_s:.1f} s"
+            ),
         ),
         (
             "rules broken (simulator's counts)",

@@ -52,9 +52,7 @@ def candle_frame(symbol: str, start: date, days: int) -> pl.DataFrame:
     volume = rng.integers(1_000_000, 5_000_000_000, n)  # 0.01 .. 50 base units, 8 decimals
     taker = (volume * rng.uniform(0.2, 0.8, n)).astype(np.int64)
     mid = (high + low) // 2  # cents: quote volume = volume x mid, kept in units of 10^-8
-    start_ms = int(
-        datetime.combine(start, datetime.min.time(), tzinfo=UTC).timestamp() * 1000
-    )
+    start_ms = int(datetime.combine(start, datetime.min.time(), tzinfo=UTC).timestamp() * 1000)
     frame = pl.DataFrame(
         {
             "open_ms": np.arange(start_ms, start_ms + n * MINUTE_MS, MINUTE_MS, dtype=np.int64),

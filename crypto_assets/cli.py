@@ -31,12 +31,13 @@ def build_parser() -> Parser:
     )
     for module in COMMANDS:
         module.register(subparsers)
+    parser.commands = subparsers.choices
     return parser
 
 
 def _refuse_unknown_flags(parser: Parser, command: str, extra: list[str]) -> None:
     """Exit 2 with 'unrecognized arguments: --sybmols X (did you mean '--symbols'?)'."""
-    subparser = parser._subparsers._group_actions[0].choices[command]
+    subparser = parser.commands[command]
     flags = [flag for action in subparser._actions for flag in action.option_strings]
     first_flag = next((word.split("=")[0] for word in extra if word.startswith("--")), None)
     hint = closest(first_flag, flags) if first_flag else ""

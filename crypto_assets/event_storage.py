@@ -21,11 +21,14 @@ Configured in ``dagster.yaml`` as the instance's ``event_log_storage``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 from dagster_postgres import PostgresEventLogStorage
 from dagster_postgres.utils import pg_url_from_config
+
+if TYPE_CHECKING:  # the type of the instance's config record, for the annotation only
+    from dagster._serdes import ConfigurableClassData
 
 PLANNED = dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED
 
@@ -35,7 +38,7 @@ class BatchedPostgresEventLogStorage(PostgresEventLogStorage):
 
     @classmethod
     def from_config_value(
-        cls, inst_data, config_value: Mapping[str, Any]
+        cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
     ) -> BatchedPostgresEventLogStorage:
         return cls(
             inst_data=inst_data,
@@ -73,8 +76,10 @@ def insert_planned_events(
         )
         event_ids = [int(row[0]) for row in result.fetchall()]
     last_by_asset: dict[str, tuple[dg.EventLogEntry, int]] = {}
-    for event, event_id in zip(events, event_ids):
-        last_by_asset[event.dagster_event.asset_key.to_string()] = (event, event_id)
+    for event, event_id in zip(events, event_ids, strict=True):
+        asset_key = event.dagster_event.asset_key if event.dagster_event else None
+        if asset_key is not None:  # a planned materialization always names its asset
+            last_by_asset[asset_key.to_string()] = (event, event_id)
     with storage.index_transaction() as conn:
         for event, event_id in last_by_asset.values():
             storage._store_asset_event(conn, event, event_id)

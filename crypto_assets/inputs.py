@@ -12,7 +12,9 @@ import calendar
 import difflib
 import math
 import re
+from collections.abc import Iterable
 from datetime import date
+from typing import Literal, overload
 from urllib.parse import urlsplit
 
 _DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
@@ -23,14 +25,14 @@ class InputError(ValueError):
     """A value that cannot be used; the message says why, the caller says where it came from."""
 
 
-def closest(value: str, known, *, cutoff: float = 0.6) -> str:
+def closest(value: str, known: Iterable[str], *, cutoff: float = 0.6) -> str:
     """' (did you mean 'X'?)' for the known name nearest ``value``, or '' when none is near
     (``cutoff``: the least similarity, 0 to 1; symbols need more, NOPEUSDT is not DOGEUSDT)."""
     match = difflib.get_close_matches(value, list(known), n=1, cutoff=cutoff)
     return f" (did you mean {match[0]!r}?)" if match else ""
 
 
-def parse_day(value) -> date:
+def parse_day(value: object) -> date:
     """A UTC day from ``YYYY-MM-DD``; an impossible day names the month's length and the nearest day."""
     if isinstance(value, date):
         return value
@@ -57,7 +59,17 @@ def parse_day(value) -> date:
     return date(year, month, day)
 
 
-def positive_number(value, *, whole: bool = False, ceiling: float | None = None):
+@overload
+def positive_number(
+    value: object, *, whole: Literal[True], ceiling: float | None = None
+) -> int: ...
+@overload
+def positive_number(
+    value: object, *, whole: bool = False, ceiling: float | None = None
+) -> int | float: ...
+def positive_number(
+    value: object, *, whole: bool = False, ceiling: float | None = None
+) -> int | float:
     """``value`` as an int (``whole``) or float, finite and > 0 (and <= ``ceiling``)."""
     kind = "whole number" if whole else "number"
     if (
@@ -76,7 +88,7 @@ def positive_number(value, *, whole: bool = False, ceiling: float | None = None)
     return int(value) if whole else float(value)
 
 
-def parse_port(text, *, any_free: bool = False) -> int:
+def parse_port(text: object, *, any_free: bool = False) -> int:
     """A TCP port number, 1 to 65535 (or 0, "any free port", when ``any_free``)."""
     valid = f"{0 if any_free else 1} to 65535"
     try:

@@ -12,6 +12,7 @@ from contextlib import contextmanager, suppress
 
 import dagster as dg
 import psycopg2
+from psycopg2.extensions import connection
 
 from crypto_assets.binance.archive import BinanceArchiveClient
 from crypto_assets.binance.limiter import WeightLimiter
@@ -20,7 +21,7 @@ from crypto_assets.settings import DEFAULT_API_URL, DEFAULT_ARCHIVE_URL
 from crypto_assets.warehouse.db import connect, first_line
 
 
-class BinanceResource(dg.ConfigurableResource):
+class BinanceResource(dg.ConfigurableResource["BinanceResource"]):
     """Binance's public market-data REST API (no key needed) and its kline archive
     (``archive_url``; empty for none)."""
 
@@ -53,7 +54,7 @@ class BinanceResource(dg.ConfigurableResource):
             yield archive
 
 
-class WarehouseResource(dg.ConfigurableResource):
+class WarehouseResource(dg.ConfigurableResource["WarehouseResource"]):
     """The PostgreSQL/TimescaleDB database every asset writes its table into."""
 
     database_url: str
@@ -61,7 +62,7 @@ class WarehouseResource(dg.ConfigurableResource):
     lost_connection_wait_s: float = 10.0
 
     @contextmanager
-    def transaction(self):
+    def transaction(self) -> Iterator[connection]:
         """A connection whose work commits at the end, or rolls back entirely on error.
 
         A connection lost mid-transaction (the server restarted or ended the session, the

@@ -23,6 +23,13 @@ from crypto_assets.run_report import failure_reason, rows_per_symbol
 POLL_S = 1.0
 READY_LINE = "following Dagster runs (one line each; every event is in the Dagster UI)"
 _PROGRESS = re.compile(r"^\d+% \(")
+
+
+def _level(level: int | str) -> int:
+    """A log entry's level as a number (Dagster's entries hold a number or its name)."""
+    return level if isinstance(level, int) else logging.getLevelNamesMapping().get(level.upper(), 0)
+
+
 _FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 _ORIGIN_TAGS = (
     ("dagster/sensor_name", "sensor"),
@@ -100,7 +107,9 @@ class RunFeed:
                 entry = record.event_log_entry
                 event = entry.dagster_event
                 if event is None:
-                    if entry.level >= logging.WARNING or _PROGRESS.match(entry.user_message):
+                    if _level(entry.level) >= logging.WARNING or _PROGRESS.match(
+                        entry.user_message
+                    ):
                         lines.append(f"run {run_id[:8]}: {entry.user_message}")
                 elif (
                     event.is_step_materialization
@@ -146,7 +155,7 @@ def main() -> int:
         while not stop.wait(POLL_S):
             try:
                 lines = feed.poll()
-            except Exception as err:  # the database restarting, say: say so once, keep following
+            except Exception as err:  # noqa: BLE001 - the database restarting, say: said once, keep following
                 if not failing:
                     print(
                         f"{time.strftime('%H:%M:%S')} runs: cannot read the Dagster instance ({type(err).__name__});"

@@ -18,10 +18,14 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from crypto_assets.warehouse.server import pid_alive
+
+if TYPE_CHECKING:  # annotations only; the runtime import stays in health_result
+    from dagster._core.launcher import CheckRunHealthResult, LaunchRunContext
 
 HOST_TAG = "crypto/host"
 
@@ -44,7 +48,7 @@ def worker_state(run: dg.DagsterRun, instance: dg.DagsterInstance) -> tuple[bool
     if not starts:
         return None, "the run has not recorded its start yet"
     event = starts[0].event_log_entry
-    pid = event.dagster_event.pid
+    pid = event.dagster_event.pid if event.dagster_event is not None else None
     if pid is None:
         return None, "the run's start recorded no process id"
     started = _process_start(pid)
@@ -78,7 +82,7 @@ def _process_start(pid: int) -> float | bool | None:
     return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
 
 
-def health_result(alive: bool | None, why: str):
+def health_result(alive: bool | None, why: str) -> CheckRunHealthResult:
     """Dagster's health-check answer; the one place that imports it from ``dagster._core`` (the
     launcher API has no public export of ``CheckRunHealthResult``/``WorkerStatus``)."""
     from dagster._core.launcher import CheckRunHealthResult, WorkerStatus
@@ -90,7 +94,7 @@ def health_result(alive: bool | None, why: str):
 class LocalRunLauncher(dg.DefaultRunLauncher):
     """``dg.DefaultRunLauncher`` that tags its runs with the host and answers worker health checks."""
 
-    def launch_run(self, context) -> None:
+    def launch_run(self, context: LaunchRunContext) -> None:
         self._instance.add_run_tags(context.dagster_run.run_id, host_tags())
         super().launch_run(context)
 
@@ -98,5 +102,5 @@ class LocalRunLauncher(dg.DefaultRunLauncher):
     def supports_check_run_worker_health(self) -> bool:
         return True
 
-    def check_run_worker_health(self, run: dg.DagsterRun):
+    def check_run_worker_health(self, run: dg.DagsterRun) -> CheckRunHealthResult:
         return health_result(*worker_state(run, self._instance))

@@ -32,9 +32,10 @@ def rows_per_symbol(
         materialization = event.step_materialization_data.materialization
         if asset_key is not None and materialization.asset_key != asset_key:
             continue
-        if materialization.partition and "rows" in materialization.metadata:
+        written = materialization.metadata.get("rows")
+        if materialization.partition and isinstance(written, dg.IntMetadataValue):
             symbol = split_key(materialization.partition)[1]
-            rows[symbol] = rows.get(symbol, 0) + int(materialization.metadata["rows"].value)
+            rows[symbol] = rows.get(symbol, 0) + (written.value or 0)
     return dict(sorted(rows.items()))
 
 
@@ -71,7 +72,7 @@ def failure_reason(events: Iterable[dg.DagsterEvent]) -> str:
     """Why the run failed: its first step failure's root cause, else the run failure's message."""
     run_failure = None
     for event in events:
-        if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
+        if event.event_type == dg.DagsterEventType.STEP_FAILURE and event.step_failure_data.error:
             return root_cause(event.step_failure_data.error)
         if event.event_type == dg.DagsterEventType.RUN_FAILURE:
             run_failure = event

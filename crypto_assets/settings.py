@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any, overload
 
 import yaml
 
@@ -88,7 +89,7 @@ def window_seconds(window: str) -> int:
     return int(match.group(1)) * _WINDOW_SECONDS[match.group(2)]
 
 
-def parse_symbols(values, where: str = "config key 'symbols'") -> tuple[str, ...]:
+def parse_symbols(values: object, where: str = "config key 'symbols'") -> tuple[str, ...]:
     """Validate symbol names (upper-case Binance spelling); the error names ``where`` they came
     from ("config key 'symbols'", "flag --symbols") and the symbol, with its likely spelling."""
     if isinstance(values, str):
@@ -109,7 +110,7 @@ def parse_symbols(values, where: str = "config key 'symbols'") -> tuple[str, ...
     return tuple(out)
 
 
-def _history_start(value) -> date:
+def _history_start(value: object) -> date:
     """The first partition day: a real day, not after today (UTC)."""
     try:
         day = parse_day(value)
@@ -123,14 +124,14 @@ def _history_start(value) -> date:
     return day
 
 
-def _parse_file(raw: dict) -> dict:
+def _parse_file(raw: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(str(key) for key in set(raw) - _KEYS)
     if unknown:
         key = unknown[0]
         raise ConfigError(
             f"unknown config key {key!r}{closest(key, _KEYS)}; known keys: {', '.join(sorted(_KEYS))}"
         )
-    values: dict = {}
+    values: dict[str, Any] = {}
     if "symbols" in raw:
         values["symbols"] = parse_symbols(raw["symbols"])
     if "history_start" in raw:
@@ -184,7 +185,7 @@ def _parse_file(raw: dict) -> dict:
     return values
 
 
-def parse_api_tokens(values, where: str) -> tuple[str, ...]:
+def parse_api_tokens(values: object, where: str) -> tuple[str, ...]:
     """Bearer tokens: a list (or comma-separated text) of at least 16 printable characters each,
     without spaces or commas; the error names ``where`` they came from and which one is bad."""
     if isinstance(values, str):
@@ -200,8 +201,13 @@ def parse_api_tokens(values, where: str) -> tuple[str, ...]:
 
 
 def _number(
-    raw: dict, key: str, *, whole: bool = False, ceiling: float | None = None, why: str = ""
-):
+    raw: dict[str, Any],
+    key: str,
+    *,
+    whole: bool = False,
+    ceiling: float | None = None,
+    why: str = "",
+) -> int | float:
     """A positive number (no larger than ``ceiling``, for the reason ``why``) from the config; the
     error names the key."""
     try:
@@ -210,6 +216,14 @@ def _number(
         raise ConfigError(f"config key {key!r}: {err}{f' ({why})' if why else ''}") from None
 
 
+@overload
+def url_from_env(
+    name: str, default: str, schemes: tuple[str, ...], *, needs_host: bool = True
+) -> str: ...
+@overload
+def url_from_env(
+    name: str, default: None, schemes: tuple[str, ...], *, needs_host: bool = True
+) -> str | None: ...
 def url_from_env(
     name: str, default: str | None, schemes: tuple[str, ...], *, needs_host: bool = True
 ) -> str | None:
@@ -253,7 +267,7 @@ MAX_PARTITIONS_PER_ASSET = 120_000
 (100 symbols x 3 years, BENCHMARKS.md), so this is where the platform stops promising."""
 
 
-def _check_partition_count(values: dict) -> None:
+def _check_partition_count(values: dict[str, Any]) -> None:
     symbols = values.get("symbols", Settings.symbols)
     start = values.get("history_start", Settings.history_start)
     days = (datetime.now(UTC).date() - start).days + 1
@@ -282,7 +296,7 @@ def _archive_url_from_env() -> str:
 def load_settings(path: str | Path | None = None) -> Settings:
     """Read ``CRYPTO_CONFIG`` (or ``path``) and the environment into Settings."""
     config_path = path or os.environ.get("CRYPTO_CONFIG") or None
-    values: dict = {}
+    values: dict[str, Any] = {}
     if config_path:
         config_path = Path(config_path)
         if not config_path.is_file():

@@ -19,6 +19,7 @@ warehouse at ``DATABASE_URL``, a test config file and the simulator as Binance.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -60,7 +61,8 @@ class Process:
     def tail(self, lines: int = 30) -> str:
         text = self.log.read_text(errors="replace").splitlines()[-lines:]
         return (
-            f"--- {self.name} (pid {self.popen.pid}, {'running' if self.running else f'exited {self.popen.returncode}'}):\n"
+            f"--- {self.name} (pid {self.popen.pid}, "
+            f"{'running' if self.running else f'exited {self.popen.returncode}'}):\n"
             + "\n".join(text)
         )
 
@@ -73,10 +75,8 @@ class Process:
             os.killpg(self.popen.pid, signal.SIGKILL)
             self.popen.wait()
         else:  # the group leader is gone; its children (code server, runs) go too
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.popen.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
 def wait_until(
@@ -172,7 +172,7 @@ class DagsterPlatform:
             "BINANCE_API_URL": binance_url,
         }
         self.processes: list[Process] = []
-        self.graphql: GraphQL | None = None
+        self._graphql: GraphQL | None = None
 
     def _start(self, name: str, argv: list[str]) -> Process:
         process = Process(name, argv, self.env, self.home, self.root / f"{name}.log")
@@ -191,14 +191,21 @@ class DagsterPlatform:
             str(ROOT / "workspace.yaml"),
         ]
         self._start("dagster-webserver", argv)
-        self.graphql = GraphQL(f"http://127.0.0.1:{port}")
+        self._graphql = GraphQL(f"http://127.0.0.1:{port}")
         wait_until(
             self._location_loaded,
             timeout,
             "the webserver loading the code location",
             self.processes,
         )
-        return self.graphql
+        return self._graphql
+
+    @property
+    def graphql(self) -> GraphQL:
+        """The webserver's API (after ``start_webserver``)."""
+        if self._graphql is None:
+            raise AssertionError("start_webserver() first: no webserver to query")
+        return self._graphql
 
     def _location_loaded(self) -> bool:
         try:

@@ -26,5 +26,7 @@ def test_definitions_load_with_the_documented_names():
 def test_symbols_come_from_the_config_without_code_changes():
     defs = build_definitions(Settings(symbols=("BTCUSDT", "SOLUSDT", "ADAUSDT")))
     partitions = defs.resolve_assets_def("candles_15m").partitions_def
-    symbols = {key.keys_by_dimension["symbol"] for key in partitions.get_partition_keys()[:10]}
+    assert isinstance(partitions, dg.MultiPartitionsDefinition)
+    keys = partitions.get_partition_keys()[:10]
+    symbols = {key.keys_by_dimension["symbol"] for key in keys}
     assert symbols == {"BTCUSDT", "SOLUSDT", "ADAUSDT"}

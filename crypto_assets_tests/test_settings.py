@@ -76,8 +76,10 @@ TOMORROW = datetime.now(UTC).date() + timedelta(days=1)
         # 2024 is a leap year: February has 29 days; 2023's has 28; April has 30.
         (
             "history_start: 2024-02-30",
-            "config key 'history_start': 2024-02-30 is not a date: February 2024 has 29 days"
-            " (the nearest valid day is 2024-02-29)",
+            (
+                "config key 'history_start': 2024-02-30 is not a date: February 2024 has 29 days"
+                " (the nearest valid day is 2024-02-29)"
+            ),
         ),
         (
             "history_start: 2023-02-29",
@@ -94,8 +96,10 @@ TOMORROW = datetime.now(UTC).date() + timedelta(days=1)
         ("history_start: 2024-13-01", "there is no month 13"),
         (
             "history_start: 2024-01-01 12:00:00",
-            "config key 'history_start': '2024-01-01 12:00:00' is a date and time;"
-            " give the day alone, like 2024-01-01",
+            (
+                "config key 'history_start': '2024-01-01 12:00:00' is a date and time;"
+                " give the day alone, like 2024-01-01"
+            ),
         ),
         (
             "history_start: 2024-01-01T00:00:00Z",
@@ -144,7 +148,7 @@ def test_today_is_a_valid_history_start(tmp_path):
 
 def test_missing_config_file_is_named(tmp_path):
     with pytest.raises(
-        ConfigError, match="environment variable CRYPTO_CONFIG: config file .*nope.yaml"
+        ConfigError, match=r"environment variable CRYPTO_CONFIG: config file .*nope\.yaml"
     ):
         load_settings(tmp_path / "nope.yaml")
 
@@ -205,12 +209,7 @@ def test_a_socket_database_url_needs_no_host(monkeypatch):
 
 def test_a_config_past_the_partition_limit_says_what_to_change(tmp_path):
     symbols = ", ".join(f"SYM{i:04d}USDT" for i in range(200))  # 200 symbols x about 3 years
-    start = (
-        datetime.now(UTC)
-        .date()
-        .replace(day=1)
-        .replace(year=datetime.now(UTC).year - 3)
-    )
+    start = datetime.now(UTC).date().replace(day=1).replace(year=datetime.now(UTC).year - 3)
     with pytest.raises(ConfigError) as err:
         load_settings(write(tmp_path, f"symbols: [{symbols}]\nhistory_start: {start}\n"))
     message = str(err.value)

@@ -8,6 +8,7 @@ open (they describe the API, they hold no data). Tokens are compared in constant
 from __future__ import annotations
 
 import hmac
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -20,7 +21,7 @@ bearer = HTTPBearer(
 
 
 def require_token(
-    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> None:
     tokens = request.app.state.config.tokens
     if not tokens:

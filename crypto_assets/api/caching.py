@@ -22,9 +22,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 def is_closed(end: datetime | None, now: datetime | None = None) -> bool:
     """True when the range ends by today's midnight (UTC): only finished days."""
-    today = datetime.combine(
-        (now or datetime.now(UTC)).date(), time.min, tzinfo=UTC
-    )
+    today = datetime.combine((now or datetime.now(UTC)).date(), time.min, tzinfo=UTC)
     return end is not None and end <= today
 
 

@@ -76,6 +76,8 @@ class Warehouse:
         except psycopg2.Error as err:  # from the creator: the pool passes it on unwrapped
             raise self.explain(err) from None
         conn = pooled.driver_connection
+        if conn is None:
+            raise RuntimeError("the pool handed out a connection without its psycopg2 connection")
         try:
             conn.set_session(isolation_level="REPEATABLE READ", readonly=True, autocommit=False)
             yield conn

@@ -62,8 +62,9 @@ def bad_parameter(parameter: str, detail: str, allowed: Sequence[str] | None = N
     return ApiError(422, f"{parameter}: {detail}", parameter=parameter, allowed=allowed)
 
 
-def _validation_failed(request: Request, exc: RequestValidationError) -> JSONResponse:
+def _validation_failed(request: Request, exc: Exception) -> JSONResponse:
     """FastAPI's own checks (types, enumerations, bounds): the first failure, in our shape."""
+    assert isinstance(exc, RequestValidationError)  # registered for it alone (see install)
     error = exc.errors()[0]
     location = [str(part) for part in error.get("loc", ())]
     parameter = location[-1] if location else "request"
@@ -76,7 +77,8 @@ def _validation_failed(request: Request, exc: RequestValidationError) -> JSONRes
     )
 
 
-def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)  # registered for it alone (see install)
     detail, headers = exc.detail, getattr(exc, "headers", None)
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"no such path: {request.url.path}; see /docs for the API's paths"

@@ -63,7 +63,7 @@ class _Reader:
         self.schema = arrow_schema(series)
         self._read = pacsv.ReadOptions(column_names=list(series.names), use_threads=False)
         self._convert = pacsv.ConvertOptions(
-            column_types=dict(zip(self.schema.names, self.schema.types)),
+            column_types=dict(zip(self.schema.names, self.schema.types, strict=True)),
             strings_can_be_null=True,
             true_values=["t"],
             false_values=["f"],

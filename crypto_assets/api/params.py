@@ -176,6 +176,6 @@ def decode_cursor(text: str | None, date_keyed: bool) -> datetime | date | None:
             f"{text!r} is not a cursor of this endpoint: send back next_cursor "
             "from the previous page unchanged",
         ) from None
-    if not date_keyed and key.tzinfo is None:
+    if isinstance(key, datetime) and key.tzinfo is None:
         raise bad_parameter("cursor", f"{text!r} is not a cursor of this endpoint")
     return key

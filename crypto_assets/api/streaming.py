@@ -35,7 +35,7 @@ _DONE = object()
 class ReadAhead:
     """Iterates ``chunks`` on its own thread, at most ``READ_AHEAD`` chunks ahead of the reader."""
 
-    def __init__(self, chunks: Iterator):
+    def __init__(self, chunks: Iterator[bytes]):
         self._chunks = chunks
         self._queue: queue.Queue = queue.Queue(READ_AHEAD)
         self._stopping = threading.Event()
@@ -49,7 +49,7 @@ class ReadAhead:
                 if self._stopping.is_set():
                     return
             self._queue.put(_DONE)
-        except BaseException as err:  # handed to the reader, which raises it
+        except BaseException as err:  # noqa: BLE001 - handed to the reader, which raises it
             self._queue.put(err)
         finally:
             close = getattr(self._chunks, "close", None)
@@ -87,12 +87,14 @@ class ThreadedStream(StreamingResponse):
     def __init__(
         self, make_stages: Callable[[], list[ReadAhead]], cleanup: Callable[[], None], **kwargs
     ):
-        self._make_stages, self._cleanup, self._stages = make_stages, cleanup, []
+        self._make_stages, self._cleanup = make_stages, cleanup
+        self._stages: list[ReadAhead] = []
         super().__init__(self._chunks(), **kwargs)
 
     async def _chunks(self) -> AsyncIterator[bytes]:
         last = self._stages[-1]
         while (chunk := await anyio.to_thread.run_sync(next, last, _DONE)) is not _DONE:
+            assert isinstance(chunk, bytes)  # the stages' chunks are bytes
             yield chunk
 
     def _finish(self) -> None:

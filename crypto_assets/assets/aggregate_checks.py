@@ -13,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import dagster as dg
+from psycopg2.extensions import cursor
 
 from crypto_assets.assets.aggregate_run import Window
 from crypto_assets.assets.candle_checks import (
@@ -33,7 +35,7 @@ FRESH = "fresh"
 _SAMPLE = 20
 
 
-def _plain(value):
+def _plain(value: object) -> object:
     """A value as JSON can hold it: times as ISO text, exact decimals as their digits."""
     if hasattr(value, "isoformat"):
         return value.isoformat()
@@ -41,10 +43,13 @@ def _plain(value):
 
 
 def _result(
-    name: str, rows: list, columns: Sequence[str], severity=dg.AssetCheckSeverity.ERROR
+    name: str,
+    rows: list[Any],
+    columns: Sequence[str],
+    severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR,
 ) -> dg.AssetCheckResult:
     """A check result: passed when ``rows`` (the offenders) is empty; examples in the metadata."""
-    examples = [{c: _plain(v) for c, v in zip(columns, row)} for row in rows[:_SAMPLE]]
+    examples = [{c: _plain(v) for c, v in zip(columns, row, strict=True)} for row in rows[:_SAMPLE]]
     return dg.AssetCheckResult(
         check_name=name,
         passed=not rows,
@@ -53,7 +58,7 @@ def _result(
     )
 
 
-def _offenders(cur, windows: Sequence[Window], query: str) -> list:
+def _offenders(cur: cursor, windows: Sequence[Window], query: str) -> list[Any]:
     """Run ``query`` (which joins the VALUES table ``w(symbol, lo, hi)``) over the windows."""
     if not windows:
         return []
@@ -62,7 +67,7 @@ def _offenders(cur, windows: Sequence[Window], query: str) -> list:
     return cur.fetchall()
 
 
-def check_incomplete(cur, table: str, windows: Sequence[Window]) -> dg.AssetCheckResult:
+def check_incomplete(cur: cursor, table: str, windows: Sequence[Window]) -> dg.AssetCheckResult:
     """Buckets with a finer candle missing (a warning: exchange outages are never filled)."""
     rows = _offenders(
         cur,
@@ -79,11 +84,14 @@ def check_incomplete(cur, table: str, windows: Sequence[Window]) -> dg.AssetChec
 
 
 # market_metrics_daily rows (alias t) whose day lies in a window w
-_DAY_IN_W = "t.symbol = w.symbol AND t.day >= (w.lo AT TIME ZONE 'UTC')::date AND t.day < (w.hi AT TIME ZONE 'UTC')::date"
+_DAY_IN_W = (
+    "t.symbol = w.symbol AND t.day >= (w.lo AT TIME ZONE 'UTC')::date AND t.day < "
+    "(w.hi AT TIME ZONE 'UTC')::date"
+)
 _SUMS = "sum(volume) AS volume, sum(quote_volume) AS quote_volume, sum(trade_count) AS trade_count"
 
 
-def check_hours_match_source(cur, windows: Sequence[Window]) -> dg.AssetCheckResult:
+def check_hours_match_source(cur: cursor, windows: Sequence[Window]) -> dg.AssetCheckResult:
     """Per day, candles_1h sums equal the closed 1m candles' (and 15m in hours built from 15m), exactly."""
     rows = _offenders(
         cur,
@@ -93,9 +101,11 @@ def check_hours_match_source(cur, windows: Sequence[Window]) -> dg.AssetCheckRes
             JOIN w ON t.symbol = w.symbol AND t.open_time >= w.lo AND t.open_time < w.hi GROUP BY 1, 2
         ), s AS (
             SELECT symbol, day, {_SUMS} FROM (
-                SELECT m.symbol, date_bin('1 day', m.open_time, {ORIGIN}) AS day, m.volume, m.quote_volume, m.trade_count
+                SELECT m.symbol, date_bin('1 day', m.open_time, {ORIGIN}) AS day,
+                    m.volume, m.quote_volume, m.trade_count
                 FROM candles_1m m JOIN w ON m.symbol = w.symbol AND m.open_time >= w.lo AND m.open_time < w.hi
-                LEFT JOIN candles_1h t ON t.symbol = m.symbol AND t.open_time = date_bin('1 hour', m.open_time, {ORIGIN})
+                LEFT JOIN candles_1h t ON t.symbol = m.symbol
+                    AND t.open_time = date_bin('1 hour', m.open_time, {ORIGIN})
                 WHERE m.is_closed AND t.source_interval IS DISTINCT FROM '15m'
                 UNION ALL
                 SELECT q.symbol, date_bin('1 day', q.open_time, {ORIGIN}), q.volume, q.quote_volume, q.trade_count
@@ -123,7 +133,7 @@ def check_hours_match_source(cur, windows: Sequence[Window]) -> dg.AssetCheckRes
     return _result(MATCHES_SOURCE, rows, columns)
 
 
-def check_days_match_hours(cur, windows: Sequence[Window]) -> dg.AssetCheckResult:
+def check_days_match_hours(cur: cursor, windows: Sequence[Window]) -> dg.AssetCheckResult:
     """Each candles_1d row equals the sums of its day's candles_1h rows, exactly."""
     rows = _offenders(
         cur,
@@ -137,7 +147,8 @@ def check_days_match_hours(cur, windows: Sequence[Window]) -> dg.AssetCheckResul
         )
         SELECT symbol, day, d.volume::text, h.volume::text, d.quote_volume::text, h.quote_volume::text, d.n, h.n
         FROM d FULL JOIN h USING (symbol, day)
-        WHERE (d.volume, d.quote_volume, d.trade_count, d.n) IS DISTINCT FROM (h.volume, h.quote_volume, h.trade_count, h.n)
+        WHERE (d.volume, d.quote_volume, d.trade_count, d.n)
+            IS DISTINCT FROM (h.volume, h.quote_volume, h.trade_count, h.n)
         ORDER BY 1, 2""",
     )
     columns = (
@@ -153,7 +164,7 @@ def check_days_match_hours(cur, windows: Sequence[Window]) -> dg.AssetCheckResul
     return _result(MATCHES_SOURCE, rows, columns)
 
 
-def check_metrics_invariants(cur, windows: Sequence[Window]) -> dg.AssetCheckResult:
+def check_metrics_invariants(cur: cursor, windows: Sequence[Window]) -> dg.AssetCheckResult:
     """Volatility and range are >= 0, minutes observed within 0..1440, volumes >= 0."""
     rows = _offenders(
         cur,
@@ -170,7 +181,7 @@ def check_metrics_invariants(cur, windows: Sequence[Window]) -> dg.AssetCheckRes
     )
 
 
-def check_metrics_match_days(cur, windows: Sequence[Window]) -> dg.AssetCheckResult:
+def check_metrics_match_days(cur: cursor, windows: Sequence[Window]) -> dg.AssetCheckResult:
     """Each day with a candles_1d row has a metrics row with the same volumes and trade count."""
     rows = _offenders(
         cur,
@@ -182,7 +193,8 @@ def check_metrics_match_days(cur, windows: Sequence[Window]) -> dg.AssetCheckRes
             SELECT t.symbol, t.day, t.volume, t.quote_volume, t.trade_count
             FROM market_metrics_daily t JOIN w ON {_DAY_IN_W}
         )
-        SELECT symbol, day, m.volume::text, d.volume::text, m.trade_count, d.trade_count FROM m FULL JOIN d USING (symbol, day)
+        SELECT symbol, day, m.volume::text, d.volume::text, m.trade_count, d.trade_count
+            FROM m FULL JOIN d USING (symbol, day)
         WHERE (m.volume, m.quote_volume, m.trade_count) IS DISTINCT FROM (d.volume, d.quote_volume, d.trade_count)
         ORDER BY 1, 2""",
     )
@@ -193,7 +205,7 @@ def check_metrics_match_days(cur, windows: Sequence[Window]) -> dg.AssetCheckRes
     )
 
 
-def check_downsampled_invariants(cur, windows: Sequence[Window]) -> dg.AssetCheckResult:
+def check_downsampled_invariants(cur: cursor, windows: Sequence[Window]) -> dg.AssetCheckResult:
     """min <= median <= max, min <= avg <= max, at least one sample per bucket."""
     rows = _offenders(
         cur,
@@ -218,7 +230,7 @@ def check_downsampled_invariants(cur, windows: Sequence[Window]) -> dg.AssetChec
 
 
 def check_downsampled_match_samples(
-    cur, windows: Sequence[Window], widths_s: Sequence[int]
+    cur: cursor, windows: Sequence[Window], widths_s: Sequence[int]
 ) -> dg.AssetCheckResult:
     """For every window width, the buckets' sample counts add up to the samples of the day."""
     rows = _offenders(
@@ -226,11 +238,13 @@ def check_downsampled_match_samples(
         windows,
         f""", s AS (
             SELECT p.symbol, date_bin('1 day', p.sampled_at, {ORIGIN}) AS day, count(*) AS n
-            FROM price_samples p JOIN w ON p.symbol = w.symbol AND p.sampled_at >= w.lo AND p.sampled_at < w.hi GROUP BY 1, 2
+            FROM price_samples p JOIN w ON p.symbol = w.symbol
+                AND p.sampled_at >= w.lo AND p.sampled_at < w.hi GROUP BY 1, 2
         ), widths AS (SELECT unnest(ARRAY[{", ".join(f"interval '{s} seconds'" for s in widths_s)}]) AS width
         ), expected AS (SELECT s.*, widths.width FROM s CROSS JOIN widths
         ), d AS (
-            SELECT t.symbol, date_bin('1 day', t.bucket_start, {ORIGIN}) AS day, t.bucket_width AS width, sum(t.sample_count) AS n
+            SELECT t.symbol, date_bin('1 day', t.bucket_start, {ORIGIN}) AS day,
+                t.bucket_width AS width, sum(t.sample_count) AS n
             FROM price_downsampled t JOIN w ON t.symbol = w.symbol AND t.bucket_start >= w.lo AND t.bucket_start < w.hi
             GROUP BY 1, 2, 3
         )
@@ -245,8 +259,13 @@ def check_downsampled_match_samples(
 
 
 def stale_symbols(
-    cur, table: str, time_sql: str, symbols: Sequence[str], max_age: timedelta, now: datetime
-) -> list:
+    cur: cursor,
+    table: str,
+    time_sql: str,
+    symbols: Sequence[str],
+    max_age: timedelta,
+    now: datetime,
+) -> list[Any]:
     """Configured symbols whose newest row in ``table`` is older than ``max_age`` (or absent).
 
     ``time_sql`` is the row's time as a timestamptz expression over alias ``t``.
@@ -268,14 +287,15 @@ def build_freshness_check(
 ) -> dg.AssetChecksDefinition:
     """An hourly check that every configured symbol has a row newer than ``max_age`` in the asset's table."""
     table = asset_key.to_user_string()
+    hourly: dg.AutomationCondition[dg.AssetKey | dg.AssetCheckKey] = (
+        dg.AutomationCondition.cron_tick_passed("0 * * * *")
+    )
 
     @dg.asset_check(
         asset=asset_key,
         name=FRESH,
         description=f"Every configured symbol has a {table} row newer than {max_age} (a warning).",
-        automation_condition=dg.AutomationCondition.cron_tick_passed(
-            "0 * * * *"
-        ).since_last_handled(),
+        automation_condition=hourly.since_last_handled(),
     )
     def fresh(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse.transaction() as conn, conn.cursor() as cur:

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import dagster as dg
 
@@ -52,7 +53,7 @@ def previous_and_same_day() -> dg.MultiPartitionMapping:
     )
 
 
-def follow_upstream() -> dg.AutomationCondition:
+def follow_upstream() -> dg.AutomationCondition[Any]:
     """Run a partition that some upstream data can build: when it is missing (and its last run did
     not fail), or when a partition it reads changed since it was last requested or built.
 

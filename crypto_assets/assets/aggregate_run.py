@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import dagster as dg
+from psycopg2.extensions import cursor
 
 from crypto_assets.assets.partition_results import empty_stats, table_stats
 from crypto_assets.assets.partitions import day_ranges_by_symbol, day_start
@@ -38,12 +40,12 @@ def partition_windows(partition_keys: Iterable[str]) -> list[Window]:
 
 def aggregate_partition_metadata(
     context: dg.AssetExecutionContext,
-    cur,
+    cur: cursor,
     table: str,
     time_column: str,
     windows: list[Window],
     extra: dict[str, str] | None = None,
-) -> dict[str, dict]:
+) -> dict[str, dict[str, Any]]:
     """Each partition of the run: its own rows and first/last time in ``table`` (0 rows included)."""
     stats = table_stats(cur, table, time_column, [w.ms for w in windows], extra)
     return {key: stats.get(key, empty_stats(list(extra or {}))) for key in context.partition_keys}

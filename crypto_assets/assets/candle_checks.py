@@ -8,8 +8,10 @@ warning: it is reported and no candle is invented.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import dagster as dg
+from psycopg2.extensions import cursor
 
 from crypto_assets.warehouse.candles import ms_to_pg
 
@@ -22,7 +24,7 @@ GAPS = "gaps_reported"
 _SAMPLE = 20
 
 
-def windows_clause(windows: Sequence[Window]) -> tuple[str, list]:
+def windows_clause(windows: Sequence[Window]) -> tuple[str, list[Any]]:
     """A WITH clause ``w(symbol, lo, hi)`` holding the windows, and its parameters."""
     values = ", ".join("(%s, %s::timestamptz, %s::timestamptz)" for _ in windows)
     params = [v for symbol, lo, hi in windows for v in (symbol, ms_to_pg(lo), ms_to_pg(hi))]
@@ -30,8 +32,8 @@ def windows_clause(windows: Sequence[Window]) -> tuple[str, list]:
 
 
 def _rows_in_windows(
-    cur, table: str, windows: Sequence[Window], select: str, rest: str
-) -> list[tuple]:
+    cur: cursor, table: str, windows: Sequence[Window], select: str, rest: str
+) -> list[tuple[Any, ...]]:
     """``SELECT {select} FROM table t`` joined to the windows, then ``rest`` (WHERE/GROUP/ORDER)."""
     if not windows:
         return []
@@ -44,7 +46,9 @@ def _rows_in_windows(
     return cur.fetchall()
 
 
-def check_on_grid(cur, table: str, windows: Sequence[Window], step_ms: int) -> dg.AssetCheckResult:
+def check_on_grid(
+    cur: cursor, table: str, windows: Sequence[Window], step_ms: int
+) -> dg.AssetCheckResult:
     """Every candle opens on the interval grid and closes 1 ms before the next one opens.
 
     Binance's closed candles do; one that does not is a cut-short or shifted candle (an exchange
@@ -100,7 +104,9 @@ def check_day_counts(
     )
 
 
-def check_ohlc_invariants(cur, table: str, windows: Sequence[Window]) -> dg.AssetCheckResult:
+def check_ohlc_invariants(
+    cur: cursor, table: str, windows: Sequence[Window]
+) -> dg.AssetCheckResult:
     """low <= open, close <= high; low <= high; volumes and trade counts >= 0."""
     rows = _rows_in_windows(
         cur,

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
+from typing import Any
 
 import dagster as dg
+from psycopg2.extensions import cursor
 
 from crypto_assets.assets.candle_checks import (
     check_day_counts,
@@ -71,15 +73,15 @@ def stored_windows(results: Sequence[IngestStats]) -> list[tuple[str, int, int]]
 
 
 def partition_metadata(
-    cur,
+    cur: cursor,
     table: str,
     results: Sequence[IngestStats],
     step_ms: int,
     extra: Mapping[str, str] | None = None,
-) -> tuple[dict[str, dict], dict[str, tuple[int, int]]]:
+) -> tuple[dict[str, dict[str, Any]], dict[str, tuple[int, int]]]:
     """Per partition key: its metadata, and (candles expected, candles missing) for ``day_counts``."""
     stored = table_stats(cur, table, "open_time", stored_windows(results), extra)
-    metadata: dict[str, dict] = {}
+    metadata: dict[str, dict[str, Any]] = {}
     reported: dict[str, tuple[int, int]] = {}
     for stats in results:
         sources = source_metadata(stats.symbol, stats.sources)
@@ -98,7 +100,7 @@ def partition_metadata(
     return metadata, reported
 
 
-def _listing(stats: IngestStats, day: date) -> dict:
+def _listing(stats: IngestStats, day: date) -> dict[str, Any]:
     """On days up to the symbol's first candle: when it was listed (nothing was expected before)."""
     if stats.listed_from_ms is None or ms_to_datetime(stats.listed_from_ms).date() < day:
         return {}
@@ -106,7 +108,7 @@ def _listing(stats: IngestStats, day: date) -> dict:
 
 
 def candle_checks(
-    cur,
+    cur: cursor,
     table: str,
     results: Sequence[IngestStats],
     step_ms: int,

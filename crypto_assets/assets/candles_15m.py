@@ -1,9 +1,13 @@
 """Asset ``candles_15m``: Binance's closed 15-minute candles, one partition per UTC day and symbol."""
 
+from collections.abc import Iterator
+from typing import Any
+
 import dagster as dg
 
 from crypto_assets.assets.candle_checks import candle_check_specs
 from crypto_assets.assets.candle_run import (
+    DayRanges,
     candle_checks,
     log_gaps,
     partition_metadata,
@@ -38,7 +42,7 @@ def build_candles_15m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefin
     )
     def candles_15m(
         context: dg.AssetExecutionContext, binance: BinanceResource, warehouse: WarehouseResource
-    ):
+    ) -> Iterator[dg.MaterializeResult[None] | dg.AssetMaterialization]:
         """Closed 15-minute candles from Binance's archive files and REST klines, exact to the digit
         (``kline_source.py`` says which days come from where; each partition's metadata too).
 
@@ -52,11 +56,11 @@ def build_candles_15m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefin
         """
         ranges = day_ranges_by_symbol(context.partition_keys)
         step = interval_ms(INTERVAL)
-        metadata: dict[str, dict] = {}
+        metadata: dict[str, dict[str, Any]] = {}
         reported: dict[str, tuple[int, int]] = {}
         results: list[IngestStats] = []
 
-        def write_symbol(symbol, days):
+        def write_symbol(symbol: str, days: DayRanges) -> None:
             with warehouse.transaction() as conn, conn.cursor() as cur:
                 written = ingest_day_ranges(
                     source, cur, TABLE, INTERVAL, {symbol: days}, progress=progress.advance

@@ -1,11 +1,14 @@
 """Asset ``candles_1m``: the stream collector's 1-minute candles, made complete from REST per UTC day and symbol."""
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import dagster as dg
 
 from crypto_assets.assets import candles_1m_repair as repair
 from crypto_assets.assets.candle_run import (
+    DayRanges,
     candle_checks,
     log_gaps,
     partition_metadata,
@@ -58,7 +61,7 @@ def build_candles_1m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
     )
     def candles_1m(
         context: dg.AssetExecutionContext, binance: BinanceResource, warehouse: WarehouseResource
-    ):
+    ) -> Iterator[dg.MaterializeResult[None] | dg.AssetMaterialization]:
         """One-minute candles: written live by the stream collector (`crypto stream`), made
         complete here from Binance's archive files and REST klines for each (day, symbol)
         (``kline_source.py`` says which days come from where; each partition's metadata too).
@@ -77,13 +80,13 @@ def build_candles_1m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
         """
         ranges = day_ranges_by_symbol(context.partition_keys)
         step = interval_ms(INTERVAL)
-        metadata: dict[str, dict] = {}
+        metadata: dict[str, dict[str, Any]] = {}
         reported: dict[str, tuple[int, int]] = {}
         results: list[IngestStats] = []
         comparisons: list[repair.Comparison] = []
         missing_after: list[str] = []
 
-        def write_symbol(symbol, days):
+        def write_symbol(symbol: str, days: DayRanges) -> None:
             with warehouse.transaction() as conn, conn.cursor() as cur:
                 lock_symbols(cur, TABLE, [symbol])
                 direct = repair.empty_past_days(

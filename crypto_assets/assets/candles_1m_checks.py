@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import dagster as dg
+from psycopg2.extensions import cursor
 
 from crypto_assets.assets.candle_checks import candle_check_specs
 from crypto_assets.assets.candles_1m_repair import Comparison
@@ -68,7 +70,7 @@ def check_matches_rest(comparison: Comparison) -> dg.AssetCheckResult:
     )
 
 
-def freshness(cur, symbols: Sequence[str], now: datetime) -> tuple[bool, dict]:
+def freshness(cur: cursor, symbols: Sequence[str], now: datetime) -> tuple[bool, dict[str, Any]]:
     """(passed, metadata) of ``fresh_while_streaming`` at ``now``."""
     if not collector_running(cur, COLLECTOR_ALIVE_WITHIN_S):
         return True, {
@@ -77,7 +79,8 @@ def freshness(cur, symbols: Sequence[str], now: datetime) -> tuple[bool, dict]:
         }
     cur.execute(
         "SELECT s.symbol, last.open_time FROM unnest(%s::text[]) AS s(symbol) LEFT JOIN LATERAL"
-        " (SELECT open_time FROM candles_1m c WHERE c.symbol = s.symbol AND c.is_closed ORDER BY open_time DESC LIMIT 1)"
+        " (SELECT open_time FROM candles_1m c WHERE c.symbol = s.symbol AND c.is_closed ORDER "
+        "BY open_time DESC LIMIT 1)"
         " AS last ON true ORDER BY s.symbol",
         (list(symbols),),
     )
@@ -97,7 +100,7 @@ def freshness(cur, symbols: Sequence[str], now: datetime) -> tuple[bool, dict]:
 
 
 def freshness_evaluation(
-    asset_key: dg.AssetKey, cur, symbols: Sequence[str], now: datetime
+    asset_key: dg.AssetKey, cur: cursor, symbols: Sequence[str], now: datetime
 ) -> dg.AssetCheckEvaluation:
     """``fresh_while_streaming`` as an evaluation a sensor can report."""
     passed, metadata = freshness(cur, symbols, now)

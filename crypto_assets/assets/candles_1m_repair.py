@@ -29,16 +29,19 @@ would add every REST candle and change nothing else, so the asset COPYs them str
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from typing import Any
 
+from psycopg2.extensions import cursor
 from psycopg2.extras import execute_values
 
 from crypto_assets.assets.kline_ingest import IngestStats
 from crypto_assets.assets.partitions import day_start
 from crypto_assets.binance.wire import datetime_to_ms
 from crypto_assets.warehouse.candles import CANDLE_COLUMNS, ms_to_pg
+from crypto_assets.warehouse.db import scalar
 
 STAGING = "candles_1m_rest"
 _WINDOWS = "candles_1m_windows"
@@ -82,7 +85,7 @@ def hold_back_unserved(
     return out, held_back
 
 
-def empty_past_days(cur, ranges: dict[str, list[tuple[date, date]]], now_ms: int) -> bool:
+def empty_past_days(cur: cursor, ranges: dict[str, list[tuple[date, date]]], now_ms: int) -> bool:
     """Whether every day of ``ranges`` (per symbol, inclusive) ended an hour before ``now_ms``
     and ``candles_1m`` holds no row in any of them."""
     spans = [
@@ -98,15 +101,16 @@ def empty_past_days(cur, ranges: dict[str, list[tuple[date, date]]], now_ms: int
         return False
     for symbol, lo, hi in spans:
         cur.execute(
-            "SELECT EXISTS (SELECT 1 FROM candles_1m WHERE symbol = %s AND open_time >= %s::timestamptz AND open_time < %s::timestamptz)",
+            "SELECT EXISTS (SELECT 1 FROM candles_1m WHERE symbol = %s AND open_time >= "
+            "%s::timestamptz AND open_time < %s::timestamptz)",
             (symbol, ms_to_pg(lo), ms_to_pg(hi)),
         )
-        if cur.fetchone()[0]:
+        if scalar(cur):
             return False
     return True
 
 
-def create_staging(cur) -> None:
+def create_staging(cur: cursor) -> None:
     """The temporary tables for one transaction (dropped at commit)."""
     cur.execute(
         f"CREATE TEMP TABLE {STAGING} (LIKE candles_1m INCLUDING DEFAULTS) ON COMMIT DROP;"
@@ -114,7 +118,7 @@ def create_staging(cur) -> None:
     )
 
 
-def set_windows(cur, windows: Sequence[Window]) -> None:
+def set_windows(cur: cursor, windows: Sequence[Window]) -> None:
     execute_values(
         cur,
         f"INSERT INTO {_WINDOWS} VALUES %s",
@@ -129,7 +133,7 @@ class Comparison:
     compared: int
     mismatch_count: int
     examples: list[
-        dict
+        dict[str, Any]
     ]  # the first few: symbol, open_time, stream and REST values (None: REST has none)
 
     @staticmethod
@@ -141,17 +145,18 @@ class Comparison:
         )
 
 
-def compare(cur) -> Comparison:
+def compare(cur: cursor) -> Comparison:
     """How many closed stream rows there are, and which differ from REST (or REST lacks)."""
     cur.execute(
         f"SELECT count(*) FROM candles_1m t {_IN_WINDOW} WHERE t.source = 'stream' AND t.is_closed"
     )
-    compared = cur.fetchone()[0]
+    compared = scalar(cur)
     cur.execute(
         f"SELECT t.symbol, t.open_time, {_tuple('t')}::text,"
         f" CASE WHEN r.symbol IS NULL THEN NULL ELSE {_tuple('r')}::text END, count(*) OVER ()"
         f" FROM candles_1m t {_IN_WINDOW} LEFT JOIN {STAGING} r ON r.symbol = t.symbol AND r.open_time = t.open_time"
-        f" WHERE t.source = 'stream' AND t.is_closed AND (r.symbol IS NULL OR {_tuple('t')} IS DISTINCT FROM {_tuple('r')})"
+        f" WHERE t.source = 'stream' AND t.is_closed AND (r.symbol IS NULL OR {_tuple('t')} IS "
+        f"DISTINCT FROM {_tuple('r')})"
         f" ORDER BY t.symbol, t.open_time LIMIT {_SAMPLE}"
     )
     rows = cur.fetchall()
@@ -176,14 +181,14 @@ class MergeCounts:
     into_empty_windows: bool = False
 
 
-def copied(results) -> MergeCounts:
+def copied(results: Iterable[IngestStats]) -> MergeCounts:
     """The counts of REST's candles COPYed straight into empty windows (``IngestStats`` results)."""
     return MergeCounts(
         filled=sum(stats.rows for stats in results), replaced=0, removed=0, into_empty_windows=True
     )
 
 
-def merge(cur) -> MergeCounts:
+def merge(cur: cursor) -> MergeCounts:
     """Make the windows equal REST's candles (see the module docstring).
 
     Takes the per-symbol lock a straight COPY holds (``delete_window``'s), in symbol order, so a
@@ -194,22 +199,24 @@ def merge(cur) -> MergeCounts:
         f" (SELECT DISTINCT symbol FROM {_WINDOWS} ORDER BY symbol) s"
     )
     cur.execute(f"SELECT EXISTS (SELECT 1 FROM candles_1m t {_IN_WINDOW})")
-    empty = not cur.fetchone()[0]
+    empty = not scalar(cur)
     removed = 0
     if not empty:  # rows REST does not have can only be there when something is
         cur.execute(
-            f"DELETE FROM candles_1m t USING {_WINDOWS} w WHERE t.symbol = w.symbol AND t.open_time >= w.lo AND t.open_time < w.hi"
+            f"DELETE FROM candles_1m t USING {_WINDOWS} w WHERE t.symbol = w.symbol AND "
+            "t.open_time >= w.lo AND t.open_time < w.hi"
             f" AND NOT EXISTS (SELECT 1 FROM {STAGING} r WHERE r.symbol = t.symbol AND r.open_time = t.open_time)"
         )
         removed = cur.rowcount
     updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in _COLUMNS[2:])
     cur.execute(
-        f"WITH written AS (INSERT INTO candles_1m AS t ({', '.join(_COLUMNS)}) SELECT {', '.join(_COLUMNS)} FROM {STAGING}"
+        f"WITH written AS (INSERT INTO candles_1m AS t ({', '.join(_COLUMNS)}) SELECT "
+        f"{', '.join(_COLUMNS)} FROM {STAGING}"
         f" ON CONFLICT (symbol, open_time) DO UPDATE SET {updates}"
         f" WHERE NOT t.is_closed OR {_tuple('t')} IS DISTINCT FROM {_tuple('EXCLUDED')}"
         " RETURNING xmax = 0 AS added) SELECT count(*) FILTER (WHERE added), count(*) FROM written"
     )
-    filled, written = cur.fetchone()
+    ((filled, written),) = cur.fetchall()
     return MergeCounts(
         filled=filled,
         replaced=written - filled,
@@ -218,7 +225,7 @@ def merge(cur) -> MergeCounts:
     )
 
 
-def missing_after(cur) -> list[str]:
+def missing_after(cur: cursor) -> list[str]:
     """REST candles not present and closed in the table after the merge ('SYMBOL 2025-01-01T00:00')."""
     cur.execute(
         f"SELECT r.symbol, r.open_time FROM {STAGING} r WHERE NOT EXISTS (SELECT 1 FROM candles_1m t"

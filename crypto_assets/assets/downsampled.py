@@ -1,5 +1,7 @@
 """Asset ``price_downsampled``: the raw price series averaged per window width from the config."""
 
+from collections.abc import Iterator
+
 import dagster as dg
 
 from crypto_assets.assets.aggregate_checks import (
@@ -51,7 +53,9 @@ def build_price_downsampled(
         kinds={"postgres"},
         metadata={"window_widths": ", ".join(settings.downsample_windows)},
     )
-    def price_downsampled(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    def price_downsampled(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    ) -> Iterator[dg.MaterializeResult[None] | dg.AssetMaterialization]:
         """Average, median, min, max and sample count of the raw prices per window width.
 
         Widths come from config key ``downsample_windows`` (default 1m and 5m); buckets are

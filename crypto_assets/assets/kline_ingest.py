@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from psycopg2.extensions import cursor
+
 from crypto_assets.assets.kline_source import DaySource, KlineSource
 from crypto_assets.assets.partitions import day_start
 from crypto_assets.binance.wire import DAY_MS, datetime_to_ms, interval_ms, ms_to_datetime
@@ -81,7 +83,7 @@ def _clip(start: int, count: int, step_ms: int, lo: int, hi: int) -> tuple[int, 
 
 def ingest_klines(
     client: KlineSource,
-    cur,
+    cur: cursor,
     table: str,
     symbol: str,
     interval: str,
@@ -134,7 +136,7 @@ def ingest_klines(
 
 def ingest_day_ranges(
     client: KlineSource,
-    cur,
+    cur: cursor,
     table: str,
     interval: str,
     ranges: dict[str, list[tuple[date, date]]],

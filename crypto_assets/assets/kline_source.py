@@ -26,6 +26,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from itertools import islice
+from typing import Any
 
 import polars as pl
 
@@ -87,7 +88,7 @@ class KlineSource:
 
     def __init__(
         self, rest: BinanceRestClient, archive: BinanceArchiveClient | None = None, log=None
-    ):
+    ) -> None:
         self.rest = rest
         self.archive = archive
         self._log = log
@@ -137,7 +138,7 @@ class KlineSource:
             if self.archive
             else None
         )
-        fetches: dict[_Step, Future] = {}
+        fetches: dict[_Step, Future[Any]] = {}
         try:
             while queue:
                 step = queue.popleft()
@@ -191,9 +192,9 @@ class KlineSource:
     def _prefetch(
         self,
         pool: ThreadPoolExecutor,
-        fetches: dict[_Step, Future],
+        fetches: dict[_Step, Future[Any]],
         step: _Step,
-        queue: deque,
+        queue: deque[Any],
         symbol: str,
     ) -> None:
         """Start loading ``step``'s file and the next ones (``concurrency`` files in all)."""
@@ -213,7 +214,7 @@ class KlineSource:
             .to_list()
         )
         days = []
-        for day_start, lo, hi in zip(day_starts, bounds, bounds[1:]):
+        for day_start, lo, hi in zip(day_starts, bounds, bounds[1:], strict=False):
             rows = frame.slice(lo, hi - lo)
             days.append(
                 DayKlines(
@@ -227,7 +228,7 @@ class KlineSource:
         return days
 
     def _use(
-        self, fetch: Future, step: _Step, symbol: str, now_ms: int
+        self, fetch: Future[Any], step: _Step, symbol: str, now_ms: int
     ) -> tuple[list[DayKlines] | None, str | None]:
         """(the file's days, None), or (None, where its days come from instead) after logging why."""
         file = step.file
@@ -377,9 +378,9 @@ class DaySource:
     file: str | None = None
 
 
-def source_metadata(symbol: str, sources: dict[int, DaySource]) -> dict[str, dict]:
+def source_metadata(symbol: str, sources: dict[int, DaySource]) -> dict[str, dict[str, Any]]:
     """Per partition key ('2024-01-05|BTCUSDT'): its rows by source and the archive file used."""
-    out: dict[str, dict] = {}
+    out: dict[str, dict[str, Any]] = {}
     for start_ms, day in sources.items():
         key = str(partition_key(_utc_day(start_ms), symbol))
         metadata = {

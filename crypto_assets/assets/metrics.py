@@ -1,5 +1,7 @@
 """Asset ``market_metrics_daily``: per symbol and UTC day, returns, realized volatility, range, volumes."""
 
+from collections.abc import Iterator
+
 import dagster as dg
 
 from crypto_assets.assets.aggregate_checks import (
@@ -37,7 +39,9 @@ def build_market_metrics_daily(partitions_def: dg.PartitionsDefinition) -> dg.As
         group_name="aggregates",
         kinds={"postgres"},
     )
-    def market_metrics_daily(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    def market_metrics_daily(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    ) -> Iterator[dg.MaterializeResult[None] | dg.AssetMaterialization]:
         """Daily market metrics per symbol, one row per UTC day that has a ``candles_1d`` row.
 
         - ``simple_return`` = close / previous_close - 1 and ``log_return`` = ln(close /

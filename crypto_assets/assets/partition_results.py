@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime
+from typing import Any
 
 import dagster as dg
+from psycopg2.extensions import cursor
 
 from crypto_assets.assets.candle_checks import windows_clause
 from crypto_assets.assets.partition_metadata import add_partition_metadata
@@ -23,12 +25,12 @@ Window = tuple[str, int, int]  # symbol, start ms, end ms (exclusive)
 
 
 def table_stats(
-    cur,
+    cur: cursor,
     table: str,
     time_column: str,
     windows: Sequence[Window],
     extra: Mapping[str, str] | None = None,
-) -> dict[str, dict]:
+) -> dict[str, dict[str, Any]]:
     """Per partition key inside the windows: rows, first and last time in ``table`` (UTC days).
 
     ``extra`` adds named SQL aggregates (e.g. ``{"rows_from_stream": "count(*) FILTER (WHERE
@@ -56,7 +58,7 @@ def table_stats(
             "rows": rows,
             "first_time": _iso(first),
             "last_time": _iso(last),
-            **dict(zip(extra, more)),
+            **dict(zip(extra, more, strict=True)),
         }
     return stats
 
@@ -65,17 +67,17 @@ def _iso(value: datetime | date) -> str:
     return value.isoformat()
 
 
-def empty_stats(extra_keys: Sequence[str] = ()) -> dict:
+def empty_stats(extra_keys: Sequence[str] = ()) -> dict[str, Any]:
     """What a partition with no rows reports."""
     return {"rows": 0, "first_time": "none", "last_time": "none", **dict.fromkeys(extra_keys, 0)}
 
 
 def finish(
     context: dg.AssetExecutionContext,
-    metadata: Mapping[str, dict],
+    metadata: Mapping[str, dict[str, Any]],
     failures: Mapping[str, str],
     check_results: Sequence[dg.AssetCheckResult] = (),
-) -> Iterator:
+) -> Iterator[dg.MaterializeResult[None] | dg.AssetMaterialization]:
     """Record each partition with its own metadata; fail only the partitions of failed symbols.
 
     ``metadata`` holds the succeeded partitions (key -> metadata), ``failures`` symbol -> reason.

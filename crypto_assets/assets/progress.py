@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from datetime import date
+
+import dagster as dg
 
 
 class ProgressLog:
@@ -15,7 +18,13 @@ class ProgressLog:
     kline source's files and bytes fetched so far.
     """
 
-    def __init__(self, log, total: int, unit: str, detail: Callable[[], str] | None = None):
+    def __init__(
+        self,
+        log: logging.Logger | dg.DagsterLogManager,
+        total: int,
+        unit: str,
+        detail: Callable[[], str] | None = None,
+    ) -> None:
         self._log = log
         self._total = max(total, 1)
         self._unit = unit

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import dagster as dg
 
@@ -81,7 +82,7 @@ class CatchUpPlan:
     retries_resolved: list[Partition] = field(default_factory=list)
 
     @property
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         """For the sensor's cursor: counts, and each waiting retry with its attempts and time."""
         return {
             "missing": len(self.missing),

@@ -17,6 +17,7 @@ import dagster as dg
 from dagster._core.events import AssetWipedData, DagsterEvent, DagsterEventType
 from dagster._core.instance.utils import RUNLESS_JOB_NAME, RUNLESS_RUN_ID
 from dagster._core.storage.event_log.schema import AssetEventTagsTable, SqlEventLogStorageTable
+from dagster._core.storage.event_log.sql_event_log import SqlEventLogStorage
 
 _FORGOTTEN_EVENTS = [
     DagsterEventType.ASSET_MATERIALIZATION.value,
@@ -36,6 +37,8 @@ def forget_partitions(
     storage = instance.event_log_storage
     table = SqlEventLogStorageTable
     deleted = 0
+    if not isinstance(storage, SqlEventLogStorage):
+        raise TypeError(f"forget_partitions needs a SQL event log, not {type(storage).__name__}")
     with storage.index_connection() as conn:
         for start in range(0, len(keys), _BATCH):
             events = (

@@ -16,8 +16,10 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import dagster as dg
+from psycopg2.extensions import cursor
 
 from crypto_assets.assets.partitions import day_start, partition_key
 from crypto_assets.resources import WarehouseResource
@@ -46,18 +48,23 @@ class DaySamples:
         return str(partition_key(self.day, self.symbol))
 
     @property
-    def state(self) -> list:
+    def state(self) -> list[int | str]:
         return [self.rows, self.last.isoformat()]
 
 
-def count_samples(cur, symbols: Sequence[str], since: date, today: date) -> list[DaySamples]:
+def count_samples(
+    cur: cursor, symbols: Sequence[str], since: date, today: date
+) -> list[DaySamples]:
     """Rows and newest sample per (symbol, day) from ``since`` through ``today``."""
     cur.execute(_COUNT, (list(symbols), day_start(since)))
     return [DaySamples(s, d, n, last) for s, d, n, last in cur.fetchall() if d <= today]
 
 
 def due_reports(
-    found: Sequence[DaySamples], seen: dict[str, list], now: datetime, refresh: timedelta = REFRESH
+    found: Sequence[DaySamples],
+    seen: dict[str, list[Any]],
+    now: datetime,
+    refresh: timedelta = REFRESH,
 ) -> list[DaySamples]:
     """The partitions to report now: changed since their last report, and finished, new or due."""
     due = []
@@ -77,10 +84,10 @@ def due_reports(
 def next_cursor(
     found: Sequence[DaySamples],
     reported: Sequence[DaySamples],
-    seen: dict[str, list],
+    seen: dict[str, list[Any]],
     since: date,
     now: datetime,
-) -> dict:
+) -> dict[str, Any]:
     """Remember what was reported; scan from the newest sample's day next time.
 
     Only today's changes are ever held back, and today then holds the newest sample, so nothing

@@ -18,9 +18,11 @@ Aggregates (``price_downsampled``, candles) are kept: they are what remains of o
 from dataclasses import dataclass
 
 import dagster as dg
+from psycopg2.extensions import connection
 
 from crypto_assets.resources import WarehouseResource
 from crypto_assets.settings import Settings
+from crypto_assets.warehouse.db import scalar
 from crypto_assets.warehouse.schema import HYPERTABLES, has_timescaledb
 
 COMMUNITY, APACHE, PLAIN = "timescaledb-community", "timescaledb-apache", "postgresql"
@@ -36,17 +38,17 @@ class StorageCare:
     chunks_dropped: int = 0
 
 
-def server_kind(conn) -> str:
+def server_kind(conn: connection) -> str:
     """COMMUNITY, APACHE or PLAIN: which storage features this database offers."""
     if not has_timescaledb(conn):
         return PLAIN
     with conn.cursor() as cur:
         cur.execute("SELECT current_setting('timescaledb.license', true)")
-        licence = cur.fetchone()[0]
+        licence = scalar(cur)
     return COMMUNITY if licence == "timescale" else APACHE
 
 
-def care_for_storage(conn, settings: Settings) -> StorageCare:
+def care_for_storage(conn: connection, settings: Settings) -> StorageCare:
     """Apply compression/retention the server's way; idempotent, inside the caller's transaction."""
     kind = server_kind(conn)
     keep = f"{settings.price_samples_retention_days} days"
@@ -78,7 +80,7 @@ def care_for_storage(conn, settings: Settings) -> StorageCare:
                 "SELECT count(*) FROM drop_chunks('price_samples', older_than => now() - %s::interval)",
                 (keep,),
             )
-            dropped = cur.fetchone()[0]
+            dropped = scalar(cur)
             return StorageCare(
                 kind,
                 [
@@ -103,7 +105,9 @@ def build_storage_care(settings: Settings) -> tuple[dg.JobDefinition, dg.Schedul
     """The ``storage_care`` job and its daily schedule (02:30 UTC)."""
 
     @dg.op(name="care_for_storage")
-    def care_op(context: dg.OpExecutionContext, warehouse: WarehouseResource) -> dg.Output:
+    def care_op(
+        context: dg.OpExecutionContext, warehouse: WarehouseResource
+    ) -> dg.Output[list[str]]:
         """Compression and retention policies (community licence) or the scheduled fallback."""
         with warehouse.transaction() as conn:
             done = care_for_storage(conn, settings)
@@ -123,7 +127,7 @@ def build_storage_care(settings: Settings) -> tuple[dg.JobDefinition, dg.Schedul
         name="storage_care",
         description="Compression and retention of old data, the way the server allows.",
     )
-    def storage_care():
+    def storage_care() -> None:
         care_op()
 
     schedule = dg.ScheduleDefinition(

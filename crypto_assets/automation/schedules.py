@@ -29,7 +29,7 @@ def build_daily_schedule(
         default_status=dg.DefaultScheduleStatus.RUNNING,
         description=f"Materializes yesterday's {name} partitions for every symbol, after the day closed.",
     )
-    def daily(context: dg.ScheduleEvaluationContext):
+    def daily(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest]:
         yesterday = (context.scheduled_execution_time - timedelta(days=1)).date()
         runs = exact_runs(
             [(yesterday, s) for s in settings.symbols], settings.symbols, max_partitions_per_run

@@ -11,6 +11,7 @@ Dagster, so they are not used to deduplicate).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
@@ -40,7 +41,7 @@ def build_catch_up_sensor(
     *,
     today_refresh: timedelta | None = timedelta(minutes=15),
     minimum_interval_seconds: int = 60,
-    now=lambda: datetime.now(UTC),
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> dg.SensorDefinition:
     """A sensor that keeps ``asset_key`` complete from ``history_start`` to today for every symbol."""
     name = f"{asset_key.to_user_string()}_catch_up"
@@ -62,7 +63,9 @@ def build_catch_up_sensor(
             )
         ),
     )
-    def catch_up(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
+    def catch_up(
+        context: dg.SensorEvaluationContext, warehouse: WarehouseResource
+    ) -> dg.SensorResult | dg.SkipReason:
         tick = now()
         in_flight = run_in_flight(context.instance, name)
         if in_flight:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
+from psycopg2.extensions import cursor
 
 from crypto_assets.assets.candles_1m import REST_NOW_KEY
 from crypto_assets.assets.candles_1m_checks import freshness_evaluation
@@ -31,7 +32,8 @@ SENSOR_NAME = "candles_1m_stream_gaps"
 GRACE = timedelta(seconds=30)
 _COUNT_CLOSED = (
     "SELECT w.symbol, w.day, w.expected - count(c.open_time) FROM"
-    " unnest(%s::text[], %s::date[], %s::timestamptz[], %s::timestamptz[], %s::int[]) AS w(symbol, day, lo, hi, expected)"
+    " unnest(%s::text[], %s::date[], %s::timestamptz[], %s::timestamptz[], %s::int[]) AS "
+    "w(symbol, day, lo, hi, expected)"
     " LEFT JOIN candles_1m c ON c.symbol = w.symbol AND c.open_time >= w.lo AND c.open_time < w.hi AND c.is_closed"
     " GROUP BY w.symbol, w.day, w.expected HAVING w.expected > count(c.open_time)"
 )
@@ -55,7 +57,7 @@ def due_windows(
     return windows
 
 
-def shortfalls(cur, windows: Sequence[Window]) -> dict[tuple[str, date], int]:
+def shortfalls(cur: cursor, windows: Sequence[Window]) -> dict[tuple[str, date], int]:
     """Minutes missing (or not closed) per (symbol, day) window; only windows that miss some."""
     if not windows:
         return {}
@@ -64,7 +66,8 @@ def shortfalls(cur, windows: Sequence[Window]) -> dict[tuple[str, date], int]:
             *[
                 (s, d, ms_to_datetime(lo), ms_to_datetime(hi), (hi - lo) // MINUTE_MS)
                 for s, d, lo, hi in windows
-            ]
+            ],
+            strict=True,
         )
     )
     cur.execute(_COUNT_CLOSED, [list(column) for column in columns])
@@ -78,9 +81,10 @@ def rest_read_at(
     keys = {str(partition_key(day, symbol)): (symbol, day) for symbol, day in partitions}
     found = {}
     for key, record in latest_materializations(instance, asset_key, keys).items():
-        value = record.asset_materialization.metadata.get(REST_NOW_KEY)
-        if value is not None:
-            found[keys[key]] = int(value.value)
+        materialization = record.asset_materialization
+        value = materialization.metadata.get(REST_NOW_KEY) if materialization else None
+        if isinstance(value, dg.IntMetadataValue) and value.value is not None:
+            found[keys[key]] = value.value
     return found
 
 

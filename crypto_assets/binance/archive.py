@@ -44,7 +44,7 @@ _RETRYABLE_STATUS = {500, 502, 503, 504}
 class ArchiveError(Exception):
     """A file of the archive could not be used; ``url`` names it."""
 
-    def __init__(self, url: str, problem: str):
+    def __init__(self, url: str, problem: str) -> None:
         self.url = url
         self.problem = problem
         super().__init__(f"archive file {url}: {problem}")
@@ -61,7 +61,7 @@ class ArchiveFileBad(ArchiveError):
 class ArchiveUnreachable(ArchiveError):
     """The archive host cannot be reached at all (refused, unknown, timing out on connect)."""
 
-    def __init__(self, url: str, problem: str):
+    def __init__(self, url: str, problem: str) -> None:
         super().__init__(url, problem)
         self.host = urlsplit(url).netloc
         self.args = (f"archive host {self.host} is unreachable ({problem})",)
@@ -136,7 +136,7 @@ class BinanceArchiveClient:
         max_retries: int = 2,
         backoff_s: float = 0.2,
         transport: httpx.BaseTransport | None = None,
-    ):
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.concurrency = concurrency
         self.download_timeout_s = download_timeout_s
@@ -159,7 +159,7 @@ class BinanceArchiveClient:
     def __enter__(self) -> BinanceArchiveClient:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def url(self, file: ArchiveFile) -> str:
@@ -191,7 +191,7 @@ class BinanceArchiveClient:
                 status, body = self._get(url)
             except httpx.ConnectError as err:
                 raise ArchiveUnreachable(
-                    url, f"{type(err).__name__}: {err or 'connection refused'}"
+                    url, f"{type(err).__name__}: {str(err) or 'connection refused'}"
                 ) from None
             except httpx.ConnectTimeout:
                 raise ArchiveUnreachable(url, "connection timed out") from None
@@ -305,7 +305,7 @@ def read_frame(verified: VerifiedFile) -> pl.DataFrame:
     if len(frame) and (
         open_times[0] < file.start_ms
         or open_times[-1] >= file.end_ms
-        or (len(frame) > 1 and open_times.diff().min() <= 0)
+        or (open_times.diff().drop_nulls() <= 0).any()
     ):
         raise ArchiveFileBad(url, f"open times out of order or outside {file.label}")
     return frame

@@ -7,6 +7,7 @@ Each one says what failed and what to do, and carries the facts (URL, Binance ``
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 SYMBOL_LIKENESS = 0.8
 """How alike two symbols must be to suggest one for the other (ETHUSDC -> ETHUSDT, not NOPEUSDT -> DOGEUSDT)."""
@@ -19,7 +20,7 @@ class BinanceError(Exception):
 class BinanceAPIError(BinanceError):
     """Binance answered with an error body: ``{"code": -1121, "msg": "Invalid symbol."}``."""
 
-    def __init__(self, code: int, msg: str, *, status: int, url: str):
+    def __init__(self, code: int, msg: str, *, status: int, url: str) -> None:
         self.code = code
         self.msg = msg
         self.status = status
@@ -30,12 +31,14 @@ class BinanceAPIError(BinanceError):
 class GeoBlockedError(BinanceAPIError):
     """The base URL refuses this machine's region (HTTP 451/403 'restricted location')."""
 
-    def __init__(self, code: int, msg: str, *, status: int, url: str):
+    def __init__(self, code: int, msg: str, *, status: int, url: str) -> None:
         super().__init__(code, msg, status=status, url=url)
         self.args = (
-            f"{url} refuses requests from this location (HTTP {status}: {msg}). "
-            "Set BINANCE_API_URL to a host that serves your region, for example "
-            "https://data-api.binance.vision or https://api1.binance.com.",
+            (
+                f"{url} refuses requests from this location (HTTP {status}: {msg}). "
+                "Set BINANCE_API_URL to a host that serves your region, for example "
+                "https://data-api.binance.vision or https://api1.binance.com."
+            ),
         )
 
 
@@ -52,21 +55,26 @@ class IPBannedError(BinanceAPIError):
         url: str,
         retry_after: float,
         budget_left_s: float,
-    ):
+    ) -> None:
         super().__init__(code, msg, status=status, url=url)
         self.retry_after = retry_after
         until = time.strftime("%H:%M:%S", time.gmtime(time.time() + retry_after))
         self.args = (
-            f"Binance banned this IP for {retry_after:.0f} s, until {until} UTC (HTTP 418 from {url}: {msg}); "
-            f"that is past the {max(0.0, budget_left_s):.0f} s left to retry (config key 'rest_retry_seconds'), "
-            "so this fails now and nothing more is sent to Binance before the ban ends",
+            (
+                f"Binance banned this IP for {retry_after:.0f} s, until {until} UTC "
+                f"(HTTP 418 from {url}: {msg}); that is past the {max(0.0, budget_left_s):.0f} s "
+                "left to retry (config key 'rest_retry_seconds'), so this fails now and nothing "
+                "more is sent to Binance before the ban ends"
+            ),
         )
 
 
 class BinanceUnavailableError(BinanceError):
     """Binance could not be reached, or kept failing, for the whole retry budget."""
 
-    def __init__(self, url: str, attempts: int, cause: str, *, seconds: float, budget_s: float):
+    def __init__(
+        self, url: str, attempts: int, cause: str, *, seconds: float, budget_s: float
+    ) -> None:
         self.url = url
         self.attempts = attempts
         super().__init__(
@@ -79,7 +87,7 @@ class BinanceUnavailableError(BinanceError):
 class UnknownSymbolError(BinanceError):
     """Configured symbols that the exchange does not list."""
 
-    def __init__(self, symbols: list[str], url: str, listed: list[str] = ()):
+    def __init__(self, symbols: list[str], url: str, listed: Sequence[str] = ()) -> None:
         from crypto_assets.inputs import closest
 
         self.symbols = symbols
@@ -92,7 +100,7 @@ class UnknownSymbolError(BinanceError):
 class SymbolNotTradingError(BinanceError):
     """Configured symbols that exist but are not in status TRADING."""
 
-    def __init__(self, statuses: dict[str, str]):
+    def __init__(self, statuses: dict[str, str]) -> None:
         self.statuses = statuses
         listed = ", ".join(f"{symbol} is {status}" for symbol, status in statuses.items())
         super().__init__(f"symbol(s) not trading: {listed}; remove them from the config")

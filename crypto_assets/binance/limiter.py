@@ -23,6 +23,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 _INTERVAL_SECONDS = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400}
 # How far the local idea of the exchange's clock may be off before it is measured.
@@ -39,7 +40,7 @@ class WeightLimiter:
         share: float = 0.95,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
-    ):
+    ) -> None:
         self._lock = threading.Lock()
         self._clock = clock
         self._sleep = sleep
@@ -59,7 +60,7 @@ class WeightLimiter:
             self.window_seconds = window_seconds
             self.budget = max(1, math.floor(limit * self.share))
 
-    def configure_from_exchange_info(self, info: dict) -> None:
+    def configure_from_exchange_info(self, info: dict[str, Any]) -> None:
         """Read the REQUEST_WEIGHT rule of an exchangeInfo body."""
         for rule in info.get("rateLimits", []):
             if rule.get("rateLimitType") == "REQUEST_WEIGHT":

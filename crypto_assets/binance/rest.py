@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -73,7 +74,7 @@ class BinanceRestClient:
         backoff_s: float = 0.5,
         transport: httpx.BaseTransport | None = None,
         log: logging.Logger | None = None,
-    ):
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.limiter = limiter or WeightLimiter()
         self.concurrency = concurrency
@@ -100,12 +101,12 @@ class BinanceRestClient:
     def __enter__(self) -> BinanceRestClient:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # -- requests ---------------------------------------------------------------------------
 
-    def get(self, path: str, params: dict | None = None, *, weight: int = 1):
+    def get(self, path: str, params: dict[str, Any] | None = None, *, weight: int = 1) -> Any:
         """GET ``path`` and decode the JSON body, with rate limiting and retries within the budget."""
         url = f"{self.base_url}{path}"
         what = f"GET {path}" + (f" {params['symbol']}" if params and "symbol" in params else "")
@@ -125,7 +126,7 @@ class BinanceRestClient:
                     url,
                     attempt,
                     began,
-                    f"{type(err).__name__}: {err or 'connection failed'}",
+                    f"{type(err).__name__}: {str(err) or 'connection failed'}",
                     self._backoff(attempt),
                 )
                 continue
@@ -170,7 +171,7 @@ class BinanceRestClient:
 
     def _backoff(self, attempt: int) -> float:
         """Seconds to wait after failed attempt ``attempt``: doubling from ``backoff_s``, at most 30 s, jittered."""
-        return min(30.0, self.backoff_s * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+        return min(30.0, self.backoff_s * 2.0 ** (attempt - 1)) * random.uniform(0.5, 1.0)
 
     def _retry(
         self,
@@ -230,7 +231,7 @@ class BinanceRestClient:
                 self._clock_synced = True
         return int(self.limiter.now() * 1000)
 
-    def exchange_info(self, symbols: list[str] | None = None) -> dict:
+    def exchange_info(self, symbols: list[str] | None = None) -> dict[str, Any]:
         """exchangeInfo body (all symbols, or at least the given ones: a list too long for a short
         URL asks for the whole document); configures the limiter."""
         listed = json.dumps(list(symbols), separators=(",", ":")) if symbols else None
@@ -239,7 +240,7 @@ class BinanceRestClient:
             if listed and len(quote(listed)) <= MAX_SYMBOLS_QUERY_CHARS
             else None
         )
-        info = self.get("/api/v3/exchangeInfo", params, weight=EXCHANGE_INFO_WEIGHT)
+        info: dict[str, Any] = self.get("/api/v3/exchangeInfo", params, weight=EXCHANGE_INFO_WEIGHT)
         self.limiter.configure_from_exchange_info(info)
         self._limits_configured = True
         return info

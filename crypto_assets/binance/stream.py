@@ -39,6 +39,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
@@ -76,7 +77,7 @@ _RETRYABLE_4XX = {408, 418, 429}
 class StreamRefusedError(BinanceError):
     """The stream server refuses the connection in a way retrying will not fix."""
 
-    def __init__(self, url: str, status: int, body: str):
+    def __init__(self, url: str, status: int, body: str) -> None:
         self.url, self.status = url, status
         shown = url if len(url) <= 200 else f"{url[:200]}... ({len(url)} characters)"
         super().__init__(
@@ -119,7 +120,7 @@ class _Link:
     streaming: set[
         str
     ]  # symbols whose pushes are accepted: named in the URL, subscribed, or being unsubscribed
-    pending: dict[int, tuple[list[str], asyncio.Future]] = field(default_factory=dict)
+    pending: dict[int, tuple[list[str], asyncio.Future[Any]]] = field(default_factory=dict)
     ready: asyncio.Event = field(
         default_factory=asyncio.Event
     )  # every wanted symbol subscribed (or refused)
@@ -145,7 +146,7 @@ class KlineStream:
         backoff: Backoff | None = None,
         open_timeout_s: float = 10.0,
         log: ThrottledLog | None = None,
-    ):
+    ) -> None:
         self.base_url = base_url
         self.stats = ConnectionStats(connection_id)
         self._wanted: list[str] = []
@@ -196,7 +197,7 @@ class KlineStream:
     async def run(self, stop: asyncio.Event) -> None:
         """Stream until ``stop`` is set (or raise ``StreamRefusedError``)."""
         link: _Link | None = None
-        reading: asyncio.Task | None = None
+        reading: asyncio.Task[None] | None = None
         lost = False
         try:
             while not stop.is_set():
@@ -208,6 +209,7 @@ class KlineStream:
                     if link is None:
                         continue  # stopping, or no symbol left to carry
                     reading = asyncio.ensure_future(self._serve(link, stop))
+                assert reading is not None  # opened with its link, cleared with it
                 if await self._until_rotation(link, reading, stop):
                     link, reading = await self._rotate(link, reading, stop)
                     lost = link is None
@@ -223,7 +225,7 @@ class KlineStream:
                         )
                     link, reading = None, None
         finally:
-            if reading is not None:
+            if link is not None and reading is not None:
                 await link.ws.close()
                 await asyncio.gather(reading, return_exceptions=True)
 
@@ -235,7 +237,7 @@ class KlineStream:
         stopping.cancel()
 
     async def _until_rotation(
-        self, link: _Link, reading: asyncio.Task, stop: asyncio.Event
+        self, link: _Link, reading: asyncio.Task[None], stop: asyncio.Event
     ) -> bool:
         """Wait until ``link`` ends (False) or must be replaced (True)."""
         while not reading.done() and not stop.is_set():
@@ -248,8 +250,8 @@ class KlineStream:
         return False
 
     async def _rotate(
-        self, old: _Link, reading: asyncio.Task, stop: asyncio.Event
-    ) -> tuple[_Link | None, asyncio.Task | None]:
+        self, old: _Link, reading: asyncio.Task[None], stop: asyncio.Event
+    ) -> tuple[_Link | None, asyncio.Task[None] | None]:
         """Open and subscribe a successor while ``old`` is still read, then close ``old``."""
         _log.info(
             "%s: %s: opening a new connection before closing this one",
@@ -384,7 +386,7 @@ class KlineStream:
             await asyncio.sleep(wait)
         self._next_id += 1
         request_id = self._next_id
-        reply: asyncio.Future = asyncio.get_running_loop().create_future()
+        reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         link.pending[request_id] = (symbols, reply)
         link.last_request = time.monotonic()
         try:
@@ -454,7 +456,7 @@ class KlineStream:
                 _log.warning(
                     "%s: cannot connect (%s); retrying in %.1f s",
                     self.stats.connection_id,
-                    err or type(err).__name__,
+                    str(err) or type(err).__name__,
                     delay,
                 )
                 continue

@@ -24,7 +24,9 @@ ATTEMPT_WINDOW_S = 300.0
 class Backoff:
     """Delays before reconnecting: random in [0, min(cap_s, base_s x 2^failures)]."""
 
-    def __init__(self, base_s: float = 0.5, cap_s: float = 30.0, rng: random.Random | None = None):
+    def __init__(
+        self, base_s: float = 0.5, cap_s: float = 30.0, rng: random.Random | None = None
+    ) -> None:
         if not 0 < base_s <= cap_s:
             raise ValueError(
                 f"backoff needs 0 < base_s <= cap_s, got base_s={base_s}, cap_s={cap_s}"
@@ -52,7 +54,7 @@ class ConnectionBudget:
         limit: int = MAX_ATTEMPTS,
         window_s: float = ATTEMPT_WINDOW_S,
         clock: Callable[[], float] = time.monotonic,
-    ):
+    ) -> None:
         self.limit, self.window_s = limit, window_s
         self._clock = clock
         self._attempts: deque[float] = deque()

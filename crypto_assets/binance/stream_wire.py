@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Collection
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeGuard
 from urllib.parse import quote
 
 from crypto_assets.binance.wire import Kline, interval_ms
@@ -33,7 +33,7 @@ class MalformedFrame(ValueError):
     """A stream message that is not a well-formed kline event: ``reason`` names the kind of fault
     (a short fixed text, for counting), the message says exactly what is wrong."""
 
-    def __init__(self, reason: str, detail: str | None = None):
+    def __init__(self, reason: str, detail: str | None = None) -> None:
         self.reason = reason
         super().__init__(detail or reason)
 
@@ -99,7 +99,7 @@ def parse_message(
     with ``symbols``, a kline of any other symbol is malformed too."""
     try:
         message = json.loads(text)
-    except ValueError as err:
+    except json.JSONDecodeError as err:
         raise MalformedFrame("not JSON", f"not JSON ({err.msg} at character {err.pos})") from None
     if not isinstance(message, dict):
         raise MalformedFrame(
@@ -130,7 +130,7 @@ def parse_message(
     return event
 
 
-def _reply(message: dict) -> Reply:
+def _reply(message: dict[str, Any]) -> Reply:
     error = message.get("error")
     if error is None:
         return Reply(message["id"], message.get("result"), None)
@@ -139,7 +139,7 @@ def _reply(message: dict) -> Reply:
     return Reply(message["id"], None, str(error))
 
 
-def _kline_event(payload: dict, interval: str) -> KlineEvent:
+def _kline_event(payload: dict[str, Any], interval: str) -> KlineEvent:
     candle = payload.get("k")
     if not isinstance(candle, dict):
         raise MalformedFrame("no candle", "field 'k' (the candle) is missing or not an object")
@@ -195,5 +195,5 @@ def _kline_event(payload: dict, interval: str) -> KlineEvent:
     return KlineEvent(symbol, event_ms, kline, candle["x"])
 
 
-def _is_int(value) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)

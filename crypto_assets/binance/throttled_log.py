@@ -22,20 +22,20 @@ class ThrottledLog:
         logger: logging.Logger,
         every_s: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
-    ):
+    ) -> None:
         self._logger, self.every_s, self._clock = logger, every_s, clock
         self._last: dict[str, float] = {}
         self._suppressed: dict[str, int] = {}
 
-    def warning(self, reason: str, message: str, *args) -> bool:
+    def warning(self, reason: str, message: str, *args: object) -> bool:
         """Log ``message % args`` at WARNING unless ``reason`` was logged in the last ``every_s``;
         True when it was logged."""
         return self.log(logging.WARNING, reason, message, *args)
 
-    def error(self, reason: str, message: str, *args) -> bool:
+    def error(self, reason: str, message: str, *args: object) -> bool:
         return self.log(logging.ERROR, reason, message, *args)
 
-    def log(self, level: int, reason: str, message: str, *args) -> bool:
+    def log(self, level: int, reason: str, message: str, *args: object) -> bool:
         now = self._clock()
         if now - self._last.get(reason, float("-inf")) < self.every_s:
             self._suppressed[reason] = self._suppressed.get(reason, 0) + 1

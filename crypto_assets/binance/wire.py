@@ -7,7 +7,7 @@ to PostgreSQL's ``numeric`` columns, so every digit Binance sent reads back unch
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 MINUTE_MS = 60_000
 DAY_MS = 86_400_000
@@ -65,7 +65,7 @@ class Kline(NamedTuple):
     taker_buy_quote_volume: str
 
 
-def parse_kline_row(row: list) -> Kline:
+def parse_kline_row(row: list[Any]) -> Kline:
     """A 12-value REST kline row -> Kline (the 12th value, 'ignore', is dropped).
 
     Binance sends the times and the trade count as JSON integers and everything else as decimal

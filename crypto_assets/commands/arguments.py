@@ -16,6 +16,8 @@ from crypto_assets.inputs import InputError, parse_day, parse_port, positive_num
 class Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line, with flags called flags."""
 
+    commands: dict[str, Parser]  # the top-level parser's command parsers, by name
+
     def error(self, message: str):
         if message.startswith("argument -"):
             message = "flag " + message[len("argument ") :]

@@ -78,9 +78,7 @@ def partition_status(settings, database_url: str) -> list[dict]:
     from crypto_assets.warehouse.db import connect
 
     defs = build_definitions(settings)
-    partitions = every_partition(
-        settings.history_start, settings.symbols, datetime.now(UTC).date()
-    )
+    partitions = every_partition(settings.history_start, settings.symbols, datetime.now(UTC).date())
     keys = [key for _, _, key in partitions]
     out = []
     conn = connect(database_url)

@@ -69,7 +69,8 @@ def run(args) -> int:
     if not_configured:
         raise UsageError(
             f"flag --symbols: {', '.join(not_configured)} not in the config's symbols ({', '.join(settings.symbols)})"
-            f"{closest(not_configured[0], settings.symbols, cutoff=SYMBOL_LIKENESS)}; add them to config key 'symbols'{_config_hint(settings)} first"
+            f"{closest(not_configured[0], settings.symbols, cutoff=SYMBOL_LIKENESS)}; add them "
+            f"to config key 'symbols'{_config_hint(settings)} first"
         )
     return _launch(
         args.asset,
@@ -151,10 +152,10 @@ def _launch(
     rows_by_symbol: dict[str, int] = {}
     began = time.monotonic()
     with dg.DagsterInstance.get() as instance:
-        for index, days in enumerate(ranges, 1):
-            request = run_request(asset_key, days, {BACKFILL_TAG: backfill_id, **host_tags()})
-            label = f"run {index}/{len(ranges)}: {describe(days)}"
-            print(f"{label} ({days.partitions} partitions) ...", flush=True)
+        for index, block in enumerate(ranges, 1):
+            request = run_request(asset_key, block, {BACKFILL_TAG: backfill_id, **host_tags()})
+            label = f"run {index}/{len(ranges)}: {describe(block)}"
+            print(f"{label} ({block.partitions} partitions) ...", flush=True)
             run_began = time.monotonic()
             result = job.execute_in_process(
                 instance=instance,
@@ -178,13 +179,15 @@ def _launch(
             else:
                 failures += 1
                 print(
-                    f"{label} FAILED after {seconds:.1f} s (run {result.run_id}): {failure_reason(result.all_events)}; rows kept: {written}",
+                    f"{label} FAILED after {seconds:.1f} s (run {result.run_id}): "
+                    f"{failure_reason(result.all_events)}; rows kept: {written}",
                     flush=True,
                 )
     elapsed = time.monotonic() - began
     per_symbol = ", ".join(f"{s} {rows_by_symbol.get(s, 0):,}" for s in symbols)
     print(
-        f"backfill {backfill_id}: {len(ranges) - failures}/{len(ranges)} runs succeeded in {elapsed:.1f} s; rows {per_symbol}",
+        f"backfill {backfill_id}: {len(ranges) - failures}/{len(ranges)} runs succeeded in "
+        f"{elapsed:.1f} s; rows {per_symbol}",
         flush=True,
     )
     return 1 if failures else 0

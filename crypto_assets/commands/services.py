@@ -135,7 +135,10 @@ def platform_services(
             Service(
                 name="simulator",
                 argv=_crypto("simulator", "--port", str(simulator_port)),
-                description=f"Binance simulator on http://127.0.0.1:{simulator_port} (streams on ws://, archive under /data/)",
+                description=(
+                    f"Binance simulator on http://127.0.0.1:{simulator_port} (streams "
+                    "on ws://, archive under /data/)"
+                ),
                 ready=r"Binance simulator listening on ",
                 exports={
                     "BINANCE_API_URL": f"http://127.0.0.1:{simulator_port}",

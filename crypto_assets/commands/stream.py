@@ -87,7 +87,8 @@ def _healthcheck(database_url: str, max_age_s: float) -> int:
             else ""
         )
         print(
-            f"{c.connection_id}: {state}; {c.streams} streams, heartbeat {c.heartbeat_age_s:.1f} s ago, last message {message},"
+            f"{c.connection_id}: {state}; {c.streams} streams, heartbeat "
+            f"{c.heartbeat_age_s:.1f} s ago, last message {message},"
             f" {c.reconnect_count} reconnects, {c.malformed_count} malformed{paused}"
         )
     return 0 if all(c.healthy(max_age_s) for c in connections) else 1

@@ -175,8 +175,11 @@ class _Running:
         its other lines) to the terminal too."""
         ready = re.compile(self.service.ready)
         echo = re.compile(self.service.echo) if self.service.echo else None
+        output = self.process.stdout
+        if output is None:
+            raise RuntimeError(f"{self.service.name} was started without a pipe for its output")
         with self.log_path.open("w") as log:
-            for raw in self.process.stdout:
+            for raw in output:
                 line = _ANSI.sub("", raw.rstrip("\n"))
                 log.write(line + "\n")
                 log.flush()

@@ -48,7 +48,7 @@ class PendingRows:
         capacity: int,
         sampling_interval_ms: int,
         on_drop: Callable[[str, str], None] | None = None,
-    ):
+    ) -> None:
         if capacity < 1 or sampling_interval_ms < 1:
             raise ValueError(
                 f"capacity and sampling interval must be >= 1, got {capacity}, {sampling_interval_ms}"

@@ -80,7 +80,7 @@ class CollectorConfig:
 class Collector:
     """The stream connections, the pending rows and the writer of one ``crypto stream`` process."""
 
-    def __init__(self, config: CollectorConfig):
+    def __init__(self, config: CollectorConfig) -> None:
         if not config.symbols:
             raise ValueError("the collector needs at least one symbol")
         self.config = config
@@ -182,11 +182,10 @@ class Collector:
             done, _ = await asyncio.wait(
                 [*tasks, writing, stopping], return_when=asyncio.FIRST_COMPLETED
             )
-            failed = [
-                task for task in done if task is not stopping and task.exception() is not None
-            ]
-            if failed:
-                raise failed[0].exception()
+            errors = [task.exception() for task in done if task is not stopping]
+            failure = next((error for error in errors if error is not None), None)
+            if failure is not None:
+                raise failure
         finally:
             stop.set()
             streams_stop.set()
@@ -252,7 +251,8 @@ class Collector:
 
     async def _final_write(self) -> None:
         deadline = time.monotonic() + self.config.stop_flush_timeout_s
-        while not await self._write_once(force_heartbeat=True) and time.monotonic() < deadline:
+        # A retry with a pause between writes, not a wait on a flag another task sets.
+        while not await self._write_once(force_heartbeat=True) and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
         if self.buffer.dropped_candles or self.buffer.dropped_samples:
             _log.warning(

@@ -15,9 +15,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from psycopg2.extensions import cursor
 from psycopg2.extras import Json, execute_values
 
 from crypto_assets.binance.stream import ConnectionStats
+from crypto_assets.warehouse.db import scalar
 
 _UPSERT = (
     "INSERT INTO stream_heartbeats (connection_id, streams, connected_at, last_message_at, reconnect_count,"
@@ -34,7 +36,7 @@ LAST_SAMPLES = (
 )
 
 
-def upsert(cur, connections: Sequence[ConnectionStats]) -> None:
+def upsert(cur: cursor, connections: Sequence[ConnectionStats]) -> None:
     """Write one heartbeat row per connection (inside the caller's transaction)."""
     rows = [
         (
@@ -78,7 +80,7 @@ class ConnectionHealth:
         )
 
 
-def read_health(cur) -> list[ConnectionHealth]:
+def read_health(cur: cursor) -> list[ConnectionHealth]:
     """Every connection's heartbeat, oldest message first."""
     cur.execute(
         "SELECT connection_id, streams, extract(epoch FROM now() - updated_at)::float8,"
@@ -88,10 +90,10 @@ def read_health(cur) -> list[ConnectionHealth]:
     return [ConnectionHealth(*row) for row in cur.fetchall()]
 
 
-def collector_running(cur, within_s: float) -> bool:
+def collector_running(cur: cursor, within_s: float) -> bool:
     """Whether a collector wrote a heartbeat in the last ``within_s`` seconds."""
     cur.execute(
         "SELECT EXISTS (SELECT 1 FROM stream_heartbeats WHERE updated_at > now() - make_interval(secs => %s))",
         (within_s,),
     )
-    return cur.fetchone()[0]
+    return bool(scalar(cur))

@@ -18,11 +18,13 @@ the rows' fault: it raises ``WriteFailed`` and the caller keeps the batch and re
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import psycopg2
 import psycopg2.errorcodes
+from psycopg2.extensions import connection, cursor
 
 from crypto_assets.binance.stream import ConnectionStats
 from crypto_assets.stream import heartbeat
@@ -65,9 +67,9 @@ class RefusedRow(NamedTuple):
 class WarehouseWriter:
     """One database connection, reopened after failures (used from one thread at a time)."""
 
-    def __init__(self, database_url: str):
+    def __init__(self, database_url: str) -> None:
         self._url = database_url
-        self._conn = None
+        self._conn: connection | None = None
 
     def write(self, batch: Batch, heartbeats: Sequence[ConnectionStats] = ()) -> list[RefusedRow]:
         """Commit the batch and heartbeats together, leaving out (and returning) the rows the
@@ -93,7 +95,7 @@ class WarehouseWriter:
             raise WriteFailed(_first_line(err)) from None
         return refused
 
-    def query(self, sql: str, params=None) -> list[tuple]:
+    def query(self, sql: str, params: Sequence[object] | None = None) -> list[tuple[Any, ...]]:
         """Run one statement in its own transaction (startup bookkeeping); ``WriteFailed`` when away."""
         conn = self._connection()
         try:
@@ -108,13 +110,11 @@ class WarehouseWriter:
 
     def close(self) -> None:
         if self._conn is not None:
-            try:
+            with contextlib.suppress(psycopg2.Error):
                 self._conn.close()
-            except psycopg2.Error:
-                pass
             self._conn = None
 
-    def _abandon(self, conn, err: psycopg2.Error) -> None:
+    def _abandon(self, conn: connection, err: psycopg2.Error) -> None:
         """After a failure: drop a broken connection, roll back a working one."""
         if isinstance(err, (psycopg2.OperationalError, psycopg2.InterfaceError)) or conn.closed:
             self.close()
@@ -124,7 +124,7 @@ class WarehouseWriter:
         except psycopg2.Error:
             self.close()
 
-    def _connection(self):
+    def _connection(self) -> connection:
         if self._conn is None or self._conn.closed:
             try:
                 conn = connect(self._url, attempts=1, application_name="crypto-stream")
@@ -142,7 +142,12 @@ class WarehouseWriter:
 
 
 def _merge(
-    cur, stage: str, columns: Sequence[str], merge_sql: str, lines: list[str], halving: bool = False
+    cur: cursor,
+    stage: str,
+    columns: Sequence[str],
+    merge_sql: str,
+    lines: list[str],
+    halving: bool = False,
 ) -> list[RefusedRow]:
     """COPY ``lines`` into ``stage`` and merge them, under a savepoint; rows at fault are found
     by halving and returned, the rest merged."""
@@ -157,12 +162,13 @@ def _merge(
                 f"DELETE FROM {stage}"
             )  # the next half starts from an empty stage (commit empties it otherwise)
     except psycopg2.Error as err:
-        if (err.pgcode or "")[:2] not in _ROWS_AT_FAULT:
+        code = err.pgcode or ""
+        if code[:2] not in _ROWS_AT_FAULT:
             raise
         cur.execute("ROLLBACK TO SAVEPOINT stream_rows")
         cur.execute("RELEASE SAVEPOINT stream_rows")
         if len(lines) == 1:
-            reason = (psycopg2.errorcodes.lookup(err.pgcode) or err.pgcode).lower()
+            reason = (psycopg2.errorcodes.lookup(code) or code).lower()
             return [RefusedRow(lines[0].partition("\t")[0], reason, _first_line(err))]
         half = len(lines) // 2
         return _merge(cur, stage, columns, merge_sql, lines[:half], halving=True) + _merge(

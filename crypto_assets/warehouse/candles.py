@@ -12,8 +12,10 @@ import queue
 import threading
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from types import TracebackType
 
 import polars as pl
+from psycopg2.extensions import cursor
 
 from crypto_assets.binance.wire import DAY_MS, Kline
 from crypto_assets.warehouse.locks import lock_symbols
@@ -93,7 +95,7 @@ def frame_lines(symbol: str, frame: pl.DataFrame) -> str:
     )
 
 
-def copy_lines(cur, table: str, columns: Sequence[str], text: str) -> None:
+def copy_lines(cur: cursor, table: str, columns: Sequence[str], text: str) -> None:
     """COPY tab-separated ``text`` into ``table``."""
     if text:
         cur.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", io.StringIO(text))
@@ -110,10 +112,10 @@ class StreamingCopy:
 
     _DONE = None
 
-    def __init__(self, cur, table: str, columns: Sequence[str], depth: int = 8):
+    def __init__(self, cur: cursor, table: str, columns: Sequence[str], depth: int = 8) -> None:
         self._sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
         self._cur = cur
-        self._chunks: queue.Queue = queue.Queue(maxsize=depth)
+        self._chunks: queue.Queue[str | None] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name=f"copy-{table}", daemon=True)
 
@@ -133,20 +135,26 @@ class StreamingCopy:
 
     def _run(self) -> None:
         try:
-            self._cur.copy_expert(self._sql, self)
-        except BaseException as err:  # handed to the caller's thread
+            # psycopg2 only read()s a COPY FROM source; the stubs ask for readline() too.
+            self._cur.copy_expert(self._sql, self)  # type: ignore[arg-type]
+        except BaseException as err:  # noqa: BLE001 - handed to the caller's thread
             self._error = err
             while self._chunks.get() is not self._DONE:  # unblock a waiting writer
                 pass
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self._chunks.put(self._DONE)
         self._thread.join()
         if self._error is not None and exc is None:
             raise self._error
 
 
-def delete_window(cur, table: str, symbol: str, start_ms: int, end_ms: int) -> int:
+def delete_window(cur: cursor, table: str, symbol: str, start_ms: int, end_ms: int) -> int:
     """Delete the symbol's candles opening in [start_ms, end_ms); returns rows deleted.
 
     First takes the symbol's write lock (``locks.lock_symbols``): two runs replacing
@@ -157,7 +165,7 @@ def delete_window(cur, table: str, symbol: str, start_ms: int, end_ms: int) -> i
         f"DELETE FROM {table} WHERE symbol = %s AND open_time >= %s::timestamptz AND open_time < %s::timestamptz",
         (symbol, ms_to_pg(start_ms), ms_to_pg(end_ms)),
     )
-    return cur.rowcount
+    return int(cur.rowcount)
 
 
 def find_gaps(

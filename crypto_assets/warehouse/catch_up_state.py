@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from psycopg2.extensions import cursor
 from psycopg2.extras import execute_values
 
 ALL_SYMBOLS = "*"
@@ -25,7 +26,7 @@ def backoff_after(attempts: int) -> timedelta:
     return BACKOFF[min(attempts, len(BACKOFF) - 1)]
 
 
-def raise_floor(cur, table: str, symbol: str | None, before: date) -> None:
+def raise_floor(cur: cursor, table: str, symbol: str | None, before: date) -> None:
     """Remember that ``table``'s days before ``before`` were cleared on purpose (floors only rise)."""
     cur.execute(
         "INSERT INTO cleared_floors (table_name, symbol, cleared_before) VALUES (%s, %s, %s)"
@@ -35,7 +36,7 @@ def raise_floor(cur, table: str, symbol: str | None, before: date) -> None:
     )
 
 
-def floors(cur, table: str) -> dict[str, date]:
+def floors(cur: cursor, table: str) -> dict[str, date]:
     """Per symbol (``'*'``: every symbol), the first day the sensors may refill."""
     cur.execute("SELECT symbol, cleared_before FROM cleared_floors WHERE table_name = %s", (table,))
     return dict(cur.fetchall())
@@ -64,7 +65,7 @@ class Retry:
     next_attempt_at: datetime
 
 
-def retries(cur, asset: str) -> dict[tuple[date, str], Retry]:
+def retries(cur: cursor, asset: str) -> dict[tuple[date, str], Retry]:
     cur.execute(
         "SELECT day, symbol, attempts, next_attempt_at FROM partition_retries WHERE asset = %s",
         (asset,),
@@ -73,7 +74,10 @@ def retries(cur, asset: str) -> dict[tuple[date, str], Retry]:
 
 
 def save_retries(
-    cur, asset: str, changed: dict[tuple[date, str], Retry], resolved: Iterable[tuple[date, str]]
+    cur: cursor,
+    asset: str,
+    changed: dict[tuple[date, str], Retry],
+    resolved: Iterable[tuple[date, str]],
 ) -> None:
     """Upsert the changed retry states and forget the partitions that are no longer failed."""
     gone = list(resolved)

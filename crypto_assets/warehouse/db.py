@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 import time
+from typing import Any
 
 import psycopg2
 from psycopg2 import errors as pg_errors
+from psycopg2.extensions import connection, cursor
 
 
 class DatabaseUnavailableError(RuntimeError):
@@ -34,9 +36,18 @@ def first_line(err: BaseException) -> str:
     return text.splitlines()[0].strip() if text else type(err).__name__
 
 
+def scalar(cur: cursor) -> Any:
+    """The first column of the row the last statement returned (a count, ``now()``, a setting);
+    a statement that returned no row is a bug, named with its SQL."""
+    row = cur.fetchone()
+    if row is None:
+        raise LookupError(f"expected one row from {cur.query!r}, got none")
+    return row[0]
+
+
 def connect(
     url: str, *, attempts: int = 3, delay_s: float = 1.0, application_name: str = "crypto-assets"
-):
+) -> connection:
     """Open a psycopg2 connection, retrying a few times before a clear failure."""
     last = None
     for attempt in range(1, attempts + 1):
@@ -50,12 +61,6 @@ def connect(
         f"cannot connect to the database at {redact(url)} after {attempts} attempts: {last}. "
         "Check DATABASE_URL (unset, the platform starts its own local server)."
     )
-
-
-def first_line(err: Exception) -> str:
-    """The first line of an error's message (PostgreSQL adds context lines), or its type."""
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
 
 
 def explain_read_error(

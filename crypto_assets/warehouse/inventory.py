@@ -8,6 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
+
+from psycopg2.extensions import cursor
+
+from crypto_assets.warehouse.db import scalar
 
 # table -> its time column (UTC timestamptz, or a date for market_metrics_daily)
 TIME_COLUMN = {
@@ -43,13 +48,14 @@ class TableReport:
     table: str
     rows: int
     symbols: list[SymbolStats] = field(default_factory=list)
-    last_rows: list[dict] = field(default_factory=list)
+    last_rows: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _slice(table: str, symbol: str | None, before: date | None) -> tuple[str, list]:
+def _slice(table: str, symbol: str | None, before: date | None) -> tuple[str, list[object]]:
     """WHERE clause and parameters for a symbol's rows before a UTC day (both optional)."""
     column = TIME_COLUMN[table]
-    clauses, params = ["true"], []
+    clauses: list[str] = ["true"]
+    params: list[object] = []
     if symbol is not None:
         clauses.append("symbol = %s")
         params.append(symbol)
@@ -63,24 +69,28 @@ def _slice(table: str, symbol: str | None, before: date | None) -> tuple[str, li
     return " AND ".join(clauses), params
 
 
-def count_rows(cur, table: str, symbol: str | None = None, before: date | None = None) -> int:
+def count_rows(
+    cur: cursor, table: str, symbol: str | None = None, before: date | None = None
+) -> int:
     where, params = _slice(table, symbol, before)
     cur.execute(f"SELECT count(*) FROM {table} WHERE {where}", params)
-    return cur.fetchone()[0]
+    return int(scalar(cur))
 
 
-def table_symbols(cur, table: str) -> list[str]:
+def table_symbols(cur: cursor, table: str) -> list[str]:
     cur.execute(f"SELECT DISTINCT symbol FROM {table}")
     return [row[0] for row in cur.fetchall()]
 
 
-def delete_rows(cur, table: str, symbol: str | None = None, before: date | None = None) -> int:
+def delete_rows(
+    cur: cursor, table: str, symbol: str | None = None, before: date | None = None
+) -> int:
     where, params = _slice(table, symbol, before)
     cur.execute(f"DELETE FROM {table} WHERE {where}", params)
-    return cur.rowcount
+    return int(cur.rowcount)
 
 
-def table_report(cur, table: str, last: int = 3) -> TableReport:
+def table_report(cur: cursor, table: str, last: int = 3) -> TableReport:
     """Rows in total and per symbol, first/last time, missing candles, and the newest ``last`` rows."""
     column = TIME_COLUMN[table]
     cur.execute(
@@ -98,6 +108,6 @@ def table_report(cur, table: str, last: int = 3) -> TableReport:
         for symbol, rows, first, last_time in cur.fetchall()
     ]
     cur.execute(f"SELECT * FROM {table} ORDER BY {column} DESC, symbol LIMIT %s", (last,))
-    names = [d[0] for d in cur.description]
-    newest = [{n: v for n, v in zip(names, row)} for row in cur.fetchall()]
+    names = [d[0] for d in cur.description or ()]
+    newest = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
     return TableReport(table, sum(s.rows for s in symbols), symbols, newest)

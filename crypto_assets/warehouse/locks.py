@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from psycopg2.extensions import cursor
 
-def lock_symbols(cur, table: str, symbols: Iterable[str]) -> None:
+
+def lock_symbols(cur: cursor, table: str, symbols: Iterable[str]) -> None:
     """Take (and hold until commit) the write lock of each of ``table``'s symbols, in sorted order."""
     for symbol in sorted(set(symbols)):
         cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{table}:{symbol}",))

@@ -17,6 +17,9 @@ import os
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from psycopg2 import sql
+from psycopg2.extensions import connection
+
+from crypto_assets.warehouse.db import scalar
 
 DASHBOARD_ROLE = "crypto_dashboard"
 PASSWORD_ENV = "DASHBOARD_DB_PASSWORD"
@@ -39,7 +42,7 @@ def role_password(role: str) -> str | None:
     return (os.environ.get(env) or None) if env else None
 
 
-def can_create_roles(conn) -> bool:
+def can_create_roles(conn: connection) -> bool:
     """True when the connected user is a superuser or has CREATEROLE."""
     with conn.cursor() as cur:
         cur.execute("SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user")
@@ -47,7 +50,9 @@ def can_create_roles(conn) -> bool:
     return bool(row and row[0])
 
 
-def ensure_readonly_role(conn, role: str = DASHBOARD_ROLE, password: str | None = None) -> bool:
+def ensure_readonly_role(
+    conn: connection, role: str = DASHBOARD_ROLE, password: str | None = None
+) -> bool:
     """Create or refresh ``role`` as a read-only login of the connected database.
 
     Returns False (and changes nothing) when the connected user may not create roles. The
@@ -74,7 +79,7 @@ def ensure_readonly_role(conn, role: str = DASHBOARD_ROLE, password: str | None 
                 sql.SQL("ALTER ROLE {} SET {} = %s").format(name, sql.Identifier(setting)), (value,)
             )
         cur.execute("SELECT current_database()")
-        database = sql.Identifier(cur.fetchone()[0])
+        database = sql.Identifier(scalar(cur))
         cur.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(database, name))
         cur.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(name))
         cur.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}").format(name))

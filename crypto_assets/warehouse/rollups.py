@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from psycopg2.extensions import cursor
+
 ORIGIN = "TIMESTAMPTZ '2000-01-01 00:00:00+00'"  # a UTC midnight: buckets align to UTC days
 
 
@@ -130,7 +132,7 @@ class Written:
     from_15m: int = 0  # hours built from 15m candles because 1m ones were absent (candles_1h only)
 
 
-def _replace(cur, table: str, symbol: str, lo: datetime, hi: datetime) -> None:
+def _replace(cur: cursor, table: str, symbol: str, lo: datetime, hi: datetime) -> None:
     if table == "market_metrics_daily":
         cur.execute(
             "DELETE FROM market_metrics_daily WHERE symbol = %s AND day >= %s::date AND day < %s::date",
@@ -144,31 +146,31 @@ def _replace(cur, table: str, symbol: str, lo: datetime, hi: datetime) -> None:
     )
 
 
-def _candle_counts(cur, table: str, symbol: str, lo: datetime, hi: datetime) -> Written:
+def _candle_counts(cur: cursor, table: str, symbol: str, lo: datetime, hi: datetime) -> Written:
     cur.execute(
         f"SELECT count(*), count(*) FILTER (WHERE is_complete), count(*) FILTER (WHERE source_interval = '15m')"
         f" FROM {table} WHERE symbol = %s AND open_time >= %s AND open_time < %s",
         (symbol, lo, hi),
     )
-    rows, complete, from_15m = cur.fetchone()
+    ((rows, complete, from_15m),) = cur.fetchall()
     return Written(rows, complete, from_15m)
 
 
-def write_candles_1h(cur, symbol: str, lo: datetime, hi: datetime) -> Written:
+def write_candles_1h(cur: cursor, symbol: str, lo: datetime, hi: datetime) -> Written:
     """Replace ``symbol``'s hours in [lo, hi) of candles_1h from candles_1m (15m where 1m is absent)."""
     _replace(cur, "candles_1h", symbol, lo, hi)
     cur.execute(_HOURS_SQL, {"symbol": symbol, "lo": lo, "hi": hi})
     return _candle_counts(cur, "candles_1h", symbol, lo, hi)
 
 
-def write_candles_1d(cur, symbol: str, lo: datetime, hi: datetime) -> Written:
+def write_candles_1d(cur: cursor, symbol: str, lo: datetime, hi: datetime) -> Written:
     """Replace ``symbol``'s days in [lo, hi) of candles_1d from its candles_1h rows."""
     _replace(cur, "candles_1d", symbol, lo, hi)
     cur.execute(_DAYS_SQL, {"symbol": symbol, "lo": lo, "hi": hi})
     return _candle_counts(cur, "candles_1d", symbol, lo, hi)
 
 
-def write_market_metrics(cur, symbol: str, lo: datetime, hi: datetime) -> Written:
+def write_market_metrics(cur: cursor, symbol: str, lo: datetime, hi: datetime) -> Written:
     """Replace ``symbol``'s days in [lo, hi) of market_metrics_daily from candles_1d and candles_1m."""
     _replace(cur, "market_metrics_daily", symbol, lo, hi)
     cur.execute(_METRICS_SQL, {"symbol": symbol, "lo": lo, "hi": hi})
@@ -176,7 +178,7 @@ def write_market_metrics(cur, symbol: str, lo: datetime, hi: datetime) -> Writte
 
 
 def write_price_downsampled(
-    cur, symbol: str, lo: datetime, hi: datetime, widths_s: list[int]
+    cur: cursor, symbol: str, lo: datetime, hi: datetime, widths_s: list[int]
 ) -> Written:
     """Replace ``symbol``'s buckets in [lo, hi) of price_downsampled, one set per window width."""
     _replace(cur, "price_downsampled", symbol, lo, hi)

@@ -11,6 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from psycopg2.extensions import connection
+
+from crypto_assets.warehouse.db import scalar
+
 _CANDLE_COLUMNS = """
     symbol                  text        NOT NULL,
     open_time               timestamptz NOT NULL,
@@ -160,24 +164,24 @@ class SchemaState:
     applied: list[int]
 
 
-def timescaledb_loadable(conn) -> bool:
+def timescaledb_loadable(conn: connection) -> bool:
     """True when the server has TimescaleDB installed and preloaded (so hypertables work)."""
     with conn.cursor() as cur:
         cur.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'")
         if cur.fetchone() is None:
             return False
         cur.execute("SELECT current_setting('shared_preload_libraries')")
-        return "timescaledb" in cur.fetchone()[0]
+        return "timescaledb" in scalar(cur)
 
 
-def has_timescaledb(conn) -> bool:
+def has_timescaledb(conn: connection) -> bool:
     """True when the TimescaleDB extension is created in this database."""
     with conn.cursor() as cur:
         cur.execute("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'")
         return cur.fetchone() is not None
 
 
-def migrate(conn) -> SchemaState:
+def migrate(conn: connection) -> SchemaState:
     """Create or upgrade every table; idempotent and safe under concurrency."""
     conn.autocommit = False
     with conn.cursor() as cur:

@@ -35,10 +35,13 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg2
 from psycopg2 import errors as pg_errors
 from psycopg2 import sql
+
+from crypto_assets.warehouse.db import scalar
 
 __all__ = [
     "DEFAULT_LOCAL_PORT",
@@ -150,7 +153,7 @@ def _embedded_bin_dir() -> Path | None:
         return None
     if spec is None or not spec.submodule_search_locations:
         return None
-    return Path(list(spec.submodule_search_locations)[0]) / "pginstall" / "bin"
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
 def find_binaries() -> list[PostgresBinaries]:
@@ -184,9 +187,12 @@ def find_binaries() -> list[PostgresBinaries]:
             system[key] = b
     result = sorted(system.values(), key=lambda b: b.major, reverse=True)
     embedded_dir = _embedded_bin_dir()
-    if embedded_dir is not None and embedded_dir.resolve() not in system:
-        if (b := PostgresBinaries.probe(embedded_dir, embedded=True)) is not None:
-            result.append(b)
+    if (
+        embedded_dir is not None
+        and embedded_dir.resolve() not in system
+        and (b := PostgresBinaries.probe(embedded_dir, embedded=True)) is not None
+    ):
+        result.append(b)
     return result
 
 
@@ -241,7 +247,7 @@ def _choose_binaries(
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        return int(s.getsockname()[1])
 
 
 def _port_is_free(port: int) -> bool:
@@ -329,7 +335,7 @@ class LocalPostgres:
         self._binaries: PostgresBinaries | None = None
         self._port: int | None = None
         self._timescaledb: bool | None = None
-        self._process: subprocess.Popen | None = None
+        self._process: subprocess.Popen[bytes] | None = None
         self._started_here = False
 
     # ---- public API ------------------------------------------------------------------------
@@ -454,10 +460,11 @@ class LocalPostgres:
             with conn.cursor() as cur:
                 cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
                 if cur.fetchone() is None:
-                    try:
+                    # Created meanwhile by someone else: fine.
+                    with contextlib.suppress(
+                        pg_errors.DuplicateDatabase, pg_errors.UniqueViolation
+                    ):
                         cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-                    except (pg_errors.DuplicateDatabase, pg_errors.UniqueViolation):
-                        pass  # created meanwhile by someone else: fine
         return self.url(name)
 
     def drop_database(self, name: str) -> None:
@@ -518,9 +525,9 @@ class LocalPostgres:
             env.update(HOME=user.pw_dir, USER=user.pw_name, LOGNAME=user.pw_name)
         return env
 
-    def _run(self, args: list[str], *, check: bool = True) -> subprocess.CompletedProcess:
+    def _run(self, args: list[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
         user = self._run_as()
-        kwargs: dict = {}
+        kwargs: dict[str, Any] = {}
         if user is not None:
             kwargs.update(user=user.pw_uid, group=user.pw_gid, extra_groups=[])
         result = subprocess.run(
@@ -574,7 +581,7 @@ class LocalPostgres:
             self._check_traversable(user)
         self.data_dir.chmod(0o700)
         args = [
-            self._binaries.program("initdb"),
+            self.binaries.program("initdb"),
             "-D",
             str(self.data_dir),
             "-U",
@@ -674,7 +681,7 @@ class LocalPostgres:
         return f"# written by crypto_assets.warehouse.server on every start; edits are lost\n{body}"
 
     def _launch(self, port: int) -> None:
-        binaries = self._binaries
+        binaries = self.binaries
         preload = self.requested_timescaledb is not False and binaries.has_timescaledb
         settings = self.data_dir / _SETTINGS_FILE
         settings.write_text(self._settings(port, preload))
@@ -684,7 +691,7 @@ class LocalPostgres:
         log = self.log_file
         log_fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         log_offset = os.fstat(log_fd).st_size
-        kwargs: dict = {}
+        kwargs: dict[str, Any] = {}
         if user is not None:
             os.fchown(log_fd, user.pw_uid, user.pw_gid)
             kwargs.update(user=user.pw_uid, group=user.pw_gid, extra_groups=[])
@@ -727,7 +734,7 @@ class LocalPostgres:
         except OSError:
             return ""
 
-    def _wait_ready(self, process: subprocess.Popen | None, log_offset: int = 0) -> None:
+    def _wait_ready(self, process: subprocess.Popen[bytes] | None, log_offset: int = 0) -> None:
         """Poll until a connection succeeds; fail fast (with the log's tail) if the server dies."""
         deadline = time.monotonic() + self.start_timeout
         last_error: Exception | None = None
@@ -735,7 +742,7 @@ class LocalPostgres:
         while True:
             if process is not None and process.poll() is not None:
                 raise LocalPostgresError(
-                    f"PostgreSQL ({self._binaries.program('postgres')}) exited with code "
+                    f"PostgreSQL ({self.binaries.program('postgres')}) exited with code "
                     f"{process.returncode} while starting on data dir {self.data_dir}, port "
                     f"{self._port}. Server log {self.log_file}:\n{_tail(self.log_file)}"
                 )
@@ -762,10 +769,12 @@ class LocalPostgres:
             delay = min(delay * 1.5, 0.25)
 
     def _query_timescaledb(self) -> bool:
-        with contextlib.closing(psycopg2.connect(self.url(), connect_timeout=10)) as conn:
-            with conn.cursor() as cur:
-                cur.execute("SELECT current_setting('shared_preload_libraries')")
-                return "timescaledb" in cur.fetchone()[0]
+        with (
+            contextlib.closing(psycopg2.connect(self.url(), connect_timeout=10)) as conn,
+            conn.cursor() as cur,
+        ):
+            cur.execute("SELECT current_setting('shared_preload_libraries')")
+            return "timescaledb" in scalar(cur)
 
 
 class _PortTaken(Exception):

@@ -12,6 +12,7 @@ exchange's own klines and the inserted samples.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import statistics
@@ -97,7 +98,7 @@ def exchange_minutes(simulator_url: str, symbol: str) -> list[list]:
     with httpx.Client(base_url=simulator_url) as client:
         while len(rows) < 1440:
             start = DAY_MS + len(rows) * 60_000
-            params = {
+            params: dict[str, str | int] = {
                 "symbol": symbol,
                 "interval": "1m",
                 "startTime": start,
@@ -125,13 +126,14 @@ def assert_candles(db_url: str, simulator_url: str, symbol: str) -> list[list]:
 def assert_metrics(db_url: str, symbol: str, minutes: list[list]) -> None:
     [got] = fetch(
         db_url,
-        "SELECT day, open, close, previous_close, simple_return, realized_volatility, range_pct, volume, minutes_observed"
+        "SELECT day, open, close, previous_close, simple_return, realized_volatility, "
+        "range_pct, volume, minutes_observed"
         " FROM market_metrics_daily WHERE symbol = %s",
         (symbol,),
     )
     closes = [D(r[4]) for r in minutes]
     volatility = math.sqrt(
-        sum(math.log(float(b) / float(a)) ** 2 for a, b in zip(closes, closes[1:]))
+        sum(math.log(float(b) / float(a)) ** 2 for a, b in itertools.pairwise(closes))
     )
     high, low, open_ = (
         max(D(r[2]) for r in minutes),
@@ -167,7 +169,7 @@ def assert_downsampled(db_url: str, symbol: str, samples: list[tuple[int, D]]) -
             for start, p in sorted(buckets.items())
         ]
     assert [(*row[:2], *row[3:]) for row in got] == [row[:6] for row in expected]
-    assert all(abs(row[2] - want[6]) < D("1e-10") for row, want in zip(got, expected))
+    assert all(abs(row[2] - want[6]) < D("1e-10") for row, want in zip(got, expected, strict=True))
 
 
 def test_a_new_candles_1m_day_is_rolled_up_by_the_daemon_alone(

@@ -65,7 +65,7 @@ def test_buckets_match_an_independent_computation_for_both_widths(db_url):
         49,
     ]  # odd, even and odd counts, from real pushes
     assert len(stored) == len(expected)
-    for got, want in zip(stored, expected):
+    for got, want in zip(stored, expected, strict=True):
         assert got[:2] == want[:2]
         assert abs(got[2] - want[2]) < D("1e-10")  # an average is rounded by both sides
         assert got[3:] == want[3:]  # medians, min, max and counts exactly
@@ -75,7 +75,8 @@ def test_even_count_median_is_the_mean_of_the_two_middle_prices(db_url):
     with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
         for second, price in enumerate(["10.00000001", "30.5", "20", "40.00000002"]):
             cur.execute(
-                "INSERT INTO price_samples VALUES ('ETHUSDT', '2024-09-04 00:00:00+00'::timestamptz + %s * interval '1 second', %s)",
+                "INSERT INTO price_samples VALUES ('ETHUSDT', '2024-09-04 "
+                "00:00:00+00'::timestamptz + %s * interval '1 second', %s)",
                 (second, price),
             )
     conn.close()

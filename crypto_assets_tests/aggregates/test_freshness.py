@@ -9,6 +9,7 @@ from crypto_assets.assets.aggregate_checks import FRESH
 from crypto_assets.definitions import build_definitions
 from crypto_assets.resources import WarehouseResource
 from crypto_assets_tests.aggregates.loading import SETTINGS
+from crypto_assets_tests.metadata import json_entry
 
 
 def test_stale_and_absent_symbols_fail_the_check(db_url):
@@ -31,10 +32,10 @@ def test_stale_and_absent_symbols_fail_the_check(db_url):
     result = job.execute_in_process(resources={"warehouse": WarehouseResource(database_url=db_url)})
     checks = {e.asset_key.to_user_string(): e for e in result.get_asset_check_evaluations()}
     assert not checks["price_downsampled"].passed
-    assert [row["symbol"] for row in checks["price_downsampled"].metadata["examples"].value] == [
-        "ETHUSDT"
-    ]
-    assert [row["newest"] for row in checks["candles_1h"].metadata["examples"].value] == [
+    assert [
+        row["symbol"] for row in json_entry(checks["price_downsampled"].metadata, "examples")
+    ] == ["ETHUSDT"]
+    assert [row["newest"] for row in json_entry(checks["candles_1h"].metadata, "examples")] == [
         None,
         None,
     ]  # empty table

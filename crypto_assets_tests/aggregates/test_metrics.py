@@ -1,5 +1,6 @@
 """market_metrics_daily for 2024-09-04 from the real 1m recording, against an independent computation."""
 
+import itertools
 import math
 from decimal import Decimal as D
 
@@ -49,7 +50,7 @@ def test_metrics_equal_an_independent_computation(db_url):
         " FROM market_metrics_daily WHERE day = '2024-09-04'",
     )
     closes = [D(r[4]) for r in rows]
-    returns = [math.log(float(b) / float(a)) for a, b in zip(closes, closes[1:])]
+    returns = [math.log(float(b) / float(a)) for a, b in itertools.pairwise(closes)]
     rv = math.sqrt(sum(r * r for r in returns))
     high, low, open_ = max(D(r[2]) for r in rows), min(D(r[3]) for r in rows), D(rows[0][1])
     previous = D(PREVIOUS_CLOSE)

@@ -12,6 +12,7 @@ from crypto_assets.assets.aggregate_checks import (
 )
 from crypto_assets.assets.aggregate_run import partition_windows
 from crypto_assets_tests.aggregates.loading import fetch, load_candles, materialize, recorded_rows
+from crypto_assets_tests.metadata import json_entry
 
 KEY = "2024-09-04|BTCUSDT"
 HOUR_MS = 3_600_000
@@ -61,7 +62,7 @@ def stored(db_url: str, table: str, symbol: str = "BTCUSDT") -> dict[int, dict]:
         "source_interval",
     ]
     return {
-        row[0]: dict(zip(names, row[1:]))
+        row[0]: dict(zip(names, row[1:], strict=True))
         for row in fetch(
             db_url, f"SELECT {COLUMNS} FROM {table} WHERE symbol = %s ORDER BY open_time", (symbol,)
         )
@@ -196,6 +197,6 @@ def test_a_volume_that_differs_from_the_source_fails_with_the_day_named(db_url):
         result = check_hours_match_source(cur, partition_windows([KEY]))
     conn.close()
     assert not result.passed
-    (example,) = result.metadata["examples"].value
+    (example,) = json_entry(result.metadata, "examples")
     assert example["day"].startswith("2024-09-04") and example["symbol"] == "BTCUSDT"
     assert D(example["volume_1h"]) - D(example["volume_source"]) == D("0.00000001")

@@ -47,7 +47,7 @@ def table_rows(url: str, table: str, where: str, params: dict, order: str) -> li
             ),
             params,
         )
-        return [dict(zip(types, row)) for row in cur.fetchall()]
+        return [dict(zip(types, row, strict=True)) for row in cur.fetchall()]
 
 
 def as_json(row: dict) -> dict:

@@ -58,7 +58,7 @@ def test_a_changed_row_changes_the_etag(fmt, api_market, client):
     where = "symbol = 'BTCUSDT' AND open_time = '2025-03-08 05:00+00'"
     with contextlib.closing(psycopg2.connect(api_market.url)) as conn, conn.cursor() as cur:
         cur.execute(f"SELECT high FROM candles_1h WHERE {where}")
-        (high,) = cur.fetchone()
+        ((high,),) = cur.fetchall()
         try:
             cur.execute(f"UPDATE candles_1h SET high = high + 0.01 WHERE {where}")
             conn.commit()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 
@@ -46,7 +47,7 @@ def test_the_snapshot_is_the_newest_rows_and_the_heartbeat(api_market, client):
     assert body["stream"]["state"] == expected_state(body["stream"]["lag_s"])
 
 
-def read_events(url: str, enough, timeout_s: float = 30) -> list[tuple[str, dict]]:
+def read_events(url: str, enough, timeout_s: float = 30) -> list[tuple[str | None, dict]]:
     """The events (name, data) of an event stream, up to the first for which ``enough(events)``."""
     events, name, deadline = [], None, time.monotonic() + timeout_s
     with httpx.stream("GET", url, timeout=timeout_s) as response:
@@ -75,7 +76,7 @@ def test_events_follow_the_collectors_writes(stream_simulator, db_url):  # noqa:
     assert {name for name, _ in events} == {"live"}
     written = [(e["forming"], e["last_closed"], e["stream"]["connections"]) for _, e in events]
     assert all(
-        a != b for a, b in zip(written, written[1:])
+        a != b for a, b in itertools.pairwise(written)
     )  # an event only when something was written
     assert events[-1][1]["forming"] is not None and events[-1][1]["stream"]["state"] == "healthy"
     closed = [e["last_closed"] for _, e in events if e["last_closed"] is not None]
@@ -96,15 +97,17 @@ def test_events_follow_the_collectors_writes(stream_simulator, db_url):  # noqa:
 
 def test_events_report_an_unreadable_database_and_keep_going(pg_server):
     url = new_database(pg_server, "api_no_schema")  # no tables: every read fails
-    with serving(api_config(url, live_poll_s=0.05, live_keepalive_s=0.2)) as base:
-        with httpx.stream("GET", f"{base}/v1/live/BTCUSDT/events", timeout=30) as response:
-            lines = response.iter_lines()
-            assert next(lines) == "retry: 2000"
-            seen = []
-            for line in lines:
-                seen.append(line)
-                if line == ": keep-alive":
-                    break
+    with (
+        serving(api_config(url, live_poll_s=0.05, live_keepalive_s=0.2)) as base,
+        httpx.stream("GET", f"{base}/v1/live/BTCUSDT/events", timeout=30) as response,
+    ):
+        lines = response.iter_lines()
+        assert next(lines) == "retry: 2000"
+        seen = []
+        for line in lines:
+            seen.append(line)
+            if line == ": keep-alive":
+                break
     (error,) = [
         json.loads(line.removeprefix("data: ")) for line in seen if line.startswith("data: ")
     ]

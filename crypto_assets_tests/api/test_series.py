@@ -114,9 +114,7 @@ def test_csv_has_the_same_names_and_values(api_market, client):
 def test_a_stream_of_a_whole_table_range_is_complete(api_market, client):
     response = client.get("/v1/candles/ETHUSDT", params={"interval": "1m", "format": "csv"})
     _, rows = read_csv(response.text)
-    expected = stored(
-        api_market, "candles_1m", "ETHUSDT", lo=datetime(2000, 1, 1, tzinfo=UTC)
-    )
+    expected = stored(api_market, "candles_1m", "ETHUSDT", lo=datetime(2000, 1, 1, tzinfo=UTC))
     assert (
         rows == [as_csv(r) for r in expected] and len(rows) > 2 * 1440
     )  # two days and the streamed minutes
@@ -169,7 +167,7 @@ def test_metrics_days_equal_the_table_in_json_and_csv(api_market, client):
     assert len(expected) == 3
     body = client.get("/v1/metrics/ETHUSDT", params=RANGE).json()
     assert body["metrics"] == [as_json(r) for r in expected]
-    names, rows = read_csv(
+    _names, rows = read_csv(
         client.get("/v1/metrics/ETHUSDT", params={**RANGE, "format": "csv"}).text
     )
     floats = {

@@ -73,12 +73,12 @@ def test_a_client_that_stops_reading_stops_the_server_reading(fmt, api_server, a
             )
             held = rss(api_server.pid) - baseline
             body += list(chunks)
-    body = b"".join(body)
+    received = b"".join(body)
     share = (reached - first) / (last - first)
     print(
-        f"{fmt}: {len(body) / MB:.1f} MB; reads stopped at {share:.0%} of the range, holding {held / MB:.1f} MB"
+        f"{fmt}: {len(received) / MB:.1f} MB; reads stopped at {share:.0%} of the range, holding {held / MB:.1f} MB"
     )
-    assert rows_in(fmt, body) == count > 97_000  # then the whole range arrived
+    assert rows_in(fmt, received) == count > 97_000  # then the whole range arrived
     # A server loading the range would have read its last window (past 95 %); this one stops once the
     # socket buffers and its read-ahead are full (about a third of CSV or Arrow, more of compressed Parquet).
     assert share < 0.85

@@ -57,4 +57,4 @@ def partition_metadata(result) -> dict[str, dict]:
     }
 
 
-test_settings.__test__ = False  # a factory, not a test
+test_settings.__test__ = False  # type: ignore[attr-defined]  # pytest: a factory, not a test

@@ -86,7 +86,8 @@ def table_15m(db_url, symbol: str) -> list[list]:
         db_url,
         "SELECT (extract(epoch FROM open_time) * 1000)::bigint, open::text, high::text, low::text, close::text,"
         " volume::text, (extract(epoch FROM close_time) * 1000)::bigint, quote_volume::text, trade_count,"
-        " taker_buy_base_volume::text, taker_buy_quote_volume::text FROM candles_15m WHERE symbol = %s ORDER BY open_time",
+        " taker_buy_base_volume::text, taker_buy_quote_volume::text FROM candles_15m WHERE "
+        "symbol = %s ORDER BY open_time",
         (symbol,),
     )
     return [list(row) for row in rows]
@@ -163,7 +164,7 @@ def test_an_unreachable_archive_host_sends_every_day_to_rest_with_one_warning(si
         "2024-02-05|BTCUSDT",
         archive_url="http://127.0.0.1:9",
     )
-    assert {value for value in sources(result).values()} == {("rest", 0, 96, None)}
+    assert set(sources(result).values()) == {("rest", 0, 96, None)}
     assert table_15m(db_url, "BTCUSDT") == rest_15m(
         simulator, "BTCUSDT", "2024-02-01", "2024-02-05"
     )

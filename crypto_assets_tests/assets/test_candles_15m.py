@@ -21,12 +21,14 @@ from crypto_assets.assets.candle_checks import (
 )
 from crypto_assets.assets.partition_results import table_stats
 from crypto_assets.binance.simulator import SimulatorServer
+from crypto_assets.warehouse.db import scalar
 from crypto_assets_tests.assets.helpers import (
     check_results,
     materialize_range,
     partition_metadata,
     test_settings,
 )
+from crypto_assets_tests.metadata import json_entry
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 DAY_MS = 86_400_000
@@ -35,7 +37,7 @@ DAY_MS = 86_400_000
 def count(db_url, where="true"):
     with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
         cur.execute(f"SELECT count(*) FROM candles_15m WHERE {where}")
-        return cur.fetchone()[0]
+        return scalar(cur)
 
 
 def table_digest(db_url):
@@ -43,7 +45,7 @@ def table_digest(db_url):
         cur.execute(
             "SELECT md5(string_agg(c::text, ',' ORDER BY symbol, open_time)) FROM candles_15m c"
         )
-        return cur.fetchone()[0]
+        return scalar(cur)
 
 
 def test_one_run_fills_days_for_both_symbols(simulator, db_url):
@@ -211,16 +213,19 @@ def test_grid_check_fails_on_a_shifted_or_cut_short_candle(pg_conn):
     with pg_conn.cursor() as cur:
         cur.execute(
             "INSERT INTO candles_15m VALUES"
-            " ('BTCUSDT', '2024-02-01 00:00+00', '2024-02-01 00:14:59.999+00', '1', '1', '1', '1', '1', '1', 1, '0', '0'),"
-            " ('BTCUSDT', '2024-02-01 00:20+00', '2024-02-01 00:34:59.999+00', '1', '1', '1', '1', '1', '1', 1, '0', '0'),"  # off the grid
-            " ('BTCUSDT', '2024-02-01 00:30+00', '2024-02-01 00:40:00+00', '1', '1', '1', '1', '1', '1', 1, '0', '0')"  # cut short
+            " ('BTCUSDT', '2024-02-01 00:00+00', '2024-02-01 00:14:59.999+00', '1', '1', '1', "
+            "'1', '1', '1', 1, '0', '0'),"
+            " ('BTCUSDT', '2024-02-01 00:20+00', '2024-02-01 00:34:59.999+00', '1', '1', '1', "
+            "'1', '1', '1', 1, '0', '0'),"  # off the grid
+            " ('BTCUSDT', '2024-02-01 00:30+00', '2024-02-01 00:40:00+00', '1', '1', '1', '1', "
+            "'1', '1', 1, '0', '0')"  # cut short
         )
         result = check_on_grid(
             cur, "candles_15m", [("BTCUSDT", 1706745600000, 1706745600000 + DAY_MS)], 900_000
         )
     assert not result.passed
     assert result.metadata["off_grid_candles"].value == 2
-    assert [e[1] for e in result.metadata["examples"].value] == [
+    assert [e[1] for e in json_entry(result.metadata, "examples")] == [
         "2024-02-01T00:20:00+00:00",
         "2024-02-01T00:30:00+00:00",
     ]
@@ -265,7 +270,7 @@ def test_ohlc_check_lists_offending_rows(pg_conn):
         )
     assert not result.passed
     assert result.metadata["violations"].value == 1
-    assert result.metadata["examples"].value[0]["low"] == "100.5"
+    assert json_entry(result.metadata, "examples")[0]["low"] == "100.5"
 
 
 def test_overlapping_runs_at_once_take_turns_and_never_duplicate(simulator, db_url, tmp_path):

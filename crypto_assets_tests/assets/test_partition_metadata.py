@@ -75,7 +75,6 @@ def test_a_partition_the_run_does_not_target_is_refused():
         lambda context: add_partition_metadata(context, {"2024-01-05|BTCUSDT": {"day_rows": 1}})
     )
     assert not result.success
-    assert (
-        "2024-01-05|BTCUSDT that the run does not target"
-        in result.failure_data_for_node("candles").error.to_string()
-    )
+    failure = result.failure_data_for_node("candles")
+    assert failure is not None and failure.error is not None
+    assert "2024-01-05|BTCUSDT that the run does not target" in failure.error.to_string()

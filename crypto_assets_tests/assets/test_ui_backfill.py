@@ -4,6 +4,7 @@ and in the partition status the UI shows."""
 
 from __future__ import annotations
 
+import functools
 from datetime import date, timedelta
 
 import psycopg2
@@ -144,7 +145,7 @@ def test_ui_backfills_of_a_block_and_of_a_scattered_set_write_exactly_their_part
 
     finished = {
         name: wait_until(
-            lambda i=backfill_id: finished_backfill(graphql, i),
+            functools.partial(finished_backfill, graphql, backfill_id),
             120,
             f"backfill {name} finishing",
             platform.processes,

@@ -12,6 +12,7 @@ import pytest
 from crypto_assets.automation.price_samples_watch import build_price_samples_watch
 from crypto_assets.resources import WarehouseResource
 from crypto_assets.settings import Settings
+from crypto_assets_tests.metadata import int_entry
 
 SETTINGS = Settings(symbols=("BTCUSDT", "ETHUSDT"), history_start=date(2025, 3, 9))
 YESTERDAY = datetime(2025, 3, 10, tzinfo=UTC)
@@ -28,7 +29,7 @@ def insert_samples(db_url: str, symbol: str, times: list[datetime]) -> None:
     conn.close()
 
 
-def tick(db_url: str, now: datetime, cursor: str | None = None) -> dg.SensorResult:
+def tick(db_url: str, now: datetime, cursor: str | None = None):
     sensor = build_price_samples_watch(SETTINGS, now=lambda: now)
     context = dg.build_sensor_context(
         cursor=cursor, resources={"warehouse": WarehouseResource(database_url=db_url)}
@@ -39,7 +40,7 @@ def tick(db_url: str, now: datetime, cursor: str | None = None) -> dg.SensorResu
 def reported(result) -> dict[str, int]:
     """Partition -> rows, for each materialization the tick reports."""
     return {
-        e.partition: e.metadata["rows"].value
+        str(e.partition): int_entry(e.metadata, "rows")
         for e in result.asset_events
         if isinstance(e, dg.AssetMaterialization)
     }

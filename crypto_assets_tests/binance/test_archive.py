@@ -68,8 +68,14 @@ def test_a_file_as_binance_writes_it_reads_back_exactly(tmp_path):
 
 def test_microsecond_and_millisecond_times_are_told_apart_by_magnitude():
     """From 2025-01-01 the archive writes microseconds; both come out as REST's milliseconds."""
-    us = b"1735689600000000,93576.00000000,93610.93000000,93537.50000000,93610.93000000,8.21827000,1735689659999999,769057.70799120,1818,3.68993000,345381.17003640,0\n"
-    ms = b"1704067200000,42283.58000000,42298.62000000,42283.58000000,42298.61000000,35.92724000,1704067259999,1519032.11227280,1327,23.10719000,976715.04574310,0\n"
+    us = (
+        b"1735689600000000,93576.00000000,93610.93000000,93537.50000000,93610.93000000,8.21827000,"
+        b"1735689659999999,769057.70799120,1818,3.68993000,345381.17003640,0\n"
+    )
+    ms = (
+        b"1704067200000,42283.58000000,42298.62000000,42283.58000000,42298.61000000,35.92724000,"
+        b"1704067259999,1519032.11227280,1327,23.10719000,976715.04574310,0\n"
+    )
     new = read_frame(VerifiedFile(ArchiveFile.day("BTCUSDT", "1m", date(2025, 1, 1)), "u", 0, us))
     old = read_frame(VerifiedFile(ArchiveFile.day("BTCUSDT", "1m", date(2024, 1, 1)), "m", 0, ms))
     assert rows(new) == [
@@ -140,9 +146,11 @@ def test_a_download_cut_short_is_retried_then_refused(archive, simulator):
 
 def test_a_download_slower_than_its_deadline_is_refused(simulator):
     simulator.faults.update(archive_bytes_per_s=2000)  # a 1m day is about 70 kB
-    with BinanceArchiveClient(simulator.url, download_timeout_s=0.3, max_retries=0) as client:
-        with pytest.raises(ArchiveFileBad, match="not complete after 0.3 s"):
-            client.fetch(ArchiveFile.day("BTCUSDT", "1m", DAY))
+    with (
+        BinanceArchiveClient(simulator.url, download_timeout_s=0.3, max_retries=0) as client,
+        pytest.raises(ArchiveFileBad, match=r"not complete after 0\.3 s"),
+    ):
+        client.fetch(ArchiveFile.day("BTCUSDT", "1m", DAY))
 
 
 def test_a_missing_file_is_a_404(archive, simulator):
@@ -170,9 +178,11 @@ def test_files_are_published_after_their_period(archive, simulator):
 
 
 def test_an_unreachable_host_is_named():
-    with BinanceArchiveClient("http://127.0.0.1:9") as client:
-        with pytest.raises(ArchiveUnreachable, match="archive host 127.0.0.1:9 is unreachable"):
-            client.fetch(ArchiveFile.day("BTCUSDT", "1m", DAY))
+    with (
+        BinanceArchiveClient("http://127.0.0.1:9") as client,
+        pytest.raises(ArchiveUnreachable, match=r"archive host 127\.0\.0\.1:9 is unreachable"),
+    ):
+        client.fetch(ArchiveFile.day("BTCUSDT", "1m", DAY))
 
 
 @pytest.mark.parametrize(

@@ -31,14 +31,18 @@ def test_archive_url_defaults_to_binance_and_empty_means_rest_only(monkeypatch, 
         monkeypatch.setenv("BINANCE_ARCHIVE_URL", value)
     settings = load_settings()
     assert settings.binance_archive_url == expected
-    assert build_definitions(settings).resources["binance"].archive_url == expected
+    resources = build_definitions(settings).resources
+    assert resources is not None and resources["binance"].archive_url == expected
 
 
 def test_a_bad_archive_url_names_the_variable(monkeypatch):
     monkeypatch.setenv("BINANCE_ARCHIVE_URL", "data.binance.vision")
     with pytest.raises(
         ConfigError,
-        match=r"environment variable BINANCE_ARCHIVE_URL: 'data.binance.vision' is not a URL: it needs a scheme \(http:// or https://\)",
+        match=(
+            r"environment variable BINANCE_ARCHIVE_URL: 'data.binance.vision' is not a URL: "
+            r"it needs a scheme \(http:// or https://\)"
+        ),
     ):
         load_settings()
 

@@ -127,9 +127,11 @@ def test_geo_block_says_so_and_suggests_base_url(simulator, client):
 
 
 def test_unreachable_binance_names_the_url():
-    with BinanceRestClient("http://127.0.0.1:9", retry_budget_s=0.3, backoff_s=0.01) as client:
-        with pytest.raises(BinanceUnavailableError) as err:
-            client.exchange_info()
+    with (
+        BinanceRestClient("http://127.0.0.1:9", retry_budget_s=0.3, backoff_s=0.01) as client,
+        pytest.raises(BinanceUnavailableError) as err,
+    ):
+        client.exchange_info()
     assert "http://127.0.0.1:9/api/v3/exchangeInfo" in str(err.value)
     assert "ConnectError" in str(err.value) and "retry budget 0 s" in str(err.value)
     assert err.value.attempts > 3  # kept trying for the budget, not for a count

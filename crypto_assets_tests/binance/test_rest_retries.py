@@ -50,9 +50,11 @@ def test_a_5xx_burst_longer_than_any_fixed_count_is_outlasted(simulator, retry_l
 def test_the_budget_ends_the_retries_with_the_last_problem(simulator, retry_log):
     simulator.faults.update(fail_next_n=1_000_000, error_status=502)
     began = time.monotonic()
-    with BinanceRestClient(simulator.url, backoff_s=0.02, retry_budget_s=1.0) as client:
-        with pytest.raises(BinanceUnavailableError) as err:
-            client.get("/api/v3/klines", {"symbol": "BTCUSDT", "interval": "1m"}, weight=2)
+    with (
+        BinanceRestClient(simulator.url, backoff_s=0.02, retry_budget_s=1.0) as client,
+        pytest.raises(BinanceUnavailableError) as err,
+    ):
+        client.get("/api/v3/klines", {"symbol": "BTCUSDT", "interval": "1m"}, weight=2)
     assert time.monotonic() - began < 1.0 + 0.5  # never sleeps past the budget
     assert "HTTP 502" in str(err.value) and "retry budget 1 s" in str(err.value)
     assert err.value.attempts == len(retry_lines(retry_log)) + 1

@@ -7,6 +7,7 @@ times the simulator promises; never from the simulator's own output.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import signal
@@ -75,20 +76,22 @@ def klines_between(client: httpx.Client, start: int, end: int, **params) -> list
 def check_row(row: list, interval_ms: int) -> None:
     """A REST kline row as Binance documents it, with the invariants real candles obey."""
     assert len(row) == 12
-    open_time, o, h, l, c, volume, close_time, quote, trades, taker_base, taker_quote, ignore = row
+    open_time, o, h, low, c, volume, close_time, quote, trades, taker_base, taker_quote, ignore = (
+        row
+    )
     assert isinstance(open_time, int) and isinstance(close_time, int) and isinstance(trades, int)
     assert close_time == open_time + interval_ms - 1
-    for text in (o, h, l, c, volume, quote, taker_base, taker_quote):
+    for text in (o, h, low, c, volume, quote, taker_base, taker_quote):
         assert DECIMAL.match(text), text
     assert ignore == "0"
-    o, h, l, c, volume, quote, taker_base, taker_quote = map(
-        Decimal, (o, h, l, c, volume, quote, taker_base, taker_quote)
+    o, h, low, c, volume, quote, taker_base, taker_quote = map(
+        Decimal, (o, h, low, c, volume, quote, taker_base, taker_quote)
     )
-    assert Decimal(0) < l <= min(o, c) and max(o, c) <= h
+    assert Decimal(0) < low <= min(o, c) and max(o, c) <= h
     assert volume >= 0 and quote >= 0 and trades >= 0
     assert taker_base <= volume and taker_quote <= quote
     if volume:
-        assert l <= quote / volume <= h
+        assert low <= quote / volume <= h
 
 
 # -- pagination -------------------------------------------------------------------------------
@@ -193,7 +196,7 @@ def test_the_forming_candle_grows_into_the_final_one(api, simulator):
         seen.append(row)
     simulator.clock.set(frozen_now_ms=minute + 5 * MINUTE)
     final = klines(api, startTime=minute, limit=1)[0]
-    rows = seen + [final]
+    rows = [*seen, final]
     assert len({row[1] for row in rows}) == 1  # the open never changes
     highs, lows = [Decimal(row[2]) for row in rows], [Decimal(row[3]) for row in rows]
     assert highs == sorted(highs) and lows == sorted(lows, reverse=True)
@@ -205,7 +208,12 @@ def test_the_forming_candle_grows_into_the_final_one(api, simulator):
 
 
 def test_any_range_gives_identical_candles_every_time(api, frozen):
-    params = {"symbol": "ETHUSDT", "interval": "15m", "startTime": ms("2023-05-01"), "limit": 1000}
+    params: dict[str, str | int] = {
+        "symbol": "ETHUSDT",
+        "interval": "15m",
+        "startTime": ms("2023-05-01"),
+        "limit": 1000,
+    }
     first = api.get("/api/v3/klines", params=params).content
     api.get("/api/v3/klines", params={**params, "startTime": ms("2021-01-01")})
     assert api.get("/api/v3/klines", params=params).content == first
@@ -238,7 +246,7 @@ def test_every_symbol_obeys_the_candle_invariants_and_opens_at_the_last_close(ap
     for symbol in (entry["symbol"] for entry in info["symbols"]):
         rows = klines(api, symbol=symbol, startTime=ms("2022-06-30 20:00:00"), limit=1000)
         assert len(rows) == 1000
-        for previous, row in zip(rows, rows[1:]):
+        for previous, row in itertools.pairwise(rows):
             check_row(row, MINUTE)
             assert row[1] == previous[4]
 
@@ -298,9 +306,11 @@ def test_every_response_reports_the_weight_used_this_minute(api, frozen):
 def small_limit():
     """A server allowing 10 weight a minute, its clock 15 s into a minute."""
     clock = SimClock(frozen_now_ms=ms("2025-03-10 12:00:15"))
-    with SimulatorServer(weight_limit=10, window_seconds=60, clock=clock) as server:
-        with httpx.Client(base_url=server.url) as client:
-            yield server, client
+    with (
+        SimulatorServer(weight_limit=10, window_seconds=60, clock=clock) as server,
+        httpx.Client(base_url=server.url) as client,
+    ):
+        yield server, client
 
 
 def test_past_the_limit_429_then_a_ban_for_ignoring_it(small_limit):
@@ -649,8 +659,10 @@ def test_command_line_serves_until_sigterm():
         text=True,
     )
     try:
-        line = process.stdout.readline()
-        url = re.search(r"http://\S+", line).group(0)
+        assert process.stdout is not None
+        serving = re.search(r"http://\S+", process.stdout.readline())
+        assert serving is not None, "the simulator printed no URL"
+        url = serving.group(0)
         assert httpx.get(f"{url}/api/v3/ping").json() == {}
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0

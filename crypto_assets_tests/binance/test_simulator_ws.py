@@ -8,6 +8,7 @@ pings, limits). The market clock runs 60x; waits poll observable state with dead
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import socket
 import time
@@ -97,7 +98,7 @@ def test_combined_streams_push_every_2s_and_the_final_push_is_rests_kline(sim):
         }
         forming = [p for p in pushes if not p["k"]["x"]]
         assert all(
-            b["E"] - a["E"] == 2_000 for a, b in zip(forming, forming[1:])
+            b["E"] - a["E"] == 2_000 for a, b in itertools.pairwise(forming)
         )  # every 2 s of market time
         for final in (p for p in pushes if p["k"]["x"]):
             k = final["k"]
@@ -315,11 +316,14 @@ def test_no_candle_is_pushed_inside_an_exchange_outage(sim):
 
 def test_the_admin_endpoint_sets_stream_faults_and_acts_on_connections(sim):
     async def run():
-        async with open_ws(f"{sim.ws_url}/ws/btcusdt@kline_1m") as ws:
+        async with (
+            open_ws(f"{sim.ws_url}/ws/btcusdt@kline_1m") as ws,
+            httpx.AsyncClient(base_url=sim.url) as admin,
+        ):
             await ws.recv()
-            shown = httpx.get(f"{sim.url}/_sim/stream").json()
-            changed = httpx.post(
-                f"{sim.url}/_sim/stream", json={"malformed_next_n": 2, "drop": True}
+            shown = (await admin.get("/_sim/stream")).json()
+            changed = (
+                await admin.post("/_sim/stream", json={"malformed_next_n": 2, "drop": True})
             ).json()
             with pytest.raises(ConnectionClosedError):
                 async with asyncio.timeout(DEADLINE_S):

@@ -169,7 +169,10 @@ TOMORROW = (datetime.now(UTC).date() + timedelta(days=1)).isoformat()
         ),
         (
             ["--start", "2024-01-01", "--end", "2024-01-02", "--symbols", "btc/usdt"],
-            "flag --symbols: 'btc/usdt' is not a Binance symbol (upper-case letters and digits, like BTCUSDT); did you mean BTCUSDT?",
+            (
+                "flag --symbols: 'btc/usdt' is not a Binance symbol (upper-case letters and "
+                "digits, like BTCUSDT); did you mean BTCUSDT?"
+            ),
         ),
         (
             ["--start", "2024-01-01", "--end", "2024-01-02", "--sybmols", "BTCUSDT"],

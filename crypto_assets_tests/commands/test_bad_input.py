@@ -46,8 +46,10 @@ CASES = {
     "impossible history_start": (
         ["audit"],
         {"config": "history_start: 2024-02-30\n"},
-        "crypto audit: error: config key 'history_start': 2024-02-30 is not a date: February 2024 has 29 days"
-        " (the nearest valid day is 2024-02-29)",
+        (
+            "crypto audit: error: config key 'history_start': 2024-02-30 is not a date: February 2024 has 29 days"
+            " (the nearest valid day is 2024-02-29)"
+        ),
     ),
     "unknown config key": (
         ["audit"],
@@ -62,8 +64,11 @@ CASES = {
     "a database URL with a password and the wrong scheme": (
         ["migrate"],
         {"DATABASE_URL": "mysql://crypto:hunter2@db.example:3306/crypto"},
-        "crypto migrate: error: environment variable DATABASE_URL: 'mysql://crypto:***@db.example:3306/crypto' has the"
-        " scheme mysql://; expected postgresql:// or postgres://",
+        (
+            "crypto migrate: error: environment variable DATABASE_URL: "
+            "'mysql://crypto:***@db.example:3306/crypto' has the"
+            " scheme mysql://; expected postgresql:// or postgres://"
+        ),
     ),
     "a relative DAGSTER_HOME": (
         ["migrate"],
@@ -87,13 +92,18 @@ CASES = {
             "btcusdt",
         ],
         {},
-        "crypto backfill: error: flag --symbols: 'btcusdt' is not a Binance symbol (upper-case letters and digits,"
-        " like BTCUSDT); did you mean BTCUSDT?",
+        (
+            "crypto backfill: error: flag --symbols: 'btcusdt' is not a Binance symbol (upper-case letters and digits,"
+            " like BTCUSDT); did you mean BTCUSDT?"
+        ),
     ),
     "a datetime for a day flag": (
         ["clear", "--raw", "--before", "2024-03-01 00:00"],
         {},
-        "crypto clear: error: flag --before: '2024-03-01 00:00' is a date and time; give the day alone, like 2024-03-01",
+        (
+            "crypto clear: error: flag --before: '2024-03-01 00:00' is a date and time; give the "
+            "day alone, like 2024-03-01"
+        ),
     ),
     "a port out of range": (
         ["up", "--dashboard-port", "70000"],
@@ -128,7 +138,8 @@ def test_a_port_in_use_is_named_by_its_flag_before_anything_starts(tmp_path):
         taken.listen()
         port = taken.getsockname()[1]
         others = [str(sock.getsockname()[1]) for sock in (a, b, c)]
-        a.close(), b.close(), c.close()
+        for sock in (a, b, c):
+            sock.close()
         result = crypto(
             [
                 "up",

@@ -7,6 +7,7 @@ import time
 
 import psycopg2
 
+from crypto_assets.warehouse import db
 from crypto_assets.warehouse.locks import lock_symbols
 from crypto_assets_tests.assets.helpers import materialize_range, test_settings
 
@@ -35,7 +36,7 @@ def crypto(args, tmp_path, db_url, simulator, name):
 def scalar(db_url, sql):
     with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
         cur.execute(sql)
-        return cur.fetchone()[0]
+        return db.scalar(cur)
 
 
 def test_two_runs_of_the_same_rollup_partitions_at_once_both_succeed_and_the_table_is_exact(
@@ -85,13 +86,14 @@ def test_a_clear_waits_for_the_run_writing_the_same_symbol(simulator, db_url, tm
             waiting = 0
             while waiting == 0 and clear.poll() is None and time.monotonic() < deadline:
                 cur.execute(
-                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND pid <> pg_backend_pid()"
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+                    "AND pid <> pg_backend_pid()"
                 )
-                waiting = cur.fetchone()[0]
+                waiting = db.scalar(cur)
             assert waiting == 1, "the clear did not wait on the run's lock"
             assert clear.poll() is None
             cur.execute("SELECT count(*) FROM candles_15m")
-            assert cur.fetchone()[0] == 96  # nothing deleted under the run
+            assert db.scalar(cur) == 96  # nothing deleted under the run
         writer.commit()  # the run ends: the clear goes on
     finally:
         writer.close()

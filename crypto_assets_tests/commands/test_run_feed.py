@@ -70,8 +70,10 @@ def test_a_failed_run_says_why(instance):
     result = run(instance, broken, "2024-01-02|BTCUSDT")
     lines = text(feed.poll())
     assert lines == [
-        f"run {result.run_id[:8]} FAILED in {elapsed(instance, result.run_id)}: broken 2024-01-02|BTCUSDT:"
-        " ValueError: the exchange said no"
+        (
+            f"run {result.run_id[:8]} FAILED in {elapsed(instance, result.run_id)}: "
+            "broken 2024-01-02|BTCUSDT: ValueError: the exchange said no"
+        )
     ]
 
 

@@ -77,7 +77,9 @@ class Stack:
         threading.Thread(target=self._pump, daemon=True).start()
 
     def _pump(self) -> None:
-        for line in self.process.stdout:
+        output = self.process.stdout
+        assert output is not None, "started without stdout=PIPE"
+        for line in output:
             self._queue.put(line.rstrip("\n"))
         self._queue.put(None)
 
@@ -195,7 +197,9 @@ def test_commands_beside_the_stack_use_its_database_instance_and_simulator(stack
         f"exchange http://127.0.0.1:{stack.ports['--simulator-port']} (those of the crypto up"
         in backfill.stderr
     )
-    backfill_id = re.search(r"^backfill (\w+): ", backfill.stdout, re.M).group(1)
+    started = re.search(r"^backfill (\w+): ", backfill.stdout, re.M)
+    assert started is not None, backfill.stdout
+    backfill_id = started.group(1)
     # its run, in the stack's terminal: one line to start, one to end, with the day's 96 candles (24 h x 4)
     stack.wait_for(rf"run \w{{8}} started: candles_15m .*\(crypto backfill {backfill_id}\)", 60)
     stack.wait_for(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import math
 import random
 import statistics
@@ -146,7 +147,7 @@ class DayMetrics:
     @property
     def realized_volatility(self) -> float:
         closes = [c.close for c in self.candles]
-        return math.sqrt(sum(math.log(b / a) ** 2 for a, b in zip(closes, closes[1:])))
+        return math.sqrt(sum(math.log(b / a) ** 2 for a, b in itertools.pairwise(closes)))
 
     @property
     def range_pct(self) -> float:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 from collections.abc import Iterator
+from typing import Literal
 
 import psycopg2
 import pytest
@@ -72,7 +73,9 @@ def browser() -> Iterator[Browser]:
 
 
 @contextlib.contextmanager
-def opened(browser: Browser, url: str, scheme: str = "light") -> Iterator[tuple[Page, list[str]]]:
+def opened(
+    browser: Browser, url: str, scheme: Literal["light", "dark"] = "light"
+) -> Iterator[tuple[Page, list[str]]]:
     """A tab on ``url`` once Streamlit has finished running the page; collects page errors."""
     context = browser.new_context(viewport={"width": 1440, "height": 2000}, color_scheme=scheme)
     tab = context.new_page()

@@ -70,7 +70,8 @@ def test_symbols_not_streaming_and_drops_by_reason_are_shown(pg_server, use_data
             "dashboard_live_paused",
             "INSERT INTO stream_heartbeats (connection_id, streams, connected_at, last_message_at, malformed_count,"
             " dropped, not_streaming) VALUES"
-            ' (\'kline_1m-0\', 1023, now(), now(), 2, \'{"bad k.c": 2, "buffer full: candle": 5}\', \'{"ETHUSDT": "BREAK"}\'),'
+            ' (\'kline_1m-0\', 1023, now(), now(), 2, \'{"bad k.c": 2, "buffer full: candle": '
+            '5}\', \'{"ETHUSDT": "BREAK"}\'),'
             " ('kline_1m-1', 76, now(), now(), 1, '{\"bad k.c\": 1}', '{}')",
         )
     )

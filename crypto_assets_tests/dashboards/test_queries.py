@@ -37,14 +37,14 @@ def test_bucket_width_names_bad_arguments():
     assert describe(90 * timedelta(seconds=1)) == "90s" and describe(6 * HOUR) == "6h"
 
 
-def _candle(cur, table: str, at: datetime, o, h, l, c, v, width=MIN, **extra) -> None:
+def _candle(cur, table: str, at: datetime, o, h, low, c, v, width=MIN, **extra) -> None:
     columns = {
         "symbol": "BTCUSDT",
         "open_time": at,
         "close_time": at + width - timedelta(milliseconds=1),
         "open": o,
         "high": h,
-        "low": l,
+        "low": low,
         "close": c,
         "volume": v,
         "quote_volume": v * c,
@@ -61,7 +61,7 @@ def _candle(cur, table: str, at: datetime, o, h, l, c, v, width=MIN, **extra) ->
 
 def test_minutes_are_merged_into_buckets_with_first_open_last_close(pg_conn):
     with pg_conn.cursor() as cur:
-        for i, (o, h, l, c, v) in enumerate(
+        for i, (o, h, low, c, v) in enumerate(
             [
                 (10, 12, 9, 11, 1),
                 (11, 15, 10, 14, 2),
@@ -70,7 +70,7 @@ def test_minutes_are_merged_into_buckets_with_first_open_last_close(pg_conn):
                 (10, 11, 7, 8, 5),
             ]
         ):
-            _candle(cur, "candles_1m", T0 + i * MIN, o, h, l, c, v, source="rest")
+            _candle(cur, "candles_1m", T0 + i * MIN, o, h, low, c, v, source="rest")
     pg_conn.commit()
     series = candle_series(pg_conn, "BTCUSDT", "1m", T0, T0 + 6 * MIN, ma_windows=(2,), budget=3)
     assert series.bucket == 2 * MIN and series.sources == ("candles_1m",)
@@ -117,9 +117,9 @@ def test_the_hourly_rollup_serves_the_hours_it_has_and_minutes_the_rest(pg_conn)
 def test_bad_selections_name_what_is_wrong(pg_conn):
     with pytest.raises(ValueError, match="interval '2m' is not one of 1m, 15m, 1h, 1d"):
         candle_series(pg_conn, "BTCUSDT", "2m", T0, T0 + DAY)
-    with pytest.raises(ValueError, match="moving-average window 1 is outside 2..500"):
+    with pytest.raises(ValueError, match=r"moving-average window 1 is outside 2\.\.500"):
         candle_series(pg_conn, "BTCUSDT", "1m", T0, T0 + DAY, ma_windows=(1,))
-    with pytest.raises(ValueError, match="the range ends .* before it starts"):
+    with pytest.raises(ValueError, match=r"the range ends .* before it starts"):
         candle_series(pg_conn, "BTCUSDT", "1m", T0 + DAY, T0)
 
 

@@ -10,6 +10,7 @@ ends the daemon's whole process group (its code servers and the runs they launch
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -95,6 +96,7 @@ class DaemonInstance:
         return self.instance
 
     def _heartbeating(self, daemons: tuple[str, ...]) -> bool:
+        assert self.process is not None and self.instance is not None, "start() first"
         if self.process.poll() is not None:
             raise AssertionError(
                 f"dagster-daemon exited {self.process.returncode}:\n{self.log.read_text(errors='replace')[-4000:]}"
@@ -110,10 +112,9 @@ class DaemonInstance:
                 pass
             except ProcessLookupError:
                 pass
-            try:  # what is left of the group: code servers, run workers
+            # What is left of the group: code servers, run workers.
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             self.process.wait()
         if self.instance is not None:
             self.instance.dispose()

@@ -36,12 +36,14 @@ def run_process(instance: dg.DagsterInstance, run_id: str) -> int | None:
     starts = instance.get_records_for_run(
         run_id, of_type=dg.DagsterEventType.RUN_START, limit=1
     ).records
-    return starts[0].event_log_entry.dagster_event.pid if starts else None
+    event = starts[0].event_log_entry.dagster_event if starts else None
+    return event.pid if event is not None else None
 
 
 def failure_message(instance: dg.DagsterInstance, run_id: str) -> str:
     failures = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records
-    return failures[0].event_log_entry.dagster_event.message if failures else ""
+    event = failures[0].event_log_entry.dagster_event if failures else None
+    return (event.message or "") if event is not None else ""
 
 
 def test_a_launched_run_whose_process_is_killed_is_failed_then_retried(daemon):

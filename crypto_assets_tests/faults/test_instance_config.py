@@ -36,8 +36,10 @@ def test_dagster_reads_run_monitoring_retries_and_the_launcher(tmp_path):
 
 def test_compose_runs_the_daemon_on_the_same_instance_config():
     dockerfile = (ROOT / "Dockerfile").read_text()
-    home = re.search(r"DAGSTER_HOME=(\S+)", dockerfile).group(1)
-    assert "cp dagster.yaml $DAGSTER_HOME/dagster.yaml" in dockerfile
+    declared = re.search(r"DAGSTER_HOME=(\S+)", dockerfile)
+    assert declared is not None, "the Dockerfile sets no DAGSTER_HOME"
+    home = declared.group(1)
+    assert re.search(r"^COPY dagster\.yaml \$DAGSTER_HOME/dagster\.yaml$", dockerfile, re.M)
     services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
     assert services["dagster-daemon"]["command"][:2] == ["dagster-daemon", "run"]
     assert services["dagster-daemon"]["environment"]["DAGSTER_HOME"] == home

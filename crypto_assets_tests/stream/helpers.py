@@ -12,9 +12,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import httpx
@@ -36,9 +37,7 @@ from crypto_assets_tests.assets.helpers import materialize_range, resources
 
 MINUTE = 60_000
 SPEED = 60.0  # a market minute takes 1 s of wall time
-START_MS = int(
-    datetime(2025, 3, 10, 0, 0, 40, tzinfo=UTC).timestamp() * 1000
-)  # 40 s into a day
+START_MS = int(datetime(2025, 3, 10, 0, 0, 40, tzinfo=UTC).timestamp() * 1000)  # 40 s into a day
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
 WAIT_S = 30.0
 
@@ -137,15 +136,15 @@ class CollectorThread:
 
     @classmethod
     def start(cls, simulator, db_url: str, **overrides) -> CollectorThread:
-        settings = dict(
-            symbols=SYMBOLS,
-            ws_url=simulator.ws_url,
-            api_url=simulator.url,
-            database_url=db_url,
-            flush_interval_s=0.1,
-            heartbeat_interval_s=0.2,
-            idle_timeout_s=2.0,
-        )
+        settings = {
+            "symbols": SYMBOLS,
+            "ws_url": simulator.ws_url,
+            "api_url": simulator.url,
+            "database_url": db_url,
+            "flush_interval_s": 0.1,
+            "heartbeat_interval_s": 0.2,
+            "idle_timeout_s": 2.0,
+        }
         collector = Collector(CollectorConfig(**(settings | overrides)))
         collector.validate()
         thread = cls(collector)
@@ -156,7 +155,7 @@ class CollectorThread:
         asyncio.set_event_loop(self._loop)
         try:
             self._loop.run_until_complete(self.collector.run(self._stop))
-        except BaseException as err:  # reported by stop()
+        except BaseException as err:  # noqa: BLE001 - reported by stop()
             self.error = err
         finally:
             self._loop.close()
@@ -176,13 +175,18 @@ class CollectorThread:
 
 
 def insert_candles(
-    db_url: str, symbol: str, rows: list[list], is_closed: bool = True, source: str = "stream"
+    db_url: str,
+    symbol: str,
+    rows: Sequence[Sequence[Any]],
+    is_closed: bool = True,
+    source: str = "stream",
 ) -> None:
     """Put REST-shaped rows (11 values) into candles_1m as the collector would."""
     with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
         for row in rows:
             cur.execute(
-                "INSERT INTO candles_1m VALUES (%s, to_timestamp(%s / 1000.0), to_timestamp(%s / 1000.0), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                "INSERT INTO candles_1m VALUES (%s, to_timestamp(%s / 1000.0), to_timestamp(%s "
+                "/ 1000.0), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (
                     symbol,
                     row[0],

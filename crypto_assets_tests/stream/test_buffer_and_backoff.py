@@ -110,7 +110,7 @@ def test_backoff_is_jittered_below_a_doubling_ceiling_and_resets():
     backoff = Backoff(base_s=0.5, cap_s=4.0, rng=random.Random(7))
     delays = [backoff.next_delay() for _ in range(8)]
     ceilings = [0.5, 1.0, 2.0, 4.0, 4.0, 4.0, 4.0, 4.0]
-    assert all(0 <= d <= c for d, c in zip(delays, ceilings))
+    assert all(0 <= d <= c for d, c in zip(delays, ceilings, strict=True))
     assert len(set(delays)) == len(delays)  # jittered, not a fixed schedule
     backoff.reset()
     assert backoff.next_delay() <= 0.5
@@ -172,15 +172,17 @@ def test_every_overflow_drop_is_reported_with_its_symbol():
 
 def test_the_throttled_log_says_each_reason_once_a_minute_and_counts_the_rest(caplog):
     now = [0.0]
-    log = ThrottledLog(logging.getLogger("throttled-test"), every_s=60, clock=lambda: now[0])
+    throttled = ThrottledLog(logging.getLogger("throttled-test"), every_s=60, clock=lambda: now[0])
     with caplog.at_level(logging.WARNING, logger="throttled-test"):
-        assert log.warning("bad k.c", "dropped %s", "one")
-        assert not log.warning("bad k.c", "dropped %s", "two")
-        assert log.warning("not JSON", "dropped %s", "three")  # another reason is said at once
+        assert throttled.warning("bad k.c", "dropped %s", "one")
+        assert not throttled.warning("bad k.c", "dropped %s", "two")
+        assert throttled.warning(
+            "not JSON", "dropped %s", "three"
+        )  # another reason is said at once
         now[0] = 59.9
-        assert not log.warning("bad k.c", "dropped %s", "four")
+        assert not throttled.warning("bad k.c", "dropped %s", "four")
         now[0] = 60.0
-        assert log.warning("bad k.c", "dropped %s", "five")
+        assert throttled.warning("bad k.c", "dropped %s", "five")
     assert [r.getMessage() for r in caplog.records] == [
         "dropped one",
         "dropped three",

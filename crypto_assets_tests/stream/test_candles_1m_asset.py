@@ -13,6 +13,7 @@ from crypto_assets.assets.candle_checks import GAPS
 from crypto_assets.assets.candles_1m_checks import COMPLETE, MATCHES_REST
 from crypto_assets.settings import Settings
 from crypto_assets_tests.assets.helpers import check_results, materialize_range, partition_metadata
+from crypto_assets_tests.metadata import json_entry
 from crypto_assets_tests.stream.helpers import (
     MINUTE,
     insert_candles,
@@ -69,7 +70,7 @@ def test_a_finished_day_becomes_rest_and_the_stream_rows_equal_to_it_stay(simula
         matches.metadata["stream_closed_candles"].value,
         matches.metadata["differing"].value,
     ) == (6, 1)
-    assert matches.metadata["examples"].value[0]["open_time"] == "2025-03-10T00:05:00+00:00"
+    assert json_entry(matches.metadata, "examples")[0]["open_time"] == "2025-03-10T00:05:00+00:00"
 
     meta, checks = run(simulator, db_url)  # again: nothing to change, and now the stream agrees
     assert (meta["rows"], meta["rows_from_stream"], meta["rows_from_rest"]) == (1440, 5, 1435)

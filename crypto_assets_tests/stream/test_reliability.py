@@ -16,6 +16,7 @@ from crypto_assets.assets.candles_1m_checks import COMPLETE, MATCHES_REST
 from crypto_assets.warehouse.schema import migrate
 from crypto_assets.warehouse.server import LocalPostgres
 from crypto_assets_tests.assets.helpers import check_results
+from crypto_assets_tests.metadata import int_entry
 from crypto_assets_tests.stream.helpers import (
     MINUTE,
     START_MS,
@@ -92,7 +93,7 @@ def test_sigkill_mid_minute_restart_and_the_sensor_leave_every_minute_once_and_e
     assert checks[COMPLETE].passed
     assert (
         checks[MATCHES_REST].passed
-        and checks[MATCHES_REST].metadata["stream_closed_candles"].value > 0
+        and int_entry(checks[MATCHES_REST].metadata, "stream_closed_candles") > 0
     )
     assert_once_and_equal_to_rest(stream_simulator, db_url, DAY_START, due_end)
 

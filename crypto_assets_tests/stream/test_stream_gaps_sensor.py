@@ -137,4 +137,5 @@ def test_reports_freshness_while_the_collector_runs(instance, db_url):
 def test_the_freshness_check_also_runs_on_its_own(db_url):
     check = build_freshness_check(KEY, SETTINGS)
     result = check(warehouse=WarehouseResource(database_url=db_url))
+    assert isinstance(result, dg.AssetCheckResult)
     assert result.passed and result.metadata["collector_running"].value is False

@@ -48,7 +48,8 @@ def test_recorded_binance_frames_parse_to_the_values_sent():
         False,
     )
     assert first["k"]["c"] == events[0].kline.close
-    assert len(events) == len(lines) and all(not e.is_closed for e in events)
+    assert len(events) == len(lines)
+    assert all(isinstance(e, KlineEvent) and not e.is_closed for e in events)
 
 
 def test_a_combined_stream_message_is_unwrapped():
@@ -113,7 +114,8 @@ def test_malformed_frames_are_refused_saying_what_is_wrong(text, reason, says):
 
 
 def test_a_kline_of_a_symbol_not_subscribed_is_malformed():
-    assert parse_message(_frame(), symbols={"BTCUSDT"}).symbol == "BTCUSDT"
+    event = parse_message(_frame(), symbols={"BTCUSDT"})
+    assert isinstance(event, KlineEvent) and event.symbol == "BTCUSDT"
     with pytest.raises(
         MalformedFrame, match="'BTCUSDT' is not one this connection subscribed to"
     ) as refused:

@@ -9,6 +9,7 @@ from decimal import Decimal
 import psycopg2
 
 from crypto_assets.warehouse import schema
+from crypto_assets.warehouse.db import scalar
 from crypto_assets.warehouse.server import LocalPostgres
 from crypto_assets_tests.plugins.postgres import new_database, schema_tables, timescaledb_mode
 
@@ -58,7 +59,7 @@ def test_concurrent_migrate_from_two_threads(pg_server: LocalPostgres) -> None:
             with _connect(url) as conn:
                 barrier.wait(timeout=30)
                 results.append(schema.migrate(conn))
-        except BaseException as exc:  # surfaced below
+        except BaseException as exc:  # noqa: BLE001 - surfaced below
             errors.append(exc)
 
     threads = [threading.Thread(target=run) for _ in range(2)]
@@ -71,7 +72,7 @@ def test_concurrent_migrate_from_two_threads(pg_server: LocalPostgres) -> None:
     assert sorted(v for r in results for v in r.applied) == ALL_VERSIONS  # each applied once
     with _connect(url) as conn, conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM schema_migrations")
-        assert cur.fetchone()[0] == len(ALL_VERSIONS)
+        assert scalar(cur) == len(ALL_VERSIONS)
 
 
 def test_every_design_table_exists(pg_conn) -> None:
@@ -138,6 +139,6 @@ def test_db_url_starts_every_test_with_empty_tables(pg_conn) -> None:
     with pg_conn.cursor() as cur:
         for table in schema_tables():
             cur.execute(f"SELECT count(*) FROM {table}")
-            assert cur.fetchone()[0] == 0, table
+            assert scalar(cur) == 0, table
         cur.execute("SELECT count(*) FROM schema_migrations")
-        assert cur.fetchone()[0] == len(ALL_VERSIONS)  # kept
+        assert scalar(cur) == len(ALL_VERSIONS)  # kept

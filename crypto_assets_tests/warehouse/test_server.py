@@ -9,6 +9,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
+from crypto_assets.warehouse.db import scalar
 from crypto_assets.warehouse.server import (
     DEFAULT_LOCAL_PORT,
     LocalPostgres,
@@ -29,7 +30,7 @@ from crypto_assets_tests.plugins.postgres import timescaledb_mode
 def _scalar(url: str, query: str, params: tuple = ()):
     with contextlib.closing(psycopg2.connect(url)) as conn, conn.cursor() as cur:
         cur.execute(query, params)
-        return cur.fetchone()[0]
+        return scalar(cur)
 
 
 def _embedded() -> PostgresBinaries:
@@ -147,7 +148,7 @@ def test_timescaledb_true_preloads_and_extension_works(pg_scratch_dir: Path) -> 
             cur.execute("CREATE TABLE m (t timestamptz NOT NULL, v numeric)")
             cur.execute("SELECT create_hypertable('m', by_range('t'))")
             cur.execute("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'")
-            assert cur.fetchone()[0]
+            assert scalar(cur)
 
 
 def test_timescaledb_none_follows_installation(pg_scratch_dir: Path) -> None:
@@ -159,7 +160,7 @@ def test_timescaledb_true_without_it_is_a_clear_error(pg_scratch_dir: Path) -> N
     embedded = _embedded()
     assert not embedded.has_timescaledb
     pg = LocalPostgres(pg_scratch_dir / "data", timescaledb=True, bin_dir=embedded.bin_dir)
-    with pytest.raises(LocalPostgresError, match="install-timescaledb.sh"):
+    with pytest.raises(LocalPostgresError, match=r"install-timescaledb\.sh"):
         pg.start()
 
 

@@ -5,6 +5,7 @@ background and fonts through ``st.plotly_chart(theme="streamlit")``)."""
 from __future__ import annotations
 
 from datetime import timedelta
+from itertools import cycle
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -66,7 +67,9 @@ def candles_figure(series: CandleSeries, averages: bool, vwap: bool) -> go.Figur
         col=1,
     )
     if averages:
-        for color, column in zip(AVERAGES, [c for c in frame.columns if c.startswith("ma_")]):
+        for color, column in zip(
+            cycle(AVERAGES), [c for c in frame.columns if c.startswith("ma_")]
+        ):
             fig.add_trace(
                 go.Scatter(
                     x=frame["time"],
@@ -114,7 +117,7 @@ def candles_figure(series: CandleSeries, averages: bool, vwap: bool) -> go.Figur
 def compare_figure(lines: tuple[CandleSeries, ...]) -> go.Figure:
     """Closes of several symbols as a percentage of their first close in the range."""
     fig = go.Figure()
-    for color, series in zip(SYMBOLS * 4, lines):
+    for color, series in zip(cycle(SYMBOLS), lines):
         frame = normalised_closes(series)
         fig.add_trace(
             go.Scatter(
@@ -178,8 +181,9 @@ def samples_figure(view: DownsampledView) -> go.Figure:
             fig, f"{view.symbol} · raw price samples (no windows yet)", f"Price ({quote})"
         )
     width = describe(view.width)
-    merged = view.window_bucket is not None and view.window_bucket != view.width
-    suffix = f" (merged to {describe(view.window_bucket)})" if merged else ""
+    bucket = view.window_bucket
+    merged = bucket is not None and bucket != view.width
+    suffix = f" (merged to {describe(bucket)})" if bucket is not None and merged else ""
     fig.add_trace(
         go.Scatter(
             x=view.windows["time"],
@@ -210,7 +214,7 @@ def samples_figure(view: DownsampledView) -> go.Figure:
 
 def rolling_volatility_figure(view: VolatilityView) -> go.Figure:
     fig = go.Figure()
-    for color, symbol in zip(SYMBOLS * 4, view.symbols):
+    for color, symbol in zip(cycle(SYMBOLS), view.symbols):
         part = view.rolling.filter(view.rolling["symbol"] == symbol)
         fig.add_trace(
             go.Scatter(
@@ -227,7 +231,7 @@ def rolling_volatility_figure(view: VolatilityView) -> go.Figure:
 
 def returns_figure(view: VolatilityView) -> go.Figure:
     fig = go.Figure()
-    for color, symbol in zip(SYMBOLS * 4, view.symbols):
+    for color, symbol in zip(cycle(SYMBOLS), view.symbols):
         part = view.returns.filter(view.returns["symbol"] == symbol)
         centres = ((part["lo"] + part["hi"]) / 2 * 100).to_list()
         fig.add_trace(
@@ -248,7 +252,7 @@ def returns_figure(view: VolatilityView) -> go.Figure:
 
 def daily_range_figure(view: VolatilityView) -> go.Figure:
     fig = go.Figure()
-    for color, symbol in zip(SYMBOLS * 4, view.symbols):
+    for color, symbol in zip(cycle(SYMBOLS), view.symbols):
         part = view.ranges.filter(view.ranges["symbol"] == symbol)
         fig.add_trace(go.Bar(x=part["time"], y=part["range_pct"], name=symbol, marker_color=color))
     per = "" if view.bucket.days == 1 else f" (mean per {describe(view.bucket)})"

@@ -65,9 +65,10 @@ class UrlState:
         key = self._start(param, parse, default)
         if st.session_state[key] not in options:
             st.session_state[key] = default
-        chooser = st.radio if radio else st.selectbox
-        extra = {"horizontal": True} if radio else {}
-        value = chooser(label, options, key=key, format_func=fmt, **extra, **widget)
+        if radio:
+            value = st.radio(label, options, key=key, format_func=fmt, horizontal=True, **widget)
+        else:
+            value = st.selectbox(label, options, key=key, format_func=fmt, **widget)
         self._published[param] = fmt(value)
         return value
 

@@ -42,7 +42,7 @@ page.publish()
 page.report()
 
 view = notices.load(data.downsampled, url, symbol, width, span)
-if view.end is None:
+if view.start is None or view.end is None:
     notices.empty(
         f"No price samples or windows for {symbol} yet.",
         [
@@ -71,5 +71,12 @@ if not view.windows.is_empty():
     quote = charts.split_symbol(symbol)[1]
     cols = st.columns(3)
     cols[0].metric("Samples in windows", f"{int(view.windows['samples'].sum()):,}")
-    cols[1].metric(f"Mean |average − median| ({quote})", formats.price(gap.mean()))
-    cols[2].metric(f"Largest |average − median| ({quote})", formats.price(gap.max()))
+    mean, largest = gap.mean(), gap.max()
+    cols[1].metric(
+        f"Mean |average − median| ({quote})",
+        formats.price(mean if isinstance(mean, float) else None),
+    )
+    cols[2].metric(
+        f"Largest |average − median| ({quote})",
+        formats.price(largest if isinstance(largest, float) else None),
+    )

@@ -101,7 +101,7 @@ def live_panel(url: str, symbol: str) -> None:
         st.error(str(err), icon=":material/cloud_off:")
         return
     base, quote = charts.split_symbol(symbol)
-    if view.last_price is None:
+    if view.last_price is None or view.last_price_at is None:
         notices.empty(f"No 1m candles or samples for {symbol} yet.", ["crypto stream"])
     else:
         change = view.change_pct

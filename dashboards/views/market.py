@@ -39,7 +39,7 @@ with top[1]:
     interval = page.select("interval", "Interval", list(INTERVALS), "15m", radio=True)
 table = INTERVALS[interval].name
 newest = notices.load(data.latest_time, url, table, "open_time", symbol)
-last_day = (newest or datetime.now(UTC)).date()
+last_day = (newest if isinstance(newest, datetime) else datetime.now(UTC)).date()
 with top[2]:
     start, end = page.date_range("Days (UTC, inclusive)", (last_day - DEFAULT_SPAN, last_day))
 options = st.columns([3, 1, 3])

@@ -22,6 +22,7 @@ from crypto_assets.api.caching import NO_STORE
 from crypto_assets.api.errors import ApiError, error_body
 from crypto_assets.api.params import SymbolPath, check_symbol
 from crypto_assets.api.routing import get
+from crypto_assets.warehouse.db import scalar
 from crypto_assets.warehouse.queries import live
 from crypto_assets.warehouse.queries.buckets import age
 
@@ -41,11 +42,14 @@ def read_live(warehouse, symbol: str) -> tuple[str, tuple]:
     """(the live snapshot as JSON text, what identifies the collector's latest write)."""
     with warehouse.snapshot() as conn, conn.cursor() as cur:
         cur.execute("SELECT now()")
-        now = cur.fetchone()[0]
+        now = scalar(cur)
         forming, closed = live.newest_candles(cur, symbol)
         connections = live.collector_connections(cur)
     head = json.dumps({"symbol": symbol, "now": iso(now)})[:-1]
-    text = f'{head}, "forming": {forming or "null"}, "last_closed": {closed or "null"}, "stream": {json.dumps(collector(connections))}}}'
+    text = (
+        f'{head}, "forming": {forming or "null"}, "last_closed": {closed or "null"}, '
+        f'"stream": {json.dumps(collector(connections))}}}'
+    )
     written = tuple(
         connections.select("connection_id", "updated_at", "last_message_at").iter_rows()
     )

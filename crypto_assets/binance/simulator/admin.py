@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
 from crypto_assets.binance.simulator.clock import SimClock
 from crypto_assets.binance.simulator.faults import Faults
@@ -31,7 +32,7 @@ from crypto_assets.binance.simulator.ws import StreamHub
 _CLOCK_FIELDS = {"frozen_now_ms", "offset_ms", "speed", "start_ms"}
 
 
-def _reply(status: int, value) -> Response:
+def _reply(status: int, value: object) -> Response:
     return Response(status, json.dumps(value, separators=(",", ":")).encode())
 
 
@@ -39,7 +40,7 @@ class _BadRequest(ValueError):
     pass
 
 
-def _json_object(request: Request) -> dict:
+def _json_object(request: Request) -> dict[str, Any]:
     try:
         value = json.loads(request.body or b"{}")
     except ValueError:
@@ -59,7 +60,7 @@ class Admin:
         stats: Stats,
         clock: SimClock,
         streams: StreamHub,
-    ):
+    ) -> None:
         self._faults, self._limiter, self._stats, self._clock, self._streams = (
             faults,
             limiter,
@@ -88,14 +89,14 @@ class Admin:
         except (ValueError, TypeError) as err:
             return _reply(400, {"error": str(err)})
 
-    def _reset(self, request: Request) -> dict:
+    def _reset(self, request: Request) -> dict[str, Any]:
         self._faults.reset()
         self._limiter.reset()
         self._stats.reset()
         self._streams.reset()
         return {"ok": True}
 
-    def _set_clock(self, request: Request) -> dict:
+    def _set_clock(self, request: Request) -> dict[str, Any]:
         changes = _json_object(request)
         if changes.pop("reset", False):
             self._clock.reset()

@@ -2,8 +2,8 @@
 
 API requests (``/api/v3/...``) go through, in order: the latency fault; the geo block (451);
 the throttle fault (a 429 counted by the rate limiter, so an IP that ignores its ``Retry-After``
-is banned with a 418, and a banned IP gets its 418); the 5xx faults; the rate limiter (its 429 or 418); the endpoint (200, or 400 with
-Binance's error body); the truncation fault. Every API response carries
+is banned with a 418, and a banned IP gets its 418); the 5xx faults; the rate limiter (its 429
+or 418); the endpoint (200, or 400 with Binance's error body); the truncation fault. Every API response carries
 ``X-MBX-USED-WEIGHT-1M`` (the client IP's weight in the current window, whatever the window's
 length) and, when the window is not one minute, also the header named after it (for a 6 s
 window ``X-MBX-USED-WEIGHT-6S``), and is counted in ``Stats``. ``/_sim/...`` requests are the
@@ -50,7 +50,7 @@ class Application:
         faults: Faults,
         stats: Stats,
         clock: SimClock,
-    ):
+    ) -> None:
         self._rest, self._admin, self._archive = rest, admin, archive
         self._limiter, self._faults, self._stats, self._clock = limiter, faults, stats, clock
 

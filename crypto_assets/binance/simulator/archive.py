@@ -24,12 +24,14 @@ import re
 import zipfile
 from datetime import UTC, datetime
 
+import numpy as np
+
 from crypto_assets.binance.simulator.candles import CLOSE_TIME, OPEN_TIME
 from crypto_assets.binance.simulator.clock import SimClock
 from crypto_assets.binance.simulator.encode import encode_rows
 from crypto_assets.binance.simulator.faults import Faults
 from crypto_assets.binance.simulator.http11 import Request, Response
-from crypto_assets.binance.simulator.klines import KlineStore
+from crypto_assets.binance.simulator.klines import KlineStore, Outages
 from crypto_assets.binance.simulator.lru import LRU
 from crypto_assets.binance.simulator.rest import KLINE_INTERVALS
 from crypto_assets.binance.simulator.stats import Stats
@@ -67,7 +69,7 @@ class ArchiveFiles:
         daily_delay_ms: int = DEFAULT_DAILY_DELAY_MS,
         monthly_delay_ms: int = DEFAULT_MONTHLY_DELAY_MS,
         cache_bytes: int = 256 << 20,
-    ):
+    ) -> None:
         self._symbols, self._store, self._clock, self._faults, self._stats = (
             symbols,
             store,
@@ -123,7 +125,15 @@ class ArchiveFiles:
         return response
 
     def _zip(
-        self, spec, interval, name, start, end, now, outages, corrupt
+        self,
+        spec: SymbolSpec,
+        interval: str,
+        name: str,
+        start: int,
+        end: int,
+        now: int,
+        outages: Outages,
+        corrupt: bool,
     ) -> tuple[bytes, str] | None:
         key = (spec.symbol, interval, name, outages, corrupt)
         cached = self._zips.get(key)
@@ -165,7 +175,7 @@ def _period(period: str, label: str) -> tuple[int, int] | None:
     return start, start + days * DAY_MS
 
 
-def _csv(rows, *, microseconds: bool) -> bytes:
+def _csv(rows: np.ndarray, *, microseconds: bool) -> bytes:
     """Candle matrix -> the archive's CSV: REST's row without brackets and quotes, one a line."""
     if microseconds:
         rows = rows.copy()

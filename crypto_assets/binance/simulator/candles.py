@@ -33,7 +33,8 @@ def bucket_starts(times: np.ndarray, interval: str) -> np.ndarray:
         )
     length = INTERVAL_MS[interval]
     origin = _WEEK_ORIGIN_MS if interval == "1w" else 0
-    return times - (times - origin) % length
+    starts: np.ndarray = times - (times - origin) % length
+    return starts
 
 
 def bucket_ends(starts: np.ndarray, interval: str) -> np.ndarray:

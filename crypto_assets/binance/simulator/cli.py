@@ -38,7 +38,8 @@ def _parser() -> Parser:
     parser = Parser(
         prog="crypto simulator",
         description="Serve a Binance spot simulator: REST (klines, exchangeInfo, ticker/price, ping, time), "
-        "WebSocket kline_1m streams (/ws/<stream>, /stream?streams=..) and the kline archive (/data/spot/..) on the same port.",
+        "WebSocket kline_1m streams (/ws/<stream>, /stream?streams=..) and the kline archive "
+        "(/data/spot/..) on the same port.",
     )
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"

@@ -46,13 +46,8 @@ class SimClock:
         frozen_now_ms: int | None = None,
         speed: float = 1.0,
         start_ms: int | None = None,
-    ):
-        self._initial = {
-            "offset_ms": offset_ms,
-            "frozen_now_ms": frozen_now_ms,
-            "speed": speed,
-            "start_ms": start_ms,
-        }
+    ) -> None:
+        self._initial = (offset_ms, frozen_now_ms, speed, start_ms)
         self._lock = threading.Lock()
         self.reset()
 
@@ -61,7 +56,8 @@ class SimClock:
         wall = _wall_ms()
         with self._lock:
             self._state = _State(wall, wall, 1.0, None)
-        self.set(**self._initial)
+        offset_ms, frozen_now_ms, speed, start_ms = self._initial
+        self.set(offset_ms=offset_ms, frozen_now_ms=frozen_now_ms, speed=speed, start_ms=start_ms)
 
     def set(
         self,
@@ -117,7 +113,7 @@ class SimClock:
             return None if state.frozen < market_ms else 0.0
         return max(0.0, (market_ms - state.now(_wall_ms())) / state.speed / 1000.0)
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> dict[str, Any]:
         """JSON-ready state, as ``GET /_sim/clock`` shows it (``offset_ms`` only at speed 1)."""
         state = self._state
         offset = round(state.market - state.wall) if state.speed == 1.0 else None

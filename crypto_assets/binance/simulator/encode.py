@@ -23,7 +23,8 @@ _INTEGER_COLUMNS = (OPEN_TIME, CLOSE_TIME, TRADES)
 
 def _words(text: bytes) -> list[int]:
     padded = text + b" " * (-len(text) % 4)
-    return np.frombuffer(padded, dtype=np.uint32).tolist()
+    words: list[int] = np.frombuffer(padded, dtype=np.uint32).tolist()
+    return words
 
 
 def _layout() -> tuple[np.ndarray, np.ndarray]:
@@ -57,7 +58,7 @@ _ALWAYS = np.array([4 if col in _INTEGER_COLUMNS else 2 for col in range(COLUMNS
 
 def _group_indexes(values: np.ndarray) -> np.ndarray:
     """(n, 11) int64 >= 0 -> (n, 11, 5) indexes into ``_TABLE``, most significant group first."""
-    indexes = np.empty(values.shape + (_GROUPS,), dtype=np.int64)
+    indexes = np.empty((*values.shape, _GROUPS), dtype=np.int64)
     rest = values
     for group in range(_GROUPS - 1, -1, -1):
         above = rest  # the value without the groups after this one

@@ -35,6 +35,9 @@ import math
 import random
 import threading
 from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, TypeVar
+
+Number = TypeVar("Number", int, float)
 
 _COUNTERS = ("fail_next_n", "throttle_next_n", "truncate_next_n")
 _TRUNCATE_STYLES = ("close", "json")
@@ -69,7 +72,9 @@ class FaultSettings:
         return None
 
 
-def checked_number(name: str, value, kind: type, low: float, high: float | None = None):
+def checked_number(
+    name: str, value: object, kind: type[Number], low: float, high: float | None = None
+) -> Number:
     """``value`` as ``kind`` if it is a finite number in [low, high]; else ValueError naming the fault."""
     if (
         isinstance(value, bool)
@@ -86,7 +91,7 @@ def checked_number(name: str, value, kind: type, low: float, high: float | None 
     return kind(value)
 
 
-def _outages(value) -> tuple[tuple[int, int], ...]:
+def _outages(value: Any) -> tuple[tuple[int, int], ...]:
     try:
         windows = tuple((int(start), int(end)) for start, end in value)
     except (TypeError, ValueError):
@@ -99,7 +104,7 @@ def _outages(value) -> tuple[tuple[int, int], ...]:
     return windows
 
 
-def _symbol_status(value) -> tuple[tuple[str, str], ...]:
+def _symbol_status(value: object) -> tuple[tuple[str, str], ...]:
     if not isinstance(value, dict) or not all(isinstance(symbol, str) for symbol in value):
         raise ValueError(
             f"fault 'symbol_status' must be an object of symbol: status, got {value!r}"
@@ -110,7 +115,7 @@ def _symbol_status(value) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(value.items()))
 
 
-def _archive_files(value) -> tuple[tuple[str, str], ...]:
+def _archive_files(value: object) -> tuple[tuple[str, str], ...]:
     if not isinstance(value, dict) or not all(isinstance(p, str) for p in value):
         raise ValueError(
             f"fault 'archive_files' must be an object of file name patterns to faults, got {value!r}"
@@ -123,7 +128,7 @@ def _archive_files(value) -> tuple[tuple[str, str], ...]:
     return tuple(value.items())
 
 
-def _validated(name: str, value):
+def _validated(name: str, value: object) -> Any:
     if name == "latency_ms":
         return checked_number(name, value, float, 0)
     if name == "error_5xx_rate":
@@ -158,7 +163,7 @@ class Faults:
 
     NAMES = tuple(field.name for field in fields(FaultSettings))
 
-    def __init__(self, *, enforce_limits: bool = True, seed: int = 0):
+    def __init__(self, *, enforce_limits: bool = True, seed: int = 0) -> None:
         self._defaults = FaultSettings(enforce_limits=enforce_limits)
         self._seed = seed
         self._lock = threading.Lock()
@@ -174,7 +179,7 @@ class Faults:
             self._settings = self._defaults
             self._random = random.Random(self._seed)
 
-    def update(self, **changes) -> dict:
+    def update(self, **changes: object) -> dict[str, Any]:
         """Change some faults (unknown names and bad values raise ValueError); returns the new state."""
         unknown = sorted(set(changes) - set(self.NAMES))
         if unknown:
@@ -184,7 +189,7 @@ class Faults:
             self._settings = replace(self._settings, **checked)
         return self.snapshot()
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> dict[str, Any]:
         """JSON-ready state, as ``GET /_sim/faults`` shows it."""
         state = asdict(self._settings)
         state["outages"] = [list(window) for window in self._settings.outages]

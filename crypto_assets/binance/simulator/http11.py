@@ -89,7 +89,7 @@ class HttpServer:
     """Serves ``handler`` over HTTP/1.1 on one asyncio event loop; ``upgrade`` (if given) gets
     the WebSocket upgrade requests, so streams share the REST port."""
 
-    def __init__(self, handler: Handler, upgrade: Upgrade | None = None):
+    def __init__(self, handler: Handler, upgrade: Upgrade | None = None) -> None:
         self._handler = handler
         self._upgrade = upgrade
         self._server: asyncio.Server | None = None
@@ -100,7 +100,7 @@ class HttpServer:
         self._server = await asyncio.start_server(
             self._connection, host, port, limit=_MAX_HEAD, reuse_address=True
         )
-        return self._server.sockets[0].getsockname()[1]
+        return int(self._server.sockets[0].getsockname()[1])
 
     async def close(self) -> None:
         """Stop listening and drop every open connection."""
@@ -176,7 +176,7 @@ class HttpServer:
             return False
         try:
             response = await self._handler(request)
-        except Exception:  # a bug in the simulator: say so to the client, keep serving
+        except Exception:  # noqa: BLE001 - a bug in the simulator: logged, told to the client, keep serving
             _log.exception("simulator failed on %s %s", method, target)
             response = Response(500, _INTERNAL_ERROR)
         if response.cut_at is not None:

@@ -67,7 +67,7 @@ def _touches(outages: Outages, start: int, end: int) -> bool:
 class KlineStore:
     """All candles of a symbol universe, for any supported interval, at any simulated instant."""
 
-    def __init__(self, *, recordings_enabled: bool = False, cache_bytes: int = 128 << 20):
+    def __init__(self, *, recordings_enabled: bool = False, cache_bytes: int = 128 << 20) -> None:
         self._recordings = recordings_enabled
         self._minutes: LRU[np.ndarray] = LRU(256)  # (symbol, day) -> 1440 raw 1m candles
         self._hours: dict[
@@ -149,7 +149,14 @@ class KlineStore:
     # -- block selection ---------------------------------------------------------------------
 
     def _select(
-        self, spec, interval, start, end, limit, now, outages
+        self,
+        spec: SymbolSpec,
+        interval: str,
+        start: int | None,
+        end: int | None,
+        limit: int,
+        now: int,
+        outages: Outages,
     ) -> list[tuple[Block, int, int]]:
         """(block, first row, end row) runs holding the answer, oldest first."""
         first = bucket_start(spec.listed_ms, interval)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 RAW_REQUESTS_LIMIT = 300_000
 RAW_REQUESTS_WINDOW_S = 300
@@ -54,7 +55,9 @@ class _Client:
 class RateLimiter:
     """Thread-safe weight and request counts per client IP."""
 
-    def __init__(self, weight_limit: int = 6000, window_seconds: int = 60, *, ban_after: int = 5):
+    def __init__(
+        self, weight_limit: int = 6000, window_seconds: int = 60, *, ban_after: int = 5
+    ) -> None:
         if weight_limit < 1 or window_seconds < 1:
             raise ValueError(
                 f"weight_limit and window_seconds must be >= 1, got {weight_limit} and {window_seconds}"
@@ -68,7 +71,7 @@ class RateLimiter:
         self._clients: dict[str, _Client] = {}
         self._lock = threading.Lock()
 
-    def rate_limits(self) -> list[dict]:
+    def rate_limits(self) -> list[dict[str, Any]]:
         """The ``rateLimits`` entries of exchangeInfo for these rules."""
         return [
             {

@@ -13,7 +13,7 @@ V = TypeVar("V")
 class LRU(Generic[V]):
     """Least-recently-used map; inserting past ``capacity`` (summed ``size``) evicts the oldest."""
 
-    def __init__(self, capacity: int, size: Callable[[V], int] = lambda _: 1):
+    def __init__(self, capacity: int, size: Callable[[V], int] = lambda _: 1) -> None:
         self._items: OrderedDict[Hashable, V] = OrderedDict()
         self._capacity, self._size, self._used = capacity, size, 0
         self._lock = threading.Lock()

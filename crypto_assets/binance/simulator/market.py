@@ -161,4 +161,5 @@ def forming_minute(spec: SymbolSpec, row: np.ndarray, elapsed_ms: int) -> list[i
     out[TRADES] = max(1, int(out[TRADES] * part))
     out[TAKER_BASE] = taker_lots * lot
     out[TAKER_QUOTE] = taker_lots * per_lot_unit
-    return out
+    minute: list[int] = out
+    return minute

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Literal, overload
 from urllib.parse import parse_qsl
 
 _SYMBOL = re.compile(r"^[A-Z0-9\-_.]{1,20}$")
@@ -22,7 +23,7 @@ _DIGITS_PATTERN = "^[0-9]{1,20}$"
 class ApiError(Exception):
     """A request the exchange refuses: HTTP status and Binance's ``{"code", "msg"}`` body."""
 
-    def __init__(self, code: int, msg: str, status: int = 400):
+    def __init__(self, code: int, msg: str, status: int = 400) -> None:
         super().__init__(msg)
         self.code, self.msg, self.status = code, msg, status
 
@@ -37,7 +38,7 @@ def invalid_symbol() -> ApiError:
 class Params:
     """The query string of one request, tracking which parameters the endpoint read."""
 
-    def __init__(self, query: str):
+    def __init__(self, query: str) -> None:
         pairs = parse_qsl(query, keep_blank_values=True)
         self._values = dict(pairs)
         self._duplicated = len(self._values) < len(pairs)
@@ -65,6 +66,10 @@ class Params:
             )
         return value
 
+    @overload
+    def symbol(self, name: str = "symbol", *, required: Literal[True] = True) -> str: ...
+    @overload
+    def symbol(self, name: str = "symbol", *, required: bool) -> str | None: ...
     def symbol(self, name: str = "symbol", *, required: bool = True) -> str | None:
         value = self.mandatory(name) if required else self._get(name)
         if value is not None and not _SYMBOL.match(value):
@@ -84,7 +89,7 @@ class Params:
                 -1100,
                 f"Illegal characters found in parameter '{name}'; legal range is '{_SYMBOLS_PATTERN}'.",
             )
-        names = json.loads(value)
+        names: list[str] = json.loads(value)
         if not names:
             raise ApiError(
                 -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from functools import cache
 from importlib import resources
+from typing import Any
 
 import numpy as np
 
@@ -24,7 +25,7 @@ _FILES = {
 }
 
 
-def rows_to_matrix(rows: list[list]) -> np.ndarray:
+def rows_to_matrix(rows: list[list[Any]]) -> np.ndarray:
     """REST kline rows (as parsed from JSON) -> candle matrix, decimals as 1e-8 counts."""
     matrix = np.empty((len(rows), 11), dtype=np.int64)
     for index, row in enumerate(rows):

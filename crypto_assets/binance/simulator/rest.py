@@ -24,7 +24,7 @@ KLINE_INTERVALS = frozenset(INTERVAL_MS) - {"1s"}
 _UTC = {"0", "+0", "-0", "00:00", "+00:00", "-00:00", "0:00", "+0:00", "-0:00"}
 
 
-def _json(value) -> bytes:
+def _json(value: object) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode()
 
 
@@ -38,7 +38,7 @@ class RestApi:
         clock: SimClock,
         limiter: RateLimiter,
         faults: Faults,
-    ):
+    ) -> None:
         self._symbols, self._store, self._clock = symbols, store, clock
         self._limiter, self._faults = limiter, faults
         self._routes: dict[str, tuple[Callable[[Params], int], Callable[[Params], bytes]]] = {

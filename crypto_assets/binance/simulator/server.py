@@ -67,7 +67,7 @@ class SimulatorServer:
         archive_cache_bytes: int = 256 << 20,
         archive_daily_delay_ms: int = DEFAULT_DAILY_DELAY_MS,
         archive_monthly_delay_ms: int = DEFAULT_MONTHLY_DELAY_MS,
-    ):
+    ) -> None:
         self.host, self.port = host, port
         self.clock = clock or SimClock()
         self.symbols = build_universe(extra_symbols)
@@ -118,7 +118,7 @@ class SimulatorServer:
             self._loop = loop
             try:
                 self.port = loop.run_until_complete(self._http.start(self.host, self.port))
-            except BaseException as err:  # reported to start()'s caller
+            except BaseException as err:  # noqa: BLE001 - reported to start()'s caller
                 failure.append(err)
                 started.set()
                 loop.close()
@@ -171,5 +171,5 @@ class SimulatorServer:
     def __enter__(self) -> SimulatorServer:
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()

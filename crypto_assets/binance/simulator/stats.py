@@ -18,7 +18,7 @@ class Stats:
     in the counts by status); ``snapshot()`` gives them all.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self.reset()
 

@@ -23,7 +23,9 @@ from crypto_assets.binance.simulator.stream_request import StreamRequestError, S
 _METHODS = ("SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS", "SET_PROPERTY", "GET_PROPERTY")
 
 
-def _reply(request_id, result=None, *, code: int | None = None, msg: str = "") -> str:
+def _reply(
+    request_id: object, result: object = None, *, code: int | None = None, msg: str = ""
+) -> str:
     body = (
         {"result": result, "id": request_id}
         if code is None
@@ -42,7 +44,7 @@ def answer(
     also whether it was an error. ``lookup`` turns a name into a stream or raises ``StreamRequestError``."""
     try:
         request = json.loads(text)
-    except ValueError as err:
+    except json.JSONDecodeError as err:
         return _reply(
             None, code=3, msg=f"Invalid JSON: {err.msg} at line {err.lineno} column {err.colno}"
         ), True

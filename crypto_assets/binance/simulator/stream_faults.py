@@ -17,6 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, replace
+from typing import Any
 
 from crypto_assets.binance.simulator.faults import checked_number
 
@@ -33,7 +34,7 @@ class StreamFaults:
 
     NAMES = ("malformed_next_n", "stall_s", "refuse_s")
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self.reset()
 
@@ -41,7 +42,7 @@ class StreamFaults:
         with self._lock:
             self._state = _State()
 
-    def update(self, **changes) -> dict:
+    def update(self, **changes: object) -> dict[str, Any]:
         """Set some faults (unknown names and bad values raise ValueError); returns the new state."""
         unknown = sorted(set(changes) - set(self.NAMES))
         if unknown:
@@ -49,7 +50,7 @@ class StreamFaults:
                 f"unknown stream fault(s) {', '.join(unknown)}: use {', '.join(self.NAMES)}"
             )
         now = time.monotonic()
-        fields = {}
+        fields: dict[str, Any] = {}  # _State field -> value, each checked below
         if "malformed_next_n" in changes:
             fields["malformed_next_n"] = checked_number(
                 "malformed_next_n", changes["malformed_next_n"], int, 0
@@ -64,7 +65,7 @@ class StreamFaults:
             self._state = replace(self._state, **fields)
         return self.snapshot()
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> dict[str, Any]:
         """JSON-ready state: the malformed count left and the seconds of stall and refusal left."""
         state, now = self._state, time.monotonic()
         return {

@@ -33,9 +33,11 @@ from crypto_assets.binance.wire import MINUTE_MS
 _TRADE_ID_STRIDE = 10_000_000
 
 
-def kline_event(symbol: str, interval: str, row: np.ndarray, event_ms: int, closed: bool) -> str:
+def kline_event(
+    symbol: str, interval: str, row: np.ndarray | list[int], event_ms: int, closed: bool
+) -> str:
     """The raw payload of one ``<symbol>@kline_<interval>`` push (symbol in Binance's upper case)."""
-    o, h, l, c, v, q, tb, tq = (
+    o, h, low, c, v, q, tb, tq = (
         units_text(int(row[col]))
         for col in (OPEN, HIGH, LOW, CLOSE, VOLUME, QUOTE, TAKER_BASE, TAKER_QUOTE)
     )
@@ -44,7 +46,7 @@ def kline_event(symbol: str, interval: str, row: np.ndarray, event_ms: int, clos
     return (
         f'{{"e":"kline","E":{event_ms},"s":"{symbol}","k":{{"t":{open_time},"T":{int(row[CLOSE_TIME])},'
         f'"s":"{symbol}","i":"{interval}","f":{first_trade},"L":{first_trade + trades - 1},"o":"{o}","c":"{c}",'
-        f'"h":"{h}","l":"{l}","v":"{v}","n":{trades},"x":{"true" if closed else "false"},"q":"{q}",'
+        f'"h":"{h}","l":"{low}","v":"{v}","n":{trades},"x":{"true" if closed else "false"},"q":"{q}",'
         f'"V":"{tb}","Q":"{tq}","B":"0"}}}}'
     )
 

@@ -31,7 +31,7 @@ class StreamRules:
 class AttemptWindow:
     """Connection attempts per client IP over a sliding window (thread-safe)."""
 
-    def __init__(self, limit: int, window_s: float):
+    def __init__(self, limit: int, window_s: float) -> None:
         self.limit, self.window_s = limit, window_s
         self._lock = threading.Lock()
         self._attempts: dict[str, deque[float]] = {}
@@ -56,7 +56,7 @@ class AttemptWindow:
 class MessageRate:
     """Incoming messages of one connection in the last second."""
 
-    def __init__(self, limit: int):
+    def __init__(self, limit: int) -> None:
         self.limit = limit
         self._times: deque[float] = deque()
 

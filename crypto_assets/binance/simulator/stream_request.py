@@ -23,7 +23,7 @@ _NAME = re.compile(r"^([a-z0-9]+)@kline_([0-9a-zA-Z]+)$")
 class StreamRequestError(ValueError):
     """A request the stream server refuses: ``status`` and a JSON ``body`` for the client."""
 
-    def __init__(self, status: int, code: int, msg: str, *, retry_after_s: float = 0.0):
+    def __init__(self, status: int, code: int, msg: str, *, retry_after_s: float = 0.0) -> None:
         super().__init__(msg)
         self.status = status
         self.retry_after_s = retry_after_s

@@ -26,7 +26,7 @@ import time
 from typing import TYPE_CHECKING
 
 from websockets.exceptions import ProtocolError
-from websockets.frames import CloseCode, Opcode
+from websockets.frames import CloseCode, Frame, Opcode
 from websockets.server import ServerProtocol
 
 from crypto_assets.binance.simulator import stream_frames
@@ -54,7 +54,7 @@ class StreamSession:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         route: StreamRoute,
-    ):
+    ) -> None:
         self._hub, self._protocol, self._reader, self._writer = hub, protocol, reader, writer
         self._combined = route.combined
         self.subscriptions = {sub.name: sub for sub in route.subscriptions}
@@ -225,17 +225,19 @@ class StreamSession:
                 return
             self._protocol.receive_data(data)
             for frame in self._protocol.events_received():
+                if not isinstance(frame, Frame):
+                    continue  # after the handshake, only frames arrive
                 if self._rate.exceeded():
                     self.close(
                         CloseCode.POLICY_VIOLATION, "Too many requests", reason_key="message_rate"
                     )
                     return
-                if frame.opcode is Opcode.PONG and frame.data in self._pings:
-                    sent = self._pings[frame.data]
+                if frame.opcode is Opcode.PONG and bytes(frame.data) in self._pings:
+                    sent = self._pings[bytes(frame.data)]
                     self._pings = {p: t for p, t in self._pings.items() if t > sent}
                     self._hub.stats.count("pongs")
                 elif frame.opcode is Opcode.TEXT:
-                    self._answer(frame.data)
+                    self._answer(bytes(frame.data))
             self._flush()  # answers to the client's pings, requests and closes
             if self._protocol.close_expected():
                 self.close_reason = self.close_reason or "client_closed"

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
+from typing import Any
 
 UNIT = 10**8  # 1e-8: one unit of every decimal field on the wire
 
@@ -59,7 +60,7 @@ class SymbolSpec:
     quote_per_minute: float
     trade_quote: float
     seed: int
-    info: dict  # the exchangeInfo entry
+    info: dict[str, Any]  # the exchangeInfo entry
 
 
 # symbol: (listing instant UTC, price on 2024-09-04, 1m volatility, value per minute, value per trade)
@@ -84,25 +85,26 @@ _EXTRA_STEP = "0.01000000"
 
 
 @cache
-def _recorded_exchange_info() -> dict:
+def _recorded_exchange_info() -> dict[str, Any]:
     text = (
         resources.files(__package__)
         .joinpath("data/exchangeInfo_spot_2022-12-17_trimmed.json")
         .read_text()
     )
-    return json.loads(text)
+    info: dict[str, Any] = json.loads(text)
+    return info
 
 
 def _seed(symbol: str) -> int:
     return int.from_bytes(hashlib.blake2b(symbol.encode(), digest_size=8).digest(), "little")
 
 
-def _filter(info: dict, kind: str) -> dict:
+def _filter(info: dict[str, Any], kind: str) -> dict[str, Any]:
     return next(f for f in info["filters"] if f["filterType"] == kind)
 
 
 def _spec(
-    info: dict,
+    info: dict[str, Any],
     listed: str,
     ref_price: float,
     minute_vol: float,
@@ -126,7 +128,7 @@ def _spec(
     )
 
 
-def _extra_info(template: dict, index: int) -> dict:
+def _extra_info(template: dict[str, Any], index: int) -> dict[str, Any]:
     info = copy.deepcopy(template)
     base = f"SYM{index:04d}"
     info.update(symbol=f"{base}USDT", status="TRADING", baseAsset=base, quoteAsset="USDT")
@@ -151,9 +153,9 @@ def exchange_info(
     specs: list[SymbolSpec],
     *,
     server_time_ms: int,
-    rate_limits: list[dict],
+    rate_limits: list[dict[str, Any]],
     status_overrides: dict[str, str] | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """The ``GET /api/v3/exchangeInfo`` body for these symbols (``status_overrides``: symbol -> status now)."""
     recorded = _recorded_exchange_info()
     overrides = status_overrides or {}

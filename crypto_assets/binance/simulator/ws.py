@@ -16,17 +16,22 @@ import asyncio
 import threading
 from collections import Counter
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from websockets.http11 import Request as Handshake
 from websockets.server import ServerProtocol
 
 from crypto_assets.binance.simulator.clock import SimClock
 from crypto_assets.binance.simulator.faults import Faults, checked_number
 from crypto_assets.binance.simulator.http11 import Request
-from crypto_assets.binance.simulator.klines import KlineStore
+from crypto_assets.binance.simulator.klines import KlineStore, Outages
 from crypto_assets.binance.simulator.stream_faults import StreamFaults
 from crypto_assets.binance.simulator.stream_limits import AttemptWindow, StreamRules
-from crypto_assets.binance.simulator.stream_request import StreamRequestError, parse_route
+from crypto_assets.binance.simulator.stream_request import (
+    StreamRequestError,
+    StreamRoute,
+    parse_route,
+)
 from crypto_assets.binance.simulator.stream_session import StreamSession
 from crypto_assets.binance.simulator.symbols import SymbolSpec
 
@@ -40,7 +45,7 @@ class StreamStats:
     pushes, pings and pongs, control requests answered (``requests``) and refused
     (``requests_refused``), and connections closed by reason (``closed_<reason>``)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
 
@@ -74,7 +79,7 @@ class StreamHub:
         clock: SimClock,
         rest_faults: Faults,
         rules: StreamRules | None = None,
-    ):
+    ) -> None:
         self.symbols, self.store, self.clock = symbols, store, clock
         self.rules = rules or StreamRules()
         self.faults = StreamFaults()
@@ -82,9 +87,12 @@ class StreamHub:
         self._rest_faults = rest_faults
         self._attempts = AttemptWindow(self.rules.max_attempts, self.rules.attempts_window_s)
         self._sessions: set[StreamSession] = set()
+        self._shutdowns: set[asyncio.Task[None]] = (
+            set()
+        )  # held until done (the loop keeps weak refs)
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def outages(self):
+    def outages(self) -> Outages:
         """The exchange outages REST honours: no candle is pushed inside them either."""
         return self._rest_faults.current.outages
 
@@ -113,7 +121,10 @@ class StreamHub:
             return
         try:
             route = self._admit(request)
-            response = protocol.accept(events[0])
+            handshake = events[0]
+            if not isinstance(handshake, Handshake):
+                raise TypeError(f"expected the upgrade request, got {type(handshake).__name__}")
+            response = protocol.accept(handshake)
         except StreamRequestError as err:
             response = protocol.reject(err.status, err.body)
             response.headers["Content-Type"] = "application/json;charset=UTF-8"
@@ -132,7 +143,7 @@ class StreamHub:
         finally:
             self._sessions.discard(session)
 
-    def _admit(self, request: Request):
+    def _admit(self, request: Request) -> StreamRoute:
         wait_s = self._attempts.admit(request.client_ip)
         if wait_s:
             rule = (
@@ -172,7 +183,9 @@ class StreamHub:
         def announce() -> int:
             sessions = list(self._sessions)
             for session in sessions:
-                asyncio.ensure_future(session.announce_shutdown(grace_s))
+                task = asyncio.ensure_future(session.announce_shutdown(grace_s))
+                self._shutdowns.add(task)
+                task.add_done_callback(self._shutdowns.discard)
             return len(sessions)
 
         return self._call(announce)
@@ -194,7 +207,7 @@ class StreamHub:
 
     # -- control -----------------------------------------------------------------------------
 
-    def apply(self, changes: dict) -> dict:
+    def apply(self, changes: dict[str, Any]) -> dict[str, Any]:
         """Admin changes: ``drop``/``shutdown`` (true, or for shutdown the grace in seconds) act
         now; ``malformed_next_n``, ``stall_s``, ``refuse_s`` set faults. Returns the snapshot."""
         changes = dict(changes)
@@ -211,7 +224,7 @@ class StreamHub:
         """Streams subscribed over every open connection."""
         return self._call(lambda: sum(len(session.subscriptions) for session in self._sessions))
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> dict[str, Any]:
         """JSON-ready: open connections and the streams they carry, the faults and every count."""
         return {
             "open": self.open_connections(),

@@ -9,15 +9,17 @@ rest (for instance the hours the rollup has not reached yet).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import polars as pl
 from psycopg2 import sql
+from psycopg2.extensions import connection, cursor
 
 from crypto_assets.warehouse.queries.buckets import MAX_POINTS, ORIGIN, bucket_width
 from crypto_assets.warehouse.queries.catalog import series_bounds, split_range
-from crypto_assets.warehouse.queries.frames import TIME, fetch_frame
+from crypto_assets.warehouse.queries.frames import TIME, ColumnTypes, fetch_frame
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,7 @@ INTERVALS: dict[str, CandleTable] = {
 }
 
 MAX_MA_WINDOW = 500
-_OHLCV = {
+_OHLCV: ColumnTypes = {
     "time": TIME,
     "open": pl.Float64,
     "high": pl.Float64,
@@ -76,7 +78,7 @@ Segment = tuple[CandleTable, datetime, datetime]
 
 
 def plan_segments(
-    cur, symbol: str, interval: str, bucket: timedelta, lo: datetime, hi: datetime
+    cur: cursor, symbol: str, interval: str, bucket: timedelta, lo: datetime, hi: datetime
 ) -> list[Segment]:
     """Which table serves which part of [lo, hi): the coarsest table with rows whose candles
     fit whole into ``bucket``, and the requested table before and after its rows."""
@@ -120,7 +122,7 @@ def _ma_parts(windows: tuple[int, ...]) -> tuple[sql.Composable, sql.Composable]
     return columns, sql.SQL(" WINDOW ") + clauses
 
 
-def _validate_windows(ma_windows) -> tuple[int, ...]:
+def _validate_windows(ma_windows: Iterable[int]) -> tuple[int, ...]:
     windows = tuple(sorted({int(n) for n in ma_windows}))
     bad = [n for n in windows if not 2 <= n <= MAX_MA_WINDOW]
     if bad:
@@ -129,12 +131,12 @@ def _validate_windows(ma_windows) -> tuple[int, ...]:
 
 
 def candle_series(
-    conn,
+    conn: connection,
     symbol: str,
     interval: str,
     start: datetime,
     end: datetime,
-    ma_windows=(),
+    ma_windows: Iterable[int] = (),
     budget: int = MAX_POINTS,
 ) -> CandleSeries:
     """``symbol``'s candles opening in [start, end), at most ``budget`` of them."""
@@ -199,13 +201,13 @@ def normalised_closes(series: CandleSeries) -> pl.DataFrame:
 
 
 def market_view(
-    conn,
+    conn: connection,
     symbol: str,
     interval: str,
     start: datetime,
     end: datetime,
-    ma_windows=(),
-    compare=(),
+    ma_windows: Iterable[int] = (),
+    compare: Iterable[str] = (),
 ) -> MarketView:
     """Everything the Market page draws: main candles within the full point budget, and
     the compared symbols' closes sharing one budget (so that chart stays under it too)."""

@@ -8,9 +8,11 @@ on the ``(symbol, time)`` key. So they stay fast on a year of 1m candles.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
 from psycopg2 import sql
+from psycopg2.extensions import connection, cursor
 
 SYMBOL_TABLES = (
     "candles_1m",
@@ -38,13 +40,13 @@ def skip_scan(table: str, columns: Sequence[str]) -> sql.Composed:
     ).format(cols=cols, mine=mine, prev=prev, table=sql.Identifier(table))
 
 
-def distinct_keys(cur, table: str, columns: Sequence[str]) -> list[tuple]:
+def distinct_keys(cur: cursor, table: str, columns: Sequence[str]) -> list[tuple[Any, ...]]:
     """Every distinct value of the leading primary-key ``columns`` of ``table``, in key order."""
     cur.execute(skip_scan(table, columns) + sql.SQL(" SELECT * FROM k"))
     return cur.fetchall()
 
 
-def known_symbols(conn) -> list[str]:
+def known_symbols(conn: connection) -> list[str]:
     """Symbols with rows in any table the dashboard shows, sorted."""
     found: set[str] = set()
     with conn.cursor() as cur:
@@ -54,15 +56,16 @@ def known_symbols(conn) -> list[str]:
 
 
 def series_bounds(
-    cur,
+    cur: cursor,
     table: str,
     time_column: str,
     key: Mapping[str, object],
-    lo: datetime | None = None,
-    hi: datetime | None = None,
-) -> tuple[datetime | None, datetime | None]:
+    lo: datetime | date | None = None,
+    hi: datetime | date | None = None,
+) -> tuple[Any, Any]:
     """First and last ``time_column`` of the series ``key`` (column -> value, the leading primary
-    key columns) in ``table`` within [lo, hi); (None, None) when it has no rows there."""
+    key columns) in ``table`` within [lo, hi); (None, None) when it has no rows there. Each is
+    the column's type: a datetime, or a date for a day-keyed table."""
     time = sql.Identifier(time_column)
     params = {f"k{i}": value for i, value in enumerate(key.values())}
     where = sql.SQL(" AND ").join(
@@ -78,18 +81,21 @@ def series_bounds(
         " (SELECT {t} FROM {table} WHERE {w} ORDER BY {t} DESC LIMIT 1)"
     ).format(t=time, table=sql.Identifier(table), w=where)
     cur.execute(query, {**params, "lo": lo, "hi": hi})
-    first, last = cur.fetchone()
+    ((first, last),) = cur.fetchall()
     return first, last
 
 
-def series_coverage(cur, table: str, time_column: str, symbols: Sequence[str]) -> dict[str, tuple]:
+def series_coverage(
+    cur: cursor, table: str, time_column: str, symbols: Sequence[str]
+) -> dict[str, tuple[Any, ...]]:
     """Per symbol of ``symbols``: (first, last, rows) of its rows in ``table`` ((None, None, 0)
     when it has none). First and last are index probes; the count walks the symbol's index
     entries only."""
     query = sql.SQL(
         "SELECT s.symbol, f.t, l.t, c.n FROM unnest(%(symbols)s::text[]) AS s(symbol)"
         " LEFT JOIN LATERAL (SELECT {t} FROM {table} x WHERE x.symbol = s.symbol ORDER BY {t} LIMIT 1) f(t) ON true"
-        " LEFT JOIN LATERAL (SELECT {t} FROM {table} x WHERE x.symbol = s.symbol ORDER BY {t} DESC LIMIT 1) l(t) ON true"
+        " LEFT JOIN LATERAL (SELECT {t} FROM {table} x WHERE x.symbol = s.symbol ORDER BY {t} "
+        "DESC LIMIT 1) l(t) ON true"
         " CROSS JOIN LATERAL (SELECT count(*) FROM {table} x WHERE x.symbol = s.symbol) c(n)"
     ).format(t=sql.Identifier(time_column), table=sql.Identifier(table))
     cur.execute(query, {"symbols": list(symbols)})

@@ -22,8 +22,10 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from psycopg2 import sql
+from psycopg2.extensions import cursor
 
 from crypto_assets.warehouse.candles import CANDLE_COLUMNS
 from crypto_assets.warehouse.queries.candles import INTERVALS
@@ -141,20 +143,29 @@ class Selection:
 
     @classmethod
     def over(
-        cls, series: Series, symbol: str, start: datetime | None, end: datetime | None, **width
+        cls,
+        series: Series,
+        symbol: str,
+        start: datetime | None,
+        end: datetime | None,
+        width: timedelta | None = None,
+        width_label: str | None = None,
     ) -> Selection:
         """Rows whose key falls in [start, end): for a day-keyed table, the days whose UTC
         midnight does (so start=2024-01-01T12:00Z begins with 2024-01-02)."""
         if series.date_keyed:
-            return cls(series, symbol, _first_day_from(start), _first_day_from(end), **width)
-        return cls(series, symbol, start, end, **width)
+            lo, hi = _first_day_from(start), _first_day_from(end)
+            return cls(series, symbol, lo, hi, width, width_label)
+        return cls(series, symbol, start, end, width, width_label)
 
     def after(self, key: datetime | date) -> Selection:
         """The same selection from ``key`` on (a cursor)."""
         lo = key if self.lo is None else max(self.lo, key)
         return Selection(self.series, self.symbol, lo, self.hi, self.width, self.width_label)
 
-    def params(self, lo=None, hi=None) -> dict:
+    def params(
+        self, lo: datetime | date | None = None, hi: datetime | date | None = None
+    ) -> dict[str, Any]:
         return {
             "symbol": self.symbol,
             "width": self.width,
@@ -167,7 +178,7 @@ class Selection:
         """The filter, with ``%(lo)s`` and ``%(hi)s`` placeholders where the selection has bounds
         (both always when ``bounded``)."""
         key = sql.Identifier(self.series.key)
-        parts = [sql.SQL("symbol = %(symbol)s")]
+        parts: list[sql.Composable] = [sql.SQL("symbol = %(symbol)s")]
         if self.series.by_width:
             parts.append(sql.SQL("bucket_width = %(width)s"))
         if bounded or self.lo is not None:
@@ -182,11 +193,7 @@ def _first_day_from(moment: datetime | None) -> date | None:
     if moment is None:
         return None
     day = moment.astimezone(UTC).date()
-    return (
-        day
-        if datetime.combine(day, time.min, tzinfo=UTC) >= moment
-        else day + timedelta(days=1)
-    )
+    return day if datetime.combine(day, time.min, tzinfo=UTC) >= moment else day + timedelta(days=1)
 
 
 _WIDTH_LABEL = sql.SQL("%(width_label)s::text")
@@ -229,7 +236,7 @@ def _plain_value(column: Column) -> sql.Composable:
 
 
 def copy_batches(
-    cur,
+    cur: cursor,
     selection: Selection,
     *,
     for_csv: bool,
@@ -275,14 +282,14 @@ def copy_batches(
         lo = hi
 
 
-def _series_key(selection: Selection) -> dict:
-    key = {"symbol": selection.symbol}
+def _series_key(selection: Selection) -> dict[str, Any]:
+    key: dict[str, Any] = {"symbol": selection.symbol}
     if selection.series.by_width:
         key["bucket_width"] = selection.width
     return key
 
 
-def fingerprint(cur, selection: Selection) -> tuple:
+def fingerprint(cur: cursor, selection: Selection) -> tuple[Any, ...]:
     """A summary of the selection that changes whenever a row is added, removed or changed: the
     row count, the first and last key and, per column, the exact sum of its numbers or of its
     values' hashes. One pass over the range's rows, no text conversion (a year of 1m candles in
@@ -306,4 +313,5 @@ def fingerprint(cur, selection: Selection) -> tuple:
         sql.SQL(", ").join(parts), sql.Identifier(series.table), selection.where()
     )
     cur.execute(query, selection.params())
-    return cur.fetchone()
+    (row,) = cur.fetchall()  # an aggregate: always one row
+    return row

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import polars as pl
 from psycopg2 import sql
+from psycopg2.extensions import connection, cursor
 
+from crypto_assets.warehouse.db import scalar
 from crypto_assets.warehouse.queries.buckets import describe
 from crypto_assets.warehouse.queries.catalog import skip_scan
+from crypto_assets.warehouse.queries.frames import ColumnTypes
 from crypto_assets.warehouse.schema import has_timescaledb
 
 EXACT_COUNT_BELOW = 200_000
@@ -97,7 +101,7 @@ TABLES: tuple[TableSpec, ...] = (
     ),
 )
 
-_SERIES = {
+_SERIES: ColumnTypes = {
     "series": pl.String,
     "symbol": pl.String,
     "first": pl.Datetime("us", "UTC"),
@@ -139,17 +143,17 @@ class HealthView:
     tables: tuple[TableHealth, ...]
 
 
-def row_count(cur, table: str, timescaledb: bool) -> tuple[int, bool]:
+def row_count(cur: cursor, table: str, timescaledb: bool) -> tuple[int, bool]:
     """(rows, exact): the planner's estimate when it is large, else an exact count."""
     if timescaledb:
         cur.execute("SELECT approximate_row_count(%s::regclass)", (table,))
     else:
         cur.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", (table,))
-    estimate = cur.fetchone()[0]
+    estimate = scalar(cur)
     if estimate is not None and estimate >= EXACT_COUNT_BELOW:
         return int(estimate), False
     cur.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table)))
-    return cur.fetchone()[0], True
+    return scalar(cur), True
 
 
 def _ceil_to_grid(moment: datetime, step: timedelta) -> datetime:
@@ -165,7 +169,7 @@ def _missing(
     return expected, max(expected - rows, 0)
 
 
-def _series(cur, spec: TableSpec, lo: datetime) -> list[tuple]:
+def _series(cur: cursor, spec: TableSpec, lo: datetime) -> list[tuple[Any, ...]]:
     """Per series key: key values, first, last (as timestamptz) and rows in [lo, last]."""
     time = sql.Identifier(spec.time_column)
     match = sql.SQL(" AND ").join(
@@ -195,7 +199,7 @@ def _series(cur, spec: TableSpec, lo: datetime) -> list[tuple]:
 
 
 def table_health(
-    cur, spec: TableSpec, now: datetime, window: timedelta, timescaledb: bool
+    cur: cursor, spec: TableSpec, now: datetime, window: timedelta, timescaledb: bool
 ) -> TableHealth:
     """The health of one table, with missing slots counted over the ``window`` before ``now``."""
     lo = now - window
@@ -207,17 +211,17 @@ def table_health(
         expected, missing = _missing(first, last, in_window, lo, step) if step else (None, None)
         records.append((label, key[0], first, last, in_window, expected, missing))
     series = pl.DataFrame(records, schema=_SERIES, orient="row")
-    first = series["first"].min() if records else None
-    last = series["last"].max() if records else None
+    first = min((r[2] for r in records if r[2] is not None), default=None)
+    last = max((r[3] for r in records if r[3] is not None), default=None)
     age = None if last is None else max(now - last, timedelta(0))
     return TableHealth(spec, rows, exact, first, last, age, series)
 
 
-def health_view(conn, window: timedelta = timedelta(days=7)) -> HealthView:
+def health_view(conn: connection, window: timedelta = timedelta(days=7)) -> HealthView:
     """The health of every table the platform fills, gaps counted over the last ``window``."""
     timescaledb = has_timescaledb(conn)
     with conn.cursor() as cur:
         cur.execute("SELECT now()")
-        now = cur.fetchone()[0]
+        now = scalar(cur)
         tables = tuple(table_health(cur, spec, now, window, timescaledb) for spec in TABLES)
     return HealthView(now, window, tables)

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import polars as pl
 from psycopg2 import sql
+from psycopg2.extensions import connection, cursor
 
+from crypto_assets.warehouse.db import scalar
 from crypto_assets.warehouse.queries.catalog import series_bounds
 from crypto_assets.warehouse.queries.export import CANDLES, json_object
-from crypto_assets.warehouse.queries.frames import TIME, fetch_frame
+from crypto_assets.warehouse.queries.frames import TIME, ColumnTypes, fetch_frame
 
 CHANGE_OVER = timedelta(hours=24)
 HOUR = timedelta(hours=1)
@@ -26,7 +29,7 @@ LAG_HEALTHY = timedelta(seconds=15)
 LAG_STALLED = timedelta(minutes=2)
 """Past this, a connection's silence makes the stream stalled (in between: lagging)."""
 
-_CANDLES = {
+_CANDLES: ColumnTypes = {
     "time": TIME,
     "open": pl.Float64,
     "high": pl.Float64,
@@ -36,7 +39,7 @@ _CANDLES = {
     "is_closed": pl.Boolean,
     "source": pl.String,
 }
-_HEARTBEATS = {
+_HEARTBEATS: ColumnTypes = {
     "connection_id": pl.String,
     "streams": pl.Int64,
     "connected_at": TIME,
@@ -46,8 +49,8 @@ _HEARTBEATS = {
     "malformed_count": pl.Int64,
     "updated_at": TIME,
 }
-_NOT_STREAMING = {"symbol": pl.String, "status": pl.String, "connection_id": pl.String}
-_DROPS = {"reason": pl.String, "count": pl.Int64}
+_NOT_STREAMING: ColumnTypes = {"symbol": pl.String, "status": pl.String, "connection_id": pl.String}
+_DROPS: ColumnTypes = {"reason": pl.String, "count": pl.Int64}
 
 
 @dataclass(frozen=True)
@@ -76,14 +79,14 @@ class LiveView:
         return (self.last_price / self.reference_price - 1) * 100
 
     @property
-    def forming(self) -> dict | None:
+    def forming(self) -> dict[str, Any] | None:
         """The newest 1m candle when it is still open (its minute is forming), else None."""
         if self.last_hour.is_empty() or self.last_hour["is_closed"][-1]:
             return None
         return self.last_hour.row(-1, named=True)
 
 
-def _latest_sample(cur, symbol: str) -> tuple[datetime | None, float | None]:
+def _latest_sample(cur: cursor, symbol: str) -> tuple[datetime | None, float | None]:
     cur.execute(
         "SELECT sampled_at, price::float8 FROM price_samples WHERE symbol = %s ORDER BY sampled_at DESC LIMIT 1",
         (symbol,),
@@ -92,7 +95,7 @@ def _latest_sample(cur, symbol: str) -> tuple[datetime | None, float | None]:
     return (row[0], row[1]) if row else (None, None)
 
 
-def _reference_price(cur, symbol: str, at: datetime) -> float | None:
+def _reference_price(cur: cursor, symbol: str, at: datetime) -> float | None:
     """The close of the 1m candle open ``CHANGE_OVER`` before ``at`` (within an hour of it)."""
     cur.execute(
         "SELECT close::float8 FROM candles_1m WHERE symbol = %(symbol)s AND open_time <= %(target)s"
@@ -103,7 +106,7 @@ def _reference_price(cur, symbol: str, at: datetime) -> float | None:
     return row[0] if row else None
 
 
-def collector_connections(cur) -> pl.DataFrame:
+def collector_connections(cur: cursor) -> pl.DataFrame:
     """One row per collector connection: connection_id, streams, connected_at, last_message_at,
     lag_s (seconds since its last message, by the database's clock; null: none yet),
     reconnect_count, malformed_count, updated_at (its last heartbeat)."""
@@ -122,7 +125,10 @@ def worst_lag(connections: pl.DataFrame) -> timedelta | None:
     received a message."""
     if connections.is_empty() or connections["lag_s"].null_count():
         return None
-    return timedelta(seconds=float(connections["lag_s"].max()))
+    lag = connections["lag_s"].max()
+    if not isinstance(lag, int | float):
+        raise TypeError(f"lag_s holds {type(lag).__name__}, not seconds")
+    return timedelta(seconds=lag)
 
 
 def stream_state(connections: pl.DataFrame) -> str:
@@ -135,7 +141,7 @@ def stream_state(connections: pl.DataFrame) -> str:
     return "healthy" if lag <= LAG_HEALTHY else "lagging"
 
 
-def newest_candles(cur, symbol: str) -> tuple[str | None, str | None]:
+def newest_candles(cur: cursor, symbol: str) -> tuple[str | None, str | None]:
     """(the forming 1m candle, the newest closed one) as JSON objects with exact values, each
     None when there is none. The forming candle is the newest row when it is not closed."""
     series = CANDLES["1m"]
@@ -145,15 +151,15 @@ def newest_candles(cur, symbol: str) -> tuple[str | None, str | None]:
         " (SELECT {obj}::text FROM candles_1m WHERE symbol = %(symbol)s AND is_closed ORDER BY open_time DESC LIMIT 1)"
     ).format(obj=json_object(series))
     cur.execute(query, {"symbol": symbol})
-    forming, closed = cur.fetchone()
+    ((forming, closed),) = cur.fetchall()
     return forming, closed
 
 
-def live_view(conn, symbol: str) -> LiveView:
+def live_view(conn: connection, symbol: str) -> LiveView:
     """Everything the Live page shows for ``symbol``."""
     with conn.cursor() as cur:
         cur.execute("SELECT now()")
-        now = cur.fetchone()[0]
+        now = scalar(cur)
         _, newest = series_bounds(cur, "candles_1m", "open_time", {"symbol": symbol})
         last_hour = fetch_frame(  # the bound is a value, not a subquery: the planner then uses the index range
             cur,
@@ -180,7 +186,8 @@ def live_view(conn, symbol: str) -> LiveView:
         )
         drops = fetch_frame(
             cur,
-            "SELECT d.key, sum(d.value::bigint)::bigint FROM stream_heartbeats h CROSS JOIN LATERAL jsonb_each_text(h.dropped) AS d"
+            "SELECT d.key, sum(d.value::bigint)::bigint FROM stream_heartbeats h CROSS JOIN "
+            "LATERAL jsonb_each_text(h.dropped) AS d"
             " GROUP BY 1 ORDER BY 2 DESC, 1",
             None,
             _DROPS,

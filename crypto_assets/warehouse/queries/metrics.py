@@ -10,10 +10,13 @@ histogram's size does not grow with the range. Long ranges keep the last value o
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import polars as pl
+from psycopg2.extensions import connection, cursor
 
 from crypto_assets.warehouse.queries.buckets import MAX_POINTS, ORIGIN, bucket_width
 from crypto_assets.warehouse.queries.frames import TIME, fetch_frame
@@ -27,7 +30,8 @@ _DAY = "(day::timestamp AT TIME ZONE 'UTC')"  # the day as the timestamptz of it
 class VolatilityView:
     """``rolling``: symbol, time, volatility (annualized, fraction). ``returns``: symbol, bin,
     lo, hi (log-return edges, fraction), days. ``ranges``: symbol, time, range_pct. Rolling and
-    range points are one per ``bucket`` (a day unless the range is long). ``summary``: per symbol days, mean and stdev of log returns, mean range."""
+    range points are one per ``bucket`` (a day unless the range is long). ``summary``: per symbol
+    days, mean and stdev of log returns, mean range."""
 
     symbols: tuple[str, ...]
     start: date
@@ -55,21 +59,22 @@ def _midnight(day: date) -> datetime:
 _CHOSEN = "FROM market_metrics_daily WHERE symbol = ANY(%(symbols)s) AND day >= %(start)s AND day <= %(end)s"
 
 
-def _rolling(cur, params: dict) -> pl.DataFrame:
+def _rolling(cur: cursor, params: dict[str, Any]) -> pl.DataFrame:
     return fetch_frame(
         cur,
         "WITH r AS (SELECT symbol, day, CASE WHEN count(realized_volatility_annualized) OVER w = %(window)s"
         "  THEN sqrt(avg(realized_volatility_annualized ^ 2) OVER w) END AS vol"
         "  FROM market_metrics_daily WHERE symbol = ANY(%(symbols)s) AND day >= %(lookback)s AND day <= %(end)s"
         "  WINDOW w AS (PARTITION BY symbol ORDER BY day ROWS BETWEEN %(preceding)s PRECEDING AND CURRENT ROW))"
-        f" SELECT DISTINCT ON (symbol, b) symbol, b, vol FROM (SELECT r.*, date_bin(%(bucket)s, {_DAY}, %(origin)s) AS b"
+        " SELECT DISTINCT ON (symbol, b) symbol, b, vol FROM (SELECT r.*, "
+        f"date_bin(%(bucket)s, {_DAY}, %(origin)s) AS b"
         "  FROM r WHERE day >= %(start)s AND vol IS NOT NULL) x ORDER BY symbol, b, day DESC",
         params,
         {"symbol": pl.String, "time": TIME, "volatility": pl.Float64},
     )
 
 
-def _returns(cur, params: dict) -> pl.DataFrame:
+def _returns(cur: cursor, params: dict[str, Any]) -> pl.DataFrame:
     return fetch_frame(
         cur,
         f"WITH r AS (SELECT symbol, log_return {_CHOSEN} AND log_return IS NOT NULL),"
@@ -90,14 +95,17 @@ def _returns(cur, params: dict) -> pl.DataFrame:
     )
 
 
-def _ranges(cur, params: dict) -> pl.DataFrame:
-    query = f"SELECT symbol, date_bin(%(bucket)s, {_DAY}, %(origin)s), avg(range_pct) {_CHOSEN} GROUP BY 1, 2 ORDER BY 1, 2"
+def _ranges(cur: cursor, params: dict[str, Any]) -> pl.DataFrame:
+    query = (
+        f"SELECT symbol, date_bin(%(bucket)s, {_DAY}, %(origin)s), avg(range_pct) "
+        f"{_CHOSEN} GROUP BY 1, 2 ORDER BY 1, 2"
+    )
     return fetch_frame(
         cur, query, params, {"symbol": pl.String, "time": TIME, "range_pct": pl.Float64}
     )
 
 
-def _summary(cur, params: dict) -> pl.DataFrame:
+def _summary(cur: cursor, params: dict[str, Any]) -> pl.DataFrame:
     query = (
         f"SELECT symbol, count(*), avg(log_return), stddev_samp(log_return), avg(range_pct) {_CHOSEN}"
         " GROUP BY symbol ORDER BY symbol"
@@ -112,7 +120,9 @@ def _summary(cur, params: dict) -> pl.DataFrame:
     return fetch_frame(cur, query, params, schema)
 
 
-def volatility_view(conn, symbols, start: date, end: date, window_days: int = 30) -> VolatilityView:
+def volatility_view(
+    conn: connection, symbols: Iterable[str], start: date, end: date, window_days: int = 30
+) -> VolatilityView:
     """The Volatility page for ``symbols`` over the UTC days [start, end] (inclusive)."""
     symbols = tuple(dict.fromkeys(symbols))
     if not symbols:

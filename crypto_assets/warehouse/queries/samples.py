@@ -10,15 +10,17 @@ min of mins and max of maxes (the page says so).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import polars as pl
 from psycopg2 import sql
+from psycopg2.extensions import connection, cursor
 
 from crypto_assets.warehouse.queries.buckets import ORIGIN, bucket_width
 from crypto_assets.warehouse.queries.catalog import distinct_keys, series_bounds, split_range
-from crypto_assets.warehouse.queries.frames import TIME, fetch_frame
+from crypto_assets.warehouse.queries.frames import TIME, ColumnTypes, fetch_frame
 
 RAW_BUDGET = 1_000
 """Raw samples drawn one by one; beyond it, a band of RAW_BUDGET // 2 buckets (two values each)."""
@@ -61,9 +63,9 @@ class DownsampledView:
         return self.raw.height * (1 if self.raw_bucket is None else 2) + self.windows.height * 2
 
 
-_RAW = {"time": TIME, "price": pl.Float64}
-_BAND = {"time": TIME, "low": pl.Float64, "high": pl.Float64}
-_WINDOWS = {
+_RAW: ColumnTypes = {"time": TIME, "price": pl.Float64}
+_BAND: ColumnTypes = {"time": TIME, "low": pl.Float64, "high": pl.Float64}
+_WINDOWS: ColumnTypes = {
     "time": TIME,
     "avg": pl.Float64,
     "median": pl.Float64,
@@ -73,7 +75,7 @@ _WINDOWS = {
 }
 
 
-def window_widths(conn, symbol: str) -> tuple[timedelta, ...]:
+def window_widths(conn: connection, symbol: str) -> tuple[timedelta, ...]:
     """The window widths ``price_downsampled`` holds for ``symbol``, narrowest first."""
     with conn.cursor() as cur:
         keys = distinct_keys(cur, "price_downsampled", ["symbol", "bucket_width"])
@@ -81,7 +83,12 @@ def window_widths(conn, symbol: str) -> tuple[timedelta, ...]:
 
 
 def _band_sources(
-    cur, symbol: str, widths, bucket: timedelta, start: datetime, stop: datetime
+    cur: cursor,
+    symbol: str,
+    widths: Sequence[timedelta],
+    bucket: timedelta,
+    start: datetime,
+    stop: datetime,
 ) -> sql.Composable:
     """Rows (t, low, high) covering [start, stop): the widest stored window that divides
     ``bucket`` where it has rows (its min and max are the samples' own), raw samples elsewhere."""
@@ -116,7 +123,7 @@ def _band_sources(
 
 
 def _raw(
-    cur, symbol: str, widths, start: datetime, end: datetime
+    cur: cursor, symbol: str, widths: Sequence[timedelta], start: datetime, end: datetime
 ) -> tuple[pl.DataFrame, timedelta | None]:
     """The samples in [start, end], or their min-max band when there are too many to draw."""
     raw = fetch_frame(
@@ -143,7 +150,7 @@ def _raw(
 
 
 def _windows(
-    cur, symbol: str, width: timedelta, start: datetime, end: datetime
+    cur: cursor, symbol: str, width: timedelta, start: datetime, end: datetime
 ) -> tuple[pl.DataFrame, timedelta]:
     bucket = bucket_width(start, end, width, WINDOW_BUDGET)
     frame = fetch_frame(
@@ -168,7 +175,7 @@ def _windows(
 
 
 def downsampled_view(
-    conn, symbol: str, width: timedelta | None, span: timedelta
+    conn: connection, symbol: str, width: timedelta | None, span: timedelta
 ) -> DownsampledView:
     """Raw samples and windows of ``symbol`` over the ``span`` ending at its newest sample or
     window; ``width`` None (or one the table lacks) picks the narrowest width there is."""
