@@ -265,23 +265,26 @@ class FaultLab:
             every_s=0.01,
         )
 
-    def writers(self, granted: bool = True) -> list[int]:
-        """Backends holding (``granted``) or waiting for a table's write lock (``locks.py``)."""
+    def writers(self, case: Case, granted: bool = True) -> list[int]:
+        """Backends holding (``granted``) or waiting for the write lock of one of the case's
+        ``candles_15m`` symbols (``locks.lock_symbols``: an advisory lock on a text's hash)."""
         rows = query(
             self.warehouse_url,
-            "SELECT l.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
-            " WHERE l.locktype = 'advisory' AND l.granted = %s AND a.datname = current_database()",
-            (granted,),
+            "SELECT l.pid FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted = %s"
+            " AND l.objsubid = 1 AND l.objid::bigint = ANY(SELECT hashtext(k)::bigint & 4294967295"
+            " FROM unnest(%s::text[]) AS k)",
+            (granted, [f"candles_15m:{symbol}" for symbol in case.symbols]),
         )
         return [pid for (pid,) in rows]
 
-    def in_transaction(self, process: subprocess.Popen) -> None:
-        """Wait until a run holds its write lock (its transaction is open), while ``process`` runs."""
+    def in_transaction(self, case: Case, process: subprocess.Popen) -> None:
+        """Wait until the case's run holds its write lock (its transaction is open), while
+        ``process`` runs."""
 
         def holding() -> bool:
             if process.poll() is not None:
                 raise ScenarioMissed("the command ended before its run began writing")
-            return bool(self.writers())
+            return bool(self.writers(case))
 
         wait_until(holding, "a run in its write transaction", timeout_s=COMMAND_S, every_s=0.02)
 
@@ -448,7 +451,7 @@ def postgres_restart(lab: FaultLab, case: Case, since: datetime) -> tuple[str, C
     backfill = lab.backfill(case, lab.env(case))
     lab.after_symbol_checks()
     lab.exchange.faults.update(latency_ms=SLOW_MS)
-    lab.in_transaction(backfill)
+    lab.in_transaction(case, backfill)
     lab.restart_postgres()
     lab.exchange.faults.update(latency_ms=0)
     status = lab.finish(backfill, case)
@@ -464,7 +467,7 @@ def run_killed(lab: FaultLab, case: Case, since: datetime) -> tuple[str, Counts]
     backfill = lab.backfill(case, lab.env(case))
     lab.after_symbol_checks()
     lab.exchange.faults.update(latency_ms=SLOW_MS)
-    lab.in_transaction(backfill)
+    lab.in_transaction(case, backfill)
     backfill.send_signal(signal.SIGKILL)
     backfill.wait()
     return (
@@ -490,13 +493,13 @@ def clear_during_run(lab: FaultLab, case: Case, since: datetime) -> tuple[str, C
     backfill = lab.backfill(case, env)
     lab.after_symbol_checks()
     lab.exchange.faults.update(latency_ms=3 * SLOW_MS)
-    lab.in_transaction(backfill)
+    lab.in_transaction(case, backfill)
     clear = lab.command(case, env, "clear", "--raw", "--symbol", case.symbols[0], "--yes")
 
     def clear_waits() -> bool:
-        if not lab.writers():
+        if not lab.writers(case):
             raise ScenarioMissed("the run committed before the clear reached its lock")
-        return bool(lab.writers(granted=False))
+        return bool(lab.writers(case, granted=False))
 
     wait_until(clear_waits, "the clear waiting for the run's lock", timeout_s=COMMAND_S)
     lab.exchange.faults.update(latency_ms=0)

@@ -5,7 +5,6 @@ once left both threads waiting for each other for good)."""
 import threading
 
 import psycopg2
-import pytest
 
 from crypto_assets.warehouse.candles import CANDLE_COLUMNS, StreamingCopy
 
