@@ -31,13 +31,14 @@ A fault that did not reach the run (say, a burst answered before the run began) 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as day_time
@@ -45,6 +46,7 @@ from pathlib import Path
 
 import dagster as dg
 import httpx
+import psycopg2
 import yaml
 
 from crypto_assets.assets.candles_15m import MAX_PARTITIONS_PER_RUN, build_candles_15m
@@ -56,6 +58,7 @@ from crypto_assets.binance.simulator import SimulatorServer
 from crypto_assets.binance.wire import datetime_to_ms
 from crypto_assets.resources import WarehouseResource
 from crypto_assets.settings import Settings
+from crypto_assets.warehouse.locks import lock_symbols
 from crypto_assets.warehouse.server import LocalPostgres
 from crypto_assets_tests.assets.helpers import materialize_range, resources
 from crypto_assets_tests.faults.daemon_process import DaemonInstance
@@ -250,7 +253,9 @@ class FaultLab:
             process.kill()
             process.wait()
             logs = "\n".join(p.read_text()[-2000:] for p in sorted(case.directory.glob("*.log")))
-            raise AssertionError(f"{case.name}: a command ran past {COMMAND_S:g} s\n{logs}") from None
+            raise AssertionError(
+                f"{case.name}: a command ran past {COMMAND_S:g} s\n{logs}"
+            ) from None
 
     # -- the moments a fault is switched on at -------------------------------------------------
 
@@ -288,6 +293,29 @@ class FaultLab:
 
         wait_until(holding, "a run in its write transaction", timeout_s=COMMAND_S, every_s=0.02)
 
+    @contextlib.contextmanager
+    def holding_write_locks(self, case: Case) -> Iterator[None]:
+        """Hold the case's ``candles_15m`` write locks (as a run does) until the block ends: the
+        writers that come meanwhile queue for them, and get them in the order they came."""
+        conn = psycopg2.connect(self.warehouse_url)
+        try:
+            with conn.cursor() as cur:
+                lock_symbols(cur, "candles_15m", case.symbols)
+            yield
+        finally:
+            conn.rollback()
+            conn.close()
+
+    def queued_writers(self, case: Case, count: int, *processes: subprocess.Popen) -> None:
+        """Wait until ``count`` writers queue for the case's locks, while ``processes`` run."""
+
+        def queued() -> bool:
+            if any(process.poll() is not None for process in processes):
+                raise ScenarioMissed("a command ended before it queued for the write lock")
+            return len(self.writers(case, granted=False)) >= count
+
+        wait_until(queued, f"{count} writer(s) queued", timeout_s=COMMAND_S, every_s=0.05)
+
     # -- the automation, and the counts ---------------------------------------------------------
 
     def settle(self, since: datetime) -> None:
@@ -299,9 +327,7 @@ class FaultLab:
 
     def unfinished_runs(self, since: datetime) -> int:
         return len(
-            self.instance.get_run_records(
-                dg.RunsFilter(statuses=NOT_FINISHED, created_after=since)
-            )
+            self.instance.get_run_records(dg.RunsFilter(statuses=NOT_FINISHED, created_after=since))
         )
 
     def catch_up(self, case: Case) -> int:
@@ -369,9 +395,7 @@ class FaultLab:
         status = self.instance.get_status_by_partition(
             dg.AssetKey("candles_15m"), keys, day_symbol_partitions(case.settings)
         )
-        holes = sum(
-            (status or {}).get(key) != dg.AssetPartitionStatus.MATERIALIZED for key in keys
-        )
+        holes = sum((status or {}).get(key) != dg.AssetPartitionStatus.MATERIALIZED for key in keys)
         return Counts(lost, duplicates, holes, self.unfinished_runs(since), bans)
 
     def candle_scenario_end(self, case: Case, since: datetime, bans_imposed: int = 0) -> Counts:
@@ -470,42 +494,47 @@ def run_killed(lab: FaultLab, case: Case, since: datetime) -> tuple[str, Counts]
     lab.in_transaction(case, backfill)
     backfill.send_signal(signal.SIGKILL)
     backfill.wait()
+    killed = time.monotonic()
+    lab.settle(since)
+    failed = lab.instance.get_run_records(
+        dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE], created_after=since)
+    )
+    if not failed:
+        raise ScenarioMissed("the killed backfill had no run")
     return (
-        f"SIGKILL in the run's transaction (exit {backfill.returncode})",
+        f"SIGKILL in the run's transaction; run failed by run monitoring"
+        f" {time.monotonic() - killed:.0f} s later",
         lab.candle_scenario_end(case, since),
     )
 
 
 def two_backfills(lab: FaultLab, case: Case, since: datetime) -> tuple[str, Counts]:
-    """Two ``crypto backfill`` of the same days and symbols at once."""
+    """Two ``crypto backfill`` of the same days and symbols at once: both runs queue for the
+    write lock (held until both are there) and write in turn."""
     env = lab.env(case)
-    both = [lab.backfill(case, env), lab.backfill(case, env)]
-    lab.after_symbol_checks(2)
-    lab.exchange.faults.update(latency_ms=300)  # both runs in flight together
+    with lab.holding_write_locks(case):
+        both = [lab.backfill(case, env), lab.backfill(case, env)]
+        lab.queued_writers(case, 2, *both)
     statuses = [lab.finish(process, case) for process in both]
-    return f"backfill exits {statuses}", lab.candle_scenario_end(case, since)
+    return f"both runs queued at once; backfill exits {statuses}", lab.candle_scenario_end(
+        case, since
+    )
 
 
 def clear_during_run(lab: FaultLab, case: Case, since: datetime) -> tuple[str, Counts]:
-    """``crypto clear --raw --symbol S`` while a run writes S: the clear waits for the run's write
-    lock, deletes, and what it deleted must be refilled by the automation."""
+    """``crypto clear --raw --symbol S`` while a run of S is in its write transaction: the clear
+    queues behind the run's write lock (the run's transaction is made to wait for its lock
+    until the clear is there too), deletes what the run wrote once it commits, and what it
+    deleted must be refilled by the automation."""
     env = lab.env(case)
-    backfill = lab.backfill(case, env)
-    lab.after_symbol_checks()
-    lab.exchange.faults.update(latency_ms=3 * SLOW_MS)
-    lab.in_transaction(case, backfill)
-    clear = lab.command(case, env, "clear", "--raw", "--symbol", case.symbols[0], "--yes")
-
-    def clear_waits() -> bool:
-        if not lab.writers(case):
-            raise ScenarioMissed("the run committed before the clear reached its lock")
-        return bool(lab.writers(case, granted=False))
-
-    wait_until(clear_waits, "the clear waiting for the run's lock", timeout_s=COMMAND_S)
-    lab.exchange.faults.update(latency_ms=0)
+    with lab.holding_write_locks(case):
+        backfill = lab.backfill(case, env)
+        lab.queued_writers(case, 1, backfill)
+        clear = lab.command(case, env, "clear", "--raw", "--symbol", case.symbols[0], "--yes")
+        lab.queued_writers(case, 2, backfill, clear)
     statuses = [lab.finish(backfill, case), lab.finish(clear, case)]
     return (
-        f"clear waited for the run's lock; exits {statuses}",
+        f"the clear queued behind the run's lock; exits {statuses}",
         lab.candle_scenario_end(case, since),
     )
 
