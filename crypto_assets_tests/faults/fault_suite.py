@@ -501,9 +501,9 @@ def run_killed(lab: FaultLab, case: Case, since: datetime) -> tuple[str, Counts]
     )
     if not failed:
         raise ScenarioMissed("the killed backfill had no run")
+    monitored = time.monotonic() - killed
     return (
-        f"SIGKILL in the run's transaction; run failed by run monitoring"
-        f" {time.monotonic() - killed:.0f} s later",
+        f"SIGKILL in the run's transaction; run failed by run monitoring {monitored:.0f} s later",
         lab.candle_scenario_end(case, since),
     )
 
