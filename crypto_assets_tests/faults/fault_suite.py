@@ -105,9 +105,6 @@ class Counts:
     runs_started: int
     bans: int
 
-    def as_dict(self) -> dict[str, int]:
-        return dict(self.__dict__)
-
 
 @dataclass(frozen=True)
 class Outcome:
