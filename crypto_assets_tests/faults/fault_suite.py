@@ -480,8 +480,16 @@ def postgres_restart(lab: FaultLab, case: Case, since: datetime) -> tuple[str, C
     lab.restart_postgres()
     lab.exchange.faults.update(latency_ms=0)
     status = lab.finish(backfill, case)
+    retried = sum(
+        len(
+            lab.instance.all_logs(
+                r.dagster_run.run_id, of_type=dg.DagsterEventType.STEP_UP_FOR_RETRY
+            )
+        )
+        for r in lab.instance.get_run_records(dg.RunsFilter(created_after=since))
+    )
     return (
-        f"restarted during the run's transaction; backfill exit {status}",
+        f"restarted during the run's transaction; {retried} step retry; backfill exit {status}",
         lab.candle_scenario_end(case, since),
     )
 
