@@ -11,7 +11,7 @@ import pytest
 from crypto_assets.warehouse.server import LocalPostgres
 from crypto_assets_tests.dagster_processes import free_port
 from crypto_assets_tests.faults.fault_suite import DAYS, SCENARIOS, Counts, FaultLab
-from crypto_assets_tests.plugins.postgres import scratch_dir
+from crypto_assets_tests.plugins.postgres import scratch_dir, timescaledb_mode
 
 SCENARIO_DEADLINE_S = 150
 NOTHING = Counts(rows_lost=0, duplicate_rows=0, holes=0, runs_started=0, bans=0)
@@ -20,7 +20,12 @@ CANDLES_A_DAY = 24 * 4  # 15-minute candles
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    pg = LocalPostgres(scratch_dir("crypto-faults-pg-") / "data", port=free_port(), durable=False)
+    pg = LocalPostgres(
+        scratch_dir("crypto-faults-pg-") / "data",
+        port=free_port(),
+        timescaledb=timescaledb_mode(),
+        durable=False,
+    )
     pg.start()
     try:
         with FaultLab(tmp_path_factory.mktemp("faults"), pg) as lab:
