@@ -443,6 +443,8 @@ def five_xx_burst(
     status = lab.finish(backfill, case)
     fault = f"{lab.exchange.stats['5xx']} x 503; backfill exit {status}"
     if protected:
+        if lab.exchange.faults.current.fail_next_n:
+            raise ScenarioMissed("the 503s did not all reach the run")
         return fault, lab.candle_scenario_end(case, since)
     lab.exchange.faults.reset()
     lab.settle(since)
