@@ -6,6 +6,8 @@ each scenario is its own test, with its own symbols and a deadline. The last tes
 scenario's protections off and gets the counts they guard against: the suite can fail.
 """
 
+import shutil
+
 import pytest
 
 from crypto_assets.warehouse.server import LocalPostgres
@@ -20,11 +22,9 @@ CANDLES_A_DAY = 24 * 4  # 15-minute candles
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
+    root = scratch_dir("crypto-faults-pg-")
     pg = LocalPostgres(
-        scratch_dir("crypto-faults-pg-") / "data",
-        port=free_port(),
-        timescaledb=timescaledb_mode(),
-        durable=False,
+        root / "data", port=free_port(), timescaledb=timescaledb_mode(), durable=False
     )
     pg.start()
     try:
@@ -32,6 +32,7 @@ def lab(tmp_path_factory):
             yield lab
     finally:
         pg.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.mark.timeout(SCENARIO_DEADLINE_S)
