@@ -1,18 +1,25 @@
 """``crypto clear --raw | --downsampled | --all [--symbol S] [--before YYYY-MM-DD] [--yes]``.
 
 Shows how many rows each table would lose and asks before deleting (unless ``--yes``). The
-rows go in one transaction, together with the Dagster instance's record of the matching
-partitions (``DAGSTER_HOME``), so the instance no longer reports them as materialized and the
-catch-up sensors and automation conditions refill them if they are still wanted. ``--raw`` is
-candles_15m, candles_1m and price_samples; ``--downsampled`` is price_downsampled, candles_1h,
-candles_1d and market_metrics_daily. ``--before`` clears whole UTC days before that day.
+rows go in one transaction, after the runs writing them (their write locks); then, once the
+runs in flight on these tables have ended (a run records its partitions as it ends), the
+Dagster instance (``DAGSTER_HOME``) forgets the matching partitions, so it no longer reports
+them as materialized and the catch-up sensors and automation conditions refill them if they
+are still wanted. ``--raw`` is candles_15m, candles_1m and price_samples; ``--downsampled`` is
+price_downsampled, candles_1h, candles_1d and market_metrics_daily. ``--before`` clears whole
+UTC days before that day.
 """
 
 from __future__ import annotations
 
 import sys
+import time
 
 from crypto_assets.commands.arguments import day_flag
+
+RUNS_WAIT_S = 600.0
+"""How long a clear waits for the runs writing its tables to end (their partitions are forgotten
+after them)."""
 
 
 def register(subparsers) -> None:
@@ -72,15 +79,17 @@ def clear(database_url: str, tables, symbol, before, *, assume_yes: bool) -> int
         with dg.DagsterInstance.get() as instance:
             with conn.cursor() as cur:
                 counts = {table: count_rows(cur, table, symbol, before) for table in tables}
-            partitions = {
-                table: sorted(
+
+            def in_scope(table: str) -> list[str]:
+                """The table's materialized partitions this clear covers."""
+                return sorted(
                     key
                     for key in instance.get_materialized_partitions(dg.AssetKey(table))
                     if (symbol is None or split_key(key)[1] == symbol)
                     and (before is None or split_key(key)[0] < before)
                 )
-                for table in tables
-            }
+
+            partitions = {table: in_scope(table) for table in tables}
             print(f"crypto clear ({scope}) will delete:")
             for table in tables:
                 print(
@@ -98,15 +107,53 @@ def clear(database_url: str, tables, symbol, before, *, assume_yes: bool) -> int
                 if before is not None:  # removed on purpose: the sensors must not refill them
                     for table in tables:
                         raise_floor(cur, table, symbol, before)
-            # Only once the rows are gone for good does the instance forget their partitions.
+            # Only once the rows are gone for good does the instance forget their partitions; a
+            # run that wrote just before the delete records its partitions as it ends, so those
+            # runs are waited for, and the partitions to forget are read after them.
+            _wait_for_runs_writing(instance, tables)
             for table in tables:
-                forget_partitions(instance, dg.AssetKey(table), partitions[table])
+                gone = in_scope(table)
+                forget_partitions(instance, dg.AssetKey(table), gone)
                 print(
-                    f"  {table}: deleted {deleted[table]:,} rows; {len(partitions[table]):,} partitions now missing"
+                    f"  {table}: deleted {deleted[table]:,} rows; {len(gone):,} partitions now missing"
                 )
     finally:
         conn.close()
     return 0
+
+
+def _wait_for_runs_writing(instance, tables, timeout_s: float = RUNS_WAIT_S) -> None:
+    """Wait (at most ``timeout_s``) until no run in flight materializes one of ``tables``."""
+    import dagster as dg
+
+    keys = {dg.AssetKey(table) for table in tables}
+    in_flight = [
+        dg.DagsterRunStatus.STARTING,
+        dg.DagsterRunStatus.STARTED,
+        dg.DagsterRunStatus.CANCELING,
+    ]
+
+    def writing() -> list[str]:
+        records = instance.get_run_records(dg.RunsFilter(statuses=in_flight))
+        return [
+            r.dagster_run.run_id[:8]
+            for r in records
+            if keys & set(r.dagster_run.asset_selection or ())
+        ]
+
+    runs = writing()
+    if not runs:
+        return
+    print(f"  waiting for {len(runs)} run(s) writing these tables to end: {', '.join(runs)}")
+    deadline = time.monotonic() + timeout_s
+    while runs and time.monotonic() < deadline:
+        time.sleep(1)
+        runs = writing()
+    if runs:
+        print(
+            f"  run(s) {', '.join(runs)} still writing after {timeout_s:.0f} s: the partitions they"
+            " record from now on may show materialized without their rows (crypto audit); clear again after them"
+        )
 
 
 def _confirmed() -> bool:

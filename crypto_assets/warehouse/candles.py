@@ -117,6 +117,7 @@ class StreamingCopy:
         self._cur = cur
         self._chunks: queue.Queue[str | None] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
+        self._done_read = False
         self._thread = threading.Thread(target=self._run, name=f"copy-{table}", daemon=True)
 
     def __enter__(self) -> StreamingCopy:
@@ -131,7 +132,10 @@ class StreamingCopy:
 
     def read(self, size: int = -1) -> str:  # called by psycopg2 in the writer thread
         chunk = self._chunks.get()
-        return "" if chunk is self._DONE else chunk
+        if chunk is self._DONE:
+            self._done_read = True
+            return ""
+        return chunk
 
     def _run(self) -> None:
         try:
@@ -139,7 +143,9 @@ class StreamingCopy:
             self._cur.copy_expert(self._sql, self)  # type: ignore[arg-type]
         except BaseException as err:  # noqa: BLE001 - handed to the caller's thread
             self._error = err
-            while self._chunks.get() is not self._DONE:  # unblock a waiting writer
+            # Unblock a waiting writer, unless the COPY failed at its very end (a lost connection
+            # shows there): then the end was read already and no more chunks will come.
+            while not self._done_read and self._chunks.get() is not self._DONE:
                 pass
 
     def __exit__(

@@ -344,6 +344,20 @@ def test_a_429_storm_bans_a_client_that_ignores_retry_after(small_limit):
     server.faults.update(throttle_next_n=0)
     assert client.get("/api/v3/ping").status_code == 418  # the storm is over, the ban is not
     assert server.stats[418] == 4
+    assert server.limiter.bans_started() == 1  # one ban, however many 418s it answered
+
+
+def test_the_first_ban_can_be_shortened_and_bans_are_counted():
+    clock = SimClock(frozen_now_ms=ms("2025-03-10 12:00:15"))
+    with SimulatorServer(clock=clock, first_ban_s=3) as server:
+        server.faults.update(throttle_next_n=7)
+        responses = [httpx.get(f"{server.url}/api/v3/ping") for _ in range(7)]
+        assert responses[-1].status_code == 418 and responses[-1].headers["Retry-After"] == "3"
+        assert server.limiter.bans_started() == 1
+        server.clock.set(frozen_now_ms=ms("2025-03-10 12:00:18"))  # the ban is over
+        assert httpx.get(f"{server.url}/api/v3/ping").status_code == 200
+        server.reset()
+        assert server.limiter.bans_started() == 0
 
 
 def test_a_429_storm_never_bans_a_client_that_waits(small_limit):
@@ -562,6 +576,15 @@ def test_truncated_bodies(api, simulator):
     assert response.status_code == 200
     with pytest.raises(json.JSONDecodeError):
         response.json()
+
+
+def test_reset_connections(api, simulator):
+    simulator.faults.update(reset_next_n=1)
+    with pytest.raises(httpx.ReadError, match="reset by peer"):
+        api.get("/api/v3/ping")
+    assert api.get("/api/v3/ping").status_code == 200  # the next one, on a new connection
+    assert simulator.faults.current.reset_next_n == 0
+    assert simulator.stats["requests"] == 1  # a reset is no answer: not counted
 
 
 def test_latency(api, simulator):

@@ -32,7 +32,7 @@ from crypto_assets.warehouse.server import LocalPostgres, LocalPostgresError
 
 TEST_DATABASE = "crypto_test"
 
-__all__ = ["TEST_DATABASE", "new_database", "schema_tables", "timescaledb_mode"]
+__all__ = ["TEST_DATABASE", "new_database", "schema_tables", "scratch_dir", "timescaledb_mode"]
 
 
 def timescaledb_mode() -> bool | None:
@@ -60,7 +60,7 @@ def schema_tables() -> list[str]:
     return names
 
 
-def _scratch_dir(prefix: str) -> Path:
+def scratch_dir(prefix: str) -> Path:
     """A temp dir the server's system user can traverse (pytest's own tmp dirs are 0700)."""
     path = Path(tempfile.mkdtemp(prefix=prefix))
     path.chmod(0o755)
@@ -83,7 +83,7 @@ def new_database(pg_server: LocalPostgres, name: str, *, migrate: bool = False) 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[LocalPostgres]:
     mode = timescaledb_mode()
-    root = _scratch_dir("crypto-assets-pg-")
+    root = scratch_dir("crypto-assets-pg-")
     server = LocalPostgres(root / "data", timescaledb=mode, durable=False)
     error: LocalPostgresError | None = None
     try:
@@ -146,7 +146,7 @@ def pg_conn(db_url: str) -> Iterator[psycopg2.extensions.connection]:
 
 @pytest.fixture
 def pg_scratch_dir() -> Iterator[Path]:
-    path = _scratch_dir("crypto-assets-pg-scratch-")
+    path = scratch_dir("crypto-assets-pg-scratch-")
     try:
         yield path
     finally:

@@ -9,17 +9,12 @@ from __future__ import annotations
 
 import pytest
 
-from crypto_assets.binance.simulator import SimClock, SimulatorServer
-from crypto_assets.binance.simulator.stream_limits import StreamRules
-from crypto_assets_tests.stream.helpers import SPEED, START_MS
+from crypto_assets_tests.stream.helpers import fast_forward_simulator
 
 
 @pytest.fixture(scope="session")
 def stream_simulator_server():
-    rules = StreamRules(ping_interval_s=0.5, pong_timeout_s=5.0)
-    with SimulatorServer(
-        clock=SimClock(start_ms=START_MS, speed=SPEED), stream_rules=rules
-    ) as server:
+    with fast_forward_simulator() as server:
         yield server
 
 

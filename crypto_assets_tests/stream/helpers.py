@@ -7,6 +7,7 @@ stream: HTTP, JSON rows), read back from the table as text, so equality is to th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -29,7 +30,9 @@ from dagster._core.storage.tags import (
 from crypto_assets.assets.candles_1m import build_candles_1m
 from crypto_assets.assets.partitions import day_symbol_partitions
 from crypto_assets.automation.stream_gaps import build_stream_gaps_sensor, due_windows
-from crypto_assets.binance.wire import ms_to_datetime
+from crypto_assets.binance.simulator import SimClock, SimulatorServer
+from crypto_assets.binance.simulator.stream_limits import StreamRules
+from crypto_assets.binance.wire import interval_ms, ms_to_datetime
 from crypto_assets.resources import WarehouseResource
 from crypto_assets.settings import Settings
 from crypto_assets.stream.collector import Collector, CollectorConfig
@@ -40,6 +43,14 @@ SPEED = 60.0  # a market minute takes 1 s of wall time
 START_MS = int(datetime(2025, 3, 10, 0, 0, 40, tzinfo=UTC).timestamp() * 1000)  # 40 s into a day
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
 WAIT_S = 30.0
+DAY_START = START_MS - START_MS % 86_400_000
+
+
+def fast_forward_simulator() -> SimulatorServer:
+    """The simulator every stream test uses (not started): market time 60x faster than the wall
+    clock (a minute a second) from START_MS, pings every 0.5 s."""
+    rules = StreamRules(ping_interval_s=0.5, pong_timeout_s=5.0)
+    return SimulatorServer(clock=SimClock(start_ms=START_MS, speed=SPEED), stream_rules=rules)
 
 
 def wait_until(
@@ -86,15 +97,17 @@ def table_candles(db_url: str, symbol: str, start_ms: int, end_ms: int) -> list[
     )
 
 
-def rest_candles(api_url: str, symbol: str, start_ms: int, end_ms: int) -> list[tuple]:
-    """REST's closed 1m klines opening in [start, end), page by page, without the 12th 'ignore' value."""
+def rest_candles(
+    api_url: str, symbol: str, start_ms: int, end_ms: int, interval: str = "1m"
+) -> list[tuple]:
+    """REST's closed klines opening in [start, end), page by page, without the 12th 'ignore' value."""
     rows: list[tuple] = []
     while start_ms < end_ms:
         response = httpx.get(
             f"{api_url}/api/v3/klines",
             params={
                 "symbol": symbol,
-                "interval": "1m",
+                "interval": interval,
                 "startTime": start_ms,
                 "endTime": end_ms - 1,
                 "limit": 1000,
@@ -106,7 +119,7 @@ def rest_candles(api_url: str, symbol: str, start_ms: int, end_ms: int) -> list[
         if not page:
             break
         rows += [tuple(row[:11]) for row in page]
-        start_ms = page[-1][0] + MINUTE
+        start_ms = page[-1][0] + interval_ms(interval)
     server_now = httpx.get(f"{api_url}/api/v3/time", timeout=10).json()["serverTime"]
     return [row for row in rows if row[6] < server_now]
 
@@ -122,6 +135,25 @@ def closed_minutes(db_url: str, symbol: str, start_ms: int, end_ms: int) -> int:
 
 def minute_of(ms: int) -> int:
     return ms - ms % MINUTE
+
+
+def streaming(db_url, simulator, symbols=SYMBOLS) -> int:
+    """Wait until messages flow (a heartbeat's last message is fresh: a collector process takes a
+    market minute or two to start), then until every symbol has a closed minute that began after
+    that; returns that minute."""
+    wait_until(
+        lambda: query(
+            db_url,
+            "SELECT 1 FROM stream_heartbeats WHERE last_message_at > now() - interval '0.5 s'",
+        ),
+        "messages flowing",
+    )
+    minute = minute_of(simulator.clock.now_ms()) + MINUTE
+    wait_until(
+        lambda: all(closed_minutes(db_url, s, minute, minute + MINUTE) for s in symbols),
+        "closed minutes streamed",
+    )
+    return minute
 
 
 class CollectorThread:
@@ -234,12 +266,15 @@ def stream_gaps_tick(
     return sensor.evaluate_tick(context)
 
 
-def repair_with_sensor(simulator, db_url: str, symbols=SYMBOLS) -> tuple[int, list]:
-    """A sensor tick at the simulated present, then every run it requests; returns the end of
-    the minutes that tick found due (exclusive, ms) and the runs' results."""
+def repair_with_sensor(
+    simulator, db_url: str, symbols=SYMBOLS, instance: dg.DagsterInstance | None = None
+) -> tuple[int, list]:
+    """A sensor tick at the simulated present, then every run it requests (on ``instance``, a
+    test instance by default); returns the end of the minutes that tick found due (exclusive, ms)
+    and the runs' results."""
     settings = stream_settings(symbols)
     tick_at = ms_to_datetime(simulator.clock.now_ms())
-    with dg.instance_for_test() as instance:
+    with contextlib.nullcontext(instance) if instance else dg.instance_for_test() as instance:
         result = stream_gaps_tick(instance, settings, db_url, tick_at, simulator.url)
         runs = [
             materialize_range(

@@ -18,9 +18,8 @@ from crypto_assets.warehouse.server import LocalPostgres
 from crypto_assets_tests.assets.helpers import check_results
 from crypto_assets_tests.metadata import int_entry
 from crypto_assets_tests.stream.helpers import (
+    DAY_START,
     MINUTE,
-    START_MS,
-    SYMBOLS,
     CollectorThread,
     assert_a_sample_every_2s,
     assert_once_and_equal_to_rest,
@@ -29,30 +28,10 @@ from crypto_assets_tests.stream.helpers import (
     query,
     repair_with_sensor,
     spawn_stream,
+    streaming,
     wait_until,
     write_config,
 )
-
-DAY_START = START_MS - START_MS % 86_400_000
-
-
-def streaming(db_url, simulator, symbols=SYMBOLS) -> int:
-    """Wait until messages flow (a heartbeat's last message is fresh: a collector process takes a
-    market minute or two to start), then until every symbol has a closed minute that began after
-    that; returns that minute."""
-    wait_until(
-        lambda: query(
-            db_url,
-            "SELECT 1 FROM stream_heartbeats WHERE last_message_at > now() - interval '0.5 s'",
-        ),
-        "messages flowing",
-    )
-    minute = minute_of(simulator.clock.now_ms()) + MINUTE
-    wait_until(
-        lambda: all(closed_minutes(db_url, s, minute, minute + MINUTE) for s in symbols),
-        "closed minutes streamed",
-    )
-    return minute
 
 
 def test_sigkill_mid_minute_restart_and_the_sensor_leave_every_minute_once_and_equal_to_rest(

@@ -1,10 +1,11 @@
 """What happens to one request: faults, rate limits, the endpoint, the headers, the counts.
 
-API requests (``/api/v3/...``) go through, in order: the latency fault; the geo block (451);
-the throttle fault (a 429 counted by the rate limiter, so an IP that ignores its ``Retry-After``
-is banned with a 418, and a banned IP gets its 418); the 5xx faults; the rate limiter (its 429
-or 418); the endpoint (200, or 400 with Binance's error body); the truncation fault. Every API response carries
-``X-MBX-USED-WEIGHT-1M`` (the client IP's weight in the current window, whatever the window's
+API requests (``/api/v3/...``) go through, in order: the latency fault; the reset fault (no
+answer: the connection is reset, and nothing is counted); the geo block (451); the throttle
+fault (a 429 counted by the rate limiter, so an IP that ignores its ``Retry-After`` is banned
+with a 418, and a banned IP gets its 418); the 5xx faults; the rate limiter (its 429 or 418);
+the endpoint (200, or 400 with Binance's error body); the truncation fault. Every API response
+carries ``X-MBX-USED-WEIGHT-1M`` (the client IP's weight in the current window, whatever the window's
 length) and, when the window is not one minute, also the header named after it (for a 6 s
 window ``X-MBX-USED-WEIGHT-6S``), and is counted in ``Stats``. ``/_sim/...`` requests are the
 simulator's own controls: no faults, no weight, not counted. ``/data/...`` is the kline archive
@@ -66,6 +67,8 @@ class Application:
         latency = self._faults.current.latency_ms
         if latency:
             await asyncio.sleep(latency / 1000)
+        if self._faults.take("reset_next_n"):
+            return Response(0, reset=True)
         now = self._clock.now_ms()
         response, weight = self._api(request, now)
         used = str(self._limiter.used_weight(request.client_ip, now))

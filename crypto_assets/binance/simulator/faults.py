@@ -9,6 +9,8 @@ Each is a way the real exchange misbehaves and a client must survive:
 * ``throttle_next_n``: answer 429 with ``Retry-After`` for the next n requests, whatever the
   weight used (a 429 storm); counted by the rate limiter like any 429, so an IP that keeps
   sending before its ``Retry-After`` has passed is banned with a 418, as on the exchange;
+* ``reset_next_n``: the next n API requests get no answer: their connection is reset (a TCP
+  RST, as from a restarted load balancer), so the client sees "connection reset by peer";
 * ``truncate_next_n``: the next n successful responses are cut in half: ``truncate_style``
   ``"close"`` announces the full Content-Length and closes the connection after half the body,
   ``"json"`` sends a complete HTTP response whose JSON body stops in the middle;
@@ -39,7 +41,7 @@ from typing import Any, TypeVar
 
 Number = TypeVar("Number", int, float)
 
-_COUNTERS = ("fail_next_n", "throttle_next_n", "truncate_next_n")
+_COUNTERS = ("fail_next_n", "throttle_next_n", "reset_next_n", "truncate_next_n")
 _TRUNCATE_STYLES = ("close", "json")
 SYMBOL_STATUSES = ("TRADING", "HALT", "BREAK", "END_OF_DAY", "CANCEL_ONLY")
 ARCHIVE_FAULTS = ("missing", "bad_checksum", "corrupt", "truncated")
@@ -54,6 +56,7 @@ class FaultSettings:
     error_status: int = 503
     fail_next_n: int = 0
     throttle_next_n: int = 0
+    reset_next_n: int = 0
     truncate_next_n: int = 0
     truncate_style: str = "close"
     outages: tuple[tuple[int, int], ...] = ()
@@ -202,7 +205,7 @@ class Faults:
         return dict(self._settings.symbol_status)
 
     def take(self, counter: str) -> bool:
-        """Consume one of ``fail_next_n`` / ``throttle_next_n`` / ``truncate_next_n`` if any is left."""
+        """Consume one of the ``*_next_n`` counters if any is left."""
         with self._lock:
             left = getattr(self._settings, counter)
             if left <= 0:

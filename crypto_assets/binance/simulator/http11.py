@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
+import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -47,11 +49,21 @@ class Response:
     cut_at: int | None = None
     # Send the body at this many bytes a second (a slow download) instead of at once.
     bytes_per_s: float | None = None
+    # Send nothing: reset the connection (TCP RST) instead of answering.
+    reset: bool = False
 
 
 Handler = Callable[[Request], Awaitable[Response]]
 # Takes over the connection of a request asking to ``Upgrade: websocket`` (and closes it).
 Upgrade = Callable[[Request, asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+def _reset(writer: asyncio.StreamWriter) -> None:
+    """Drop the connection with a TCP RST (SO_LINGER 0), not a FIN: the peer reads ECONNRESET."""
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
 
 
 def _head(response: Response, keep_alive: bool) -> bytes:
@@ -179,6 +191,9 @@ class HttpServer:
         except Exception:  # noqa: BLE001 - a bug in the simulator: logged, told to the client, keep serving
             _log.exception("simulator failed on %s %s", method, target)
             response = Response(500, _INTERNAL_ERROR)
+        if response.reset:
+            _reset(writer)
+            return False
         if response.cut_at is not None:
             writer.write(_head(response, True) + response.body[: response.cut_at])
             await writer.drain()

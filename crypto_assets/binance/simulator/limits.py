@@ -6,8 +6,9 @@ default) and ``RAW_REQUESTS`` (one per request, 300,000 per 5 minutes). A reques
 a count past its limit is answered 429 with ``Retry-After`` = seconds until the window ends;
 its weight still counts, as on the exchange. An IP that keeps sending after its first 429 in
 a window (more than ``ban_after`` further requests) is banned: 418 with ``Retry-After`` for the
-ban, 2 minutes the first time, doubling per ban up to 3 days. With enforcement off the counts
-(and the ``X-MBX-USED-WEIGHT-*`` header) still move but nothing is refused.
+ban, 2 minutes the first time (``first_ban_s``: tests shorten it), doubling per ban up to 3 days;
+``bans_started()`` counts the bans since the last reset. With enforcement off the counts (and
+the ``X-MBX-USED-WEIGHT-*`` header) still move but nothing is refused.
 """
 
 from __future__ import annotations
@@ -56,13 +57,20 @@ class RateLimiter:
     """Thread-safe weight and request counts per client IP."""
 
     def __init__(
-        self, weight_limit: int = 6000, window_seconds: int = 60, *, ban_after: int = 5
+        self,
+        weight_limit: int = 6000,
+        window_seconds: int = 60,
+        *,
+        ban_after: int = 5,
+        first_ban_s: int = FIRST_BAN_S,
     ) -> None:
-        if weight_limit < 1 or window_seconds < 1:
+        if weight_limit < 1 or window_seconds < 1 or first_ban_s < 1:
             raise ValueError(
-                f"weight_limit and window_seconds must be >= 1, got {weight_limit} and {window_seconds}"
+                "weight_limit, window_seconds and first_ban_s must be >= 1, got "
+                f"{weight_limit}, {window_seconds} and {first_ban_s}"
             )
         self.weight_limit = weight_limit
+        self.first_ban_s = first_ban_s
         self.window_ms = int(window_seconds) * 1000
         self.ban_after = ban_after
         name, letter, count = _interval(int(window_seconds))
@@ -92,6 +100,11 @@ class RateLimiter:
         """Forget every count and ban."""
         with self._lock:
             self._clients.clear()
+
+    def bans_started(self) -> int:
+        """How many bans (a 418 that starts one) were imposed since the last reset, every IP's."""
+        with self._lock:
+            return sum(client.bans for client in self._clients.values())
 
     def seconds_left(self, now_ms: int) -> int:
         """Whole seconds (at least 1) until the weight window holding ``now_ms`` ends."""
@@ -158,7 +171,7 @@ class RateLimiter:
         client.rejected += 1
         if client.rejected > self.ban_after + 1:
             client.bans += 1
-            ban_s = min(FIRST_BAN_S * 2 ** (client.bans - 1), LONGEST_BAN_S)
+            ban_s = min(self.first_ban_s * 2 ** (client.bans - 1), LONGEST_BAN_S)
             client.banned_until_ms = now_ms + ban_s * 1000
             return Verdict(418, client.weight, ban_s, client.banned_until_ms)
         return Verdict(429, client.weight, retry_after_s)

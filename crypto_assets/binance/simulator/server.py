@@ -28,7 +28,7 @@ from crypto_assets.binance.simulator.clock import SimClock
 from crypto_assets.binance.simulator.faults import Faults
 from crypto_assets.binance.simulator.http11 import HttpServer
 from crypto_assets.binance.simulator.klines import KlineStore
-from crypto_assets.binance.simulator.limits import RateLimiter
+from crypto_assets.binance.simulator.limits import FIRST_BAN_S, RateLimiter
 from crypto_assets.binance.simulator.rest import RestApi
 from crypto_assets.binance.simulator.stats import Stats
 from crypto_assets.binance.simulator.stream_limits import StreamRules
@@ -41,7 +41,8 @@ _START_TIMEOUT_S = 10.0
 class SimulatorServer:
     """A Binance spot REST simulator listening on ``host:port``.
 
-    ``weight_limit`` per ``window_seconds`` is the REQUEST_WEIGHT rule (exchangeInfo reports it);
+    ``weight_limit`` per ``window_seconds`` is the REQUEST_WEIGHT rule (exchangeInfo reports it),
+    ``first_ban_s`` the length of an IP's first 418 ban (Binance's 2 minutes by default);
     ``enforce_limits=False`` never answers 429/418 (throughput benchmarks); ``recordings=True``
     serves the recorded real BTCUSDT candles where they exist; ``extra_symbols=N`` adds N
     synthetic TRADING symbols SYM0001USDT..; ``clock`` shares a ``SimClock``, a wall-clock one
@@ -58,6 +59,7 @@ class SimulatorServer:
         *,
         weight_limit: int = 6000,
         window_seconds: int = 60,
+        first_ban_s: int = FIRST_BAN_S,
         enforce_limits: bool = True,
         recordings: bool = False,
         extra_symbols: int = 0,
@@ -72,7 +74,7 @@ class SimulatorServer:
         self.clock = clock or SimClock()
         self.symbols = build_universe(extra_symbols)
         self.store = KlineStore(recordings_enabled=recordings, cache_bytes=cache_bytes)
-        self.limiter = RateLimiter(weight_limit, window_seconds)
+        self.limiter = RateLimiter(weight_limit, window_seconds, first_ban_s=first_ban_s)
         self.faults = Faults(enforce_limits=enforce_limits)
         self.stats = Stats()
         rest = RestApi(self.symbols, self.store, self.clock, self.limiter, self.faults)
