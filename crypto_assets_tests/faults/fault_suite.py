@@ -210,6 +210,7 @@ class FaultLab:
             **config,
         }
         path.write_text(yaml.safe_dump(values))
+        assert self._daemon is not None, "the lab is not started"
         return {
             **self._daemon.env,
             "DATABASE_URL": self.warehouse_url,
@@ -341,7 +342,7 @@ class FaultLab:
         for tick in range(MAX_TICKS):
             now = start + tick * CATCH_UP_TICK
             sensor = build_catch_up_sensor(
-                asset.key, partitions, settings, MAX_PARTITIONS_PER_RUN, now=lambda now=now: now
+                asset.key, partitions, settings, MAX_PARTITIONS_PER_RUN, now=_fixed_clock(now)
             )
             context = dg.build_sensor_context(
                 instance=self.instance,
@@ -356,7 +357,7 @@ class FaultLab:
             waiting = json.loads(result.cursor)["waiting_retries"] if result.cursor else {}
             if not result.run_requests and not waiting:
                 break
-            for request in result.run_requests:
+            for request in result.run_requests or ():
                 materialize_range(
                     "candles_15m",
                     settings,
@@ -622,3 +623,8 @@ SCENARIOS: dict[str, Callable[..., tuple[str, Counts]]] = {
     "clear during a run": clear_during_run,
     "collector SIGKILLed": collector_killed,
 }
+
+
+def _fixed_clock(now: datetime) -> Callable[[], datetime]:
+    """A sensor clock that always says ``now``."""
+    return lambda: now
