@@ -1,0 +1,100 @@
+"""Dagster's partition status of several assets at once, as sets of partition keys.
+
+``instance.get_status_by_partition`` (the public way) answers one asset at a time with one
+entry per partition key asked, and refreshes the asset's cached status first: at 110,000
+partitions an asset that costs about 0.4 s (eight queries, each on a new connection, and the
+whole cached subset sorted and serialized again to compare it with the stored one), plus a
+dictionary entry per key, which the caller then walks again key by key. The catch-up sensors
+and ``crypto audit`` only need the three sets (in progress, failed, materialized) to count and
+subtract, so ``read_partition_states`` reads every asset's record in one query and uses the
+cached status stored in it when that is current, refreshing it as Dagster does otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import dagster as dg
+
+
+@dataclass(frozen=True)
+class PartitionStates:
+    """One asset's partitions that Dagster reports in progress, failed or materialized (keys as
+    Dagster names them). Disjoint, with ``get_status_by_partition``'s precedence: a partition in
+    progress is only that, a failed one is not also materialized. Any other key has no status."""
+
+    in_progress: frozenset[str] = frozenset()
+    failed: frozenset[str] = frozenset()
+    materialized: frozenset[str] = frozenset()
+
+    @property
+    def known(self) -> frozenset[str]:
+        """Every partition with a status."""
+        return self.in_progress | self.failed | self.materialized
+
+
+def read_partition_states(
+    instance: dg.DagsterInstance, partitions_defs: Mapping[dg.AssetKey, dg.PartitionsDefinition]
+) -> dict[dg.AssetKey, PartitionStates]:
+    """Each asset's ``PartitionStates``, the same as ``instance.get_status_by_partition`` would
+    report (a test compares them in every state a partition can be in).
+
+    Dagster's cached status (``AssetStatusCacheValue``) has no public reader other than
+    ``get_status_by_partition``, hence the private imports, kept in this one function. A cached
+    value is current when it was built for this partitions definition, after the asset's latest
+    materialization and latest planned materialization, with no run in progress (a run's end
+    changes its partitions' status without a new event of the asset); otherwise it is refreshed
+    with the function ``get_status_by_partition`` itself calls, which also stores it.
+    """
+    from dagster._core.storage.partition_status_cache import (
+        get_and_update_asset_status_cache_value,
+    )
+
+    records = {
+        record.asset_entry.asset_key: record.asset_entry
+        for record in instance.get_asset_records(list(partitions_defs))
+    }
+    states = {}
+    for asset_key, partitions_def in partitions_defs.items():
+        entry = records.get(asset_key)
+        if entry is None:  # never materialized nor planned: no partition has a status
+            states[asset_key] = PartitionStates()
+            continue
+        cached = entry.cached_status
+        planned = instance.get_latest_planned_materialization_info(asset_key)
+        current = (
+            cached is not None
+            and cached.partitions_def_id == partitions_def.get_serializable_unique_identifier()
+            and cached.earliest_in_progress_materialization_event_id is None
+            and cached.latest_storage_id
+            >= max(
+                entry.last_materialization_storage_id or 0,
+                planned.storage_id if planned else 0,
+            )
+        )
+        if not current:
+            cached = get_and_update_asset_status_cache_value(instance, asset_key, partitions_def)
+        if cached is None:
+            states[asset_key] = PartitionStates()
+            continue
+        in_progress = frozenset(
+            cached.deserialize_in_progress_partition_subsets(partitions_def).get_partition_keys()
+        )
+        failed = (
+            frozenset(
+                cached.deserialize_failed_partition_subsets(partitions_def).get_partition_keys()
+            )
+            - in_progress
+        )
+        materialized = (
+            frozenset(
+                cached.deserialize_materialized_partition_subsets(
+                    partitions_def
+                ).get_partition_keys()
+            )
+            - in_progress
+            - failed
+        )
+        states[asset_key] = PartitionStates(in_progress, failed, materialized)
+    return states
