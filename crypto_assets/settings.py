@@ -109,8 +109,12 @@ def parse_symbols(values, where: str = "config key 'symbols'") -> tuple[str, ...
     return tuple(out)
 
 
+BINANCE_OPENED = date(2017, 7, 14)
+"""Binance's first trading day: no spot candle is older, so earlier days could only be empty."""
+
+
 def _history_start(value) -> date:
-    """The first partition day: a real day, not after today (UTC)."""
+    """The first partition day: a real day, from Binance's first trading day to today (UTC)."""
     try:
         day = parse_day(value)
     except InputError as err:
@@ -119,6 +123,11 @@ def _history_start(value) -> date:
     if day > today:
         raise ConfigError(
             f"config key 'history_start': {day} is in the future (today is {today} UTC, the latest valid value)"
+        )
+    if day < BINANCE_OPENED:
+        raise ConfigError(
+            f"config key 'history_start': {day} is before Binance opened ({BINANCE_OPENED}, the earliest"
+            " valid value): those days have no candles"
         )
     return day
 
