@@ -13,6 +13,7 @@ cached status stored in it when that is current, refreshing it as Dagster does o
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import dagster as dg
@@ -45,7 +46,8 @@ def read_partition_states(
     value is current when it was built for this partitions definition, after the asset's latest
     materialization and latest planned materialization, with no run in progress (a run's end
     changes its partitions' status without a new event of the asset); otherwise it is refreshed
-    with the function ``get_status_by_partition`` itself calls, which also stores it.
+    with the function ``get_status_by_partition`` itself calls, which also stores it (the stale
+    ones in threads, as Dagster's sensor daemon shares one instance between its threads).
     """
     from dagster._core.storage.partition_status_cache import (
         get_and_update_asset_status_cache_value,
@@ -55,46 +57,52 @@ def read_partition_states(
         record.asset_entry.asset_key: record.asset_entry
         for record in instance.get_asset_records(list(partitions_defs))
     }
-    states = {}
+    cached, stale = {}, []
     for asset_key, partitions_def in partitions_defs.items():
         entry = records.get(asset_key)
         if entry is None:  # never materialized nor planned: no partition has a status
-            states[asset_key] = PartitionStates()
+            cached[asset_key] = None
             continue
-        cached = entry.cached_status
+        value = entry.cached_status
         planned = instance.get_latest_planned_materialization_info(asset_key)
-        current = (
-            cached is not None
-            and cached.partitions_def_id == partitions_def.get_serializable_unique_identifier()
-            and cached.earliest_in_progress_materialization_event_id is None
-            and cached.latest_storage_id
-            >= max(
-                entry.last_materialization_storage_id or 0,
-                planned.storage_id if planned else 0,
+        if (
+            value is not None
+            and value.partitions_def_id == partitions_def.get_serializable_unique_identifier()
+            and value.earliest_in_progress_materialization_event_id is None
+            and value.latest_storage_id
+            >= max(entry.last_materialization_storage_id or 0, planned.storage_id if planned else 0)
+        ):
+            cached[asset_key] = value
+        else:
+            stale.append(asset_key)
+    if stale:  # side by side: much of a refresh is waiting for the database
+        with ThreadPoolExecutor(max_workers=len(stale)) as pool:
+            refreshed = pool.map(
+                lambda key: get_and_update_asset_status_cache_value(
+                    instance, key, partitions_defs[key]
+                ),
+                stale,
             )
+            cached.update(zip(stale, refreshed, strict=True))
+    return {key: _states(cached[key], partitions_defs[key]) for key in partitions_defs}
+
+
+def _states(cached, partitions_def: dg.PartitionsDefinition) -> PartitionStates:
+    """The three sets of a cached status (``AssetStatusCacheValue``, None: nothing yet)."""
+    if cached is None:
+        return PartitionStates()
+    in_progress = frozenset(
+        cached.deserialize_in_progress_partition_subsets(partitions_def).get_partition_keys()
+    )
+    failed = (
+        frozenset(cached.deserialize_failed_partition_subsets(partitions_def).get_partition_keys())
+        - in_progress
+    )
+    materialized = (
+        frozenset(
+            cached.deserialize_materialized_partition_subsets(partitions_def).get_partition_keys()
         )
-        if not current:
-            cached = get_and_update_asset_status_cache_value(instance, asset_key, partitions_def)
-        if cached is None:
-            states[asset_key] = PartitionStates()
-            continue
-        in_progress = frozenset(
-            cached.deserialize_in_progress_partition_subsets(partitions_def).get_partition_keys()
-        )
-        failed = (
-            frozenset(
-                cached.deserialize_failed_partition_subsets(partitions_def).get_partition_keys()
-            )
-            - in_progress
-        )
-        materialized = (
-            frozenset(
-                cached.deserialize_materialized_partition_subsets(
-                    partitions_def
-                ).get_partition_keys()
-            )
-            - in_progress
-            - failed
-        )
-        states[asset_key] = PartitionStates(in_progress, failed, materialized)
-    return states
+        - in_progress
+        - failed
+    )
+    return PartitionStates(in_progress, failed, materialized)
