@@ -125,9 +125,10 @@ def plan_catch_up(
     plan.cleared = sum(
         (min(first, today + timedelta(days=1)) - history_start).days for first in first_day.values()
     )
-    plan.missing = [split_key(key) for key in keys - state.known]
-    plan.in_progress = len(keys & state.in_progress)
-    failed = keys & state.failed
+    by_status = state.sort(keys)
+    plan.missing = [split_key(key) for key in by_status.unknown]
+    plan.in_progress = len(by_status.in_progress)
+    failed = by_status.failed
     for key in sorted(failed):
         partition = split_key(key)
         _schedule_retry(plan, partition, retry_state.get(partition), now)

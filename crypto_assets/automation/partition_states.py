@@ -13,10 +13,21 @@ cached status stored in it when that is current, refreshing it as Dagster does o
 from __future__ import annotations
 
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import dagster as dg
+
+
+@dataclass(frozen=True)
+class KeysByStatus:
+    """Some partition keys sorted by their status: materialized ones counted, the others named."""
+
+    materialized: int
+    failed: set[str]
+    in_progress: set[str]
+    unknown: set[str]  # no status: never materialized, or wiped
 
 
 @dataclass(frozen=True)
@@ -25,14 +36,22 @@ class PartitionStates:
     Dagster names them). Disjoint, with ``get_status_by_partition``'s precedence: a partition in
     progress is only that, a failed one is not also materialized. Any other key has no status."""
 
-    in_progress: frozenset[str] = frozenset()
-    failed: frozenset[str] = frozenset()
-    materialized: frozenset[str] = frozenset()
+    in_progress: AbstractSet[str] = frozenset()
+    failed: AbstractSet[str] = frozenset()
+    materialized: AbstractSet[str] = frozenset()
 
-    @property
-    def known(self) -> frozenset[str]:
-        """Every partition with a status."""
-        return self.in_progress | self.failed | self.materialized
+    def sort(self, keys: AbstractSet[str]) -> KeysByStatus:
+        """``keys`` by status, in one pass over them (the materialized set is the large one: it
+        is counted, never copied)."""
+        not_materialized = keys - self.materialized
+        failed = keys & self.failed
+        in_progress = keys & self.in_progress
+        return KeysByStatus(
+            materialized=len(keys) - len(not_materialized),
+            failed=failed,
+            in_progress=in_progress,
+            unknown=not_materialized - failed - in_progress,
+        )
 
 
 def read_partition_states(
@@ -91,18 +110,14 @@ def _states(cached, partitions_def: dg.PartitionsDefinition) -> PartitionStates:
     """The three sets of a cached status (``AssetStatusCacheValue``, None: nothing yet)."""
     if cached is None:
         return PartitionStates()
-    in_progress = frozenset(
-        cached.deserialize_in_progress_partition_subsets(partitions_def).get_partition_keys()
-    )
-    failed = (
-        frozenset(cached.deserialize_failed_partition_subsets(partitions_def).get_partition_keys())
-        - in_progress
-    )
-    materialized = (
-        frozenset(
-            cached.deserialize_materialized_partition_subsets(partitions_def).get_partition_keys()
-        )
-        - in_progress
-        - failed
-    )
-    return PartitionStates(in_progress, failed, materialized)
+    in_progress = cached.deserialize_in_progress_partition_subsets(partitions_def)
+    failed = cached.deserialize_failed_partition_subsets(partitions_def)
+    materialized = cached.deserialize_materialized_partition_subsets(partitions_def)
+    in_progress_keys = frozenset(in_progress.get_partition_keys())
+    failed_keys = frozenset(failed.get_partition_keys()) - in_progress_keys
+    materialized_keys = materialized.get_partition_keys()  # ~110,000 keys: copied only if need be
+    if not isinstance(materialized_keys, AbstractSet):
+        materialized_keys = frozenset(materialized_keys)
+    if in_progress_keys or failed_keys:
+        materialized_keys = materialized_keys - in_progress_keys - failed_keys
+    return PartitionStates(in_progress_keys, failed_keys, materialized_keys)

@@ -95,20 +95,20 @@ def partition_status(settings, database_url: str) -> list[dict]:
             states = read_partition_states(instance, {s.key: s.partitions_def for s in specs})
             for spec in specs:
                 name = spec.key.to_user_string()
-                state = states[spec.key]
                 first_day = first_refill_days(
                     floors(cur, name), settings.symbols, settings.history_start
                 )
                 below_floor = keys_below(first_day, settings.history_start, today)
-                missing = keys - state.known - below_floor
+                by_status = states[spec.key].sort(keys)
+                missing = by_status.unknown - below_floor
                 out.append(
                     {
                         "asset": name,
                         "partitions": len(keys),
-                        "materialized": len(keys & state.materialized),
-                        "failed": len(keys & state.failed),
-                        "in_progress": len(keys & state.in_progress),
-                        "cleared": len(below_floor - state.known),
+                        "materialized": by_status.materialized,
+                        "failed": len(by_status.failed),
+                        "in_progress": len(by_status.in_progress),
+                        "cleared": len(by_status.unknown & below_floor),
                         "missing": len(missing),
                         "missing_by_symbol": dict(
                             sorted(Counter(key.split("|")[1] for key in missing).items())

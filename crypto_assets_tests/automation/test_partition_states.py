@@ -112,3 +112,22 @@ def test_the_same_as_get_status_by_partition_in_every_state(instance):
     assert both(instance, day_symbol_partitions(fewer), fewer) == PartitionStates(
         materialized=frozenset({"2024-03-03|BTCUSDT"})
     )
+
+
+def test_sort_counts_the_materialized_and_names_the_rest_of_the_keys_asked():
+    states = PartitionStates(
+        in_progress=frozenset({"2024-03-03|BTCUSDT"}),
+        failed=frozenset({"2024-03-02|BTCUSDT", "2024-02-01|BTCUSDT"}),  # (a day not asked)
+        materialized=frozenset({"2024-03-01|BTCUSDT", "2024-03-01|ETHUSDT", "2023-01-01|XRPUSDT"}),
+    )
+    keys = set(partition_keys(dict.fromkeys(SETTINGS.symbols, SETTINGS.history_start), TODAY))
+    by_status = states.sort(keys)
+    assert by_status.materialized == 2
+    assert by_status.failed == {"2024-03-02|BTCUSDT"}
+    assert by_status.in_progress == {"2024-03-03|BTCUSDT"}
+    assert by_status.unknown == {
+        "2024-03-04|BTCUSDT",
+        "2024-03-02|ETHUSDT",
+        "2024-03-03|ETHUSDT",
+        "2024-03-04|ETHUSDT",
+    }
