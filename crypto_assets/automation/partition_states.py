@@ -76,33 +76,40 @@ def read_partition_states(
         record.asset_entry.asset_key: record.asset_entry
         for record in instance.get_asset_records(list(partitions_defs))
     }
-    cached, stale = {}, []
-    for asset_key, partitions_def in partitions_defs.items():
-        entry = records.get(asset_key)
-        if entry is None:  # never materialized nor planned: no partition has a status
-            cached[asset_key] = None
-            continue
-        value = entry.cached_status
-        planned = instance.get_latest_planned_materialization_info(asset_key)
-        if (
-            value is not None
-            and value.partitions_def_id == partitions_def.get_serializable_unique_identifier()
-            and value.earliest_in_progress_materialization_event_id is None
-            and value.latest_storage_id
-            >= max(entry.last_materialization_storage_id or 0, planned.storage_id if planned else 0)
-        ):
-            cached[asset_key] = value
-        else:
-            stale.append(asset_key)
-    if stale:  # side by side: much of a refresh is waiting for the database
-        with ThreadPoolExecutor(max_workers=len(stale)) as pool:
-            refreshed = pool.map(
-                lambda key: get_and_update_asset_status_cache_value(
-                    instance, key, partitions_defs[key]
-                ),
-                stale,
+    # never materialized nor planned: no partition has a status
+    cached = {key: None for key in partitions_defs if key not in records}
+    recorded = [key for key in partitions_defs if key in records]
+    # side by side: these are mostly waits for the database
+    with ThreadPoolExecutor(max_workers=max(1, len(recorded))) as pool:
+        planned = dict(
+            zip(
+                recorded,
+                pool.map(instance.get_latest_planned_materialization_info, recorded),
+                strict=True,
             )
-            cached.update(zip(stale, refreshed, strict=True))
+        )
+        stale = []
+        for asset_key in recorded:
+            entry, value = records[asset_key], records[asset_key].cached_status
+            latest_planned = planned[asset_key].storage_id if planned[asset_key] else 0
+            if (
+                value is not None
+                and value.partitions_def_id
+                == partitions_defs[asset_key].get_serializable_unique_identifier()
+                and value.earliest_in_progress_materialization_event_id is None
+                and value.latest_storage_id
+                >= max(entry.last_materialization_storage_id or 0, latest_planned)
+            ):
+                cached[asset_key] = value
+            else:
+                stale.append(asset_key)
+        refreshed = pool.map(
+            lambda key: get_and_update_asset_status_cache_value(
+                instance, key, partitions_defs[key]
+            ),
+            stale,
+        )
+        cached.update(zip(stale, refreshed, strict=True))
     return {key: _states(cached[key], partitions_defs[key]) for key in partitions_defs}
 
 
