@@ -2,7 +2,7 @@
 
 ``instance.get_status_by_partition`` (the public way) answers one asset at a time with one
 entry per partition key asked, and refreshes the asset's cached status first: at 110,000
-partitions an asset that costs about 0.4 s (eight queries, each on a new connection, and the
+partitions an asset that costs about 0.3 s (a dozen queries, each on a new connection, and the
 whole cached subset sorted and serialized again to compare it with the stored one), plus a
 dictionary entry per key, which the caller then walks again key by key. The catch-up sensors
 and ``crypto audit`` only need the three sets (in progress, failed, materialized) to count and
