@@ -110,8 +110,12 @@ def parse_symbols(values: object, where: str = "config key 'symbols'") -> tuple[
     return tuple(out)
 
 
+BINANCE_OPENED = date(2017, 7, 14)
+"""Binance's first trading day: no spot candle is older, so earlier days could only be empty."""
+
+
 def _history_start(value: object) -> date:
-    """The first partition day: a real day, not after today (UTC)."""
+    """The first partition day: a real day, from Binance's first trading day to today (UTC)."""
     try:
         day = parse_day(value)
     except InputError as err:
@@ -120,6 +124,11 @@ def _history_start(value: object) -> date:
     if day > today:
         raise ConfigError(
             f"config key 'history_start': {day} is in the future (today is {today} UTC, the latest valid value)"
+        )
+    if day < BINANCE_OPENED:
+        raise ConfigError(
+            f"config key 'history_start': {day} is before Binance opened ({BINANCE_OPENED}, the earliest"
+            " valid value): those days have no candles"
         )
     return day
 

@@ -25,9 +25,17 @@ SHARED = (
     "DAGSTER_POSTGRES_URL",
     "BINANCE_API_URL",
     "BINANCE_WS_URL",
+    "BINANCE_ARCHIVE_URL",
     "CRYPTO_CONFIG",
 )
 """The variables a running stack shares with the commands beside it."""
+SET_WHEN_EMPTY = ("BINANCE_ARCHIVE_URL",)
+"""Shared variables whose empty value means something (no archive: every candle from REST), so
+set-but-empty is shared and kept like any other value, not taken for unset."""
+
+
+def _is_set(env, name: str) -> bool:
+    return name in env if name in SET_WHEN_EMPTY else bool(env.get(name, "").strip())
 
 
 @dataclass(frozen=True)
@@ -47,7 +55,7 @@ def write_state(env: dict[str, str]) -> Path:
     """Record this process as the running stack, with the shared variables of ``env``."""
     path = state_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    shared = {name: env[name] for name in SHARED if env.get(name)}
+    shared = {name: env[name] for name in SHARED if _is_set(env, name)}
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
         json.dump({"pid": os.getpid(), "env": shared}, out, indent=2)
@@ -90,21 +98,26 @@ def use_running_stack() -> RunningStack | None:
     stack = running_stack()
     if stack is None:
         return None
-    adopted = tuple(
-        name for name, value in stack.env.items() if not os.environ.get(name, "").strip()
-    )
+    adopted = tuple(name for name in stack.env if not _is_set(os.environ, name))
     for name in adopted:
         os.environ[name] = stack.env[name]
     return RunningStack(stack.pid, stack.env, adopted)
 
 
 def endpoints(
-    database_url: str, dagster_home, stack: RunningStack | None, exchange: str | None = None
+    database_url: str,
+    dagster_home,
+    stack: RunningStack | None,
+    exchange: str | None = None,
+    archive: str | None = None,
 ) -> str:
-    """One line saying which database, Dagster instance (and exchange) a command uses, and why."""
+    """One line saying which database, Dagster instance (and exchange and kline archive: ``""``
+    is none) a command uses, and why."""
     parts = [f"database {redact(database_url)}", f"Dagster instance {dagster_home}"]
     if exchange:
-        parts.append(f"exchange {exchange}")
+        parts.append(f"exchange {redact(exchange)}")
+    if archive is not None:
+        parts.append(f"archive {redact(archive) if archive else 'none (every candle from REST)'}")
     if stack is None:
         source = "no crypto up running here; from the environment and defaults"
     elif stack.adopted:

@@ -30,3 +30,18 @@ def test_symbols_come_from_the_config_without_code_changes():
     keys = partitions.get_partition_keys()[:10]
     symbols = {key.keys_by_dimension["symbol"] for key in keys}
     assert symbols == {"BTCUSDT", "SOLUSDT", "ADAUSDT"}
+
+
+def test_the_partitioned_assets_are_the_asset_tables_on_one_partitions_definition():
+    """``crypto audit`` and ``crypto clear`` take each asset table for the partitioned asset of
+    its name, on ``day_symbol_partitions``, without loading the definitions."""
+    from crypto_assets.assets.partitions import day_symbol_partitions
+    from crypto_assets.warehouse.inventory import TIME_COLUMN
+
+    settings = Settings(symbols=("BTCUSDT", "SOLUSDT"))
+    partitioned = {
+        spec.key.to_user_string(): spec.partitions_def
+        for spec in build_definitions(settings).resolve_all_asset_specs()
+        if spec.partitions_def is not None
+    }
+    assert partitioned == dict.fromkeys(TIME_COLUMN, day_symbol_partitions(settings))

@@ -7,7 +7,7 @@ change. Days run from ``history_start`` through today (today's partition fills d
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 
 import dagster as dg
@@ -31,18 +31,23 @@ def day_symbol_partitions(settings: Settings) -> dg.MultiPartitionsDefinition:
     )
 
 
-def every_partition(
-    history_start: date, symbols: Sequence[str], today: date
-) -> list[tuple[date, str, str]]:
-    """(day, symbol, key) of every partition from ``history_start`` through ``today``.
+def partition_keys(first_days: Mapping[str, date], today: date) -> list[str]:
+    """Keys of every partition of each symbol, from its first day (``first_days``, in the
+    partitions' symbol order) through ``today``: symbol by symbol, each in day order.
 
     The keys are the strings Dagster names these partitions by ('2024-01-01|BTCUSDT': dimensions
     in name order), built directly: asking the partitions definition for 110,000 keys builds as
     many key objects and costs seconds, more than a sensor tick may take.
     """
-    days = [history_start + timedelta(days=i) for i in range((today - history_start).days + 1)]
-    named = [(day, day.isoformat()) for day in days]  # one date format per day, not per partition
-    return [(day, symbol, f"{text}|{symbol}") for day, text in named for symbol in symbols]
+    if not first_days:
+        return []
+    start = min(first_days.values())
+    days = [(start + timedelta(days=i)).isoformat() for i in range((today - start).days + 1)]
+    return [
+        f"{day}|{symbol}"
+        for symbol, first in first_days.items()
+        for day in days[max(0, (first - start).days) :]
+    ]
 
 
 def partition_key(day: date, symbol: str) -> dg.MultiPartitionKey:
@@ -52,8 +57,8 @@ def partition_key(day: date, symbol: str) -> dg.MultiPartitionKey:
 def split_key(key: str | dg.MultiPartitionKey) -> tuple[date, str]:
     """'2024-01-01|BTCUSDT' -> (date(2024, 1, 1), 'BTCUSDT')."""
     if not isinstance(key, dg.MultiPartitionKey):
-        day_text, symbol = str(key).split("|")
-        key = dg.MultiPartitionKey({DAY: day_text, SYMBOL: symbol})
+        day_text, symbol = key.split("|")
+        return date.fromisoformat(day_text), symbol
     dims = key.keys_by_dimension
     return date.fromisoformat(dims[DAY]), dims[SYMBOL]
 

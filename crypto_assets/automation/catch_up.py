@@ -22,7 +22,8 @@ from typing import Any
 
 import dagster as dg
 
-from crypto_assets.assets.partitions import every_partition, partition_key, split_key
+from crypto_assets.assets.partitions import partition_key, partition_keys, split_key
+from crypto_assets.automation.partition_states import read_partition_states
 from crypto_assets.warehouse.catch_up_state import Retry, backoff_after, first_refill_days
 
 CATCH_UP_TAG = "crypto/catch-up"  # tags a sensor's runs with the sensor's name
@@ -112,35 +113,36 @@ def plan_catch_up(
     floors: dict[str, date],
     retry_state: dict[Partition, Retry],
 ) -> CatchUpPlan:
-    """Sort every partition up to today into the plan's buckets (see the module docstring)."""
+    """Sort every partition up to today into the plan's buckets (see the module docstring).
+
+    Done on sets of partition keys (the partitions' status read as sets, see
+    ``read_partition_states``): only the partitions that need something become (day, symbol)
+    pairs, so a tick over 110,000 partitions builds no object per partition."""
     today = now.date()
-    partitions = every_partition(history_start, symbols, today)
-    status = (
-        instance.get_status_by_partition(
-            asset_key, [key for _, _, key in partitions], partitions_def
-        )
-        or {}
-    )
     first_day = first_refill_days(floors, symbols, history_start)
+    keys = set(partition_keys(first_day, today))  # every partition the sensor keeps filled
+    state = read_partition_states(instance, {asset_key: partitions_def})[asset_key]
     plan = CatchUpPlan()
-    recent: list[str] = []
-    for day, symbol, key in partitions:
-        if day < first_day[symbol]:
-            plan.cleared += 1
-            continue
-        state = status.get(key)
-        partition = (day, symbol)
-        if state == dg.AssetPartitionStatus.FAILED:
-            _schedule_retry(plan, partition, retry_state.get(partition), now)
-            continue
-        if partition in retry_state:
-            plan.retries_resolved.append(partition)
-        if state is None:
-            plan.missing.append(partition)
-        elif state == dg.AssetPartitionStatus.IN_PROGRESS:
-            plan.in_progress += 1
-        elif day >= today - timedelta(days=1):
-            recent.append(key)
+    plan.cleared = sum(
+        (min(first, today + timedelta(days=1)) - history_start).days for first in first_day.values()
+    )
+    by_status = state.sort(keys)
+    plan.missing = [split_key(key) for key in by_status.unknown]
+    plan.in_progress = len(by_status.in_progress)
+    failed = by_status.failed
+    for key in sorted(failed):
+        partition = split_key(key)
+        _schedule_retry(plan, partition, retry_state.get(partition), now)
+    plan.retries_resolved = [
+        (day, symbol)
+        for day, symbol in retry_state
+        if f"{day}|{symbol}" in keys and f"{day}|{symbol}" not in failed
+    ]
+    recent = (
+        {f"{day}|{symbol}" for day in (today - timedelta(days=1), today) for symbol in symbols}
+        & keys
+        & state.materialized
+    )
     for key, record in latest_materializations(instance, asset_key, recent).items():
         day, symbol = split_key(key)
         stamp = datetime.fromtimestamp(record.timestamp, tz=UTC)

@@ -134,7 +134,13 @@ def _launch(
                 raise UsageError(f"{symbols_from}: {err}") from None
     env = prepare_environment()
     print(
-        endpoints(env.database_url, env.dagster_home, stack, settings.binance_api_url),
+        endpoints(
+            env.database_url,
+            env.dagster_home,
+            stack,
+            settings.binance_api_url,
+            settings.binance_archive_url,
+        ),
         file=sys.stderr,
         flush=True,
     )

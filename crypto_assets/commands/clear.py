@@ -16,6 +16,7 @@ import sys
 import time
 
 from crypto_assets.commands.arguments import day_flag
+from crypto_assets.commands.errors import UsageError
 
 RUNS_WAIT_S = 600.0
 """How long a clear waits for the runs writing its tables to end (their partitions are forgotten
@@ -42,7 +43,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from crypto_assets.environment import prepare_environment
-    from crypto_assets.settings import parse_symbols
+    from crypto_assets.settings import load_settings, parse_symbols
     from crypto_assets.stack_state import endpoints, use_running_stack
     from crypto_assets.warehouse.inventory import DOWNSAMPLED_TABLES, RAW_TABLES
 
@@ -58,12 +59,17 @@ def run(args) -> int:
         if args.downsampled
         else RAW_TABLES + DOWNSAMPLED_TABLES
     )
+    configured = load_settings().symbols
     env = prepare_environment()
     print(endpoints(env.database_url, env.dagster_home, stack), file=sys.stderr, flush=True)
-    return clear(env.database_url, tables, symbol, before, assume_yes=args.yes)
+    return clear(env.database_url, tables, symbol, before, assume_yes=args.yes, known=configured)
 
 
-def clear(database_url: str, tables, symbol, before, *, assume_yes: bool) -> int:
+def clear(
+    database_url: str, tables, symbol, before, *, assume_yes: bool, known: tuple[str, ...] = ()
+) -> int:
+    """Show, ask, delete. A ``symbol`` outside the config's (``known``) symbols is refused when
+    no table holds it: a typo, not a symbol dropped from the config whose rows remain."""
     import dagster as dg
 
     from crypto_assets.assets.partitions import split_key
@@ -79,6 +85,11 @@ def clear(database_url: str, tables, symbol, before, *, assume_yes: bool) -> int
         with dg.DagsterInstance.get() as instance:
             with conn.cursor() as cur:
                 counts = {table: count_rows(cur, table, symbol, before) for table in tables}
+            if symbol is not None and symbol not in known and not any(counts.values()):
+                raise UsageError(
+                    f"flag --symbol: {symbol} is not one of the config's symbols"
+                    f" ({', '.join(known)}) and no table of {', '.join(tables)} holds rows of it"
+                )
 
             def in_scope(table: str) -> list[str]:
                 """The table's materialized partitions this clear covers."""

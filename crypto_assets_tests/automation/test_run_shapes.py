@@ -102,13 +102,19 @@ def test_range_tags_are_dagsters():
     )
 
 
-def test_every_partition_names_partitions_exactly_as_dagster_does():
-    from crypto_assets.assets.partitions import every_partition
+def test_partition_keys_name_partitions_exactly_as_dagster_does():
+    from crypto_assets.assets.partitions import partition_keys, split_key
 
     settings = Settings(symbols=("ETHUSDT", "BTCUSDT"), history_start=date(2024, 2, 27))
     today = date(2024, 3, 2)
-    ours = [key for _, _, key in every_partition(settings.history_start, settings.symbols, today)]
+    ours = partition_keys(dict.fromkeys(settings.symbols, settings.history_start), today)
     theirs = day_symbol_partitions(settings).get_partition_keys(
         current_time=datetime(2024, 3, 2, 12, tzinfo=UTC)
     )
     assert sorted(ours) == sorted(theirs) and len(ours) == 5 * 2
+    assert all(split_key(key) == split_key(key[:]) for key in theirs)  # key object, plain str
+    later = partition_keys({"ETHUSDT": date(2024, 3, 1), "BTCUSDT": date(2024, 2, 28)}, today)
+    assert sorted(later) == sorted(
+        ["2024-03-01|ETHUSDT", "2024-03-02|ETHUSDT"]
+        + [f"2024-0{d}|BTCUSDT" for d in ("2-28", "2-29", "3-01", "3-02")]
+    )

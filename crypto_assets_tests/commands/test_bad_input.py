@@ -51,6 +51,14 @@ CASES = {
             " (the nearest valid day is 2024-02-29)"
         ),
     ),
+    "a history_start before Binance opened": (
+        ["audit"],
+        {"config": "history_start: 2007-03-01\n"},
+        (
+            "crypto audit: error: config key 'history_start': 2007-03-01 is before Binance opened"
+            " (2017-07-14, the earliest valid value): those days have no candles"
+        ),
+    ),
     "unknown config key": (
         ["audit"],
         {"config": "symbol: [BTCUSDT]\n"},

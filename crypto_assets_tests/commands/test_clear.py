@@ -96,6 +96,13 @@ def test_answering_yes_clears_and_before_keeps_later_days(filled, db_url, monkey
             "flag --before: 2024-13-01 is not a date: there is no month 13",
         ),
         (["clear", "--raw", "--symbol", "btc-usdt", "--yes"], "--symbol"),
+        (
+            ["clear", "--raw", "--symbol", "BTCUSDC", "--before", "2024-09-05", "--yes"],
+            (
+                "flag --symbol: BTCUSDC is not one of the config's symbols (BTCUSDT, ETHUSDT)"
+                " and no table of candles_15m, candles_1m, price_samples holds rows of it"
+            ),
+        ),
     ],
 )
 def test_bad_arguments_are_named_and_nothing_is_deleted(filled, db_url, capsys, argv, message):
@@ -103,3 +110,10 @@ def test_bad_arguments_are_named_and_nothing_is_deleted(filled, db_url, capsys, 
     assert main(argv) == 2
     assert message in capsys.readouterr().err
     assert counts(db_url) == before
+    assert fetch(db_url, "SELECT count(*) FROM cleared_floors") == [(0,)]  # no floor raised
+
+
+def test_a_symbol_dropped_from_the_config_can_still_be_cleared(filled, db_url, tmp_path, capsys):
+    (tmp_path / "crypto.yaml").write_text("symbols: [BTCUSDT]\nhistory_start: 2024-09-01\n")
+    assert main(["clear", "--downsampled", "--symbol", "ETHUSDT", "--yes"]) == 0
+    assert counts(db_url)["candles_1h"] == [("BTCUSDT", 18)]

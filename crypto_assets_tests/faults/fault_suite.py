@@ -50,7 +50,7 @@ import psycopg2
 import yaml
 
 from crypto_assets.assets.candles_15m import MAX_PARTITIONS_PER_RUN, build_candles_15m
-from crypto_assets.assets.partitions import day_start, day_symbol_partitions, every_partition
+from crypto_assets.assets.partitions import day_start, day_symbol_partitions, partition_keys
 from crypto_assets.automation.catch_up import NOT_FINISHED
 from crypto_assets.automation.run_shapes import RANGE_END_TAG, RANGE_START_TAG
 from crypto_assets.automation.sensors import build_catch_up_sensor
@@ -390,7 +390,7 @@ class FaultLab:
             (list(case.symbols), start_ms, end_ms),
         )
         lost, duplicates = compare(expected, stored)
-        keys = [key for _, _, key in every_partition(case.first_day, case.symbols, case.last_day)]
+        keys = partition_keys(dict.fromkeys(case.symbols, case.first_day), case.last_day)
         status = self.instance.get_status_by_partition(
             dg.AssetKey("candles_15m"), keys, day_symbol_partitions(case.settings)
         )
