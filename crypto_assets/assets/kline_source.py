@@ -19,6 +19,7 @@ With no archive (``BINANCE_ARCHIVE_URL`` empty) everything comes from REST.
 
 from __future__ import annotations
 
+import threading
 from bisect import bisect_left
 from collections import Counter, deque
 from collections.abc import Iterator
@@ -54,8 +55,9 @@ _DAILY_FILES, _REST = "daily files", "REST"  # where a failed file's days come f
 class DayKlines:
     """One UTC day's candles (or the part of it in the range) and where they came from.
 
-    ``lines`` are COPY text for the table's candle columns (``kline_lines``' format); an
-    archive file's days are formatted by polars as the file is read, a REST page's by Python.
+    ``lines`` are COPY text for the table's candle columns (``kline_lines``' format) and the
+    caller's constant columns; an archive file's days are formatted by polars as the file is
+    read (in a pool thread, without the GIL), a REST page's by Python.
     """
 
     start_ms: int
@@ -63,10 +65,6 @@ class DayKlines:
     lines: str
     open_times: list[int]
     file: str | None = None  # the archive file's name, when the archive gave them
-
-    def copy_text(self, suffix: str = "") -> str:
-        """The lines, each with ``suffix`` (more tab-separated columns) appended."""
-        return self.lines.replace("\n", suffix + "\n") if suffix else self.lines
 
 
 @dataclass(frozen=True)
@@ -83,6 +81,7 @@ class KlineSource:
 
     ``ingest_klines`` also reads the exchange's clock and the symbol's first candle through it
     (both from REST; the first candle is asked for at most once per symbol and interval).
+    Thread-safe: a run reads several symbols at once, one thread each.
     """
 
     def __init__(
@@ -93,6 +92,7 @@ class KlineSource:
         self._log = log
         self._archive_down = archive is None
         self._first_open: dict[tuple[str, str], int | None] = {}
+        self._lock = threading.Lock()  # guards days and the archive-down warning
         self.days: Counter[str] = Counter()
 
     # -- what ingest_klines reads from REST -------------------------------------------------
@@ -120,12 +120,13 @@ class KlineSource:
     # -- the rule ----------------------------------------------------------------------------
 
     def iter_day_klines(
-        self, symbol: str, interval: str, start_ms: int, end_ms: int
+        self, symbol: str, interval: str, start_ms: int, end_ms: int, suffix: str = ""
     ) -> Iterator[DayKlines]:
         """Candles opening in [start_ms, end_ms), one ``DayKlines`` per UTC day, oldest first.
 
         Every day of the range is yielded, with no candles where none exist. ``end_ms`` must
         not be past the last closed candle (the caller clips it to the exchange's clock).
+        ``suffix`` ends every line (more tab-separated columns: ``'\ttrue\trest'``).
         Archive files are downloaded ``concurrency`` at a time ahead of the day being yielded.
         """
         step_ms = interval_ms(interval)
@@ -144,7 +145,7 @@ class KlineSource:
                 if step.file is None or self._archive_down:
                     rest_from = step.start_ms if rest_from is None else rest_from
                     continue
-                self._prefetch(pool, fetches, step, queue, symbol)
+                self._prefetch(pool, fetches, step, queue, symbol, suffix)
                 days, fallback = self._use(fetches.pop(step), step, symbol, now_ms)
                 if days is None:
                     if fallback == _DAILY_FILES:
@@ -153,12 +154,12 @@ class KlineSource:
                         rest_from = step.start_ms if rest_from is None else rest_from
                     continue
                 if rest_from is not None:
-                    yield from self._rest_days(symbol, interval, rest_from, step.start_ms)
+                    yield from self._rest_days(symbol, interval, rest_from, step.start_ms, suffix)
                     rest_from = None
-                self.days[ARCHIVE] += len(days)
+                self._count(ARCHIVE, len(days))
                 yield from days
             if rest_from is not None:
-                yield from self._rest_days(symbol, interval, rest_from, end_ms)
+                yield from self._rest_days(symbol, interval, rest_from, end_ms, suffix)
         finally:
             if pool is not None:
                 pool.shutdown(
@@ -195,14 +196,15 @@ class KlineSource:
         step: _Step,
         queue: deque,
         symbol: str,
+        suffix: str,
     ) -> None:
         """Start loading ``step``'s file and the next ones (``concurrency`` files in all)."""
         upcoming = (s for s in queue if s.file is not None)
         for ahead in [step, *islice(upcoming, self.archive.concurrency - 1)]:
             if ahead not in fetches:
-                fetches[ahead] = pool.submit(self._load, ahead, symbol)
+                fetches[ahead] = pool.submit(self._load, ahead, symbol, suffix)
 
-    def _load(self, step: _Step, symbol: str) -> list[DayKlines]:
+    def _load(self, step: _Step, symbol: str, suffix: str) -> list[DayKlines]:
         """Download, verify and read ``step``'s file; its days as COPY lines (in a pool thread:
         polars does the work with the GIL released)."""
         frame = read_frame(self.archive.fetch(step.file))
@@ -219,7 +221,7 @@ class KlineSource:
                 DayKlines(
                     day_start,
                     ARCHIVE,
-                    frame_lines(symbol, rows),
+                    frame_lines(symbol, rows, suffix),
                     rows["open_time"].to_list(),
                     step.file.name,
                 )
@@ -235,8 +237,9 @@ class KlineSource:
         try:
             return fetch.result(), None
         except ArchiveUnreachable as err:
-            if not self._archive_down:
-                self._archive_down = True
+            with self._lock:
+                first, self._archive_down = not self._archive_down, True
+            if first:
                 self._warn(f"{err}: every remaining day of this run comes from REST")
             return None, _REST
         except ArchiveFileMissing as err:
@@ -288,7 +291,7 @@ class KlineSource:
         ]
 
     def _rest_days(
-        self, symbol: str, interval: str, start_ms: int, end_ms: int
+        self, symbol: str, interval: str, start_ms: int, end_ms: int, suffix: str
     ) -> Iterator[DayKlines]:
         """REST's candles in [start_ms, end_ms), regrouped by UTC day (every day yielded).
 
@@ -309,17 +312,23 @@ class KlineSource:
             pending.extend(page)
             while index + 1 < len(days) and pending and pending[-1].open_time >= days[index + 1]:
                 cut = bisect_left(pending, days[index + 1], key=_open_time)
-                yield self._rest_day(symbol, days[index], pending[:cut])
+                yield self._rest_day(symbol, days[index], pending[:cut], suffix)
                 del pending[:cut]
                 index += 1
         for day in days[index:]:
             cut = bisect_left(pending, day + DAY_MS - day % DAY_MS, key=_open_time)
-            yield self._rest_day(symbol, day, pending[:cut])
+            yield self._rest_day(symbol, day, pending[:cut], suffix)
             del pending[:cut]
 
-    def _rest_day(self, symbol: str, start_ms: int, klines: list[Kline]) -> DayKlines:
-        self.days[REST] += 1
-        return DayKlines(start_ms, REST, kline_lines(symbol, klines), [k.open_time for k in klines])
+    def _rest_day(self, symbol: str, start_ms: int, klines: list[Kline], suffix: str) -> DayKlines:
+        self._count(REST, 1)
+        return DayKlines(
+            start_ms, REST, kline_lines(symbol, klines, suffix), [k.open_time for k in klines]
+        )
+
+    def _count(self, source: str, days: int) -> None:
+        with self._lock:
+            self.days[source] += days
 
     def _warn(self, message: str) -> None:
         if self._log is not None:
