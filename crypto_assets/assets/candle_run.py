@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import TypeVar
 
 import dagster as dg
@@ -32,10 +32,12 @@ from crypto_assets.assets.candle_checks import (
 from crypto_assets.assets.kline_ingest import IngestStats
 from crypto_assets.assets.kline_source import source_metadata
 from crypto_assets.assets.partition_results import empty_stats, table_stats
-from crypto_assets.assets.partitions import partition_key
+from crypto_assets.assets.partitions import day_start, partition_key
 from crypto_assets.binance.errors import BinanceError
 from crypto_assets.binance.rest import BinanceRestClient
-from crypto_assets.binance.wire import ms_to_datetime
+from crypto_assets.binance.wire import datetime_to_ms, ms_to_datetime
+from crypto_assets.resources import WarehouseResource
+from crypto_assets.warehouse.chunks import create_chunks
 
 DayRanges = list[tuple[date, date]]
 Written = TypeVar("Written")
@@ -80,6 +82,29 @@ def write_per_symbol(
     for _, reason in sorted(failures.items()):
         context.log.error(f"{reason}; its partitions are left failed, the other symbols go on")
     return written, dict(sorted(failures.items()))
+
+
+def create_run_chunks(
+    warehouse: WarehouseResource,
+    table: str,
+    ranges: Mapping[str, DayRanges],
+    constants: Mapping[str, str] | None = None,
+) -> None:
+    """Before several symbols load at once: create the table's chunks for the run's days in a
+    transaction of their own, so the symbols' transactions do not wait on each other's
+    (``warehouse.chunks``)."""
+    if len(ranges) < 2 or warehouse.writers < 2:
+        return
+    first = min(first for runs in ranges.values() for first, _ in runs)
+    last = max(last for runs in ranges.values() for _, last in runs)
+    with warehouse.transaction() as conn, conn.cursor() as cur:
+        create_chunks(
+            cur,
+            table,
+            datetime_to_ms(day_start(first)),
+            datetime_to_ms(day_start(last + timedelta(days=1))),
+            constants,
+        )
 
 
 def stored_windows(results: Sequence[IngestStats]) -> list[tuple[str, int, int]]:

@@ -6,6 +6,7 @@ from crypto_assets.assets.candle_checks import candle_check_specs
 from crypto_assets.assets.candle_run import (
     Measured,
     candle_checks,
+    create_run_chunks,
     log_gaps,
     measure,
     write_per_symbol,
@@ -66,6 +67,7 @@ def build_candles_15m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefin
             progress = ProgressLog(
                 context.log, expected_candles(ranges, step), unit="candles", detail=source.describe
             )
+            create_run_chunks(warehouse, TABLE, ranges)
             measured, failures = write_per_symbol(
                 context, client, ranges, write_symbol, warehouse.writers
             )

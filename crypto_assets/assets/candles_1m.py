@@ -9,6 +9,7 @@ from crypto_assets.assets import candles_1m_repair as repair
 from crypto_assets.assets.candle_run import (
     Measured,
     candle_checks,
+    create_run_chunks,
     log_gaps,
     measure,
     stored_windows,
@@ -135,6 +136,7 @@ def build_candles_1m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
             progress = ProgressLog(
                 context.log, expected_candles(ranges, step), unit="candles", detail=source.describe
             )
+            create_run_chunks(warehouse, TABLE, ranges, {"source": "rest"})
             runs, failures = write_per_symbol(
                 context, client, ranges, write_symbol, warehouse.writers
             )
