@@ -54,10 +54,11 @@ def windows_clause(windows: Sequence[Window]) -> tuple[str, list]:
 
 
 def _rows_in_windows(
-    cur, table: str, windows: Sequence[Window], select: str, rest: str
+    cur, table: str, windows: Sequence[Window], select: str, rest: str, counted: int | None = None
 ) -> list[tuple]:
-    """``SELECT {select} FROM table t`` joined to the windows, then ``rest`` (WHERE/GROUP/ORDER)."""
-    if not windows:
+    """``SELECT {select} FROM table t`` joined to the windows, then ``rest`` (WHERE/GROUP/ORDER);
+    no query when ``counted`` (what a scan already counted of these rows) is 0."""
+    if not windows or counted == 0:
         return []
     with_clause, params = windows_clause(windows)
     cur.execute(
@@ -78,16 +79,13 @@ def check_on_grid(
     ``counted``: the off-grid candles the writer's scan found in the windows (``scan_counts``);
     none found spares this scan.
     """
-    rows = (
-        []
-        if counted == 0
-        else _rows_in_windows(
-            cur,
-            table,
-            windows,
-            "t.symbol, t.open_time, t.close_time",
-            f"WHERE {_off_grid(step_ms)} ORDER BY 1, 2",
-        )
+    rows = _rows_in_windows(
+        cur,
+        table,
+        windows,
+        "t.symbol, t.open_time, t.close_time",
+        f"WHERE {_off_grid(step_ms)} ORDER BY 1, 2",
+        counted,
     )
     return dg.AssetCheckResult(
         check_name=ON_GRID,
@@ -138,16 +136,13 @@ def check_ohlc_invariants(
 
     ``counted``: the violations the writer's scan found (``scan_counts``); none spares this scan.
     """
-    rows = (
-        []
-        if counted == 0
-        else _rows_in_windows(
-            cur,
-            table,
-            windows,
-            "t.symbol, t.open_time, t.open::text, t.high::text, t.low::text, t.close::text, t.volume::text",
-            f"WHERE {_OHLC_BROKEN} ORDER BY 1, 2",
-        )
+    rows = _rows_in_windows(
+        cur,
+        table,
+        windows,
+        "t.symbol, t.open_time, t.open::text, t.high::text, t.low::text, t.close::text, t.volume::text",
+        f"WHERE {_OHLC_BROKEN} ORDER BY 1, 2",
+        counted,
     )
     return dg.AssetCheckResult(
         check_name=OHLC_INVARIANTS,

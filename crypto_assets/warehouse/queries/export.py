@@ -182,7 +182,11 @@ def _first_day_from(moment: datetime | None) -> date | None:
     if moment is None:
         return None
     day = moment.astimezone(UTC).date()
-    return day if datetime.combine(day, time.min, tzinfo=UTC) >= moment else day + timedelta(days=1)
+    return (
+        day
+        if datetime.combine(day, time.min, tzinfo=UTC) >= moment
+        else day + timedelta(days=1)
+    )
 
 
 _WIDTH_LABEL = sql.SQL("%(width_label)s::text")
