@@ -7,6 +7,7 @@ unreachable services) print one clear line and exit 2, without a traceback.
 
 from __future__ import annotations
 
+import gc
 import sys
 
 from crypto_assets.binance.errors import BinanceError
@@ -63,5 +64,18 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def entry() -> None:
+    """The console script: ``main``, then exit without the interpreter's last garbage collection.
+
+    That collection walks every object of the ~1,300 modules a Dagster command imports: 0.6 s
+    and more after ``crypto backfill``, for memory the process is handing back anyway.
+    ``gc.freeze`` takes everything out of its reach; files still flush and close as usual.
+    Not in ``main``: tests call that in their own process, which goes on.
+    """
+    status = main()
+    gc.freeze()
+    sys.exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -55,9 +55,14 @@ class BinanceResource(dg.ConfigurableResource["BinanceResource"]):
 
 
 class WarehouseResource(dg.ConfigurableResource["WarehouseResource"]):
-    """The PostgreSQL/TimescaleDB database every asset writes its table into."""
+    """The PostgreSQL/TimescaleDB database every asset writes its table into.
+
+    ``writers``: how many symbols a candle run writes at once, each in its own connection and
+    transaction (a COPY keeps one server core busy: two use both of a 2-core machine's).
+    """
 
     database_url: str
+    writers: int = 2
     lost_connection_retries: int = 3
     lost_connection_wait_s: float = 10.0
 

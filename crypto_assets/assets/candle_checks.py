@@ -21,7 +21,31 @@ ON_GRID = "on_interval_grid"
 DAY_COUNTS = "day_row_counts"
 OHLC_INVARIANTS = "ohlc_invariants"
 GAPS = "gaps_reported"
+OFF_GRID_COUNT = "off_grid_candles"
+OHLC_COUNT = "ohlc_violations"
 _SAMPLE = 20
+_OHLC_BROKEN = (
+    "NOT (t.low <= t.open AND t.open <= t.high AND t.low <= t.close AND t.close <= t.high"
+    " AND t.volume >= 0 AND t.quote_volume >= 0 AND t.trade_count >= 0"
+    " AND t.taker_buy_base_volume >= 0 AND t.taker_buy_quote_volume >= 0)"
+)
+
+
+def _off_grid(step_ms: int) -> str:
+    return (
+        f"(extract(epoch FROM t.open_time) * 1000)::bigint %% {step_ms} <> 0"
+        f" OR t.close_time <> t.open_time + interval '{step_ms - 1} milliseconds'"
+    )
+
+
+def scan_counts(step_ms: int) -> dict[str, str]:
+    """The counts of ``check_on_grid`` and ``check_ohlc_invariants`` as aggregates for
+    ``partition_results.table_stats``: the one scan that measures each written partition also
+    counts the rows either check would list, so the checks scan again only to list them."""
+    return {
+        OFF_GRID_COUNT: f"count(*) FILTER (WHERE {_off_grid(step_ms)})",
+        OHLC_COUNT: f"count(*) FILTER (WHERE {_OHLC_BROKEN})",
+    }
 
 
 def windows_clause(windows: Sequence[Window]) -> tuple[str, list[Any]]:
@@ -32,10 +56,16 @@ def windows_clause(windows: Sequence[Window]) -> tuple[str, list[Any]]:
 
 
 def _rows_in_windows(
-    cur: cursor, table: str, windows: Sequence[Window], select: str, rest: str
+    cur: cursor,
+    table: str,
+    windows: Sequence[Window],
+    select: str,
+    rest: str,
+    counted: int | None = None,
 ) -> list[tuple[Any, ...]]:
-    """``SELECT {select} FROM table t`` joined to the windows, then ``rest`` (WHERE/GROUP/ORDER)."""
-    if not windows:
+    """``SELECT {select} FROM table t`` joined to the windows, then ``rest`` (WHERE/GROUP/ORDER);
+    no query when ``counted`` (what a scan already counted of these rows) is 0."""
+    if not windows or counted == 0:
         return []
     with_clause, params = windows_clause(windows)
     cur.execute(
@@ -43,24 +73,26 @@ def _rows_in_windows(
         f" ON t.symbol = w.symbol AND t.open_time >= w.lo AND t.open_time < w.hi {rest}",
         params,
     )
-    return cur.fetchall()
+    return list(cur.fetchall())
 
 
 def check_on_grid(
-    cur: cursor, table: str, windows: Sequence[Window], step_ms: int
+    cur: cursor, table: str, windows: Sequence[Window], step_ms: int, counted: int | None = None
 ) -> dg.AssetCheckResult:
     """Every candle opens on the interval grid and closes 1 ms before the next one opens.
 
     Binance's closed candles do; one that does not is a cut-short or shifted candle (an exchange
     fault, or a writer that mixed intervals) and would break every rollup built on it.
+    ``counted``: the off-grid candles the writer's scan found in the windows (``scan_counts``);
+    none found spares this scan.
     """
     rows = _rows_in_windows(
         cur,
         table,
         windows,
         "t.symbol, t.open_time, t.close_time",
-        f"WHERE (extract(epoch FROM t.open_time) * 1000)::bigint %% {step_ms} <> 0"
-        f" OR t.close_time <> t.open_time + interval '{step_ms - 1} milliseconds' ORDER BY 1, 2",
+        f"WHERE {_off_grid(step_ms)} ORDER BY 1, 2",
+        counted,
     )
     return dg.AssetCheckResult(
         check_name=ON_GRID,
@@ -105,17 +137,19 @@ def check_day_counts(
 
 
 def check_ohlc_invariants(
-    cur: cursor, table: str, windows: Sequence[Window]
+    cur: cursor, table: str, windows: Sequence[Window], counted: int | None = None
 ) -> dg.AssetCheckResult:
-    """low <= open, close <= high; low <= high; volumes and trade counts >= 0."""
+    """low <= open, close <= high; low <= high; volumes and trade counts >= 0.
+
+    ``counted``: the violations the writer's scan found (``scan_counts``); none spares this scan.
+    """
     rows = _rows_in_windows(
         cur,
         table,
         windows,
         "t.symbol, t.open_time, t.open::text, t.high::text, t.low::text, t.close::text, t.volume::text",
-        "WHERE NOT (t.low <= t.open AND t.open <= t.high AND t.low <= t.close AND t.close <= t.high"
-        " AND t.volume >= 0 AND t.quote_volume >= 0 AND t.trade_count >= 0"
-        " AND t.taker_buy_base_volume >= 0 AND t.taker_buy_quote_volume >= 0) ORDER BY 1, 2",
+        f"WHERE {_OHLC_BROKEN} ORDER BY 1, 2",
+        counted,
     )
     return dg.AssetCheckResult(
         check_name=OHLC_INVARIANTS,

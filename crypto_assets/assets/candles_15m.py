@@ -1,19 +1,20 @@
 """Asset ``candles_15m``: Binance's closed 15-minute candles, one partition per UTC day and symbol."""
 
 from collections.abc import Iterator
-from typing import Any
 
 import dagster as dg
 
 from crypto_assets.assets.candle_checks import candle_check_specs
 from crypto_assets.assets.candle_run import (
     DayRanges,
+    Measured,
     candle_checks,
+    create_run_chunks,
     log_gaps,
-    partition_metadata,
+    measure,
     write_per_symbol,
 )
-from crypto_assets.assets.kline_ingest import IngestStats, ingest_day_ranges
+from crypto_assets.assets.kline_ingest import ingest_day_ranges
 from crypto_assets.assets.kline_source import KlineSource
 from crypto_assets.assets.partition_results import finish
 from crypto_assets.assets.partitions import day_ranges_by_symbol
@@ -56,34 +57,30 @@ def build_candles_15m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefin
         """
         ranges = day_ranges_by_symbol(context.partition_keys)
         step = interval_ms(INTERVAL)
-        metadata: dict[str, dict[str, Any]] = {}
-        reported: dict[str, tuple[int, int]] = {}
-        results: list[IngestStats] = []
 
-        def write_symbol(symbol: str, days: DayRanges) -> None:
+        def write_symbol(symbol: str, days: DayRanges) -> Measured:
             with warehouse.transaction() as conn, conn.cursor() as cur:
                 written = ingest_day_ranges(
                     source, cur, TABLE, INTERVAL, {symbol: days}, progress=progress.advance
                 )
-                symbol_metadata, symbol_reported = partition_metadata(cur, TABLE, written, step)
-            metadata.update(symbol_metadata)
-            reported.update(symbol_reported)
-            results.extend(written)
+                return measure(cur, TABLE, written, step)
 
         with binance.client() as client, binance.archive() as archive:
             source = KlineSource(client, archive, context.log)
             progress = ProgressLog(
                 context.log, expected_candles(ranges, step), unit="candles", detail=source.describe
             )
-            failures = write_per_symbol(context, client, ranges, write_symbol)
-        log_gaps(context, results, step)
-        with warehouse.transaction() as conn, conn.cursor() as cur:
-            checks = candle_checks(
-                cur, TABLE, results, step, reported, {k: m["rows"] for k, m in metadata.items()}
+            create_run_chunks(warehouse, TABLE, ranges)
+            measured, failures = write_per_symbol(
+                context, client, ranges, write_symbol, warehouse.writers
             )
+        log_gaps(context, list(measured.values()), step)
+        with warehouse.transaction() as conn, conn.cursor() as cur:
+            checks = candle_checks(cur, TABLE, list(measured.values()), step)
         context.log.info(
             f"REST: {client.stats['requests']} requests, {client.stats['retries']} retries"
         )
+        metadata = {key: m for symbol in measured.values() for key, m in symbol.metadata.items()}
         yield from finish(context, metadata, failures, checks)
 
     return candles_15m

@@ -1,17 +1,19 @@
 """Asset ``candles_1m``: the stream collector's 1-minute candles, made complete from REST per UTC day and symbol."""
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import dagster as dg
 
 from crypto_assets.assets import candles_1m_repair as repair
 from crypto_assets.assets.candle_run import (
     DayRanges,
+    Measured,
     candle_checks,
+    create_run_chunks,
     log_gaps,
-    partition_metadata,
+    measure,
     stored_windows,
     write_per_symbol,
 )
@@ -22,7 +24,7 @@ from crypto_assets.assets.candles_1m_checks import (
     check_matches_rest,
     freshness,
 )
-from crypto_assets.assets.kline_ingest import IngestStats, ingest_day_ranges
+from crypto_assets.assets.kline_ingest import ingest_day_ranges
 from crypto_assets.assets.kline_source import KlineSource
 from crypto_assets.assets.partition_results import finish
 from crypto_assets.assets.partitions import day_ranges_by_symbol, partition_key
@@ -45,6 +47,15 @@ SOURCE_COUNTS = {
 # two symbols loads in seconds). A run costs about a second to start, so a backfill of N
 # partitions takes ceil(N / this) runs of up to 1.44 M candles (30 s at REST's weight limit).
 MAX_PARTITIONS_PER_RUN = 1000
+
+
+@dataclass(frozen=True)
+class SymbolRun:
+    """What a run did to one symbol's windows, in its own transaction."""
+
+    measured: Measured
+    comparison: repair.Comparison  # the stream's closed rows against REST's, before any change
+    missing_after: list[str]  # REST candles still absent after the write (none, normally)
 
 
 def build_candles_1m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
@@ -80,13 +91,8 @@ def build_candles_1m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
         """
         ranges = day_ranges_by_symbol(context.partition_keys)
         step = interval_ms(INTERVAL)
-        metadata: dict[str, dict[str, Any]] = {}
-        reported: dict[str, tuple[int, int]] = {}
-        results: list[IngestStats] = []
-        comparisons: list[repair.Comparison] = []
-        missing_after: list[str] = []
 
-        def write_symbol(symbol: str, days: DayRanges) -> None:
+        def write_symbol(symbol: str, days: DayRanges) -> SymbolRun:
             with warehouse.transaction() as conn, conn.cursor() as cur:
                 lock_symbols(cur, TABLE, [symbol])
                 direct = repair.empty_past_days(
@@ -104,31 +110,27 @@ def build_candles_1m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
                 )
                 written, awaiting_rest = repair.hold_back_unserved(written, rest_now_ms, step)
                 repair.set_windows(cur, stored_windows(written))
-                comparisons.append(repair.compare(cur))
-                counts = repair.copied(written) if direct else repair.merge(cur)
-                if (
-                    not counts.into_empty_windows
-                ):  # else every REST candle was inserted: none can be missing
-                    missing_after.extend(repair.missing_after(cur))
-                symbol_metadata, symbol_reported = partition_metadata(
-                    cur, TABLE, written, step, SOURCE_COUNTS
-                )
+                if direct:  # the days held no row: only a stream row written since can differ
+                    measured = measure(cur, TABLE, written, step, SOURCE_COUNTS)
+                    streamed = sum(m["rows_from_stream"] for m in measured.metadata.values())
+                    comparison = repair.compare(cur) if streamed else repair.Comparison(0, 0, [])
+                    counts, missing_after = repair.copied(written), []
+                else:
+                    comparison = repair.compare(cur)
+                    counts = repair.merge(cur)
+                    # after a merge into empty windows every REST candle was inserted: none missing
+                    missing_after = [] if counts.into_empty_windows else repair.missing_after(cur)
+                    measured = measure(cur, TABLE, written, step, SOURCE_COUNTS)
             context.log.info(
                 f"{symbol}: {counts.filled:,} minutes filled from REST, {counts.replaced:,} replaced, "
                 f"{counts.removed:,} removed (not in REST), {awaiting_rest:,} newest left to the stream (REST lags)"
             )
-            metadata.update(
-                {
-                    k: {**m, REST_NOW_KEY: rest_now_ms, "minutes_awaiting_rest": 0}
-                    for k, m in symbol_metadata.items()
-                }
-            )
+            for metadata in measured.metadata.values():
+                metadata.update({REST_NOW_KEY: rest_now_ms, "minutes_awaiting_rest": 0})
             if awaiting_rest:  # held back at the end of the symbol's last window: today's partition
-                metadata[str(partition_key(days[-1][1], symbol))]["minutes_awaiting_rest"] = (
-                    awaiting_rest
-                )
-            reported.update(symbol_reported)
-            results.extend(written)
+                today = str(partition_key(days[-1][1], symbol))
+                measured.metadata[today]["minutes_awaiting_rest"] = awaiting_rest
+            return SymbolRun(measured, comparison, missing_after)
 
         with binance.client() as client, binance.archive() as archive:
             rest_now_ms = client.server_time_ms()
@@ -136,21 +138,24 @@ def build_candles_1m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
             progress = ProgressLog(
                 context.log, expected_candles(ranges, step), unit="candles", detail=source.describe
             )
-            failures = write_per_symbol(context, client, ranges, write_symbol)
-        log_gaps(context, results, step)
-        comparison = repair.Comparison.combine(comparisons)
+            create_run_chunks(warehouse, TABLE, ranges, {"source": "rest"})
+            runs, failures = write_per_symbol(
+                context, client, ranges, write_symbol, warehouse.writers
+            )
+        measured = [run.measured for run in runs.values()]
+        log_gaps(context, measured, step)
+        comparison = repair.Comparison.combine([run.comparison for run in runs.values()])
         if comparison.mismatch_count:
             context.log.warning(
                 f"{comparison.mismatch_count} stream candles differed from REST and were replaced"
             )
         with warehouse.transaction() as conn, conn.cursor() as cur:
             checks = [
-                *candle_checks(
-                    cur, TABLE, results, step, reported, {k: m["rows"] for k, m in metadata.items()}
-                ),
-                check_complete(missing_after),
+                *candle_checks(cur, TABLE, measured, step),
+                check_complete([minute for run in runs.values() for minute in run.missing_after]),
                 check_matches_rest(comparison),
             ]
+        metadata = {key: m for symbol in measured for key, m in symbol.metadata.items()}
         yield from finish(context, metadata, failures, checks)
 
     return candles_1m

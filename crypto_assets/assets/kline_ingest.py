@@ -111,8 +111,8 @@ def ingest_klines(
     suffix = "".join(f"\t{value}" for value in constants.values())
     open_times: list[int] = []
     with StreamingCopy(cur, table, columns) as copy:
-        for day in client.iter_day_klines(symbol, interval, start_ms, closed_end):
-            copy.write(day.copy_text(suffix))
+        for day in client.iter_day_klines(symbol, interval, start_ms, closed_end, suffix):
+            copy.write(day.lines)
             open_times.extend(day.open_times)
             stats.sources[day.start_ms] = DaySource(day.source, len(day.open_times), day.file)
             if progress is not None:

@@ -19,6 +19,8 @@ With no archive (``BINANCE_ARCHIVE_URL`` empty) everything comes from REST.
 
 from __future__ import annotations
 
+import logging
+import threading
 from bisect import bisect_left
 from collections import Counter, deque
 from collections.abc import Iterator
@@ -28,6 +30,7 @@ from datetime import date
 from itertools import islice
 from typing import Any
 
+import dagster as dg
 import polars as pl
 
 from crypto_assets.assets.partitions import partition_key
@@ -55,8 +58,9 @@ _DAILY_FILES, _REST = "daily files", "REST"  # where a failed file's days come f
 class DayKlines:
     """One UTC day's candles (or the part of it in the range) and where they came from.
 
-    ``lines`` are COPY text for the table's candle columns (``kline_lines``' format); an
-    archive file's days are formatted by polars as the file is read, a REST page's by Python.
+    ``lines`` are COPY text for the table's candle columns (``kline_lines``' format) and the
+    caller's constant columns; an archive file's days are formatted by polars as the file is
+    read (in a pool thread, without the GIL), a REST page's by Python.
     """
 
     start_ms: int
@@ -64,10 +68,6 @@ class DayKlines:
     lines: str
     open_times: list[int]
     file: str | None = None  # the archive file's name, when the archive gave them
-
-    def copy_text(self, suffix: str = "") -> str:
-        """The lines, each with ``suffix`` (more tab-separated columns) appended."""
-        return self.lines.replace("\n", suffix + "\n") if suffix else self.lines
 
 
 @dataclass(frozen=True)
@@ -78,22 +78,34 @@ class _Step:
     end_ms: int
     file: ArchiveFile | None
 
+    @property
+    def archive_file(self) -> ArchiveFile:
+        """The step's file, for the code that handles archive steps only."""
+        if self.file is None:
+            raise ValueError(f"a REST step ({self.start_ms}..{self.end_ms}) has no archive file")
+        return self.file
+
 
 class KlineSource:
     """Closed candles per UTC day from the archive or REST, by the rule above.
 
     ``ingest_klines`` also reads the exchange's clock and the symbol's first candle through it
     (both from REST; the first candle is asked for at most once per symbol and interval).
+    Thread-safe: a run reads several symbols at once, one thread each.
     """
 
     def __init__(
-        self, rest: BinanceRestClient, archive: BinanceArchiveClient | None = None, log=None
+        self,
+        rest: BinanceRestClient,
+        archive: BinanceArchiveClient | None = None,
+        log: logging.Logger | dg.DagsterLogManager | None = None,
     ) -> None:
         self.rest = rest
         self.archive = archive
         self._log = log
         self._archive_down = archive is None
         self._first_open: dict[tuple[str, str], int | None] = {}
+        self._lock = threading.Lock()  # guards days and the archive-down warning
         self.days: Counter[str] = Counter()
 
     # -- what ingest_klines reads from REST -------------------------------------------------
@@ -121,12 +133,13 @@ class KlineSource:
     # -- the rule ----------------------------------------------------------------------------
 
     def iter_day_klines(
-        self, symbol: str, interval: str, start_ms: int, end_ms: int
+        self, symbol: str, interval: str, start_ms: int, end_ms: int, suffix: str = ""
     ) -> Iterator[DayKlines]:
         """Candles opening in [start_ms, end_ms), one ``DayKlines`` per UTC day, oldest first.
 
         Every day of the range is yielded, with no candles where none exist. ``end_ms`` must
         not be past the last closed candle (the caller clips it to the exchange's clock).
+        ``suffix`` ends every line (more tab-separated columns: ``'\ttrue\trest'``).
         Archive files are downloaded ``concurrency`` at a time ahead of the day being yielded.
         """
         step_ms = interval_ms(interval)
@@ -137,15 +150,15 @@ class KlineSource:
             ThreadPoolExecutor(max_workers=self.archive.concurrency, thread_name_prefix="archive")
             if self.archive
             else None
-        )
+        )  # a plan has archive steps only when there is an archive (and so a pool)
         fetches: dict[_Step, Future[Any]] = {}
         try:
             while queue:
                 step = queue.popleft()
-                if step.file is None or self._archive_down:
+                if step.file is None or self._archive_down or pool is None:
                     rest_from = step.start_ms if rest_from is None else rest_from
                     continue
-                self._prefetch(pool, fetches, step, queue, symbol)
+                self._prefetch(pool, fetches, step, queue, symbol, suffix)
                 days, fallback = self._use(fetches.pop(step), step, symbol, now_ms)
                 if days is None:
                     if fallback == _DAILY_FILES:
@@ -154,17 +167,23 @@ class KlineSource:
                         rest_from = step.start_ms if rest_from is None else rest_from
                     continue
                 if rest_from is not None:
-                    yield from self._rest_days(symbol, interval, rest_from, step.start_ms)
+                    yield from self._rest_days(symbol, interval, rest_from, step.start_ms, suffix)
                     rest_from = None
-                self.days[ARCHIVE] += len(days)
+                self._count(ARCHIVE, len(days))
                 yield from days
             if rest_from is not None:
-                yield from self._rest_days(symbol, interval, rest_from, end_ms)
+                yield from self._rest_days(symbol, interval, rest_from, end_ms, suffix)
         finally:
             if pool is not None:
                 pool.shutdown(
                     wait=False, cancel_futures=True
                 )  # an error is not held up by downloads
+
+    def _archive(self) -> BinanceArchiveClient:
+        """The archive client, for archive steps (planned only when there is one)."""
+        if self.archive is None:
+            raise ValueError("an archive step was planned without an archive client")
+        return self.archive
 
     def _plan(
         self, symbol: str, interval: str, start_ms: int, end_ms: int, now_ms: int, step_ms: int
@@ -196,17 +215,18 @@ class KlineSource:
         step: _Step,
         queue: deque[Any],
         symbol: str,
+        suffix: str,
     ) -> None:
         """Start loading ``step``'s file and the next ones (``concurrency`` files in all)."""
         upcoming = (s for s in queue if s.file is not None)
-        for ahead in [step, *islice(upcoming, self.archive.concurrency - 1)]:
+        for ahead in [step, *islice(upcoming, self._archive().concurrency - 1)]:
             if ahead not in fetches:
-                fetches[ahead] = pool.submit(self._load, ahead, symbol)
+                fetches[ahead] = pool.submit(self._load, ahead, symbol, suffix)
 
-    def _load(self, step: _Step, symbol: str) -> list[DayKlines]:
+    def _load(self, step: _Step, symbol: str, suffix: str) -> list[DayKlines]:
         """Download, verify and read ``step``'s file; its days as COPY lines (in a pool thread:
         polars does the work with the GIL released)."""
-        frame = read_frame(self.archive.fetch(step.file))
+        frame = read_frame(self._archive().fetch(step.archive_file))
         day_starts = list(range(step.start_ms, step.end_ms, DAY_MS))
         bounds = (
             frame["open_time"]
@@ -220,9 +240,9 @@ class KlineSource:
                 DayKlines(
                     day_start,
                     ARCHIVE,
-                    frame_lines(symbol, rows),
+                    frame_lines(symbol, rows, suffix),
                     rows["open_time"].to_list(),
-                    step.file.name,
+                    step.archive_file.name,
                 )
             )
         return days
@@ -231,13 +251,14 @@ class KlineSource:
         self, fetch: Future[Any], step: _Step, symbol: str, now_ms: int
     ) -> tuple[list[DayKlines] | None, str | None]:
         """(the file's days, None), or (None, where its days come from instead) after logging why."""
-        file = step.file
+        file = step.archive_file
         finer = _DAILY_FILES if file.period == "monthly" else _REST
         try:
             return fetch.result(), None
         except ArchiveUnreachable as err:
-            if not self._archive_down:
-                self._archive_down = True
+            with self._lock:
+                first, self._archive_down = not self._archive_down, True
+            if first:
                 self._warn(f"{err}: every remaining day of this run comes from REST")
             return None, _REST
         except ArchiveFileMissing as err:
@@ -278,7 +299,7 @@ class KlineSource:
 
     @staticmethod
     def _daily_steps(month: _Step) -> list[_Step]:
-        file = month.file
+        file = month.archive_file
         return [
             _Step(
                 day,
@@ -289,7 +310,7 @@ class KlineSource:
         ]
 
     def _rest_days(
-        self, symbol: str, interval: str, start_ms: int, end_ms: int
+        self, symbol: str, interval: str, start_ms: int, end_ms: int, suffix: str
     ) -> Iterator[DayKlines]:
         """REST's candles in [start_ms, end_ms), regrouped by UTC day (every day yielded).
 
@@ -310,17 +331,23 @@ class KlineSource:
             pending.extend(page)
             while index + 1 < len(days) and pending and pending[-1].open_time >= days[index + 1]:
                 cut = bisect_left(pending, days[index + 1], key=_open_time)
-                yield self._rest_day(symbol, days[index], pending[:cut])
+                yield self._rest_day(symbol, days[index], pending[:cut], suffix)
                 del pending[:cut]
                 index += 1
         for day in days[index:]:
             cut = bisect_left(pending, day + DAY_MS - day % DAY_MS, key=_open_time)
-            yield self._rest_day(symbol, day, pending[:cut])
+            yield self._rest_day(symbol, day, pending[:cut], suffix)
             del pending[:cut]
 
-    def _rest_day(self, symbol: str, start_ms: int, klines: list[Kline]) -> DayKlines:
-        self.days[REST] += 1
-        return DayKlines(start_ms, REST, kline_lines(symbol, klines), [k.open_time for k in klines])
+    def _rest_day(self, symbol: str, start_ms: int, klines: list[Kline], suffix: str) -> DayKlines:
+        self._count(REST, 1)
+        return DayKlines(
+            start_ms, REST, kline_lines(symbol, klines, suffix), [k.open_time for k in klines]
+        )
+
+    def _count(self, source: str, days: int) -> None:
+        with self._lock:
+            self.days[source] += days
 
     def _warn(self, message: str) -> None:
         if self._log is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from datetime import date
@@ -15,7 +16,7 @@ class ProgressLog:
     '42% (12,000/28,800 candles, 9,100/s, ETA 2 s; archive 3 files, 8.1 MB; days: 8 archive)'.
 
     ``detail`` (optional) is asked for the text after the semicolon on each line, e.g. the
-    kline source's files and bytes fetched so far.
+    kline source's files and bytes fetched so far. Thread-safe (symbols load at once).
     """
 
     def __init__(
@@ -32,19 +33,22 @@ class ProgressLog:
         self._done = 0
         self._next_tenth = 1
         self._started = time.monotonic()
+        self._lock = threading.Lock()
 
     def advance(self, count: int) -> None:
-        self._done += count
-        tenth = self._done * 10 // self._total
-        if tenth >= self._next_tenth:
+        with self._lock:
+            self._done += count
+            done, tenth = self._done, self._done * 10 // self._total
+            if tenth < self._next_tenth:
+                return
             self._next_tenth = tenth + 1
-            rate = self._done / max(time.monotonic() - self._started, 1e-6)
-            eta = max(0, self._total - self._done) / rate if rate else 0.0
-            detail = f"; {self._detail()}" if self._detail is not None else ""
-            self._log.info(
-                f"{min(100, self._done * 100 // self._total)}% ({self._done:,}/{self._total:,} {self._unit}, "
-                f"{rate:,.0f}/s, ETA {eta:,.0f} s{detail})"
-            )
+        rate = done / max(time.monotonic() - self._started, 1e-6)
+        eta = max(0, self._total - done) / rate if rate else 0.0
+        detail = f"; {self._detail()}" if self._detail is not None else ""
+        self._log.info(
+            f"{min(100, done * 100 // self._total)}% ({done:,}/{self._total:,} {self._unit}, "
+            f"{rate:,.0f}/s, ETA {eta:,.0f} s{detail})"
+        )
 
 
 def expected_candles(ranges: dict[str, list[tuple[date, date]]], step_ms: int) -> int:

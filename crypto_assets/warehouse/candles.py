@@ -81,15 +81,18 @@ def kline_lines(symbol: str, klines: Iterable[Kline], suffix: str = "") -> str:
 _PG_TIME = "%Y-%m-%d %H:%M:%S%.3f+00"  # what ms_to_pg writes
 
 
-def frame_lines(symbol: str, frame: pl.DataFrame) -> str:
+def frame_lines(symbol: str, frame: pl.DataFrame, suffix: str = "") -> str:
     """COPY text lines for a frame of klines (``Kline``'s columns, times in ms), like
-    ``kline_lines`` but formatted by polars: a month of 1m candles in tens of milliseconds."""
+    ``kline_lines`` but formatted by polars: a month of 1m candles in tens of milliseconds.
+    ``suffix`` adds columns, each after a tab (``'\ttrue\trest'``), as in ``kline_lines``."""
     if frame.is_empty():
         return ""
     columns = [
         pl.from_epoch(name, "ms").dt.strftime(_PG_TIME) if name.endswith("_time") else pl.col(name)
         for name in CANDLE_COLUMNS[1:]  # the frame's columns are named like the table's
     ]
+    if suffix:  # the suffix's columns as one more column: its text after the first tab
+        columns.append(pl.lit(suffix.removeprefix("\t")).alias("suffix"))
     return frame.select(pl.lit(symbol).alias("symbol"), *columns).write_csv(
         separator="\t", include_header=False, quote_style="never", line_terminator="\n"
     )

@@ -19,6 +19,8 @@ from crypto_assets.assets.candle_checks import (
     check_ohlc_invariants,
     check_on_grid,
 )
+from crypto_assets.assets.candle_run import candle_checks, measure
+from crypto_assets.assets.kline_ingest import IngestStats
 from crypto_assets.assets.partition_results import table_stats
 from crypto_assets.binance.simulator import SimulatorServer
 from crypto_assets.warehouse.db import scalar
@@ -271,6 +273,35 @@ def test_ohlc_check_lists_offending_rows(pg_conn):
     assert not result.passed
     assert result.metadata["violations"].value == 1
     assert json_entry(result.metadata, "examples")[0]["low"] == "100.5"
+
+
+def test_the_writers_scan_counts_what_the_grid_and_ohlc_checks_then_list(pg_conn):
+    """One scan measures the partition and counts for both checks; they fail on what it found."""
+    with pg_conn.cursor() as cur:
+        ones = "'1', '1', '1', '1', '1', '1', 1, '0', '0'"
+        cur.execute(
+            "INSERT INTO candles_15m VALUES"
+            f" ('BTCUSDT', '2024-02-01 00:00+00', '2024-02-01 00:14:59.999+00', {ones}),"
+            f" ('BTCUSDT', '2024-02-01 00:20+00', '2024-02-01 00:34:59.999+00', {ones}),"  # off the grid
+            f" ('BTCUSDT', '2024-02-01 00:30+00', '2024-02-01 00:40:00+00', {ones}),"  # cut short
+            " ('BTCUSDT', '2024-02-01 01:00+00', '2024-02-01 01:14:59.999+00',"
+            " '100', '101', '100.5', '100.7', '1', '100', 3, '0.5', '50')"  # low above open
+        )
+        written = IngestStats(
+            "BTCUSDT", 1706745600000, 1706745600000 + DAY_MS, 1706745600000 + DAY_MS
+        )
+        measured = measure(cur, "candles_15m", [written], 900_000)
+        checks = {c.check_name: c for c in candle_checks(cur, "candles_15m", [measured], 900_000)}
+    assert (measured.off_grid, measured.ohlc_violations) == (2, 1)
+    meta = measured.metadata["2024-02-01|BTCUSDT"]
+    assert meta["rows"] == 4 and "off_grid_candles" not in meta and "ohlc_violations" not in meta
+    assert not checks[ON_GRID].passed and checks[ON_GRID].metadata["off_grid_candles"].value == 2
+    assert [e[1] for e in json_entry(checks[ON_GRID].metadata, "examples")] == [
+        "2024-02-01T00:20:00+00:00",
+        "2024-02-01T00:30:00+00:00",
+    ]
+    assert not checks[OHLC_INVARIANTS].passed
+    assert json_entry(checks[OHLC_INVARIANTS].metadata, "examples")[0]["low"] == "100.5"
 
 
 def test_overlapping_runs_at_once_take_turns_and_never_duplicate(simulator, db_url, tmp_path):
