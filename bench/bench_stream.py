@@ -3,7 +3,7 @@
 Three processes, as in production: the simulator (``crypto simulator --extra-symbols N``, wall
 clock, enforcing the exchange's stream rules: 1,024 streams per connection, 5 incoming
 messages a second, 8 KB request lines, 300 connection attempts per 5 minutes), the collector
-(``crypto stream`` with the default settings) and a throwaway PostgreSQL/TimescaleDB with
+(``crypto stream`` with the default settings, or ``--flush-interval``) and a throwaway PostgreSQL/TimescaleDB with
 ``track_commit_timestamp`` on. Figures:
 
 * event-to-row latency: commit time of the transaction that wrote a row minus the event time
@@ -14,7 +14,9 @@ messages a second, 8 KB request lines, 300 connection attempts per 5 minutes), t
   every 30 s to show the trend;
 * rows written per second: inserts + updates of ``candles_1m`` and ``price_samples`` (their
   TimescaleDB chunks included) from ``pg_stat_user_tables``; the collector's staging tables
-  (temporary) and its heartbeat row are left out.
+  (temporary) and its heartbeat row are left out. Beside them, the transactions committed a
+  second (``pg_stat_database``: the collector's writes, heartbeats included);
+* the load average (1 min) every 30 s of the run: the machine is shared.
 
 * then a reconnect storm: the simulator drops every connection at once; the time until every
   symbol pushes again (the first new event time per symbol) and until every symbol has a new
@@ -26,6 +28,7 @@ The first ``--warmup`` seconds (connect, caches) are left out of every figure.
     uv run python -m bench.bench_stream                    # 10 minutes, 200 symbols
     uv run python -m bench.bench_stream --symbols 2000 --minutes 10
     uv run python -m bench.bench_stream --minutes 3 --symbols 50
+    uv run python -m bench.bench_stream --symbols 2000 --minutes 3 --flush-interval 0.01
 """
 
 from __future__ import annotations
