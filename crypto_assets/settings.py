@@ -42,7 +42,7 @@ class Settings:
     concurrency: int = 4
     compress_after_days: int = 7
     price_samples_retention_days: int = 30
-    stream_flush_interval_seconds: float = 0.5
+    stream_flush_interval_seconds: float = 0.05
     stream_buffer_rows: int = 100_000
     stream_idle_timeout_seconds: float = 30.0
     stream_streams_per_connection: int = 1024
@@ -175,7 +175,7 @@ def _parse_file(raw: dict[str, Any]) -> dict[str, Any]:
             raw,
             "stream_flush_interval_seconds",
             ceiling=1,
-            why="the collector writes at least once a second",
+            why="a pushed row waits at most a second for its write to start",
         )
     if "rest_retry_seconds" in raw:
         values["rest_retry_seconds"] = _number(raw, "rest_retry_seconds")

@@ -22,8 +22,12 @@ from urllib.parse import quote
 
 from crypto_assets.binance.wire import Kline, interval_ms
 
-_DECIMAL = re.compile(r"[0-9]{1,30}(?:\.[0-9]{1,30})?")  # always fullmatch: "1.0\n" is not one
+_DECIMAL = r"[0-9]{1,30}(?:\.[0-9]{1,30})?"
+_ONE_DECIMAL = re.compile(_DECIMAL)  # always fullmatch: "1.0\n" is not one
 _DECIMAL_FIELDS = ("o", "h", "l", "c", "v", "q", "V", "Q")
+_ALL_DECIMALS = re.compile(
+    rf"(?:{_DECIMAL} ){{{len(_DECIMAL_FIELDS) - 1}}}{_DECIMAL}"
+)  # space-joined
 MAX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z: every instant PostgreSQL's timestamptz and the COPY text take
 MAX_BIGINT = 2**63 - 1
 SERVER_SHUTDOWN = "serverShutdown"
@@ -140,6 +144,48 @@ def _reply(message: dict[str, Any]) -> Reply:
 
 
 def _kline_event(payload: dict[str, Any], interval: str) -> KlineEvent:
+    return _well_formed(payload, interval) or _checked(payload, interval)
+
+
+def _well_formed(payload: dict[str, Any], interval: str) -> KlineEvent | None:
+    """The event when every check passes, else None (``_checked`` then says what is wrong).
+
+    The same checks as ``_checked`` in one expression: a 2,000-symbol tick is 2,000 messages,
+    and this is most of the collector's work per message.
+    """
+    try:
+        candle, event_ms, symbol = payload["k"], payload["E"], payload["s"]
+        t, close_ms, trades, closed = candle["t"], candle["T"], candle["n"], candle["x"]
+        decimals = " ".join([candle[name] for name in _DECIMAL_FIELDS])
+    except (KeyError, TypeError):
+        return None
+    if not (
+        type(event_ms) is int
+        and type(t) is int
+        and type(close_ms) is int
+        and type(trades) is int
+        and type(closed) is bool
+        and type(symbol) is str
+        and symbol
+        and candle.get("s", symbol) == symbol
+        and candle.get("i") == interval
+        and 0 <= event_ms <= MAX_MS
+        and 0 <= t <= MAX_MS
+        and 0 <= close_ms <= MAX_MS
+        and 0 <= trades <= MAX_BIGINT
+        and t % (step := interval_ms(interval)) == 0
+        and close_ms == t + step - 1
+        and _ALL_DECIMALS.fullmatch(decimals)
+    ):
+        return None
+    k = candle
+    kline = Kline(
+        t, k["o"], k["h"], k["l"], k["c"], k["v"], close_ms, k["q"], trades, k["V"], k["Q"]
+    )
+    return KlineEvent(symbol, event_ms, kline, closed)
+
+
+def _checked(payload: dict[str, Any], interval: str) -> KlineEvent:
     candle = payload.get("k")
     if not isinstance(candle, dict):
         raise MalformedFrame("no candle", "field 'k' (the candle) is missing or not an object")
@@ -171,7 +217,7 @@ def _kline_event(payload: dict[str, Any], interval: str) -> KlineEvent:
         )
     for name in _DECIMAL_FIELDS:
         value = candle.get(name)
-        if not isinstance(value, str) or not _DECIMAL.fullmatch(value):
+        if not isinstance(value, str) or not _ONE_DECIMAL.fullmatch(value):
             raise MalformedFrame(
                 f"bad k.{name}", f"field 'k.{name}' is not a decimal string: {value!r}"
             )

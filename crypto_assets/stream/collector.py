@@ -12,11 +12,14 @@ the rest stream. ``Collector.run(stop)`` then
   REST client's limiter): a symbol that leaves TRADING is unsubscribed, one that returns is
   subscribed again, without a restart; both are logged and reported in the heartbeat table
   (``not_streaming``);
-* buffers every push (``PendingRows``) and writes what is pending every ``flush_interval_s``
-  (one transaction: candles, samples, heartbeats once a second) on a worker thread, so the
-  event loop keeps reading while PostgreSQL works. A row the database refuses is left out
-  alone (``writer.py``); a write that fails otherwise is put back and retried with backoff,
-  the buffer bounded at ``buffer_rows`` (what goes first when it is full: see ``buffer.py``).
+* buffers every push (``PendingRows``) and writes as soon as a batch is ready: ``flush_interval_s``
+  after the oldest pending row arrived (a burst of pushes, as every symbol's at the same
+  instant, goes in one write), or at once when the previous write took longer; one
+  transaction (candles, samples, and heartbeats once a ``heartbeat_interval_s``, alone when no
+  row comes) on a worker thread, so the event loop keeps reading while PostgreSQL works. A row
+  the database refuses is left out alone (``writer.py``); a write that fails otherwise is put
+  back and retried with backoff, the buffer bounded at ``buffer_rows`` (what goes first when
+  it is full: see ``buffer.py``).
   Everything dropped (malformed messages, refused rows, buffer overflow) is counted by reason
   in its connection's heartbeat row (``dropped``) and logged at most once a minute per reason;
 * on ``stop`` (SIGTERM, Ctrl-C: see ``serve``), closes the connections, then writes what it
@@ -30,12 +33,14 @@ import asyncio
 import logging
 import signal
 import time
+from asyncio import FIRST_COMPLETED
 from dataclasses import dataclass
 
 from crypto_assets.binance.errors import BinanceError, UnknownSymbolError
 from crypto_assets.binance.rest import BinanceRestClient
 from crypto_assets.binance.stream import MAX_STREAMS_PER_CONNECTION, KlineStream
 from crypto_assets.binance.stream_backoff import Backoff, ConnectionBudget, wait_or_stop
+from crypto_assets.binance.stream_wire import KlineEvent
 from crypto_assets.binance.throttled_log import ThrottledLog
 from crypto_assets.stream import heartbeat
 from crypto_assets.stream.buffer import PendingRows
@@ -44,6 +49,7 @@ from crypto_assets.stream.writer import RefusedRow, WarehouseWriter, WriteFailed
 _log = logging.getLogger(__name__)
 TRADING = "TRADING"
 NOT_LISTED = "not listed"  # a configured symbol exchangeInfo stopped listing while we ran
+_RETRY_AFTER_S, _RETRY_CAP_S = 0.25, 5.0  # backoff between failed writes: jittered, doubling
 
 
 @dataclass(frozen=True)
@@ -55,7 +61,7 @@ class CollectorConfig:
     api_url: str
     database_url: str
     sampling_interval_s: float = 2.0
-    flush_interval_s: float = 0.5
+    flush_interval_s: float = 0.05
     heartbeat_interval_s: float = 1.0
     buffer_rows: int = 100_000
     streams_per_connection: int = MAX_STREAMS_PER_CONNECTION
@@ -90,13 +96,15 @@ class Collector:
             max(1, round(config.sampling_interval_s * 1000)),
             self._count_overflow,
         )
+        self._pending_since: float | None = None  # when the oldest row not yet written arrived
+        self._rows_arrived = asyncio.Event()
         budget = ConnectionBudget()
         self._plan = [
             (
                 KlineStream(
                     connection_id,
                     config.ws_url,
-                    self.buffer.add,
+                    self._receive,
                     budget=budget,
                     idle_timeout_s=config.idle_timeout_s,
                     max_age_s=config.max_connection_age_s,
@@ -196,18 +204,43 @@ class Collector:
 
     # -- writing -----------------------------------------------------------------------------
 
+    def _receive(self, event: KlineEvent) -> None:
+        self.buffer.add(event)
+        if self._pending_since is None:
+            self._pending_since = time.monotonic()
+            self._rows_arrived.set()
+
     async def _write_until(self, stop: asyncio.Event) -> None:
-        """A write every ``flush_interval_s`` from the start of the last one (at once when a write
-        took longer), with backoff while writes fail."""
-        backoff = Backoff(base_s=self.config.flush_interval_s, cap_s=5.0)
-        while not stop.is_set():
-            started = time.monotonic()
+        """Write whenever a batch is ready (or a heartbeat is due), with backoff while writes fail."""
+        backoff = Backoff(base_s=_RETRY_AFTER_S, cap_s=_RETRY_CAP_S)
+        while not await self._until_due(stop):
             if await self._write_once():
                 backoff.reset()
-                delay = self.config.flush_interval_s - (time.monotonic() - started)
-            else:
-                delay = backoff.next_delay()
-            await wait_or_stop(stop, max(0.0, delay))
+            elif await wait_or_stop(stop, backoff.next_delay()):
+                return
+
+    async def _until_due(self, stop: asyncio.Event) -> bool:
+        """Wait until the pending rows have gathered for ``flush_interval_s`` or, with none
+        pending, until a row arrives or the next heartbeat is due; True when stopping instead."""
+        while not stop.is_set():
+            if self._pending_since is not None:
+                wait = self._pending_since + self.config.flush_interval_s - time.monotonic()
+                return wait > 0 and await wait_or_stop(stop, wait)
+            self._rows_arrived.clear()
+            wait = self._last_heartbeat + self.config.heartbeat_interval_s - time.monotonic()
+            if wait <= 0:
+                return False
+            arrived = asyncio.ensure_future(self._rows_arrived.wait())
+            stopping = asyncio.ensure_future(stop.wait())
+            await asyncio.wait([arrived, stopping], timeout=wait, return_when=FIRST_COMPLETED)
+            arrived.cancel()
+            stopping.cancel()
+        return True
+
+    def _pending_again(self, since: float) -> None:
+        """A failed write's rows are pending again, beside any that arrived during the write: the
+        oldest arrival is the earlier of the two."""
+        self._pending_since = min(since, self._pending_since or since)
 
     async def _write_once(self, force_heartbeat: bool = False) -> bool:
         """Write what is pending (and a heartbeat when due); False when it could not be written."""
@@ -216,6 +249,7 @@ class Collector:
         try:
             if not self._prepared:
                 await asyncio.to_thread(self._prepare)
+            pending_since, self._pending_since = self._pending_since, None
             batch = self.buffer.take()
             if not batch and not beat:
                 return True
@@ -225,6 +259,8 @@ class Collector:
                 )
             except WriteFailed:
                 self.buffer.restore(batch)
+                if pending_since is not None:
+                    self._pending_again(pending_since)
                 raise
         except WriteFailed as err:
             self._log.warning(

@@ -1,12 +1,14 @@
 """Writes a batch of stream rows and the heartbeats in one transaction, through COPY.
 
-Rows are COPYed into temporary staging tables, then merged:
-
-* ``candles_1m``: ``INSERT .. ON CONFLICT DO UPDATE .. WHERE NOT is_closed``: a forming row is
-  updated in place until its final push; a closed row, the stream's or REST's (the
-  ``candles_1m`` asset's), is never overwritten, so values from REST win;
-* ``price_samples``: ``ON CONFLICT DO NOTHING``, so a batch retried after an unclear failure
-  (the commit happened, its acknowledgement was lost) never duplicates.
+* ``candles_1m``: COPYed into a temporary staging table, then merged with
+  ``INSERT .. ON CONFLICT DO UPDATE .. WHERE NOT is_closed``: a forming row is updated in place
+  until its final push; a closed row, the stream's or REST's (the ``candles_1m`` asset's), is
+  never overwritten, so values from REST win;
+* ``price_samples``: only ever inserted, so COPYed straight into the table (about half the
+  cost of staging and merging). When some of them are there already (a batch retried after an
+  unclear failure: the commit happened, its acknowledgement was lost), the COPY is undone and
+  the rows go through a staging table and ``ON CONFLICT DO NOTHING`` instead, so nothing is
+  duplicated.
 
 No row can poison the others. When the database refuses the rows' data (SQLSTATE class 22,
 data exception, or 23, integrity violation), the batch is cut in halves under savepoints until
@@ -24,6 +26,7 @@ from typing import Any, NamedTuple
 
 import psycopg2
 import psycopg2.errorcodes
+import psycopg2.errors
 from psycopg2.extensions import connection, cursor
 
 from crypto_assets.binance.stream import ConnectionStats
@@ -47,6 +50,20 @@ _MERGE_SAMPLES = (
     "INSERT INTO price_samples (symbol, sampled_at, price) SELECT symbol, sampled_at, price FROM stream_samples"
     " ON CONFLICT (symbol, sampled_at) DO NOTHING"
 )
+
+
+class _Rows(NamedTuple):
+    """How one kind of row is written: COPY into ``stage`` and run ``merge``; or, with ``table``,
+    COPY straight into it and stage only when some rows are there already."""
+
+    stage: str
+    columns: tuple[str, ...]
+    merge: str
+    table: str | None = None
+
+
+_CANDLES = _Rows("stream_candles", _CANDLE_COLUMNS, _MERGE_CANDLES)
+_SAMPLES = _Rows("stream_samples", _SAMPLE_COLUMNS, _MERGE_SAMPLES, table="price_samples")
 _ROWS_AT_FAULT = ("22", "23")  # SQLSTATE classes: data exception, integrity constraint violation
 
 
@@ -77,16 +94,8 @@ class WarehouseWriter:
         conn = self._connection()
         try:
             with conn.cursor() as cur:
-                refused = _merge(
-                    cur,
-                    "stream_candles",
-                    _CANDLE_COLUMNS,
-                    _MERGE_CANDLES,
-                    list(batch.candles.values()),
-                )
-                refused += _merge(
-                    cur, "stream_samples", _SAMPLE_COLUMNS, _MERGE_SAMPLES, batch.samples
-                )
+                refused = _write_rows(cur, _CANDLES, list(batch.candles.values()))
+                refused += _write_rows(cur, _SAMPLES, batch.samples)
                 if heartbeats:
                     heartbeat.upsert(cur, heartbeats)
             conn.commit()
@@ -141,26 +150,26 @@ class WarehouseWriter:
         return self._conn
 
 
-def _merge(
-    cur: cursor,
-    stage: str,
-    columns: Sequence[str],
-    merge_sql: str,
-    lines: list[str],
-    halving: bool = False,
+def _write_rows(
+    cur: cursor, rows: _Rows, lines: list[str], halving: bool = False
 ) -> list[RefusedRow]:
-    """COPY ``lines`` into ``stage`` and merge them, under a savepoint; rows at fault are found
-    by halving and returned, the rest merged."""
+    """Write ``lines`` under a savepoint; rows at fault are found by halving and returned, the
+    rest written."""
     if not lines:
         return []
     cur.execute("SAVEPOINT stream_rows")
     try:
-        copy_lines(cur, stage, columns, "".join(lines))
-        cur.execute(merge_sql)
-        if halving:
-            cur.execute(
-                f"DELETE FROM {stage}"
-            )  # the next half starts from an empty stage (commit empties it otherwise)
+        text = "".join(lines)
+        try:
+            if rows.table is None:
+                _stage_and_merge(cur, rows, text, halving)
+            else:
+                copy_lines(cur, rows.table, rows.columns, text)
+        except psycopg2.errors.UniqueViolation:
+            if rows.table is None:
+                raise
+            cur.execute("ROLLBACK TO SAVEPOINT stream_rows")  # some are there already
+            _stage_and_merge(cur, rows, text, halving)
     except psycopg2.Error as err:
         code = err.pgcode or ""
         if code[:2] not in _ROWS_AT_FAULT:
@@ -171,11 +180,18 @@ def _merge(
             reason = (psycopg2.errorcodes.lookup(code) or code).lower()
             return [RefusedRow(lines[0].partition("\t")[0], reason, _first_line(err))]
         half = len(lines) // 2
-        return _merge(cur, stage, columns, merge_sql, lines[:half], halving=True) + _merge(
-            cur, stage, columns, merge_sql, lines[half:], halving=True
+        return _write_rows(cur, rows, lines[:half], halving=True) + _write_rows(
+            cur, rows, lines[half:], halving=True
         )
     cur.execute("RELEASE SAVEPOINT stream_rows")
     return []
+
+
+def _stage_and_merge(cur: cursor, rows: _Rows, text: str, halving: bool) -> None:
+    copy_lines(cur, rows.stage, rows.columns, text)
+    cur.execute(rows.merge)
+    if halving:  # the next half starts from an empty stage (commit empties it otherwise)
+        cur.execute(f"DELETE FROM {rows.stage}")
 
 
 def _first_line(err: Exception) -> str:

@@ -82,7 +82,7 @@ def test_compose_runs_the_collector_with_a_restart_policy_and_a_heartbeat_health
 @pytest.mark.parametrize(
     ("key", "value", "says"),
     [
-        ("stream_flush_interval_seconds", 2, "at least once a second"),
+        ("stream_flush_interval_seconds", 2, "at most a second"),
         ("stream_streams_per_connection", 2000, "1024"),
         ("stream_buffer_rows", 0, "greater than 0"),
         ("stream_idle_timeout_seconds", "soon", "not a number"),
