@@ -29,8 +29,6 @@ import argparse
 import io
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from contextlib import contextmanager
@@ -44,7 +42,14 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-from bench.harness import fresh_database, median, report, simulator_process, throwaway_postgres
+from bench.harness import (
+    fresh_database,
+    median,
+    report,
+    simulator_process,
+    throwaway_postgres,
+    timed_backfill,
+)
 from crypto_assets.assets.candles_1m_checks import candles_1m_check_specs
 from crypto_assets.assets.partition_metadata import add_partition_metadata
 from crypto_assets.assets.partitions import day_symbol_partitions
@@ -99,25 +104,7 @@ def backfill(
         # Cached bytecode, as any install has (the Docker image compiles it): without it each
         # start compiles ~1,500 modules from source, 2.4 s here. The warm-up pass writes it.
         env.pop("PYTHONDONTWRITEBYTECODE", None)
-        began = time.perf_counter()
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "crypto_assets.cli",
-                "backfill",
-                "candles_1m",
-                "--start",
-                first.isoformat(),
-                "--end",
-                last.isoformat(),
-            ],
-            env=env,
-            check=True,
-            stdout=None if os.environ.get("BENCH_VERBOSE") else subprocess.DEVNULL,
-            stderr=None if os.environ.get("BENCH_VERBOSE") else subprocess.DEVNULL,
-        )
-        seconds = time.perf_counter() - began
+        seconds = timed_backfill("candles_1m", first, last, env)
     return seconds, httpx.get(f"{sim_url}/_sim/stats").json(), db_url
 
 

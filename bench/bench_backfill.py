@@ -12,16 +12,20 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
 
-from bench.harness import fresh_database, median, report, simulator_process, throwaway_postgres
+from bench.harness import (
+    fresh_database,
+    median,
+    report,
+    simulator_process,
+    throwaway_postgres,
+    timed_backfill,
+)
 from crypto_assets.environment import DAGSTER_YAML, dagster_storage_url
 
 
@@ -42,24 +46,7 @@ def run_once(server, sim_url: str, days: int, index: int) -> tuple[float, int]:
             "CRYPTO_CONFIG": str(config),
             "BINANCE_API_URL": sim_url,
         }
-        began = time.perf_counter()
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "crypto_assets.cli",
-                "backfill",
-                "candles_15m",
-                "--start",
-                start.isoformat(),
-                "--end",
-                end.isoformat(),
-            ],
-            env=env,
-            check=True,
-            stdout=None if os.environ.get("BENCH_VERBOSE") else subprocess.DEVNULL,
-        )
-        seconds = time.perf_counter() - began
+        seconds = timed_backfill("candles_15m", start, end, env)
         os.environ["DAGSTER_POSTGRES_URL"] = dagster_storage_url(dagster_url)
         with dg.DagsterInstance.from_config(home) as instance:
             runs = len(instance.get_runs())

@@ -7,13 +7,15 @@ not charged to the code under test; both share this machine's 2 cores, as in pro
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -91,6 +93,30 @@ def simulator_process(*args: str) -> Iterator[SimulatorURL]:
     with server_process(argv, f"{url}/api/v3/ping", f"simulator on port {port}") as process:
         url.pid = process.pid
         yield url
+
+
+def timed_backfill(asset: str, first: date, last: date, env: Mapping[str, str]) -> float:
+    """Seconds ``crypto backfill {asset} --start first --end last`` takes in its own process.
+
+    Its output shows with ``BENCH_VERBOSE`` set; otherwise it is kept out of the figures and its
+    error output is raised only if the command fails.
+    """
+    verbose = bool(os.environ.get("BENCH_VERBOSE"))
+    command = ["backfill", asset, "--start", first.isoformat(), "--end", last.isoformat()]
+    began = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "crypto_assets.cli", *command],
+        env=dict(env),
+        stdout=None if verbose else subprocess.DEVNULL,
+        stderr=None if verbose else subprocess.PIPE,
+        text=True,
+    )
+    seconds = time.perf_counter() - began
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"crypto {' '.join(command)} exited {done.returncode}: {(done.stderr or '')[-2000:]}"
+        )
+    return seconds
 
 
 def median(values: list[float]) -> float:

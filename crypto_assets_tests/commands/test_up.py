@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from crypto_assets.stack_state import SHARED
 from crypto_assets.warehouse.server import LocalPostgres
 
 CRYPTO = Path(sys.executable).with_name("crypto")
@@ -49,15 +50,7 @@ class Stack:
         }
         self.pg_port = free_port()
         (root / "crypto.yaml").write_text(f"symbols: [BTCUSDT]\nhistory_start: {YESTERDAY}\n")
-        unset = {
-            "DATABASE_URL",
-            "DAGSTER_HOME",
-            "DAGSTER_POSTGRES_URL",
-            "BINANCE_API_URL",
-            "BINANCE_WS_URL",
-            "BINANCE_ARCHIVE_URL",
-            "CRYPTO_CONFIG",
-        }
+        unset = set(SHARED)  # the test's own stack decides them all
         self.env = {
             **{k: v for k, v in os.environ.items() if k not in unset},
             "CRYPTO_DATA_DIR": str(self.data),
