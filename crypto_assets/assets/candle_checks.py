@@ -32,8 +32,11 @@ _OHLC_BROKEN = (
 
 
 def _off_grid(step_ms: int) -> str:
+    """Open time not a multiple of the step since the epoch (exact to the microsecond), or close
+    time not 1 ms before the next open. ``date_bin`` costs a fifth of ``extract(epoch ..)``'s
+    numeric arithmetic, which also rounded sub-millisecond offsets onto the grid."""
     return (
-        f"(extract(epoch FROM t.open_time) * 1000)::bigint %% {step_ms} <> 0"
+        f"date_bin(interval '{step_ms} milliseconds', t.open_time, timestamptz 'epoch') <> t.open_time"
         f" OR t.close_time <> t.open_time + interval '{step_ms - 1} milliseconds'"
     )
 

@@ -35,23 +35,33 @@ def table_stats(
 
     ``extra`` adds named SQL aggregates (e.g. ``{"rows_from_stream": "count(*) FILTER (WHERE
     source = 'stream')"}``). ``time_column`` may be a ``date`` column (market_metrics_daily).
+    The windows are disjoint (a run's day ranges).
     """
     if not windows:
         return {}
     extra = dict(extra or {})
-    day = "t.day" if time_column == "day" else f"(t.{time_column} AT TIME ZONE 'UTC')::date"
     with_clause, params = windows_clause(windows)
-    bounds = (
-        f"t.{time_column} >= (w.lo AT TIME ZONE 'UTC')::date AND t.{time_column} < (w.hi AT TIME ZONE 'UTC')::date"
-        if time_column == "day"
-        else f"t.{time_column} >= w.lo AND t.{time_column} < w.hi"
+    aggregates = f"count(*) AS n, min(t.{time_column}), max(t.{time_column})" + "".join(
+        f", {sql}" for sql in extra.values()
     )
-    extra_sql = "".join(f", {sql}" for sql in extra.values())
-    cur.execute(
-        f"{with_clause} SELECT t.symbol, {day}, count(*), min(t.{time_column}), max(t.{time_column}){extra_sql}"
-        f" FROM {table} t JOIN w ON t.symbol = w.symbol AND {bounds} GROUP BY 1, 2",
-        params,
-    )
+    if time_column == "day":
+        cur.execute(
+            f"{with_clause} SELECT t.symbol, t.day, {aggregates} FROM {table} t JOIN w"
+            " ON t.symbol = w.symbol AND t.day >= (w.lo AT TIME ZONE 'UTC')::date"
+            " AND t.day < (w.hi AT TIME ZONE 'UTC')::date GROUP BY 1, 2",
+            params,
+        )
+    else:  # one index range scan per UTC day: no sort of the whole window to group it by day
+        cur.execute(
+            f"{with_clause}, d AS (SELECT w.symbol, greatest(g, w.lo) AS lo,"
+            " least(g + interval '24 hours', w.hi) AS hi, (g AT TIME ZONE 'UTC')::date AS day"
+            " FROM w, generate_series(date_trunc('day', w.lo, 'UTC'), w.hi - interval '1 microsecond',"
+            " interval '24 hours') g)"
+            f" SELECT d.symbol, d.day, s.* FROM d CROSS JOIN LATERAL (SELECT {aggregates}"
+            f" FROM {table} t WHERE t.symbol = d.symbol AND t.{time_column} >= d.lo"
+            f" AND t.{time_column} < d.hi) s WHERE s.n > 0",
+            params,
+        )
     stats = {}
     for symbol, day_value, rows, first, last, *more in cur.fetchall():
         stats[str(partition_key(day_value, symbol))] = {
