@@ -1,5 +1,6 @@
 """Asset ``candles_1m``: the stream collector's 1-minute candles, made complete from REST per UTC day and symbol."""
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,8 +25,8 @@ from crypto_assets.assets.candles_1m_checks import (
     check_matches_rest,
     freshness,
 )
-from crypto_assets.assets.kline_ingest import ingest_day_ranges
-from crypto_assets.assets.kline_source import KlineSource
+from crypto_assets.assets.kline_ingest import IngestStats, ingest_day_ranges
+from crypto_assets.assets.kline_source import ARCHIVE, REST, KlineSource
 from crypto_assets.assets.partition_results import finish
 from crypto_assets.assets.partitions import day_ranges_by_symbol, partition_key
 from crypto_assets.assets.progress import ProgressLog, expected_candles
@@ -122,7 +123,7 @@ def build_candles_1m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
                     missing_after = [] if counts.into_empty_windows else repair.missing_after(cur)
                     measured = measure(cur, TABLE, written, step, SOURCE_COUNTS)
             context.log.info(
-                f"{symbol}: {counts.filled:,} minutes filled from REST, {counts.replaced:,} replaced, "
+                f"{symbol}: {_fetched(written)}; {counts.filled:,} minutes filled, {counts.replaced:,} replaced, "
                 f"{counts.removed:,} removed (not in REST), {awaiting_rest:,} newest left to the stream (REST lags)"
             )
             for metadata in measured.metadata.values():
@@ -159,6 +160,19 @@ def build_candles_1m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
         yield from finish(context, metadata, failures, checks)
 
     return candles_1m
+
+
+def _fetched(written: list[IngestStats]) -> str:
+    """'525,600 closed minutes from the archive, 1,440 from REST': what a symbol's windows got."""
+    rows = Counter[str]()
+    for stats in written:
+        for day in stats.sources.values():
+            rows[day.source] += day.rows
+    names = {ARCHIVE: "the archive", REST: "REST"}
+    parts = [
+        f"{count:,} from {names.get(source, source)}" for source, count in sorted(rows.items())
+    ]
+    return "closed minutes: " + (", ".join(parts) if parts else "none")
 
 
 def build_freshness_check(asset_key: dg.AssetKey, settings: Settings) -> dg.AssetChecksDefinition:

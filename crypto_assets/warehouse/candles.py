@@ -88,13 +88,17 @@ def frame_lines(symbol: str, frame: pl.DataFrame, suffix: str = "") -> str:
     if frame.is_empty():
         return ""
     columns = [
-        pl.from_epoch(name, "ms").dt.strftime(_PG_TIME) if name.endswith("_time") else pl.col(name)
+        pl.from_epoch(name, "ms") if name.endswith("_time") else pl.col(name)
         for name in CANDLE_COLUMNS[1:]  # the frame's columns are named like the table's
     ]
     if suffix:  # the suffix's columns as one more column: its text after the first tab
         columns.append(pl.lit(suffix.removeprefix("\t")).alias("suffix"))
     return frame.select(pl.lit(symbol).alias("symbol"), *columns).write_csv(
-        separator="\t", include_header=False, quote_style="never", line_terminator="\n"
+        separator="\t",
+        include_header=False,
+        quote_style="never",
+        line_terminator="\n",
+        datetime_format=_PG_TIME,  # formatted while writing: half the time of a strftime column
     )
 
 

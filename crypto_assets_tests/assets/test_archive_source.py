@@ -213,17 +213,20 @@ def test_candles_1m_from_microsecond_files_equal_rest_only_ones(simulator, db_ur
     """An empty past day is COPYed straight in; run again from REST only, the merge finds the
     same values and changes nothing."""
     day, end = ms("2025-03-10"), ms("2025-03-11")
-    result, _ = run(
+    result, records = run(
         simulator, db_url, "2025-03-10|ETHUSDT", "2025-03-10|ETHUSDT", asset="candles_1m"
     )
     assert sources(result) == {
         "2025-03-10|ETHUSDT": ("archive", 1440, 0, "ETHUSDT-1m-2025-03-10.zip")
     }
+    assert "ETHUSDT: closed minutes: 1,440 from the archive; 1,440 minutes filled" in " ".join(
+        messages(records, logging.INFO)
+    )
     assert stored_by_source(result) == (1440, 0, 1440)
     from_archive = table_candles(db_url, "ETHUSDT", day, end)
     assert [row[:11] for row in from_archive] == rest_candles(simulator.url, "ETHUSDT", day, end)
     assert {row[11:] for row in from_archive} == {(True, "rest")}
-    result, _ = run(
+    result, records = run(
         simulator,
         db_url,
         "2025-03-10|ETHUSDT",
@@ -232,6 +235,9 @@ def test_candles_1m_from_microsecond_files_equal_rest_only_ones(simulator, db_ur
         archive_url="",
     )
     assert sources(result) == {"2025-03-10|ETHUSDT": ("rest", 0, 1440, None)}
+    assert "ETHUSDT: closed minutes: 1,440 from REST; 0 minutes filled, 0 replaced" in " ".join(
+        messages(records, logging.INFO)
+    )
     assert stored_by_source(result) == (1440, 0, 1440)
     assert table_candles(db_url, "ETHUSDT", day, end) == from_archive
 
