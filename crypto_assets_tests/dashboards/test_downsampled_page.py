@@ -50,6 +50,8 @@ def test_short_span_shows_every_raw_sample(seeded, use_database):
     assert trace(figure, "Average, 5m windows")["y"] == pytest.approx(
         [statistics.fmean(ps) for ps in in_span], abs=1e-6
     )
+    caption = f"UTC: {len(samples):,} raw samples, {len(in_span)} windows."
+    assert any(text.endswith(caption) for text in texts(at, "caption"))
 
 
 def test_a_long_span_merges_windows_and_says_how(seeded, use_database):

@@ -12,3 +12,8 @@ def price(value: float | None) -> str:
     size = abs(value)
     decimals = 2 if size >= 1_000 else 4 if size >= 1 else 8
     return f"{value:,.{decimals}f}"
+
+
+def count(number: int, noun: str) -> str:
+    """'1 window', '2 windows', '12,000 raw samples': ``noun`` is the singular."""
+    return f"{number:,} {noun}" if number == 1 else f"{number:,} {noun}s"

@@ -59,12 +59,13 @@ if not widths:
     )
 st.plotly_chart(charts.samples_figure(view), key="samples")
 raw = (
-    f"{view.raw.height} raw samples"
+    formats.count(view.raw.height, "raw sample")
     if view.raw_bucket is None
-    else f"raw samples as {view.raw.height} min–max bands of {describe(view.raw_bucket)}"
+    else f"raw samples as {formats.count(view.raw.height, 'min–max band')} of {describe(view.raw_bucket)}"
 )
 st.caption(
-    f"{view.start:%Y-%m-%d %H:%M:%S} – {view.end:%Y-%m-%d %H:%M:%S} UTC: {raw}, {view.windows.height} windows."
+    f"{view.start:%Y-%m-%d %H:%M:%S} – {view.end:%Y-%m-%d %H:%M:%S} UTC: {raw},"
+    f" {formats.count(view.windows.height, 'window')}."
 )
 if not view.windows.is_empty():
     gap = (view.windows["avg"] - view.windows["median"]).abs()
