@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 
+import numpy as np
 import polars as pl
 from psycopg2.extensions import cursor
 
@@ -189,11 +190,14 @@ def find_gaps(
     The grid is the interval grid; candles off the grid (an exchange's cut-short candles) count
     as present for the slot they fall in.
     """
-    slots = sorted({(t - start_ms) // step_ms for t in open_times if start_ms <= t < end_ms})
+    times = np.asarray(open_times, dtype=np.int64)  # a year of 1m: 525,600, vectorised
+    times = times[(times >= start_ms) & (times < end_ms)]
     total = (end_ms - start_ms + step_ms - 1) // step_ms
-    gaps, expected = [], 0
-    for slot in [*slots, total]:
-        if slot > expected:
-            gaps.append((start_ms + expected * step_ms, slot - expected))
-        expected = slot + 1
-    return gaps
+    slots = np.sort((times - start_ms) // step_ms)
+    slots = np.append(slots[np.diff(slots, prepend=-1) > 0], total)  # each slot once, then the end
+    expected = np.concatenate(([0], slots[:-1] + 1))  # the slot each one should have been
+    missing = slots > expected
+    return [
+        (start_ms + int(first) * step_ms, int(count))
+        for first, count in zip(expected[missing], slots[missing] - expected[missing], strict=True)
+    ]
