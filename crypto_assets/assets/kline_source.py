@@ -44,7 +44,7 @@ from crypto_assets.binance.archive import (
 )
 from crypto_assets.binance.rest import BinanceRestClient
 from crypto_assets.binance.wire import DAY_MS, Kline, interval_ms, ms_to_datetime
-from crypto_assets.warehouse.candles import frame_lines, kline_lines
+from crypto_assets.warehouse.candles import frame_slices_lines, kline_lines
 
 ARCHIVE = "archive"
 REST = "rest"
@@ -233,19 +233,17 @@ class KlineSource:
             .search_sorted(pl.Series([*day_starts, step.end_ms], dtype=pl.Int64))
             .to_list()
         )
-        days = []
-        for day_start, lo, hi in zip(day_starts, bounds, bounds[1:], strict=False):
-            rows = frame.slice(lo, hi - lo)
-            days.append(
-                DayKlines(
-                    day_start,
-                    ARCHIVE,
-                    frame_lines(symbol, rows, suffix),
-                    rows["open_time"].to_list(),
-                    step.archive_file.name,
-                )
+        lines = frame_slices_lines(symbol, frame, bounds, suffix)
+        return [
+            DayKlines(
+                day_start,
+                ARCHIVE,
+                text,
+                frame["open_time"].slice(lo, hi - lo).to_list(),
+                step.archive_file.name,
             )
-        return days
+            for day_start, text, lo, hi in zip(day_starts, lines, bounds, bounds[1:], strict=False)
+        ]
 
     def _use(
         self, fetch: Future[Any], step: _Step, symbol: str, now_ms: int

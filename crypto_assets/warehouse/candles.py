@@ -12,6 +12,7 @@ import queue
 import threading
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from itertools import pairwise
 from types import TracebackType
 
 import numpy as np
@@ -101,6 +102,34 @@ def frame_lines(symbol: str, frame: pl.DataFrame, suffix: str = "") -> str:
         line_terminator="\n",
         datetime_format=_PG_TIME,  # formatted while writing: half the time of a strftime column
     )
+
+
+def frame_slices_lines(
+    symbol: str, frame: pl.DataFrame, bounds: Sequence[int], suffix: str = ""
+) -> list[str]:
+    """``frame_lines`` of each slice ``frame[bounds[i]:bounds[i + 1]]`` (bounds ascending), from
+    one formatting of the rows: a month's days in one call instead of thirty, half the CPU.
+
+    Each slice's text starts at the line of its first row, found by that row's symbol and open
+    time (unique and ascending in a kline frame)."""
+    lo, hi = bounds[0], bounds[-1]
+    text = frame_lines(symbol, frame.slice(lo, hi - lo), suffix)
+    opens = frame["open_time"]
+    offsets, position = [], 0
+    for index, row in enumerate(bounds):
+        if row == lo:
+            offsets.append(0)
+        elif row == hi:
+            offsets.append(len(text))
+        elif row == bounds[index - 1]:  # an empty slice: the next one starts where it does
+            offsets.append(position)
+        else:
+            found = text.find(f"\n{symbol}\t{ms_to_pg(opens[row])}\t", position)
+            if found < 0:
+                raise ValueError(f"no line for {symbol} {ms_to_pg(opens[row])} in its frame's text")
+            position = found + 1
+            offsets.append(position)
+    return [text[a:b] for a, b in pairwise(offsets)]
 
 
 def copy_lines(cur: cursor, table: str, columns: Sequence[str], text: str) -> None:
