@@ -15,6 +15,10 @@ with its partition), then one update of the asset's record from the last event. 
 the ones ``store_event`` would have written, so every reader (partition status, run pages,
 sensors) sees the same events.
 
+It also keeps one connection open per process (``hold_a_connection``): dagster-postgres opens a
+new one for every event it writes, 5-10 ms each, and a run writes dozens (its start, progress
+lines, checks, its end); dagster-webserver swaps in its own pool as before.
+
 Configured in ``dagster.yaml`` as the instance's ``event_log_storage``.
 """
 
@@ -25,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 from dagster_postgres import PostgresEventLogStorage
-from dagster_postgres.utils import pg_url_from_config
+from dagster_postgres.utils import create_pg_engine, pg_url_from_config
 
 if TYPE_CHECKING:  # the type of the instance's config record, for the annotation only
     from dagster._serdes import ConfigurableClassData
@@ -40,11 +44,13 @@ class BatchedPostgresEventLogStorage(PostgresEventLogStorage):
     def from_config_value(
         cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
     ) -> BatchedPostgresEventLogStorage:
-        return cls(
+        storage = cls(
             inst_data=inst_data,
             postgres_url=pg_url_from_config(config_value),
             should_autocreate_tables=config_value.get("should_autocreate_tables", True),
         )
+        hold_a_connection(storage)
+        return storage
 
     def store_event_batch(self, events: Sequence[dg.EventLogEntry]) -> None:
         planned = [event for event in events if event.dagster_event_type == PLANNED]
@@ -55,6 +61,31 @@ class BatchedPostgresEventLogStorage(PostgresEventLogStorage):
         for event in events:
             if event.dagster_event_type != PLANNED:
                 self.store_event(event)
+
+
+APPLICATION_NAME = "dagster-event-log"
+"""How the event log's connections show in ``pg_stat_activity``."""
+
+
+def hold_a_connection(storage: PostgresEventLogStorage) -> None:
+    """Give ``storage`` an engine that keeps one connection for the next write instead of
+    dagster-postgres's ``NullPool`` (a new connection per event). Each checkout pings it first,
+    so a restarted server costs a reconnect, not a failed write; threads writing at once get
+    extra connections, closed when returned.
+
+    Reaches into dagster-postgres's storage (its engine and token provider attributes);
+    ``crypto_assets_tests/test_event_storage.py`` fails if they change.
+    """
+    storage._engine = create_pg_engine(
+        storage.postgres_url,
+        storage._token_provider,
+        isolation_level="AUTOCOMMIT",
+        pool_size=1,
+        max_overflow=16,
+        pool_pre_ping=True,
+        pool_recycle=3600,
+        connect_args={"application_name": APPLICATION_NAME},
+    )
 
 
 def insert_planned_events(

@@ -18,9 +18,10 @@ from dagster._core.storage.tags import (
 
 from crypto_assets.assets.partitions import day_symbol_partitions
 from crypto_assets.environment import DAGSTER_YAML, dagster_storage_url
-from crypto_assets.event_storage import BatchedPostgresEventLogStorage
+from crypto_assets.event_storage import APPLICATION_NAME, BatchedPostgresEventLogStorage
 from crypto_assets.settings import Settings
 from crypto_assets_tests.plugins.postgres import new_database
+from crypto_assets_tests.stream.helpers import query
 
 PARTITIONS = day_symbol_partitions(
     Settings(symbols=("BTCUSDT", "ETHUSDT"), history_start=date(2024, 1, 1))
@@ -33,11 +34,14 @@ PLANNED = dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED
 
 
 @pytest.fixture
-def instance(tmp_path, pg_server, monkeypatch):
+def storage_url(pg_server) -> str:
+    return new_database(pg_server, "dagster_events")
+
+
+@pytest.fixture
+def instance(tmp_path, storage_url, monkeypatch):
     shutil.copyfile(DAGSTER_YAML, tmp_path / "dagster.yaml")
-    monkeypatch.setenv(
-        "DAGSTER_POSTGRES_URL", dagster_storage_url(new_database(pg_server, "dagster_events"))
-    )
+    monkeypatch.setenv("DAGSTER_POSTGRES_URL", dagster_storage_url(storage_url))
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
         yield instance
 
@@ -99,6 +103,31 @@ def test_planned_events_go_in_one_batch_one_per_partition(instance, monkeypatch)
         key: index for index, key in enumerate(sorted(RUN_KEYS))
     }  # each partition its own metadata
     assert instance.get_latest_materialization_event(KEY).run_id == result.run_id
+
+
+def event_log_connections(url: str) -> list[tuple[int, str]]:
+    """(pid, state) of the event log's connections, as PostgreSQL lists them."""
+    return query(
+        url,
+        "SELECT pid, state FROM pg_stat_activity WHERE application_name = %s AND pid <> pg_backend_pid()",
+        (APPLICATION_NAME,),
+    )
+
+
+def test_the_event_log_keeps_one_connection_and_survives_losing_it(instance, storage_url):
+    """Dozens of event writes in a run go through one held connection (dagster-postgres alone
+    opens one per event and keeps none); a connection the server dropped is replaced."""
+    result, _ = run(instance, fail=False)
+    assert result.success
+    assert len(instance.all_logs(result.run_id)) > 20
+    ((pid, state),) = event_log_connections(storage_url)
+    assert state == "idle"
+    assert query(storage_url, "SELECT pg_terminate_backend(%s, 5000)", (pid,)) == [(True,)]
+    # one event alone (a batch that fails is retried event by event; a single one would be lost)
+    instance.report_runless_asset_event(dg.AssetMaterialization(asset_key="probe"))
+    assert instance.get_latest_materialization_event(dg.AssetKey("probe")) is not None
+    ((replacement, _),) = event_log_connections(storage_url)
+    assert replacement != pid
 
 
 def test_a_failed_ranged_run_marks_each_of_its_partitions_failed(instance):
