@@ -26,6 +26,7 @@ import pytest
 
 from crypto_assets.stack_state import SHARED
 from crypto_assets.warehouse.server import LocalPostgres
+from crypto_assets_tests.stream.helpers import wait_until
 
 CRYPTO = Path(sys.executable).with_name("crypto")
 YESTERDAY = datetime.now(UTC).date() - timedelta(days=1)
@@ -203,6 +204,9 @@ def test_commands_beside_the_stack_use_its_database_instance_and_simulator(stack
 
 
 def test_ctrl_c_stops_everything_quietly(stack):
+    daemon_log = stack.data / "logs" / "dagster-daemon.log"
+    # a run the daemon launched has started (its per-event lines go to the daemon's log, below)
+    wait_until(lambda: "RUN_START" in daemon_log.read_text(), "a daemon run to start", 120)
     stack.process.send_signal(signal.SIGINT)
     stack.wait_for(r"^stopped local PostgreSQL$", 120)
     assert stack.process.wait(timeout=30) == 0
@@ -223,4 +227,4 @@ def test_ctrl_c_stops_everything_quietly(stack):
     ]
     assert not (stack.data / "stack.json").exists()
     # Dagster's per-event lines went to the daemon's log file instead
-    assert "RUN_START" in (stack.data / "logs" / "dagster-daemon.log").read_text()
+    assert "RUN_START" in daemon_log.read_text()
