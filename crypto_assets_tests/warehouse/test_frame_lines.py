@@ -5,15 +5,17 @@ from itertools import pairwise
 import polars as pl
 import pytest
 
-from crypto_assets.binance.wire import DAY_MS
+from crypto_assets.binance.wire import DAY_MS, Kline
 from crypto_assets.warehouse.candles import frame_lines, frame_slices_lines, kline_lines
 
 M = 60_000
 DAY0 = 1_704_067_200_000  # 2024-01-01
 
 
-def kline(open_ms: int) -> tuple:
-    return (open_ms, "1.10", "1.20", "1.00", "1.15", "7.5", open_ms + M - 1, "8.6", 3, "2.5", "2.9")
+def kline(open_ms: int) -> Kline:
+    return Kline(
+        open_ms, "1.10", "1.20", "1.00", "1.15", "7.5", open_ms + M - 1, "8.6", 3, "2.5", "2.9"
+    )
 
 
 def frame(opens: list[int]) -> pl.DataFrame:
