@@ -97,6 +97,7 @@ def test_a_long_1m_range_is_merged_in_the_database_from_the_hourly_rollup(seeded
         [round(v, 4) for v in (middle.open, middle.high, middle.low, middle.close)]
     )
     assert any("1h of 1m data" in c and "candles_1h" in c for c in texts(at, "caption"))
+    assert any(c.startswith(f"{len(hours):,} candles, each") for c in texts(at, "caption"))
 
 
 def test_compared_symbols_are_normalised_to_100_at_the_first_close(seeded, use_database):

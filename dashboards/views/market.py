@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 
 import streamlit as st
-from ui import charts, data, notices
+from ui import charts, data, formats, notices
 from ui.state import UrlState
 
 from crypto_assets.warehouse.queries.buckets import describe
@@ -77,7 +77,7 @@ else:
         else ""
     )
     st.caption(
-        f"{main.points} candles{merged}; read from {' and '.join(main.sources)}. "
+        f"{formats.count(main.points, 'candle')}{merged}; read from {' and '.join(main.sources)}. "
         "VWAP is anchored at the start of the range."
     )
 if view.compare:
