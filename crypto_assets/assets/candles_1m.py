@@ -106,7 +106,7 @@ def build_candles_1m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
                     TABLE if direct else repair.STAGING,
                     INTERVAL,
                     {symbol: days},
-                    constants={"is_closed": "true", "source": "rest"},
+                    constants={"is_closed": True, "source": "rest"},
                     progress=progress.advance,
                 )
                 written, awaiting_rest = repair.hold_back_unserved(written, rest_now_ms, step)

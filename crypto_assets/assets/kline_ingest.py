@@ -90,7 +90,7 @@ def ingest_klines(
     start_ms: int,
     end_ms: int,
     *,
-    constants: dict[str, str] | None = None,
+    constants: dict[str, object] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> IngestStats:
     """Replace ``table``'s candles of ``symbol`` opening in [start_ms, end_ms) with the exchange's
@@ -107,12 +107,10 @@ def ingest_klines(
         return stats
     delete_window(cur, table, symbol, start_ms, closed_end)
     constants = constants or {}
-    columns = (*CANDLE_COLUMNS, *constants)
-    suffix = "".join(f"\t{value}" for value in constants.values())
     open_times: list[int] = []
-    with StreamingCopy(cur, table, columns) as copy:
-        for day in client.iter_day_klines(symbol, interval, start_ms, closed_end, suffix):
-            copy.write(day.lines)
+    with StreamingCopy(cur, table, (*CANDLE_COLUMNS, *constants)) as copy:
+        for day in client.iter_day_klines(symbol, interval, start_ms, closed_end, constants):
+            copy.write(day.rows)
             open_times.extend(day.open_times)
             stats.sources[day.start_ms] = DaySource(day.source, len(day.open_times), day.file)
             if progress is not None:
@@ -141,7 +139,7 @@ def ingest_day_ranges(
     interval: str,
     ranges: dict[str, list[tuple[date, date]]],
     *,
-    constants: dict[str, str] | None = None,
+    constants: dict[str, object] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> list[IngestStats]:
     """``ingest_klines`` for each symbol's inclusive UTC day ranges (a run's partitions)."""

@@ -23,7 +23,7 @@ import logging
 import threading
 from bisect import bisect_left
 from collections import Counter, deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
@@ -44,7 +44,8 @@ from crypto_assets.binance.archive import (
 )
 from crypto_assets.binance.rest import BinanceRestClient
 from crypto_assets.binance.wire import DAY_MS, Kline, interval_ms, ms_to_datetime
-from crypto_assets.warehouse.candles import frame_slices_lines, kline_lines
+from crypto_assets.warehouse.binary_copy import BinaryRows, candle_rows
+from crypto_assets.warehouse.candles import CANDLE_COLUMNS, kline_frame
 
 ARCHIVE = "archive"
 REST = "rest"
@@ -58,14 +59,14 @@ _DAILY_FILES, _REST = "daily files", "REST"  # where a failed file's days come f
 class DayKlines:
     """One UTC day's candles (or the part of it in the range) and where they came from.
 
-    ``lines`` are COPY text for the table's candle columns (``kline_lines``' format) and the
-    caller's constant columns; an archive file's days are formatted by polars as the file is
-    read (in a pool thread, without the GIL), a REST page's by Python.
+    ``rows`` are COPY binary rows (``binary_copy``) of the table's candle columns and the
+    caller's constant columns; an archive file's days are encoded by polars and numpy as the
+    file is read (in a pool thread, mostly without the GIL), a REST page's as it arrives.
     """
 
     start_ms: int
     source: str  # ARCHIVE or REST
-    lines: str
+    rows: bytes
     open_times: list[int]
     file: str | None = None  # the archive file's name, when the archive gave them
 
@@ -133,16 +134,22 @@ class KlineSource:
     # -- the rule ----------------------------------------------------------------------------
 
     def iter_day_klines(
-        self, symbol: str, interval: str, start_ms: int, end_ms: int, suffix: str = ""
+        self,
+        symbol: str,
+        interval: str,
+        start_ms: int,
+        end_ms: int,
+        constants: Mapping[str, object] | None = None,
     ) -> Iterator[DayKlines]:
         """Candles opening in [start_ms, end_ms), one ``DayKlines`` per UTC day, oldest first.
 
         Every day of the range is yielded, with no candles where none exist. ``end_ms`` must
         not be past the last closed candle (the caller clips it to the exchange's clock).
-        ``suffix`` ends every line (more tab-separated columns: ``'\ttrue\trest'``).
+        ``constants`` are more columns after the candle's, one value each (``{"source": "rest"}``).
         Archive files are downloaded ``concurrency`` at a time ahead of the day being yielded.
         """
         step_ms = interval_ms(interval)
+        encode = _Encoder(symbol, constants or {})
         now_ms = self.rest.server_time_ms()
         queue = deque(self._plan(symbol, interval, start_ms, end_ms, now_ms, step_ms))
         rest_from: int | None = None  # start of the REST days not yet fetched
@@ -158,7 +165,7 @@ class KlineSource:
                 if step.file is None or self._archive_down or pool is None:
                     rest_from = step.start_ms if rest_from is None else rest_from
                     continue
-                self._prefetch(pool, fetches, step, queue, symbol, suffix)
+                self._prefetch(pool, fetches, step, queue, encode)
                 days, fallback = self._use(fetches.pop(step), step, symbol, now_ms)
                 if days is None:
                     if fallback == _DAILY_FILES:
@@ -167,12 +174,12 @@ class KlineSource:
                         rest_from = step.start_ms if rest_from is None else rest_from
                     continue
                 if rest_from is not None:
-                    yield from self._rest_days(symbol, interval, rest_from, step.start_ms, suffix)
+                    yield from self._rest_days(encode, interval, rest_from, step.start_ms)
                     rest_from = None
                 self._count(ARCHIVE, len(days))
                 yield from days
             if rest_from is not None:
-                yield from self._rest_days(symbol, interval, rest_from, end_ms, suffix)
+                yield from self._rest_days(encode, interval, rest_from, end_ms)
         finally:
             if pool is not None:
                 pool.shutdown(
@@ -214,18 +221,17 @@ class KlineSource:
         fetches: dict[_Step, Future[Any]],
         step: _Step,
         queue: deque[Any],
-        symbol: str,
-        suffix: str,
+        encode: _Encoder,
     ) -> None:
         """Start loading ``step``'s file and the next ones (``concurrency`` files in all)."""
         upcoming = (s for s in queue if s.file is not None)
         for ahead in [step, *islice(upcoming, self._archive().concurrency - 1)]:
             if ahead not in fetches:
-                fetches[ahead] = pool.submit(self._load, ahead, symbol, suffix)
+                fetches[ahead] = pool.submit(self._load, ahead, encode)
 
-    def _load(self, step: _Step, symbol: str, suffix: str) -> list[DayKlines]:
-        """Download, verify and read ``step``'s file; its days as COPY lines (in a pool thread:
-        polars does the work with the GIL released)."""
+    def _load(self, step: _Step, encode: _Encoder) -> list[DayKlines]:
+        """Download, verify and read ``step``'s file; its days as COPY rows (in a pool thread:
+        polars and numpy do the work, mostly with the GIL released)."""
         frame = read_frame(self._archive().fetch(step.archive_file))
         day_starts = list(range(step.start_ms, step.end_ms, DAY_MS))
         bounds = (
@@ -233,16 +239,17 @@ class KlineSource:
             .search_sorted(pl.Series([*day_starts, step.end_ms], dtype=pl.Int64))
             .to_list()
         )
-        lines = frame_slices_lines(symbol, frame, bounds, suffix)
+        first, last = bounds[0], bounds[-1]
+        rows = encode(frame.slice(first, last - first))
         return [
             DayKlines(
                 day_start,
                 ARCHIVE,
-                text,
+                rows.slice(lo - first, hi - first),
                 frame["open_time"].slice(lo, hi - lo).to_list(),
                 step.archive_file.name,
             )
-            for day_start, text, lo, hi in zip(day_starts, lines, bounds, bounds[1:], strict=False)
+            for day_start, lo, hi in zip(day_starts, bounds, bounds[1:], strict=False)
         ]
 
     def _use(
@@ -308,12 +315,12 @@ class KlineSource:
         ]
 
     def _rest_days(
-        self, symbol: str, interval: str, start_ms: int, end_ms: int, suffix: str
+        self, encode: _Encoder, interval: str, start_ms: int, end_ms: int
     ) -> Iterator[DayKlines]:
         """REST's candles in [start_ms, end_ms), regrouped by UTC day (every day yielded).
 
         Days wholly before the symbol's first candle, when already known, are not asked for."""
-        fetch_from = start_ms
+        symbol, fetch_from = encode.symbol, start_ms
         if (symbol, interval) in self._first_open:
             first = self._first_open[(symbol, interval)]
             fetch_from = end_ms if first is None else max(start_ms, first - first % DAY_MS)
@@ -329,19 +336,18 @@ class KlineSource:
             pending.extend(page)
             while index + 1 < len(days) and pending and pending[-1].open_time >= days[index + 1]:
                 cut = bisect_left(pending, days[index + 1], key=_open_time)
-                yield self._rest_day(symbol, days[index], pending[:cut], suffix)
+                yield self._rest_day(encode, days[index], pending[:cut])
                 del pending[:cut]
                 index += 1
         for day in days[index:]:
             cut = bisect_left(pending, day + DAY_MS - day % DAY_MS, key=_open_time)
-            yield self._rest_day(symbol, day, pending[:cut], suffix)
+            yield self._rest_day(encode, day, pending[:cut])
             del pending[:cut]
 
-    def _rest_day(self, symbol: str, start_ms: int, klines: list[Kline], suffix: str) -> DayKlines:
+    def _rest_day(self, encode: _Encoder, start_ms: int, klines: list[Kline]) -> DayKlines:
         self._count(REST, 1)
-        return DayKlines(
-            start_ms, REST, kline_lines(symbol, klines, suffix), [k.open_time for k in klines]
-        )
+        rows = encode(kline_frame(klines)).data
+        return DayKlines(start_ms, REST, rows, [k.open_time for k in klines])
 
     def _count(self, source: str, days: int) -> None:
         with self._lock:
@@ -354,6 +360,19 @@ class KlineSource:
     def _info(self, message: str) -> None:
         if self._log is not None:
             self._log.info(message)
+
+
+@dataclass(frozen=True)
+class _Encoder:
+    """Candle frames of one symbol -> COPY binary rows of the candle columns and ``constants``."""
+
+    symbol: str
+    constants: Mapping[str, object]
+
+    def __call__(self, frame: pl.DataFrame) -> BinaryRows:
+        return candle_rows(
+            frame, (*CANDLE_COLUMNS, *self.constants), {"symbol": self.symbol, **self.constants}
+        )
 
 
 def _open_time(kline: Kline) -> int:

@@ -12,14 +12,15 @@ import queue
 import threading
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from itertools import pairwise
 from types import TracebackType
+from typing import get_type_hints
 
 import numpy as np
 import polars as pl
 from psycopg2.extensions import cursor
 
 from crypto_assets.binance.wire import DAY_MS, Kline
+from crypto_assets.warehouse.binary_copy import HEADER, TRAILER
 from crypto_assets.warehouse.locks import lock_symbols
 
 CANDLE_COLUMNS = (
@@ -80,56 +81,15 @@ def kline_lines(symbol: str, klines: Iterable[Kline], suffix: str = "") -> str:
     )
 
 
-_PG_TIME = "%Y-%m-%d %H:%M:%S%.3f+00"  # what ms_to_pg writes
+KLINE_SCHEMA = {
+    name: pl.Int64 if kind is int else pl.String for name, kind in get_type_hints(Kline).items()
+}
 
 
-def frame_lines(symbol: str, frame: pl.DataFrame, suffix: str = "") -> str:
-    """COPY text lines for a frame of klines (``Kline``'s columns, times in ms), like
-    ``kline_lines`` but formatted by polars: a month of 1m candles in tens of milliseconds.
-    ``suffix`` adds columns, each after a tab (``'\ttrue\trest'``), as in ``kline_lines``."""
-    if frame.is_empty():
-        return ""
-    columns = [
-        pl.from_epoch(name, "ms") if name.endswith("_time") else pl.col(name)
-        for name in CANDLE_COLUMNS[1:]  # the frame's columns are named like the table's
-    ]
-    if suffix:  # the suffix's columns as one more column: its text after the first tab
-        columns.append(pl.lit(suffix.removeprefix("\t")).alias("suffix"))
-    return frame.select(pl.lit(symbol).alias("symbol"), *columns).write_csv(
-        separator="\t",
-        include_header=False,
-        quote_style="never",
-        line_terminator="\n",
-        datetime_format=_PG_TIME,  # formatted while writing: half the time of a strftime column
-    )
-
-
-def frame_slices_lines(
-    symbol: str, frame: pl.DataFrame, bounds: Sequence[int], suffix: str = ""
-) -> list[str]:
-    """``frame_lines`` of each slice ``frame[bounds[i]:bounds[i + 1]]`` (bounds ascending), from
-    one formatting of the rows: a month's days in one call instead of thirty, half the CPU.
-
-    Each slice's text starts at the line of its first row, found by that row's symbol and open
-    time (unique and ascending in a kline frame)."""
-    lo, hi = bounds[0], bounds[-1]
-    text = frame_lines(symbol, frame.slice(lo, hi - lo), suffix)
-    opens = frame["open_time"]
-    offsets, position = [], 0
-    for index, row in enumerate(bounds):
-        if row == lo:
-            offsets.append(0)
-        elif row == hi:
-            offsets.append(len(text))
-        elif row == bounds[index - 1]:  # an empty slice: the next one starts where it does
-            offsets.append(position)
-        else:
-            found = text.find(f"\n{symbol}\t{ms_to_pg(opens[row])}\t", position)
-            if found < 0:
-                raise ValueError(f"no line for {symbol} {ms_to_pg(opens[row])} in its frame's text")
-            position = found + 1
-            offsets.append(position)
-    return [text[a:b] for a, b in pairwise(offsets)]
+def kline_frame(klines: Sequence[Kline]) -> pl.DataFrame:
+    """Klines as a frame with ``Kline``'s columns (times in ms, decimals the strings Binance sent),
+    the shape an archive file is read into (``archive.read_frame``)."""
+    return pl.DataFrame(klines, schema=KLINE_SCHEMA, orient="row")
 
 
 def copy_lines(cur: cursor, table: str, columns: Sequence[str], text: str) -> None:
@@ -139,7 +99,8 @@ def copy_lines(cur: cursor, table: str, columns: Sequence[str], text: str) -> No
 
 
 class StreamingCopy:
-    """One COPY statement fed chunk by chunk while the caller prepares the next chunks.
+    """One binary COPY statement fed chunk by chunk (rows of ``binary_copy``) while the caller
+    prepares the next chunks.
 
     A writer thread runs the COPY (psycopg2 releases the GIL while PostgreSQL works), so the
     server ingests one chunk while this process fetches and formats the next: a long load costs
@@ -150,34 +111,34 @@ class StreamingCopy:
     _DONE = None
 
     def __init__(self, cur: cursor, table: str, columns: Sequence[str], depth: int = 8) -> None:
-        self._sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+        self._sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT binary)"
         self._cur = cur
-        self._chunks: queue.Queue[str | None] = queue.Queue(maxsize=depth)
+        self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._done_read = False
         self._thread = threading.Thread(target=self._run, name=f"copy-{table}", daemon=True)
 
     def __enter__(self) -> StreamingCopy:
+        self._chunks.put(HEADER)
         self._thread.start()
         return self
 
-    def write(self, text: str) -> None:
+    def write(self, rows: bytes) -> None:
         if self._error is not None:
             raise self._error
-        if text:
-            self._chunks.put(text)
+        if rows:
+            self._chunks.put(rows)
 
-    def read(self, size: int = -1) -> str:  # called by psycopg2 in the writer thread
+    def read(self, size: int = -1) -> bytes:  # called by psycopg2 in the writer thread
         chunk = self._chunks.get()
         if chunk is self._DONE:
             self._done_read = True
-            return ""
+            return b""
         return chunk
 
     def _run(self) -> None:
         try:
-            # psycopg2 only read()s a COPY FROM source; the stubs ask for readline() too.
-            self._cur.copy_expert(self._sql, self)  # type: ignore[arg-type]
+            self._cur.copy_expert(self._sql, self)
         except BaseException as err:  # noqa: BLE001 - handed to the caller's thread
             self._error = err
             # Unblock a waiting writer, unless the COPY failed at its very end (a lost connection
@@ -191,6 +152,8 @@ class StreamingCopy:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if exc is None and self._error is None:
+            self._chunks.put(TRAILER)
         self._chunks.put(self._DONE)
         self._thread.join()
         if self._error is not None and exc is None:

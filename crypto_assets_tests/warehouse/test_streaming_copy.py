@@ -6,9 +6,16 @@ import threading
 
 import psycopg2
 
-from crypto_assets.warehouse.candles import CANDLE_COLUMNS, StreamingCopy
+from crypto_assets.binance.wire import Kline
+from crypto_assets.warehouse.binary_copy import candle_rows
+from crypto_assets.warehouse.candles import CANDLE_COLUMNS, StreamingCopy, kline_frame
 
-LINE = "BTCUSDT\t2024-01-01 00:00:00+00\t2024-01-01 00:14:59.999+00\t1\t2\t0.5\t1.5\t10\t15\t3\t5\t7.5\n"
+OPEN = 1_704_067_200_000  # 2024-01-01
+
+
+def row(open_ms: int) -> bytes:
+    kline = Kline(open_ms, "1", "2", "0.5", "1.5", "10", open_ms + 899_999, "15", 3, "5", "7.5")
+    return candle_rows(kline_frame([kline]), CANDLE_COLUMNS, {"symbol": "BTCUSDT"}).data
 
 
 def test_a_connection_lost_during_the_copy_is_raised_not_waited_on(pg_conn, db_url):
@@ -18,13 +25,13 @@ def test_a_connection_lost_during_the_copy_is_raised_not_waited_on(pg_conn, db_u
         with pg_conn.cursor() as cur:
             try:
                 with StreamingCopy(cur, "candles_15m", CANDLE_COLUMNS) as stream:
-                    stream.write(LINE)
+                    stream.write(row(OPEN))
                     with psycopg2.connect(db_url) as killer, killer.cursor() as kcur:
                         kcur.execute(
                             "SELECT pg_terminate_backend(%s)", (pg_conn.get_backend_pid(),)
                         )
                     killer.close()
-                    stream.write(LINE.replace("00:00:00+00", "00:15:00+00"))
+                    stream.write(row(OPEN + 900_000))
             except psycopg2.Error as err:
                 outcome.append(err)
             else:
