@@ -6,7 +6,8 @@ PostgreSQL:
 (a) ``crypto backfill candles_1m`` 1 year x 2 symbols through the archive, into an empty
     warehouse and a Dagster instance without runs (the project's dagster.yaml, its tables
     created), wall time of the whole command; as a ratio to a plain single-stream COPY of the
-    same rows into the same emptied table (COPY time / command time);
+    same rows into the same emptied table (COPY time / command time); the command sends binary
+    COPY rows, so the same COPY in binary format is printed beside it;
 (b) the same with ``BINANCE_ARCHIVE_URL`` empty: REST only, under Binance's weight limit;
 (c) 6 years (2,190 days) of 1m for one symbol through the archive, end to end, beside
     freqtrade's 15 s (its PR #10858, download to files, no database) and as a ratio to COPY;
@@ -21,7 +22,7 @@ Each scenario runs once uncounted first, so the simulator answers from its cache
 CPU is not on this machine in production), then ``--repeat`` times; medians are printed. The
 command and the COPY each start after a CHECKPOINT, so neither pays for the other's writes.
 
-    uv run python -m bench.bench_archive [--repeat 3]
+    uv run python -m bench.bench_archive [--repeat 3] [--only a --only c]
 """
 
 from __future__ import annotations
@@ -123,28 +124,37 @@ def checkpoint(db_url: str) -> None:
         conn.close()
 
 
-def plain_copy(db_url: str) -> tuple[float, int]:
-    """Dump candles_1m, empty it, COPY the same rows back in one stream: (seconds, rows)."""
+def plain_copy(db_url: str) -> tuple[float, float, int]:
+    """Dump candles_1m, empty it, COPY the same rows back in one stream, as text (the baseline)
+    and, for comparison, in binary (the format the command sends): (text s, binary s, rows)."""
     conn = connect(db_url)
     try:
-        buffer = io.StringIO()
+        dumps = {}
         with conn.cursor() as cur:
-            cur.copy_expert("COPY (SELECT * FROM candles_1m) TO STDOUT", buffer)
-        text = buffer.getvalue()
-        with conn, conn.cursor() as cur:
-            cur.execute("TRUNCATE candles_1m")
-        checkpoint(db_url)
-        began = time.perf_counter()
-        with conn, conn.cursor() as cur:
-            cur.copy_expert("COPY candles_1m FROM STDIN", io.StringIO(text))
-        return time.perf_counter() - began, text.count("\n")
+            for kind, buffer, option in (
+                ("text", io.StringIO(), ""),
+                ("binary", io.BytesIO(), " (FORMAT binary)"),
+            ):
+                cur.copy_expert(f"COPY (SELECT * FROM candles_1m) TO STDOUT{option}", buffer)
+                dumps[kind] = (buffer.getvalue(), option)
+        seconds = {}
+        for kind, (data, option) in dumps.items():
+            with conn, conn.cursor() as cur:
+                cur.execute("TRUNCATE candles_1m")
+            checkpoint(db_url)
+            source = io.StringIO(data) if isinstance(data, str) else io.BytesIO(data)
+            began = time.perf_counter()
+            with conn, conn.cursor() as cur:
+                cur.copy_expert(f"COPY candles_1m FROM STDIN{option}", source)
+            seconds[kind] = time.perf_counter() - began
+        return seconds["text"], seconds["binary"], str(dumps["text"][0]).count("\n")
     finally:
         conn.close()
 
 
 def scenario(server, sim_url, label, symbols, first, last, archive, repeat, baseline=True) -> dict:
     backfill(server, sim_url, symbols, first, last, archive)  # warm-up, not counted
-    walls, copies, ratios, weights = [], [], [], []
+    walls, copies, binaries, ratios, weights = [], [], [], [], []
     rows = 0
     for attempt in range(repeat):
         seconds, stats, db_url = backfill(server, sim_url, symbols, first, last, archive)
@@ -155,14 +165,19 @@ def scenario(server, sim_url, label, symbols, first, last, archive, repeat, base
             f" {stats['archive_files']} archive files ({stats['archive_bytes'] / 1e6:.0f} MB)"
         )
         if baseline:
-            copy_seconds, rows = plain_copy(db_url)
+            copy_seconds, binary_seconds, rows = plain_copy(db_url)
             copies.append(copy_seconds)
+            binaries.append(binary_seconds)
             ratios.append(copy_seconds / seconds)
-            line += f"; plain COPY of the same {rows:,} rows {copy_seconds:.1f} s, ratio {ratios[-1]:.2f}"
+            line += (
+                f"; plain COPY of the same {rows:,} rows {copy_seconds:.1f} s, ratio {ratios[-1]:.2f}"
+                f" (binary COPY {binary_seconds:.1f} s)"
+            )
         print(line + f" (load {os.getloadavg()[0]:.1f})", flush=True)
     return {
         "wall": median(walls),
         "copy": median(copies) if copies else None,
+        "binary": median(binaries) if binaries else None,
         "ratio": median(ratios) if ratios else None,
         "weight": max(weights),
         "rows": rows,
@@ -244,10 +259,18 @@ def dagster_overhead(
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=["a", "b", "c", "e"],
+        help="measure only these figures (repeatable; (d) comes with (a) and (c)); default: all",
+    )
     args = parser.parse_args(argv)
+    only = set(args.only or "abce")
     yesterday = datetime.now(UTC).date() - timedelta(days=1)
     six_years = (yesterday - timedelta(days=SIX_YEARS_DAYS - 1), yesterday)
     two = ("BTCUSDT", "ETHUSDT")
+    rows: list[tuple[str, str]] = []
     with (
         throwaway_postgres(durable=True) as server,
         simulator_process("--archive-cache-mb", "1024", "--cache-mb", "512") as url,
@@ -256,54 +279,70 @@ def main(argv: list[str] | None = None) -> None:
             f"PostgreSQL {'with TimescaleDB' if server.timescaledb else 'plain'}; simulator {url}",
             flush=True,
         )
-        overhead = [
-            dagster_overhead(server, None, EVENT_BATCH_SIZE, 730) for _ in range(args.repeat)
-        ]
-        before = dagster_overhead(server, OLD_DAGSTER_YAML, "0", 200)
-        print(
-            "(e) Dagster overhead per partition: "
-            f"{[f'{o:.2f}+{s:.3f} ms' for o, s in overhead]}; before: {before[0]:.1f}+{before[1]:.3f} ms",
-            flush=True,
-        )
-        year = scenario(server, url, "(a) archive", two, *YEAR, True, args.repeat)
-        rest = scenario(server, url, "(b) REST", two, *YEAR, False, args.repeat)
-        six = scenario(server, url, "(c) 6 years", ("BTCUSDT",), *six_years, True, args.repeat)
-    report(
-        f"issue 16: bulk history through the archive, medians of {args.repeat}",
-        [
-            (
-                f"(a) crypto backfill candles_1m {YEAR[0]}..{YEAR[1]} x 2 symbols via archive ({year['rows']:,} rows)",
-                f"{year['wall']:.1f} s",
-            ),
-            ("    plain single-stream COPY of the same rows", f"{year['copy']:.1f} s"),
-            ("    ratio COPY time / backfill time (target >= 0.8)", f"{year['ratio']:.2f}"),
-            (
-                "(b) the same, REST only (BINANCE_ARCHIVE_URL empty)",
-                f"{rest['wall']:.1f} s (ratio {rest['ratio']:.2f})",
-            ),
-            (
-                f"(c) 6 years of 1m, BTCUSDT {six_years[0]}..{six_years[1]} via archive ({six['rows']:,} rows)",
-                f"{six['wall']:.1f} s",
-            ),
-            (
-                "    freqtrade download-data, 6 years of 1m (files, no database)",
-                f"{FREQTRADE_SECONDS:.0f} s",
-            ),
-            (
-                "    plain COPY of the same rows / ratio",
-                f"{six['copy']:.1f} s / {six['ratio']:.2f}",
-            ),
-            ("(d) klines weight spent in (a) and (c)", f"{year['weight']} and {six['weight']}"),
-            (
-                "(e) Dagster overhead per partition, 730-partition run (target <= 5 ms)",
-                f"{median([o for o, _ in overhead]):.2f} ms + status {median([s for _, s in overhead]):.3f} ms",
-            ),
-            (
-                "    before (storage: postgres, no event batching), 200-partition run",
-                f"{before[0]:.1f} ms + status {before[1]:.3f} ms",
-            ),
-        ],
+        if "e" in only:
+            rows += overhead_rows(server, args.repeat)
+        if "a" in only:
+            year = scenario(server, url, "(a) archive", two, *YEAR, True, args.repeat)
+            rows += [
+                (
+                    (
+                        f"(a) crypto backfill candles_1m {YEAR[0]}..{YEAR[1]} x 2 symbols"
+                        f" via archive ({year['rows']:,} rows)"
+                    ),
+                    f"{year['wall']:.1f} s",
+                ),
+                ("    plain single-stream COPY of the same rows", f"{year['copy']:.1f} s"),
+                ("    ratio COPY time / backfill time (target >= 0.8)", f"{year['ratio']:.2f}"),
+                ("    for comparison: the same COPY in binary format", f"{year['binary']:.1f} s"),
+                ("(d) klines weight spent in (a)", f"{year['weight']}"),
+            ]
+        if "b" in only:
+            rest = scenario(server, url, "(b) REST", two, *YEAR, False, args.repeat)
+            rows.append(
+                (
+                    "(b) the same, REST only (BINANCE_ARCHIVE_URL empty)",
+                    f"{rest['wall']:.1f} s (ratio {rest['ratio']:.2f})",
+                )
+            )
+        if "c" in only:
+            six = scenario(server, url, "(c) 6 years", ("BTCUSDT",), *six_years, True, args.repeat)
+            rows += [
+                (
+                    f"(c) 6 years of 1m, BTCUSDT {six_years[0]}..{six_years[1]} via archive ({six['rows']:,} rows)",
+                    f"{six['wall']:.1f} s",
+                ),
+                (
+                    "    freqtrade download-data, 6 years of 1m (files, no database)",
+                    f"{FREQTRADE_SECONDS:.0f} s",
+                ),
+                (
+                    "    plain COPY of the same rows / ratio (binary COPY)",
+                    f"{six['copy']:.1f} s / {six['ratio']:.2f} ({six['binary']:.1f} s)",
+                ),
+                ("(d) klines weight spent in (c)", f"{six['weight']}"),
+            ]
+    report(f"issue 16: bulk history through the archive, medians of {args.repeat}", rows)
+
+
+def overhead_rows(server, repeat: int) -> list[tuple[str, str]]:
+    """(e): the figures of ``dagster_overhead``, now and before this issue."""
+    overhead = [dagster_overhead(server, None, EVENT_BATCH_SIZE, 730) for _ in range(repeat)]
+    before = dagster_overhead(server, OLD_DAGSTER_YAML, "0", 200)
+    print(
+        "(e) Dagster overhead per partition: "
+        f"{[f'{o:.2f}+{s:.3f} ms' for o, s in overhead]}; before: {before[0]:.1f}+{before[1]:.3f} ms",
+        flush=True,
     )
+    return [
+        (
+            "(e) Dagster overhead per partition, 730-partition run (target <= 5 ms)",
+            f"{median([o for o, _ in overhead]):.2f} ms + status {median([s for _, s in overhead]):.3f} ms",
+        ),
+        (
+            "    before (storage: postgres, no event batching), 200-partition run",
+            f"{before[0]:.1f} ms + status {before[1]:.3f} ms",
+        ),
+    ]
 
 
 if __name__ == "__main__":
