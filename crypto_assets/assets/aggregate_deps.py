@@ -53,9 +53,16 @@ def previous_and_same_day() -> dg.MultiPartitionMapping:
     )
 
 
-def follow_upstream() -> dg.AutomationCondition[Any]:
+def follow_upstream(rows_from: str | None = None) -> dg.AutomationCondition[Any]:
     """Run a partition that some upstream data can build: when it is missing (and its last run did
     not fail), or when a partition it reads changed since it was last requested or built.
+
+    ``rows_from`` names the upstream asset that gives the asset its rows (``market_metrics_daily``
+    has a row per day with a ``candles_1d`` row): the asset also waits until a partition of it
+    that it reads is materialized. Without it, a history of 1m candles whose day candles were
+    still waiting for their hours made 1,000 metrics partitions "materialized" with 0 rows.
+    (Dagster does not count a request in the same tick through a mapping with a day offset: the
+    previous day's candle is what lets a new day's metrics be asked for with its candle.)
 
     Unlike Dagster's ``eager()``, a partition already missing at the sensor's first tick is built
     too (a platform whose rollups never ran catches up), and a dependency requested in the same
@@ -73,6 +80,12 @@ def follow_upstream() -> dg.AutomationCondition[Any]:
     upstream_has_data = ~dg.AutomationCondition.all_deps_match(
         dg.AutomationCondition.missing() & ~dg.AutomationCondition.will_be_requested()
     )
+    if rows_from is not None:
+        upstream_has_data &= (
+            dg.AutomationCondition.any_deps_match(~dg.AutomationCondition.missing())
+            .allow(dg.AssetSelection.assets(rows_from))
+            .with_label(f"a {rows_from} partition it reads is materialized")
+        )
     unbuilt = dg.AutomationCondition.missing() & ~dg.AutomationCondition.execution_failed()
     stale = dg.AutomationCondition.any_deps_updated().since_last_handled()
     upstream_run_writing = dg.AutomationCondition.any_deps_match(

@@ -31,7 +31,7 @@ def build_market_metrics_daily(partitions_def: dg.PartitionsDefinition) -> dg.As
             dg.AssetDep("candles_1d", partition_mapping=previous_and_same_day()),
             dg.AssetDep("candles_1m"),
         ],
-        automation_condition=follow_upstream(),
+        automation_condition=follow_upstream(rows_from="candles_1d"),
         backfill_policy=BACKFILL_POLICY,
         check_specs=table_check_specs(
             "market_metrics_daily", "Volumes and trade count equal the day's candles_1d row."

@@ -116,11 +116,14 @@ def test_at_the_first_tick_every_partition_with_upstream_data_is_built(instance)
     report(instance, "candles_1m", every())
     report(instance, "candles_15m", every(["2024-09-06"], ["BTCUSDT"]))  # an hour source too
     first = evaluate(defs, instance)
+    built = set(every()) | {"2024-09-06|BTCUSDT"}
     assert requested(first) == {
-        "candles_1h": set(every()) | {"2024-09-06|BTCUSDT"},
-        "candles_1d": set(every()) | {"2024-09-06|BTCUSDT"},  # with its hours, in the same run
-        "market_metrics_daily": set(every()),  # 2024-09-06 follows once its day candle exists
-    }
+        "candles_1h": built,
+        "candles_1d": built,  # with its hours, in the same run
+    }  # no day candle exists yet: the metrics, whose rows come from them, wait
+    report(instance, "candles_1h", built)
+    report(instance, "candles_1d", built)
+    assert requested(evaluate(defs, instance, first.cursor)) == {"market_metrics_daily": built}
 
 
 def test_a_new_day_is_rolled_up_through_the_chain_in_one_tick(instance):
@@ -192,7 +195,8 @@ def test_rollups_wait_until_an_upstream_run_has_finished_writing(instance):
     finally:
         release.set()
         run.join(30)
-    assert requested(during) == {asset: {"2024-09-06|BTCUSDT"} for asset in ROLLUPS}
+    today = {"2024-09-06|BTCUSDT"}
+    assert requested(during) == {"candles_1h": today, "candles_1d": today}
     assert (
         "2024-09-03|BTCUSDT" in requested(evaluate(defs, instance, during.cursor))["candles_1h"]
     )  # once the run is done
@@ -231,3 +235,35 @@ def test_the_conditions_are_evaluated_by_a_sensor_that_runs_by_default():
     }
     assert {k.to_user_string() for k in with_conditions} == {*ROLLUPS, "price_downsampled"}
     assert with_conditions <= sensor.asset_selection.resolve(graph)
+
+
+def test_metrics_wait_for_their_day_candles_not_only_for_the_minutes(instance):
+    """A history of minutes whose day candles do not exist yet (an hours run is still going):
+    the metrics, whose rows are the day candles', wait instead of materializing empty days."""
+    defs = build_definitions(SETTINGS)
+    started, release = threading.Event(), threading.Event()
+
+    @dg.asset(name="candles_1h", partitions_def=day_symbol_partitions(SETTINGS))
+    def candles_1h_run(context: dg.AssetExecutionContext):
+        started.set()
+        release.wait(30)
+        return dg.MaterializeResult()
+
+    days = ["2024-09-02|BTCUSDT", "2024-09-03|BTCUSDT"]
+    report(instance, "candles_1m", days)
+    report(instance, "candles_1h", days[:1])
+    run = threading.Thread(
+        target=dg.materialize,
+        args=([candles_1h_run],),
+        kwargs={"instance": instance, "partition_key": days[1]},
+    )
+    run.start()
+    try:
+        assert started.wait(30)
+        during = evaluate(defs, instance)
+    finally:
+        release.set()
+        run.join(30)
+    assert "market_metrics_daily" not in requested(during), requested(during)
+    report(instance, "candles_1d", days)
+    assert requested(evaluate(defs, instance, during.cursor))["market_metrics_daily"] == set(days)
