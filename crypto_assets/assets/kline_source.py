@@ -53,6 +53,7 @@ REST = "rest"
 DAILY_PUBLICATION_GRACE_MS = DAY_MS
 MONTHLY_PUBLICATION_GRACE_MS = 7 * DAY_MS
 _DAILY_FILES, _REST = "daily files", "REST"  # where a failed file's days come from instead
+REST_DAYS_PER_ENCODING = 7  # a week of 1m candles: 10,080 rows, about 0.2 s of REST at best
 
 
 @dataclass(frozen=True)
@@ -317,10 +318,24 @@ class KlineSource:
     def _rest_days(
         self, encode: _Encoder, interval: str, start_ms: int, end_ms: int
     ) -> Iterator[DayKlines]:
-        """REST's candles in [start_ms, end_ms), regrouped by UTC day (every day yielded).
+        """REST's candles in [start_ms, end_ms), regrouped by UTC day (every day yielded), encoded
+        ``REST_DAYS_PER_ENCODING`` days at a time (one encoding costs a few milliseconds whatever
+        its size: per day, that was most of the CPU of a REST backfill).
 
         Days wholly before the symbol's first candle, when already known, are not asked for."""
-        symbol, fetch_from = encode.symbol, start_ms
+        batch: list[tuple[int, list[Kline]]] = []
+        for day in self._rest_day_klines(encode.symbol, interval, start_ms, end_ms):
+            batch.append(day)
+            if len(batch) == REST_DAYS_PER_ENCODING:
+                yield from self._encoded(encode, batch)
+                batch = []
+        yield from self._encoded(encode, batch)
+
+    def _rest_day_klines(
+        self, symbol: str, interval: str, start_ms: int, end_ms: int
+    ) -> Iterator[tuple[int, list[Kline]]]:
+        """(day start, its klines) for each day piece of [start_ms, end_ms), from REST's pages."""
+        fetch_from = start_ms
         if (symbol, interval) in self._first_open:
             first = self._first_open[(symbol, interval)]
             fetch_from = end_ms if first is None else max(start_ms, first - first % DAY_MS)
@@ -336,18 +351,31 @@ class KlineSource:
             pending.extend(page)
             while index + 1 < len(days) and pending and pending[-1].open_time >= days[index + 1]:
                 cut = bisect_left(pending, days[index + 1], key=_open_time)
-                yield self._rest_day(encode, days[index], pending[:cut])
+                yield days[index], pending[:cut]
                 del pending[:cut]
                 index += 1
         for day in days[index:]:
             cut = bisect_left(pending, day + DAY_MS - day % DAY_MS, key=_open_time)
-            yield self._rest_day(encode, day, pending[:cut])
+            yield day, pending[:cut]
             del pending[:cut]
 
-    def _rest_day(self, encode: _Encoder, start_ms: int, klines: list[Kline]) -> DayKlines:
-        self._count(REST, 1)
-        rows = encode(kline_frame(klines)).data
-        return DayKlines(start_ms, REST, rows, [k.open_time for k in klines])
+    def _encoded(
+        self, encode: _Encoder, days: list[tuple[int, list[Kline]]]
+    ) -> Iterator[DayKlines]:
+        """REST days as ``DayKlines``, their rows encoded in one go and cut per day."""
+        if not days:
+            return
+        rows = encode(kline_frame([kline for _, klines in days for kline in klines]))
+        position = 0
+        for start_ms, klines in days:
+            self._count(REST, 1)
+            yield DayKlines(
+                start_ms,
+                REST,
+                rows.slice(position, position + len(klines)),
+                [k.open_time for k in klines],
+            )
+            position += len(klines)
 
     def _count(self, source: str, days: int) -> None:
         with self._lock:

@@ -14,8 +14,10 @@ into days by row number.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import NoReturn
 
 import numpy as np
 import polars as pl
@@ -42,14 +44,14 @@ class BinaryRows:
 
 @dataclass(frozen=True)
 class _Decimals:
-    """One decimal column, taken apart: sign, integer part, fraction digits (an integer at the
-    column's widest scale) and each value's own scale."""
+    """One decimal column, taken apart: sign, integer part, fraction digits (an integer of
+    ``4 * fraction_groups`` digits) and each value's own scale."""
 
     negative: np.ndarray
     integer: np.ndarray
     fraction: np.ndarray
     scales: np.ndarray
-    widest: int
+    fraction_groups: int
 
     @property
     def whole_groups(self) -> int:
@@ -57,10 +59,6 @@ class _Decimals:
         while top >= 10_000**groups:
             groups += 1
         return groups
-
-    @property
-    def fraction_groups(self) -> int:
-        return -(-self.widest // 4)
 
 
 def candle_rows(
@@ -119,85 +117,66 @@ def _constant(value: object) -> bytes:
 
 
 def _take_apart(frame: pl.DataFrame, names: Sequence[str]) -> dict[str, _Decimals]:
-    """Each decimal column taken apart, by polars in one pass over the frame."""
+    """Each decimal column taken apart by polars, in one query (a REST day is a small frame:
+    the query's fixed cost counts as much as its rows)."""
     if not names:
         return {}
     texts = frame.select(names)
-    checked = texts.select(
-        *(
-            (pl.col(name).str.len_bytes() - pl.col(name).str.find(".", literal=True) - 1)
-            .fill_null(0)
-            .cast(pl.Int64)
-            .alias(name)
-            for name in names
-        ),
-        pl.any_horizontal(
-            pl.col(name).is_null()
-            | pl.col(name).str.contains("e", literal=True)
-            | pl.col(name).str.contains("E", literal=True)
-            for name in names
-        )
-        .arg_true()
-        .first()
-        .alias("first bad row"),
-    )
-    bad = checked["first bad row"][0]
-    if bad is not None:
-        _raise_not_decimal(texts, names, bad)
-    widest = dict(
-        zip(names, (int(v or 0) for v in checked.select(names).max().row(0)), strict=True)
-    )
-    for name, scale in widest.items():
-        if scale > _MAX_SCALE:
-            raise ValueError(f"column {name}: a value has {scale} decimals, more than {_MAX_SCALE}")
+    columns = []
+    for name in names:
+        text = pl.col(name)
+        mantissa = text.cast(pl.Decimal(38, _MAX_SCALE), strict=True).to_physical().abs()
+        scale = (text.str.len_bytes() - text.str.find(".", literal=True) - 1).fill_null(0)
+        columns += [
+            text.str.starts_with("-").alias(f"{name}-"),
+            (mantissa // 10**_MAX_SCALE).cast(pl.Int64, strict=False).alias(f"{name}.i"),
+            (mantissa % 10**_MAX_SCALE).cast(pl.Int64).alias(f"{name}.f"),
+            scale.cast(pl.Int64).alias(f"{name}.s"),
+            (
+                text.is_null()
+                | text.str.contains("e", literal=True)
+                | text.str.contains("E", literal=True)
+                | (scale > _MAX_SCALE)
+                | (mantissa >= _MAX_INTEGER * 10**_MAX_SCALE)
+            ).alias(f"{name}!"),
+        ]
     try:
-        parts = (
-            texts.lazy()
-            .with_columns(
-                pl.col(name).cast(pl.Decimal(38, widest[name]), strict=True).to_physical()
-                for name in names
-            )
-            .select(
-                expression
-                for name in names
-                for expression in (
-                    (pl.col(name) < 0).alias(f"{name}-"),
-                    (pl.col(name).abs() // 10 ** widest[name]).alias(f"{name}.i"),
-                    (pl.col(name).abs() % 10 ** widest[name]).cast(pl.Int64).alias(f"{name}.f"),
-                )
-            )
-            .collect()
-        )
-    except pl.exceptions.PolarsError:
-        _raise_not_decimal(texts, names, None)
+        parts = texts.lazy().select(columns).collect()
+    except pl.exceptions.PolarsError:  # a value polars cannot read as a decimal at all
+        _explain(texts, names)
+    for name in names:
+        if parts[f"{name}!"].any():
+            _explain(texts, names)
     out = {}
     for name in names:
-        integer = parts[f"{name}.i"]
-        if (integer >= _MAX_INTEGER).any():
-            raise ValueError(f"column {name}: a value is {_MAX_INTEGER:.0e} or more")
+        scales = parts[f"{name}.s"].to_numpy()
+        groups = -(-int(scales.max() if len(scales) else 0) // 4)
         out[name] = _Decimals(
             parts[f"{name}-"].to_numpy(),
-            integer.cast(pl.Int64).to_numpy(),
-            parts[f"{name}.f"].to_numpy(),
-            checked[name].to_numpy(),
-            widest[name],
+            parts[f"{name}.i"].to_numpy(),
+            parts[f"{name}.f"].to_numpy() // 10 ** (_MAX_SCALE - 4 * groups),
+            scales,
+            groups,
         )
     return out
 
 
-def _raise_not_decimal(texts: pl.DataFrame, names: Sequence[str], row: int | None) -> None:
-    """Name the first value that is not a plain decimal number (at ``row`` when known)."""
-    frame = texts if row is None else texts.slice(row, 1)
+_PLAIN_DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)")
+
+
+def _explain(texts: pl.DataFrame, names: Sequence[str]) -> NoReturn:
+    """Raise ``ValueError`` naming the first value that cannot be carried exactly."""
     for name in names:
-        for value in frame[name]:
-            try:
-                if value is None or "e" in value.lower():
-                    raise ValueError
-                pl.Series([value]).cast(pl.Decimal(38, _MAX_SCALE), strict=True)
-            except (ValueError, pl.exceptions.PolarsError):
+        for value in texts[name]:
+            if value is None or not _PLAIN_DECIMAL.fullmatch(value):
+                raise ValueError(f"column {name}: {value!r} is not a plain decimal number")
+            whole, _, fraction = value.lstrip("+-").partition(".")
+            if len(fraction) > _MAX_SCALE:
                 raise ValueError(
-                    f"column {name}: {value!r} is not a plain decimal number"
-                ) from None
+                    f"column {name}: {value!r} has {len(fraction)} decimals, more than {_MAX_SCALE}"
+                )
+            if int(whole or 0) >= _MAX_INTEGER:
+                raise ValueError(f"column {name}: {value!r} is {_MAX_INTEGER:.0e} or more")
     raise ValueError(f"columns {', '.join(names)}: a value is not a plain decimal number")
 
 
@@ -213,6 +192,6 @@ def _write_numeric(field: np.ndarray, d: _Decimals) -> None:
     rest = d.integer
     for index in range(whole - 1, -1, -1):
         rest, digits[:, index] = np.divmod(rest, 10_000)
-    rest = d.fraction * 10 ** (4 * d.fraction_groups - d.widest)
+    rest = d.fraction
     for index in range(groups - 1, whole - 1, -1):
         rest, digits[:, index] = np.divmod(rest, 10_000)

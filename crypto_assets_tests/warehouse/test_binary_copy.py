@@ -85,8 +85,9 @@ def test_unusual_decimals_keep_their_value_and_scale(pg_conn):
         ("2.5E3", "column open: '2.5E3' is not a plain decimal number"),
         ("abc", "column open: 'abc' is not a plain decimal number"),
         ("", "column open: '' is not a plain decimal number"),
-        ("1.12345678901234567", "column open: a value has 17 decimals, more than 16"),
-        ("1000000000000000000", "column open: a value is 1e+18 or more"),
+        ("1.12345678901234567", "column open: '1.12345678901234567' has 17 decimals, more than 16"),
+        ("1000000000000000000", "column open: '1000000000000000000' is 1e+18 or more"),
+        ("1 ", "column open: '1 ' is not a plain decimal number"),
     ],
 )
 def test_a_value_that_is_not_a_plain_decimal_is_refused_by_name(value, message):
