@@ -17,7 +17,10 @@ from crypto_assets.settings import Settings
 from crypto_assets_tests.assets.helpers import materialize_range
 
 KEY = dg.AssetKey("candles_15m")
-NOW = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+# The tests' materializations are stamped with the real clock, so the sensor's "now" is the real
+# time just after them (a fixed noon made today's partition look hours old, and refreshed, before
+# noon UTC).
+NOW = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=2)
 TODAY = NOW.date()
 SETTINGS = Settings(symbols=("BTCUSDT", "ETHUSDT"), history_start=TODAY - timedelta(days=5))
 
